@@ -1,0 +1,152 @@
+package trust
+
+import (
+	"context"
+	"crypto"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// Key is a public key an actor publishes for HTTP signatures.
+type Key struct {
+	// ID is the key's IRI, the keyId of signatures made with it.
+	ID string
+	// Owner is the IRI of the actor that owns the key.
+	Owner string
+	// Public is the parsed key.
+	Public crypto.PublicKey
+	// FetchedAt is when the key was fetched.
+	FetchedAt time.Time
+}
+
+// KeyFetcher fetches a key by its id. Implementations check that the key
+// and its owner come from the same origin as the key id.
+type KeyFetcher interface {
+	FetchKey(ctx context.Context, keyID string) (Key, error)
+}
+
+// ErrRefetchTooSoon is returned by [Keys.Refresh] when the key was fetched
+// less than the refetch interval ago.
+var ErrRefetchTooSoon = errors.New("key was refetched recently")
+
+// KeysConfig configures a [Keys] cache.
+type KeysConfig struct {
+	// TTL is how long a fetched key is used before it is fetched again.
+	// Default 24h.
+	TTL time.Duration
+	// MinRefetch is the shortest interval between two fetches of one key,
+	// bounding the fetches a peer can cause with bad signatures. Default 1m.
+	MinRefetch time.Duration
+	// MaxEntries bounds the cache; when full, the oldest entry is evicted.
+	// Default 50000.
+	MaxEntries int
+}
+
+// Keys is a cache of peers' public keys. It is safe for concurrent use.
+type Keys struct {
+	fetch KeyFetcher
+	cfg   KeysConfig
+	now   func() time.Time
+
+	// mu guards the following fields.
+	mu       sync.Mutex
+	entries  map[string]Key
+	inflight map[string]*call
+}
+
+type call struct {
+	done chan struct{}
+	key  Key
+	err  error
+}
+
+// NewKeys returns a cache that fetches keys with f.
+func NewKeys(f KeyFetcher, cfg KeysConfig) *Keys {
+	if cfg.TTL <= 0 {
+		cfg.TTL = 24 * time.Hour
+	}
+	if cfg.MinRefetch <= 0 {
+		cfg.MinRefetch = time.Minute
+	}
+	if cfg.MaxEntries <= 0 {
+		cfg.MaxEntries = 50000
+	}
+	return &Keys{fetch: f, cfg: cfg, now: time.Now, entries: map[string]Key{}, inflight: map[string]*call{}}
+}
+
+// Get returns the key with id keyID, from the cache when it holds a fresh
+// copy (cached is then true), otherwise fetched.
+func (k *Keys) Get(ctx context.Context, keyID string) (key Key, cached bool, err error) {
+	k.mu.Lock()
+	e, ok := k.entries[keyID]
+	k.mu.Unlock()
+	if ok && k.now().Sub(e.FetchedAt) < k.cfg.TTL {
+		return e, true, nil
+	}
+	key, err = k.load(ctx, keyID)
+	return key, false, err
+}
+
+// Refresh fetches keyID again, ignoring the cache, unless it was fetched
+// within the minimum refetch interval.
+func (k *Keys) Refresh(ctx context.Context, keyID string) (Key, error) {
+	k.mu.Lock()
+	e, ok := k.entries[keyID]
+	k.mu.Unlock()
+	if ok && k.now().Sub(e.FetchedAt) < k.cfg.MinRefetch {
+		return Key{}, ErrRefetchTooSoon
+	}
+	return k.load(ctx, keyID)
+}
+
+// load fetches keyID, sharing one fetch among concurrent callers.
+func (k *Keys) load(ctx context.Context, keyID string) (Key, error) {
+	k.mu.Lock()
+	if c, ok := k.inflight[keyID]; ok {
+		k.mu.Unlock()
+		select {
+		case <-c.done:
+			return c.key, c.err
+		case <-ctx.Done():
+			return Key{}, ctx.Err()
+		}
+	}
+	c := &call{done: make(chan struct{})}
+	k.inflight[keyID] = c
+	k.mu.Unlock()
+
+	c.key, c.err = k.fetch.FetchKey(ctx, keyID)
+	if c.err == nil {
+		if c.key.ID != keyID {
+			c.err = fmt.Errorf("fetched key %q for keyId %q", c.key.ID, keyID)
+		} else {
+			c.key.FetchedAt = k.now()
+		}
+	}
+
+	k.mu.Lock()
+	delete(k.inflight, keyID)
+	if c.err == nil {
+		k.put(c.key)
+	}
+	k.mu.Unlock()
+	close(c.done)
+	return c.key, c.err
+}
+
+// put stores key; k.mu must be held.
+func (k *Keys) put(key Key) {
+	if _, ok := k.entries[key.ID]; !ok && len(k.entries) >= k.cfg.MaxEntries {
+		var oldest string
+		var at time.Time
+		for id, e := range k.entries {
+			if oldest == "" || e.FetchedAt.Before(at) {
+				oldest, at = id, e.FetchedAt
+			}
+		}
+		delete(k.entries, oldest)
+	}
+	k.entries[key.ID] = key
+}

@@ -1,0 +1,88 @@
+package trust
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+type countingFetcher struct {
+	n     atomic.Int32
+	owner string
+	delay time.Duration
+}
+
+func (f *countingFetcher) FetchKey(_ context.Context, id string) (Key, error) {
+	f.n.Add(1)
+	time.Sleep(f.delay)
+	if id == "bad" {
+		return Key{}, errors.New("not found")
+	}
+	return Key{ID: id, Owner: f.owner}, nil
+}
+
+func TestKeysCachesAndRefreshes(t *testing.T) {
+	f := &countingFetcher{owner: "https://a.example/actor"}
+	k := NewKeys(f, KeysConfig{TTL: time.Hour, MinRefetch: time.Minute})
+	now := time.Unix(1000, 0)
+	k.now = func() time.Time { return now }
+	ctx := context.Background()
+
+	key, cached, err := k.Get(ctx, "https://a.example/actor#main-key")
+	if err != nil || cached || key.Owner != f.owner {
+		t.Fatalf("first Get = %+v, %v, %v", key, cached, err)
+	}
+	if _, cached, _ = k.Get(ctx, "https://a.example/actor#main-key"); !cached {
+		t.Fatal("second Get not cached")
+	}
+	if _, err := k.Refresh(ctx, "https://a.example/actor#main-key"); !errors.Is(err, ErrRefetchTooSoon) {
+		t.Fatalf("Refresh right away = %v", err)
+	}
+	now = now.Add(2 * time.Minute)
+	if _, err := k.Refresh(ctx, "https://a.example/actor#main-key"); err != nil {
+		t.Fatalf("Refresh later = %v", err)
+	}
+	now = now.Add(2 * time.Hour)
+	if _, cached, _ = k.Get(ctx, "https://a.example/actor#main-key"); cached {
+		t.Fatal("expired entry served from cache")
+	}
+	if got := f.n.Load(); got != 3 {
+		t.Fatalf("fetches = %d, want 3", got)
+	}
+	if _, _, err := k.Get(ctx, "bad"); err == nil {
+		t.Fatal("fetch error not returned")
+	}
+}
+
+func TestKeysSharesConcurrentFetches(t *testing.T) {
+	f := &countingFetcher{delay: 50 * time.Millisecond}
+	k := NewKeys(f, KeysConfig{})
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, _, err := k.Get(context.Background(), "k1"); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if got := f.n.Load(); got != 1 {
+		t.Fatalf("fetches = %d, want 1", got)
+	}
+}
+
+func TestKeysBounded(t *testing.T) {
+	f := &countingFetcher{}
+	k := NewKeys(f, KeysConfig{MaxEntries: 3})
+	for _, id := range []string{"a", "b", "c", "d", "e"} {
+		k.Get(context.Background(), id)
+	}
+	if n := len(k.entries); n != 3 {
+		t.Fatalf("entries = %d, want 3", n)
+	}
+}

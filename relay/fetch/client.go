@@ -1,0 +1,173 @@
+// Package fetch is the relay's outbound HTTP for reading from peers: signed
+// GETs of actors, keys and NodeInfo, through go-ap/client, over a transport
+// that enforces the egress policy, a deadline and a response-size limit.
+package fetch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	apclient "github.com/go-ap/client"
+
+	"github.com/runrig/runrig/policy"
+	"github.com/runrig/runrig/relay/httpsig"
+)
+
+// Limits on what the relay reads from a peer.
+const (
+	// DefaultMaxBody bounds a fetched document.
+	DefaultMaxBody = 1 << 20
+	// DefaultTimeout bounds a whole fetch, connection to last byte.
+	DefaultTimeout = 10 * time.Second
+)
+
+// Errors returned by fetches, matched with errors.Is.
+var (
+	ErrTooLarge  = errors.New("response too large")
+	ErrStatus    = errors.New("unexpected HTTP status")
+	ErrNotActor  = errors.New("not an actor document")
+	ErrNoKey     = errors.New("no matching public key")
+	ErrForeignID = errors.New("document id is not on the fetched origin")
+)
+
+// Config configures a [Client].
+type Config struct {
+	// Egress decides which addresses may be dialled.
+	Egress policy.Egress
+	// Signer signs every GET as the relay actor, so servers that require
+	// authorized fetch answer.
+	Signer *httpsig.Signer
+	// UserAgent is sent with every request.
+	UserAgent string
+	// Timeout bounds one fetch. Default [DefaultTimeout].
+	Timeout time.Duration
+	// MaxBody bounds a response body in bytes. Default [DefaultMaxBody].
+	MaxBody int64
+}
+
+// Client fetches documents from peers. It is safe for concurrent use.
+type Client struct {
+	ap      *apclient.C
+	maxBody int64
+	timeout time.Duration
+	actors  *actorCache
+}
+
+// New returns a Client.
+func New(cfg Config) *Client {
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.MaxBody <= 0 {
+		cfg.MaxBody = DefaultMaxBody
+	}
+	base := &http.Transport{
+		DialContext:           cfg.Egress.Dialer(net.Dialer{Timeout: 5 * time.Second}).DialContext,
+		TLSHandshakeTimeout:   5 * time.Second,
+		ResponseHeaderTimeout: cfg.Timeout,
+		MaxIdleConnsPerHost:   2,
+		IdleConnTimeout:       90 * time.Second,
+	}
+	rt := &signingTransport{next: base, signer: cfg.Signer, ua: cfg.UserAgent, max: cfg.MaxBody}
+	hc := &http.Client{
+		Transport: rt,
+		Timeout:   cfg.Timeout,
+		CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			if len(via) >= 3 {
+				return errors.New("too many redirects")
+			}
+			return nil
+		},
+	}
+	return &Client{
+		ap:      apclient.New(apclient.WithHTTPClient(hc)),
+		maxBody: cfg.MaxBody,
+		timeout: cfg.Timeout,
+		actors:  newActorCache(10000, time.Hour),
+	}
+}
+
+// Get fetches url as ActivityPub JSON with a signed GET and returns the body.
+func (c *Client) Get(ctx context.Context, url string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	resp, err := c.ap.CtxGet(ctx, url)
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", url, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", url, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %w %d", url, ErrStatus, resp.StatusCode)
+	}
+	return body, nil
+}
+
+// signingTransport signs requests as the relay, refuses schemes other than
+// http and https, and bounds response bodies. It exists because go-ap/client
+// reads bodies without a limit.
+type signingTransport struct {
+	next   http.RoundTripper
+	signer *httpsig.Signer
+	ua     string
+	max    int64
+}
+
+func (t *signingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Scheme != "https" && req.URL.Scheme != "http" {
+		return nil, fmt.Errorf("scheme %q not allowed", req.URL.Scheme)
+	}
+	req = req.Clone(req.Context())
+	req.Proto, req.ProtoMajor, req.ProtoMinor = "HTTP/1.1", 1, 1
+	if t.ua != "" {
+		req.Header.Set("User-Agent", t.ua)
+	}
+	req.Header.Set("Accept", `application/activity+json, application/ld+json; profile="https://www.w3.org/ns/activitystreams", application/json;q=0.8`)
+	if t.signer != nil {
+		if err := t.signer.Sign(req, ""); err != nil {
+			return nil, err
+		}
+	}
+	resp, err := t.next.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.ContentLength > t.max {
+		resp.Body.Close()
+		return nil, fmt.Errorf("%w: %d bytes", ErrTooLarge, resp.ContentLength)
+	}
+	resp.Body = &limitedBody{rc: resp.Body, left: t.max}
+	return resp, nil
+}
+
+// limitedBody fails, rather than truncates, a body longer than its limit.
+type limitedBody struct {
+	rc   io.ReadCloser
+	left int64
+}
+
+func (l *limitedBody) Read(p []byte) (int, error) {
+	if l.left <= 0 {
+		var one [1]byte
+		if n, _ := l.rc.Read(one[:]); n > 0 {
+			return 0, ErrTooLarge
+		}
+		return 0, io.EOF
+	}
+	if int64(len(p)) > l.left {
+		p = p[:l.left]
+	}
+	n, err := l.rc.Read(p)
+	l.left -= int64(n)
+	return n, err
+}
+
+func (l *limitedBody) Close() error { return l.rc.Close() }

@@ -1,0 +1,98 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// migrations are applied in order, each once, forward only; the index+1 of
+// the last applied one is kept in PRAGMA user_version. Never edit a
+// released migration: append a new one.
+var migrations = []string{
+	// 1: subscriptions, delivery queue, dedupe, settings.
+	`CREATE TABLE settings (
+		name  TEXT PRIMARY KEY,
+		value TEXT NOT NULL
+	);
+	CREATE TABLE seen (
+		activity_id TEXT PRIMARY KEY,
+		seen_at     INTEGER NOT NULL
+	);
+	CREATE INDEX seen_at ON seen(seen_at);
+	CREATE TABLE subscribers (
+		peer              TEXT PRIMARY KEY,
+		actor             TEXT NOT NULL,
+		inbox             TEXT NOT NULL,
+		follow_id         TEXT NOT NULL,
+		style             TEXT NOT NULL,
+		state             TEXT NOT NULL,
+		follow_back_id    TEXT NOT NULL DEFAULT '',
+		follow_back_state TEXT NOT NULL DEFAULT '',
+		software          TEXT NOT NULL DEFAULT '',
+		created_at        INTEGER NOT NULL,
+		updated_at        INTEGER NOT NULL
+	);
+	CREATE TABLE peers (
+		peer                 TEXT PRIMARY KEY,
+		last_success         INTEGER NOT NULL DEFAULT 0,
+		last_failure         INTEGER NOT NULL DEFAULT 0,
+		last_error           TEXT NOT NULL DEFAULT '',
+		consecutive_failures INTEGER NOT NULL DEFAULT 0,
+		circuit_until        INTEGER NOT NULL DEFAULT 0,
+		delivered            INTEGER NOT NULL DEFAULT 0,
+		failed               INTEGER NOT NULL DEFAULT 0
+	);
+	CREATE TABLE payloads (
+		id          INTEGER PRIMARY KEY,
+		activity_id TEXT NOT NULL,
+		body        BLOB NOT NULL,
+		created_at  INTEGER NOT NULL
+	);
+	CREATE TABLE deliveries (
+		id          INTEGER PRIMARY KEY,
+		payload_id  INTEGER NOT NULL REFERENCES payloads(id),
+		peer        TEXT NOT NULL,
+		inbox       TEXT NOT NULL,
+		state       TEXT NOT NULL,
+		attempts    INTEGER NOT NULL DEFAULT 0,
+		next_at     INTEGER NOT NULL,
+		lease_until INTEGER NOT NULL DEFAULT 0,
+		last_error  TEXT NOT NULL DEFAULT '',
+		created_at  INTEGER NOT NULL
+	);
+	CREATE INDEX deliveries_due ON deliveries(next_at, id) WHERE state != 'dead';
+	CREATE INDEX deliveries_peer ON deliveries(peer, state);
+	CREATE INDEX deliveries_payload ON deliveries(payload_id);`,
+}
+
+// SchemaVersion is the version a freshly migrated store has.
+var SchemaVersion = len(migrations)
+
+func migrate(ctx context.Context, db *sql.DB) error {
+	var v int
+	if err := db.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&v); err != nil {
+		return fmt.Errorf("schema version: %w", err)
+	}
+	if v > len(migrations) {
+		return fmt.Errorf("store schema version %d is newer than this runrig (%d): upgrade runrig", v, len(migrations))
+	}
+	for i := v; i < len(migrations); i++ {
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migration %d: %w", i+1, err)
+		}
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf(`PRAGMA user_version = %d`, i+1)); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migration %d: %w", i+1, err)
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("migration %d: %w", i+1, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,148 @@
+// Package sqlite implements store.Store on an embedded SQLite database
+// (pure Go, no cgo) in the relay's data directory. One process owns a data
+// directory at a time; a lock file enforces it.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/runrig/runrig/relay/store"
+)
+
+// FileName is the database file inside the data directory.
+const FileName = "runrig.db"
+
+// DB is a store.Store backed by SQLite.
+type DB struct {
+	w    *sql.DB // one connection: SQLite has one writer
+	r    *sql.DB // readers, concurrent with the writer under WAL
+	lock *os.File
+}
+
+var _ store.Store = (*DB)(nil)
+
+// Open opens (creating if needed) the store in dir, locks it against other
+// processes, applies pending migrations and releases leases left by a
+// previous process.
+func Open(ctx context.Context, dir string) (*DB, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	lock, err := os.OpenFile(filepath.Join(dir, "runrig.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lock file: %w", err)
+	}
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("%w: %s", store.ErrLocked, dir)
+	}
+	path := filepath.Join(dir, FileName)
+	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)" +
+		"&_pragma=busy_timeout(10000)&_pragma=foreign_keys(ON)"
+	w, err := sql.Open("sqlite", dsn+"&_txlock=immediate")
+	if err != nil {
+		lock.Close()
+		return nil, err
+	}
+	w.SetMaxOpenConns(1)
+	r, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		w.Close()
+		lock.Close()
+		return nil, err
+	}
+	r.SetMaxOpenConns(4)
+	db := &DB{w: w, r: r, lock: lock}
+	if err := migrate(ctx, w); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if _, err := w.ExecContext(ctx, `UPDATE deliveries SET lease_until = 0 WHERE lease_until != 0`); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("release leases: %w", err)
+	}
+	return db, nil
+}
+
+// Close closes the database and releases the lock.
+func (db *DB) Close() error {
+	err := errors.Join(db.r.Close(), db.w.Close())
+	db.lock.Close()
+	return err
+}
+
+// SchemaVersion returns the applied schema version.
+func (db *DB) SchemaVersion(ctx context.Context) (int, error) {
+	var v int
+	err := db.r.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&v)
+	return v, err
+}
+
+func ms(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+func fromMS(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(v)
+}
+
+// tx runs fn in a write transaction.
+func (db *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// Setting implements store.Settings.
+func (db *DB) Setting(ctx context.Context, name string) (string, error) {
+	var v string
+	err := db.r.QueryRowContext(ctx, `SELECT value FROM settings WHERE name = ?`, name).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", store.ErrNotFound
+	}
+	return v, err
+}
+
+// InitSetting implements store.Settings.
+func (db *DB) InitSetting(ctx context.Context, name, value string) (string, error) {
+	var v string
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO settings(name, value) VALUES (?, ?) ON CONFLICT(name) DO NOTHING`, name, value); err != nil {
+			return err
+		}
+		return tx.QueryRowContext(ctx, `SELECT value FROM settings WHERE name = ?`, name).Scan(&v)
+	})
+	return v, err
+}
+
+// Prune implements store.Store.
+func (db *DB) Prune(ctx context.Context, before time.Time) error {
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM seen WHERE seen_at < ?`, ms(before)); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `DELETE FROM payloads WHERE NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.payload_id = payloads.id)`)
+		return err
+	})
+}

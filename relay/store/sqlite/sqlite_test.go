@@ -1,0 +1,164 @@
+package sqlite
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/runrig/runrig/relay/store"
+)
+
+func open(t *testing.T, dir string) *DB {
+	t.Helper()
+	db, err := Open(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+func msg(id string, peers ...string) store.Message {
+	m := store.Message{ActivityID: id, Body: []byte(`{"id":"` + id + `"}`)}
+	for _, p := range peers {
+		m.Targets = append(m.Targets, store.Target{Peer: p, Inbox: "http://" + p + "/inbox"})
+	}
+	return m
+}
+
+func TestApplyDedupesAtomically(t *testing.T) {
+	ctx := context.Background()
+	db := open(t, t.TempDir())
+	defer db.Close()
+	c := store.Change{Seen: "a1", Messages: []store.Message{msg("a1", "p1", "p2")}}
+	if err := db.Apply(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Apply(ctx, c); !errors.Is(err, store.ErrDuplicate) {
+		t.Fatalf("second Apply = %v", err)
+	}
+	depth, _ := db.QueueDepth(ctx)
+	if depth[store.Queued] != 2 {
+		t.Fatalf("depth = %v, want 2 queued", depth)
+	}
+}
+
+func TestClaimLeaseCompleteAndReopen(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	db := open(t, dir)
+	if err := db.Apply(ctx, store.Change{Messages: []store.Message{msg("a1", "p1", "p2", "p3")}}); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	cl, err := db.Claim(ctx, store.ClaimRequest{Now: now, Lease: time.Minute, Limit: 10, ExcludePeers: []string{"p3"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cl.Deliveries) != 2 || len(cl.Bodies) != 1 {
+		t.Fatalf("claimed %d deliveries, %d bodies", len(cl.Deliveries), len(cl.Bodies))
+	}
+	if cl.Deliveries[0].ActivityID != "a1" || string(cl.Bodies[cl.Deliveries[0].PayloadID]) != `{"id":"a1"}` {
+		t.Fatalf("claimed %+v", cl)
+	}
+	again, _ := db.Claim(ctx, store.ClaimRequest{Now: now, Lease: time.Minute, Limit: 10})
+	if len(again.Deliveries) != 1 || again.Deliveries[0].Peer != "p3" {
+		t.Fatalf("leased rows claimed again: %+v", again.Deliveries)
+	}
+	err = db.Complete(ctx, []store.Outcome{
+		{Delivery: cl.Deliveries[0], At: now, Delivered: true},
+		{Delivery: cl.Deliveries[1], At: now, Err: "503", NextAttempt: now.Add(time.Hour), CircuitUntil: now.Add(time.Hour)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	// A new process: leases from the old one are released.
+	db = open(t, dir)
+	defer db.Close()
+	cl, _ = db.Claim(ctx, store.ClaimRequest{Now: now, Lease: time.Minute, Limit: 10})
+	if len(cl.Deliveries) != 1 || cl.Deliveries[0].Peer != "p3" {
+		t.Fatalf("after reopen claimed %+v", cl.Deliveries)
+	}
+	// p2 is retrying an hour from now and its circuit is open until then;
+	// two hours on, p3's one-minute lease has expired too.
+	cl, _ = db.Claim(ctx, store.ClaimRequest{Now: now.Add(2 * time.Hour), Lease: time.Minute, Limit: 10, ExcludePeers: []string{"p3"}})
+	if len(cl.Deliveries) != 1 || cl.Deliveries[0].Peer != "p2" || cl.Deliveries[0].Attempts != 1 || cl.Deliveries[0].State != store.Retrying {
+		t.Fatalf("retry claim = %+v", cl.Deliveries)
+	}
+	if err := db.Complete(ctx, []store.Outcome{{Delivery: cl.Deliveries[0], At: now, Dead: true, Err: "gone"}}); err != nil {
+		t.Fatal(err)
+	}
+	dead, _ := db.Deliveries(ctx, store.DeliveryFilter{State: store.Dead})
+	if len(dead) != 1 || dead[0].LastError != "gone" {
+		t.Fatalf("dead = %+v", dead)
+	}
+	if n, err := db.RetryDead(ctx, nil, now); err != nil || n != 1 {
+		t.Fatalf("RetryDead = %d, %v", n, err)
+	}
+	depth, _ := db.QueueDepth(ctx)
+	if depth[store.Dead] != 0 || depth[store.Retrying] != 1 {
+		t.Fatalf("depth = %v", depth)
+	}
+}
+
+func TestLockedByAnotherProcess(t *testing.T) {
+	dir := t.TempDir()
+	db := open(t, dir)
+	defer db.Close()
+	if _, err := Open(context.Background(), dir); !errors.Is(err, store.ErrLocked) {
+		t.Fatalf("second Open = %v", err)
+	}
+}
+
+func TestSubscribersAndRemove(t *testing.T) {
+	ctx := context.Background()
+	db := open(t, t.TempDir())
+	defer db.Close()
+	now := time.Now()
+	s := store.Subscriber{Peer: "p1", Actor: "http://p1/actor", Inbox: "http://p1/inbox", FollowID: "f1",
+		Style: store.Mastodon, State: store.Pending, CreatedAt: now, UpdatedAt: now}
+	if err := db.Apply(ctx, store.Change{Upsert: &s, Messages: []store.Message{msg("x", "p1")}}); err != nil {
+		t.Fatal(err)
+	}
+	s.State = store.Accepted
+	db.Apply(ctx, store.Change{Upsert: &s})
+	got, err := db.Subscriber(ctx, "p1")
+	if err != nil || got.State != store.Accepted || got.CreatedAt.UnixMilli() != now.UnixMilli() {
+		t.Fatalf("Subscriber = %+v, %v", got, err)
+	}
+	st, _ := db.SubscriberStatuses(ctx)
+	if len(st) != 1 || st[0].Queued != 1 {
+		t.Fatalf("statuses = %+v", st)
+	}
+	if err := db.Apply(ctx, store.Change{Remove: "p1"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Subscriber(ctx, "p1"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("after remove: %v", err)
+	}
+	if d, _ := db.QueueDepth(ctx); d[store.Queued] != 0 {
+		t.Fatalf("deliveries of a removed peer remain: %v", d)
+	}
+	if err := db.Prune(ctx, now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSettingsAndSchema(t *testing.T) {
+	ctx := context.Background()
+	db := open(t, t.TempDir())
+	defer db.Close()
+	if _, err := db.Setting(ctx, "k"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatal(err)
+	}
+	v, _ := db.InitSetting(ctx, "k", "one")
+	v2, _ := db.InitSetting(ctx, "k", "two")
+	if v != "one" || v2 != "one" {
+		t.Fatalf("InitSetting = %q, %q", v, v2)
+	}
+	if n, _ := db.SchemaVersion(ctx); n != SchemaVersion {
+		t.Fatalf("schema version %d, want %d", n, SchemaVersion)
+	}
+}

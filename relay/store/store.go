@@ -1,0 +1,246 @@
+// Package store defines what the relay keeps and the narrow interface it
+// keeps it behind. The sqlite sub-package implements it on an embedded
+// database; a PostgreSQL implementation shared by several relay replicas can
+// implement the same interface (claims are leases, so replicas never deliver
+// the same row at once).
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Errors returned by stores, matched with errors.Is.
+var (
+	// ErrNotFound: no such subscriber, setting or delivery.
+	ErrNotFound = errors.New("not found")
+	// ErrDuplicate: the activity id was seen before; nothing was changed.
+	ErrDuplicate = errors.New("activity already seen")
+	// ErrLocked: another process holds the store.
+	ErrLocked = errors.New("store is in use by another process")
+)
+
+// Store is everything the relay persists.
+type Store interface {
+	Subscribers
+	Queue
+	Settings
+	// Prune forgets seen activity ids older than before and drops payloads
+	// no delivery refers to.
+	Prune(ctx context.Context, before time.Time) error
+	// Close releases the store.
+	Close() error
+}
+
+// Subscribers holds the relay's subscriptions.
+type Subscribers interface {
+	// Subscriber returns the subscription of peer, or ErrNotFound.
+	Subscriber(ctx context.Context, peer string) (Subscriber, error)
+	// SubscribersIn returns the subscriptions in the given state.
+	SubscribersIn(ctx context.Context, state SubscriptionState) ([]Subscriber, error)
+	// SubscriberStatuses returns every subscription with its delivery
+	// health and queue depth, for operators.
+	SubscriberStatuses(ctx context.Context) ([]SubscriberStatus, error)
+	// SetSoftware records the software a subscriber runs; ErrNotFound if
+	// the peer has no subscription.
+	SetSoftware(ctx context.Context, peer, software string) error
+}
+
+// Queue is the durable delivery queue. Work enters it only through
+// [Queue.Apply], atomically with the change that caused it.
+type Queue interface {
+	// Apply makes c durable as one transaction: all of it or nothing. If
+	// c.Seen was seen before it returns ErrDuplicate and changes nothing.
+	Apply(ctx context.Context, c Change) error
+	// Claim leases due deliveries for delivery by this process.
+	Claim(ctx context.Context, req ClaimRequest) (Claimed, error)
+	// Complete records the outcomes of claimed deliveries.
+	Complete(ctx context.Context, outcomes []Outcome) error
+	// Deliveries lists deliveries, oldest first.
+	Deliveries(ctx context.Context, f DeliveryFilter) ([]Delivery, error)
+	// RetryDead requeues dead deliveries (all of them when ids is empty)
+	// to be attempted at now; it returns how many were requeued.
+	RetryDead(ctx context.Context, ids []int64, now time.Time) (int, error)
+	// QueueDepth counts deliveries by state.
+	QueueDepth(ctx context.Context) (map[DeliveryState]int, error)
+}
+
+// Settings holds small named values such as the relay's actor key.
+type Settings interface {
+	// Setting returns the value of name, or ErrNotFound.
+	Setting(ctx context.Context, name string) (string, error)
+	// InitSetting stores value under name unless a value is already there,
+	// and returns the value that is stored.
+	InitSetting(ctx context.Context, name, value string) (string, error)
+}
+
+// SubscriptionState is where a subscription stands.
+type SubscriptionState string
+
+// Subscription states.
+const (
+	Pending  SubscriptionState = "pending"
+	Accepted SubscriptionState = "accepted"
+	Rejected SubscriptionState = "rejected"
+)
+
+// Style is the subscription handshake a peer used.
+type Style string
+
+// Handshake styles.
+const (
+	// Mastodon: Follow of as:Public, answered with Accept.
+	Mastodon Style = "mastodon"
+	// LitePub: Follow of the relay actor, answered with Accept and a
+	// Follow back.
+	LitePub Style = "litepub"
+)
+
+// Subscriber is one peer's subscription to the relay.
+type Subscriber struct {
+	// Peer is the subscriber's authority, host[:port].
+	Peer string
+	// Actor is the IRI of the actor that followed the relay.
+	Actor string
+	// Inbox is where the relay delivers: the shared inbox when there is one.
+	Inbox string
+	// FollowID is the id of the Follow that subscribed.
+	FollowID string
+	Style    Style
+	State    SubscriptionState
+	// FollowBackID and FollowBackState track the relay's own Follow of a
+	// LitePub subscriber ("", pending, accepted or rejected). Delivery
+	// never waits on it.
+	FollowBackID    string
+	FollowBackState SubscriptionState
+	// Software is the subscriber's "name version" from NodeInfo, if known.
+	Software  string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// PeerHealth is what deliveries to a peer have shown.
+type PeerHealth struct {
+	LastSuccess         time.Time
+	LastFailure         time.Time
+	LastError           string
+	ConsecutiveFailures int
+	// CircuitUntil is when deliveries to the peer resume after too many
+	// consecutive failures.
+	CircuitUntil time.Time
+	Delivered    int64
+	Failed       int64
+}
+
+// SubscriberStatus is a subscription seen by an operator.
+type SubscriberStatus struct {
+	Subscriber
+	Health PeerHealth
+	// Queued counts the peer's deliveries that are not dead.
+	Queued int
+	// Dead counts the peer's dead deliveries.
+	Dead int
+}
+
+// Change is a unit of work applied atomically.
+type Change struct {
+	// Seen is the id of the inbound activity that caused the change; a
+	// second Change with the same Seen fails with ErrDuplicate.
+	Seen string
+	// Upsert creates or replaces a subscription.
+	Upsert *Subscriber
+	// Remove deletes the subscription of this peer and every delivery to it.
+	Remove string
+	// Messages are queued for delivery.
+	Messages []Message
+}
+
+// Message is one activity body to deliver to several inboxes.
+type Message struct {
+	// ActivityID is the id of the delivered activity, for operators.
+	ActivityID string
+	// Body is sent byte for byte.
+	Body    []byte
+	Targets []Target
+	// At is when it was accepted; deliveries are due from then.
+	At time.Time
+}
+
+// Target is one inbox of one peer.
+type Target struct {
+	Peer  string
+	Inbox string
+}
+
+// DeliveryState is where a delivery stands.
+type DeliveryState string
+
+// Delivery states.
+const (
+	Queued   DeliveryState = "queued"
+	Retrying DeliveryState = "retrying"
+	Dead     DeliveryState = "dead"
+)
+
+// Delivery is one message to one inbox.
+type Delivery struct {
+	ID          int64
+	PayloadID   int64
+	ActivityID  string
+	Peer        string
+	Inbox       string
+	State       DeliveryState
+	Attempts    int
+	NextAttempt time.Time
+	LastError   string
+	CreatedAt   time.Time
+}
+
+// ClaimRequest asks for due deliveries.
+type ClaimRequest struct {
+	// Now is the current time; deliveries due by then are returned.
+	Now time.Time
+	// Lease is how long claimed deliveries stay invisible to other claims.
+	Lease time.Duration
+	// Limit bounds how many are returned.
+	Limit int
+	// ExcludePeers are skipped (their per-peer queues are full).
+	ExcludePeers []string
+}
+
+// Claimed are leased deliveries and the bodies they send.
+type Claimed struct {
+	Deliveries []Delivery
+	// Bodies holds each payload once, by payload id.
+	Bodies map[int64][]byte
+}
+
+// Outcome is the result of one claimed delivery.
+type Outcome struct {
+	Delivery Delivery
+	At       time.Time
+	// Delivered: the inbox answered 2xx; the delivery is done.
+	Delivered bool
+	// Deferred: not attempted (the peer's circuit is open); only its next
+	// attempt time changes.
+	Deferred bool
+	// Dead: failed for the last time.
+	Dead bool
+	// Err describes a failure.
+	Err string
+	// NextAttempt is when a failed or deferred delivery is tried again.
+	NextAttempt time.Time
+	// CircuitUntil, when set, pauses all deliveries to the peer until then.
+	CircuitUntil time.Time
+}
+
+// DeliveryFilter selects deliveries to list.
+type DeliveryFilter struct {
+	// State selects one state; empty selects all.
+	State DeliveryState
+	// Peer selects one peer; empty selects all.
+	Peer string
+	// Limit bounds the list; 0 means 1000.
+	Limit int
+}

@@ -1,0 +1,379 @@
+package delivery
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/runrig/runrig/relay/httpsig"
+	"github.com/runrig/runrig/relay/store"
+)
+
+// Limits on what the dispatcher reads back from an inbox.
+const (
+	maxResponseRead = 64 << 10
+	maxErrorText    = 200
+	completeBatch   = 256
+	completeLinger  = 5 * time.Millisecond
+)
+
+// Result is one finished attempt, reported to the OnResult hook.
+type Result struct {
+	Outcome store.Outcome
+	// Latency is the attempt's duration (zero when deferred).
+	Latency time.Duration
+	// Reason labels a failure: "status_5xx", "timeout", "connect", ...
+	Reason string
+}
+
+// Dispatcher delivers queued activities. Create it with [New] and run it
+// with [Dispatcher.Run].
+type Dispatcher struct {
+	q      store.Queue
+	cfg    Config
+	log    *slog.Logger
+	client *http.Client
+
+	// OnResult, if set before Run, is called once per recorded outcome.
+	OnResult func(Result)
+
+	wake    chan struct{}
+	results chan Result
+
+	// mu guards the following fields.
+	mu       sync.Mutex
+	peers    map[string]*peer
+	inflight map[int64]bool // claimed and not yet recorded
+}
+
+// peer is the in-memory state of one destination peer.
+type peer struct {
+	queue        []item
+	workers      int
+	failures     int
+	circuitUntil time.Time
+}
+
+type item struct {
+	d      store.Delivery
+	body   []byte
+	digest string
+}
+
+// New returns a Dispatcher working on q.
+func New(q store.Queue, cfg Config, log *slog.Logger) *Dispatcher {
+	cfg.setDefaults()
+	tr := &http.Transport{
+		DialContext:           cfg.Egress.Dialer(net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConnsPerHost:   cfg.PerPeerConcurrency,
+		MaxConnsPerHost:       cfg.PerPeerConcurrency,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   5 * time.Second,
+		ResponseHeaderTimeout: cfg.RequestTimeout,
+	}
+	return &Dispatcher{
+		q:   q,
+		cfg: cfg,
+		log: log,
+		client: &http.Client{Transport: tr, Timeout: cfg.RequestTimeout,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
+		wake:     make(chan struct{}, 1),
+		results:  make(chan Result, cfg.MaxInFlight),
+		peers:    map[string]*peer{},
+		inflight: map[int64]bool{},
+	}
+}
+
+// Notify tells the dispatcher new work was queued.
+func (d *Dispatcher) Notify() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// InFlight returns how many deliveries are held in memory.
+func (d *Dispatcher) InFlight() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.inflight)
+}
+
+// Run delivers until ctx is done, then lets requests in flight finish (up
+// to DrainTimeout), returns unstarted work to the queue and records every
+// outcome before returning.
+func (d *Dispatcher) Run(ctx context.Context) {
+	reqCtx, cancelReqs := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelReqs()
+	var workers sync.WaitGroup
+	completerDone := make(chan struct{})
+	go func() {
+		defer close(completerDone)
+		d.complete(reqCtx)
+	}()
+
+	tick := time.NewTicker(d.cfg.PollInterval)
+	defer tick.Stop()
+	for ctx.Err() == nil {
+		for d.fill(ctx, reqCtx, &workers) {
+		}
+		select {
+		case <-ctx.Done():
+		case <-d.wake:
+		case <-tick.C:
+		}
+	}
+
+	d.returnQueued()
+	drained := make(chan struct{})
+	go func() { workers.Wait(); close(drained) }()
+	select {
+	case <-drained:
+	case <-time.After(d.cfg.DrainTimeout):
+		cancelReqs()
+		<-drained
+	}
+	close(d.results)
+	<-completerDone
+}
+
+// fill claims due work and starts workers; it reports whether a full batch
+// was claimed (so there may be more).
+func (d *Dispatcher) fill(ctx, reqCtx context.Context, wg *sync.WaitGroup) bool {
+	now := time.Now()
+	d.mu.Lock()
+	room := d.cfg.MaxInFlight - len(d.inflight)
+	var exclude []string
+	for name, p := range d.peers {
+		if len(p.queue) >= d.cfg.PerPeerQueue || now.Before(p.circuitUntil) {
+			exclude = append(exclude, name)
+		}
+	}
+	d.mu.Unlock()
+	if room <= 0 {
+		return false
+	}
+	limit := min(room, d.cfg.ClaimBatch)
+	cl, err := d.q.Claim(ctx, store.ClaimRequest{Now: now, Lease: d.cfg.Lease, Limit: limit, ExcludePeers: exclude})
+	if err != nil {
+		if ctx.Err() == nil {
+			d.log.Error("claiming deliveries", "err", err)
+		}
+		return false
+	}
+	digests := make(map[int64]string, len(cl.Bodies))
+	for id, b := range cl.Bodies {
+		digests[id] = httpsig.DigestHeader(b)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, dl := range cl.Deliveries {
+		if d.inflight[dl.ID] {
+			continue
+		}
+		d.inflight[dl.ID] = true
+		p := d.peers[dl.Peer]
+		if p == nil {
+			p = &peer{}
+			d.peers[dl.Peer] = p
+		}
+		p.queue = append(p.queue, item{d: dl, body: cl.Bodies[dl.PayloadID], digest: digests[dl.PayloadID]})
+		if p.workers < d.cfg.PerPeerConcurrency {
+			p.workers++
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				d.work(reqCtx, dl.Peer, p)
+			}()
+		}
+	}
+	return len(cl.Deliveries) == limit
+}
+
+// work delivers a peer's queued items until its queue is empty.
+func (d *Dispatcher) work(ctx context.Context, name string, p *peer) {
+	for {
+		d.mu.Lock()
+		if len(p.queue) == 0 || ctx.Err() != nil {
+			p.workers--
+			if p.workers == 0 && len(p.queue) == 0 && p.failures == 0 {
+				delete(d.peers, name)
+			}
+			d.mu.Unlock()
+			return
+		}
+		it := p.queue[0]
+		p.queue = p.queue[1:]
+		open := time.Now().Before(p.circuitUntil)
+		until := p.circuitUntil
+		d.mu.Unlock()
+
+		if open {
+			d.results <- Result{Outcome: store.Outcome{Delivery: it.d, At: time.Now(), Deferred: true,
+				NextAttempt: until.Add(jitter(time.Second))}}
+			continue
+		}
+		d.results <- d.attempt(ctx, p, it)
+	}
+}
+
+// attempt makes one delivery and decides what follows.
+func (d *Dispatcher) attempt(ctx context.Context, p *peer, it item) Result {
+	start := time.Now()
+	status, retryAfter, err := d.post(ctx, it)
+	now := time.Now()
+	res := Result{Latency: now.Sub(start), Outcome: store.Outcome{Delivery: it.d, At: now}}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if err == nil && status >= 200 && status < 300 {
+		p.failures, p.circuitUntil = 0, time.Time{}
+		res.Outcome.Delivered = true
+		return res
+	}
+	res.Reason, res.Outcome.Err = classify(status, err)
+	p.failures++
+	if p.failures >= d.cfg.CircuitThreshold {
+		open := retryDelay(p.failures-d.cfg.CircuitThreshold+1, d.cfg.CircuitBase, d.cfg.CircuitMax)
+		p.circuitUntil = now.Add(open)
+		res.Outcome.CircuitUntil = p.circuitUntil
+	}
+	attempts := it.d.Attempts + 1
+	if status == http.StatusGone || attempts >= d.cfg.MaxAttempts {
+		res.Outcome.Dead = true
+		return res
+	}
+	delay := retryDelay(attempts, d.cfg.RetryBase, d.cfg.RetryMax)
+	if retryAfter > delay {
+		delay = min(retryAfter, d.cfg.RetryMax)
+	}
+	res.Outcome.NextAttempt = now.Add(delay)
+	return res
+}
+
+func (d *Dispatcher) post(ctx context.Context, it item) (status int, retryAfter time.Duration, err error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, it.d.Inbox, bytes.NewReader(it.body))
+	if err != nil {
+		return 0, 0, err
+	}
+	req.Header.Set("Content-Type", `application/activity+json`)
+	if d.cfg.UserAgent != "" {
+		req.Header.Set("User-Agent", d.cfg.UserAgent)
+	}
+	if err := d.cfg.Signer.Sign(req, it.digest); err != nil {
+		return 0, 0, err
+	}
+	resp, err := d.client.Do(req)
+	if err != nil {
+		return 0, 0, err
+	}
+	io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponseRead))
+	resp.Body.Close()
+	if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {
+		retryAfter = time.Duration(s) * time.Second
+	}
+	return resp.StatusCode, retryAfter, nil
+}
+
+func classify(status int, err error) (reason, text string) {
+	if err != nil {
+		var ne net.Error
+		switch {
+		case errors.As(err, &ne) && ne.Timeout():
+			reason = "timeout"
+		case errors.Is(err, context.Canceled):
+			reason = "canceled"
+		default:
+			reason = "connect"
+		}
+		text = err.Error()
+		if len(text) > maxErrorText {
+			text = text[:maxErrorText]
+		}
+		return reason, text
+	}
+	switch {
+	case status >= 500:
+		reason = "status_5xx"
+	case status == http.StatusTooManyRequests:
+		reason = "status_429"
+	case status >= 400:
+		reason = "status_4xx"
+	default:
+		reason = "status_other"
+	}
+	return reason, fmt.Sprintf("HTTP %d", status)
+}
+
+// returnQueued hands unstarted work back to the queue at shutdown.
+func (d *Dispatcher) returnQueued() {
+	d.mu.Lock()
+	var back []item
+	for _, p := range d.peers {
+		back = append(back, p.queue...)
+		p.queue = nil
+	}
+	d.mu.Unlock()
+	now := time.Now()
+	for _, it := range back {
+		d.results <- Result{Outcome: store.Outcome{Delivery: it.d, At: now, Deferred: true, NextAttempt: now}}
+	}
+}
+
+// complete records outcomes in batches until results is closed. A batch
+// that fails to commit is retried: an outcome is never dropped.
+func (d *Dispatcher) complete(ctx context.Context) {
+	batch := make([]Result, 0, completeBatch)
+	for r := range d.results {
+		batch = append(batch[:0], r)
+		linger := time.NewTimer(completeLinger)
+	collect:
+		for len(batch) < completeBatch {
+			select {
+			case r, ok := <-d.results:
+				if !ok {
+					break collect
+				}
+				batch = append(batch, r)
+			case <-linger.C:
+				break collect
+			}
+		}
+		linger.Stop()
+		d.record(ctx, batch)
+	}
+}
+
+func (d *Dispatcher) record(ctx context.Context, batch []Result) {
+	outs := make([]store.Outcome, len(batch))
+	for i, r := range batch {
+		outs[i] = r.Outcome
+	}
+	for wait := 50 * time.Millisecond; ; wait = min(wait*2, 5*time.Second) {
+		err := d.q.Complete(context.WithoutCancel(ctx), outs)
+		if err == nil {
+			break
+		}
+		d.log.Error("recording delivery outcomes; will retry", "err", err, "count", len(outs))
+		time.Sleep(wait)
+	}
+	d.mu.Lock()
+	for _, o := range outs {
+		delete(d.inflight, o.Delivery.ID)
+	}
+	d.mu.Unlock()
+	if d.OnResult != nil {
+		for _, r := range batch {
+			d.OnResult(r)
+		}
+	}
+	d.Notify()
+}

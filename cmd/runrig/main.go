@@ -1,0 +1,52 @@
+// Command runrig runs a Runrig federation relay and administers a running
+// one. See `runrig help`.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+)
+
+const usage = `runrig — a federation relay for cooperative food and farm platforms
+
+Usage:
+  runrig serve [flags]            run a relay (try: runrig serve --help)
+  runrig admin [--data DIR] CMD   administer the relay running on DIR
+  runrig version                  print the version
+
+Admin commands (add --json for machine-readable output):
+  subscribers                     list subscriptions and their delivery health
+  approve DOMAIN                  accept a pending subscription
+  reject DOMAIN                   refuse a subscription
+  remove DOMAIN                   end a subscription and drop its queued deliveries
+  deliveries [--state S] [--peer DOMAIN]
+                                  list queued, retrying and dead deliveries
+  deliveries retry [ID...]        requeue dead deliveries (all when no ID)
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "serve":
+		return serve(args[1:], stdout, stderr)
+	case "admin":
+		return adminCmd(args[1:], stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintln(stdout, "runrig", version())
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "runrig: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+}

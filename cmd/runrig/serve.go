@@ -1,0 +1,62 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/runrig/runrig/relay"
+	"github.com/runrig/runrig/relay/settings"
+	"github.com/runrig/runrig/relay/store/sqlite"
+)
+
+func version() string { return relay.Version }
+
+func serve(args []string, stdout, stderr io.Writer) int {
+	cfg, lg, err := settings.Load(args, os.Getenv, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "runrig serve:", err)
+		return 2
+	}
+	log := newLogger(stderr, lg)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	st, err := sqlite.Open(ctx, cfg.DataDir)
+	if err != nil {
+		fmt.Fprintln(stderr, "runrig serve: opening the store:", err)
+		return 1
+	}
+	defer st.Close()
+	srv, err := relay.New(ctx, cfg, st, log)
+	if err != nil {
+		fmt.Fprintln(stderr, "runrig serve:", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "Runrig relay\n  actor: %s\n  inbox: %s   <- paste this into your server's relay settings\n  data:  %s\n",
+		srv.ActorID(), srv.InboxID(), cfg.DataDir)
+	if err := srv.Run(ctx); err != nil {
+		fmt.Fprintln(stderr, "runrig serve:", err)
+		return 1
+	}
+	return 0
+}
+
+func newLogger(w io.Writer, lg settings.Log) *slog.Logger {
+	var level slog.Level
+	level.UnmarshalText([]byte(lg.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if lg.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

@@ -1,0 +1,176 @@
+package relay
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+
+	vocab "github.com/go-ap/activitypub"
+
+	"github.com/runrig/runrig/discovery"
+	"github.com/runrig/runrig/relay/store"
+)
+
+// Content types of ActivityPub documents.
+const (
+	contentTypeAS = "application/activity+json"
+	contentTypeLD = `application/ld+json; profile="https://www.w3.org/ns/activitystreams"`
+	asPublic      = "https://www.w3.org/ns/activitystreams#Public"
+)
+
+// contexts are the JSON-LD contexts of the documents the relay writes.
+var contexts = []any{"https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1"}
+
+// Handler returns the public HTTP handler.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /actor", s.handleActor)
+	mux.HandleFunc("/inbox", s.handleInbox)
+	mux.HandleFunc("GET /outbox", s.collection("outbox", 0))
+	mux.HandleFunc("GET /following", s.collection("following", 0))
+	mux.HandleFunc("GET /followers", s.handleFollowers)
+	mux.HandleFunc("GET /.well-known/webfinger", s.handleWebFinger)
+	mux.HandleFunc("GET /.well-known/nodeinfo", s.handleNodeInfoIndex)
+	mux.HandleFunc("GET /nodeinfo/2.1", s.handleNodeInfo)
+	mux.HandleFunc("GET /.well-known/host-meta", s.handleHostMeta)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
+	mux.HandleFunc("GET /readyz", s.handleReady)
+	mux.Handle("GET /metrics", s.metricsHandler())
+	return mux
+}
+
+// writeAS writes doc as an ActivityStreams document in the content type
+// the client asked for.
+func writeAS(w http.ResponseWriter, r *http.Request, doc []byte) {
+	ct := contentTypeAS
+	if strings.Contains(r.Header.Get("Accept"), "application/ld+json") {
+		ct = contentTypeLD
+	}
+	w.Header().Set("Content-Type", ct)
+	w.Header().Set("Vary", "Accept")
+	w.Write(doc)
+}
+
+// marshalAS marshals an item with go-ap/activitypub and adds the JSON-LD
+// context (set here rather than through jsonld.WithContext, which writes a
+// package global).
+func marshalAS(it vocab.Item) ([]byte, error) {
+	b, err := vocab.MarshalJSON(it)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	m["@context"], _ = json.Marshal(contexts)
+	return json.Marshal(m)
+}
+
+func (s *Server) actorDoc() vocab.Item {
+	a := vocab.ServiceNew(vocab.ID(s.actorID))
+	a.Name = vocab.DefaultNaturalLanguageValue("Runrig relay")
+	a.PreferredUsername = vocab.DefaultNaturalLanguageValue("relay")
+	a.Summary = vocab.DefaultNaturalLanguageValue("A federation relay for cooperative food and farm platforms.")
+	a.URL = vocab.IRI(s.cfg.PublicURL + "/")
+	a.Inbox = vocab.IRI(s.inboxID)
+	a.Outbox = vocab.IRI(s.cfg.PublicURL + "/outbox")
+	a.Followers = vocab.IRI(s.cfg.PublicURL + "/followers")
+	a.Following = vocab.IRI(s.cfg.PublicURL + "/following")
+	a.Endpoints = &vocab.Endpoints{SharedInbox: vocab.IRI(s.inboxID)}
+	a.PublicKey = vocab.PublicKey{ID: vocab.ID(s.keyID), Owner: vocab.IRI(s.actorID), PublicKeyPem: s.pubPEM}
+	return a
+}
+
+func (s *Server) handleActor(w http.ResponseWriter, r *http.Request) {
+	doc, err := marshalAS(s.actorDoc())
+	if err != nil {
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	writeAS(w, r, doc)
+}
+
+func (s *Server) collection(name string, total int) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		c := vocab.OrderedCollectionNew(vocab.ID(s.cfg.PublicURL + "/" + name))
+		c.TotalItems = uint(total)
+		doc, _ := marshalAS(c)
+		writeAS(w, r, doc)
+	}
+}
+
+func (s *Server) handleFollowers(w http.ResponseWriter, r *http.Request) {
+	subs, err := s.store.SubscribersIn(r.Context(), store.Accepted)
+	if err != nil {
+		http.Error(w, "store unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	s.collection("followers", len(subs))(w, r)
+}
+
+func (s *Server) handleWebFinger(w http.ResponseWriter, r *http.Request) {
+	res := r.URL.Query().Get("resource")
+	if res == "" {
+		http.Error(w, "resource parameter required", http.StatusBadRequest)
+		return
+	}
+	if res != s.actorID {
+		user, host, err := discovery.ParseAcct(res)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		if user != "relay" || host != strings.ToLower(s.host) {
+			http.Error(w, "no such account", http.StatusNotFound)
+			return
+		}
+	}
+	w.Header().Set("Content-Type", "application/jrd+json")
+	w.Header().Set("Access-Control-Allow-Origin", "*")
+	json.NewEncoder(w).Encode(discovery.ActorJRD("relay", s.host, s.actorID))
+}
+
+func (s *Server) handleNodeInfoIndex(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(discovery.NodeInfoIndex(s.cfg.PublicURL + "/nodeinfo/2.1"))
+}
+
+func (s *Server) handleNodeInfo(w http.ResponseWriter, r *http.Request) {
+	subs, err := s.store.SubscribersIn(r.Context(), store.Accepted)
+	if err != nil {
+		http.Error(w, "store unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	ni := discovery.NodeInfo{
+		Version:   "2.1",
+		Software:  discovery.Software{Name: softwareName, Version: Version},
+		Protocols: []string{"activitypub"},
+		Services:  discovery.Services{Inbound: []string{}, Outbound: []string{}},
+		Metadata: map[string]any{
+			"nodeName":    "Runrig relay",
+			"relay":       true,
+			"approval":    s.cfg.Approval,
+			"subscribers": len(subs),
+		},
+	}
+	w.Header().Set("Content-Type", `application/json; profile="`+discovery.NodeInfoSchema+`#"`)
+	json.NewEncoder(w).Encode(ni)
+}
+
+func (s *Server) handleHostMeta(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/xrd+xml")
+	w.Write(discovery.HostMeta(s.cfg.PublicURL))
+}
+
+func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
+	if !s.ready.Load() {
+		http.Error(w, "not ready", http.StatusServiceUnavailable)
+		return
+	}
+	if _, err := s.store.QueueDepth(r.Context()); err != nil {
+		http.Error(w, "store unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	w.Write([]byte("ready\n"))
+}

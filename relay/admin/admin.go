@@ -1,0 +1,192 @@
+// Package admin is the client of a running relay's admin API and the types
+// it speaks. The API listens on a unix socket in the relay's data directory
+// (mode 0600) and requires the bearer token the relay writes beside it, so
+// only the operator's user can reach it.
+package admin
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// File names inside the data directory; they match the relay's.
+const (
+	SocketFile = "admin.sock"
+	TokenFile  = "admin.token"
+)
+
+// ErrNotRunning: no relay answers on the data directory's admin socket.
+var ErrNotRunning = errors.New("no running relay found for this data directory")
+
+// Subscriber is a subscription as operators see it.
+type Subscriber struct {
+	Peer                string    `json:"peer"`
+	Actor               string    `json:"actor"`
+	Inbox               string    `json:"inbox"`
+	Style               string    `json:"style"`
+	State               string    `json:"state"`
+	FollowBack          string    `json:"follow_back,omitempty"`
+	Software            string    `json:"software,omitempty"`
+	Since               time.Time `json:"since"`
+	LastSuccess         time.Time `json:"last_success,omitzero"`
+	LastFailure         time.Time `json:"last_failure,omitzero"`
+	LastError           string    `json:"last_error,omitempty"`
+	ConsecutiveFailures int       `json:"consecutive_failures"`
+	CircuitOpenUntil    time.Time `json:"circuit_open_until,omitzero"`
+	Delivered           int64     `json:"delivered"`
+	Queued              int       `json:"queued"`
+	Dead                int       `json:"dead"`
+}
+
+// Delivery is a queued, retrying or dead delivery.
+type Delivery struct {
+	ID          int64     `json:"id"`
+	Activity    string    `json:"activity"`
+	Peer        string    `json:"peer"`
+	Inbox       string    `json:"inbox"`
+	State       string    `json:"state"`
+	Attempts    int       `json:"attempts"`
+	NextAttempt time.Time `json:"next_attempt,omitzero"`
+	LastError   string    `json:"last_error,omitempty"`
+	Created     time.Time `json:"created"`
+}
+
+// Deliveries is the answer to a deliveries listing.
+type Deliveries struct {
+	Counts     map[string]int `json:"counts"`
+	Deliveries []Delivery     `json:"deliveries"`
+}
+
+// Retried is the answer to a retry.
+type Retried struct {
+	Requeued int `json:"requeued"`
+}
+
+// Error is the body of a failed admin request.
+type Error struct {
+	Error string `json:"error"`
+}
+
+// Client talks to a running relay's admin API.
+type Client struct {
+	hc    *http.Client
+	token string
+}
+
+// Dial finds the relay running on dataDir.
+func Dial(dataDir string) (*Client, error) {
+	tok, err := os.ReadFile(filepath.Join(dataDir, TokenFile))
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("%w: %s (start it with `runrig serve --data %s`)", ErrNotRunning, dataDir, dataDir)
+		}
+		return nil, fmt.Errorf("admin token: %w", err)
+	}
+	sock := filepath.Join(dataDir, SocketFile)
+	tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		c, err := d.DialContext(ctx, "unix", sock)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: %v", ErrNotRunning, dataDir, err)
+		}
+		return c, nil
+	}}
+	return &Client{hc: &http.Client{Transport: tr, Timeout: 30 * time.Second}, token: strings.TrimSpace(string(tok))}, nil
+}
+
+func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, "http://admin"+path, body)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode >= 300 {
+		var e Error
+		if json.Unmarshal(b, &e) == nil && e.Error != "" {
+			return errors.New(e.Error)
+		}
+		return fmt.Errorf("admin API: %s", resp.Status)
+	}
+	if out != nil {
+		return json.Unmarshal(b, out)
+	}
+	return nil
+}
+
+// Subscribers lists subscriptions.
+func (c *Client) Subscribers(ctx context.Context) ([]Subscriber, error) {
+	var out []Subscriber
+	err := c.do(ctx, http.MethodGet, "/subscribers", nil, &out)
+	return out, err
+}
+
+// Approve accepts a peer's subscription.
+func (c *Client) Approve(ctx context.Context, peer string) (Subscriber, error) {
+	var out Subscriber
+	err := c.do(ctx, http.MethodPost, "/subscribers/"+url.PathEscape(peer)+"/approve", nil, &out)
+	return out, err
+}
+
+// Reject refuses a peer's subscription.
+func (c *Client) Reject(ctx context.Context, peer string) (Subscriber, error) {
+	var out Subscriber
+	err := c.do(ctx, http.MethodPost, "/subscribers/"+url.PathEscape(peer)+"/reject", nil, &out)
+	return out, err
+}
+
+// Remove ends a peer's subscription.
+func (c *Client) Remove(ctx context.Context, peer string) error {
+	return c.do(ctx, http.MethodDelete, "/subscribers/"+url.PathEscape(peer), nil, nil)
+}
+
+// Deliveries lists deliveries in state ("" for all) to peer ("" for all).
+func (c *Client) Deliveries(ctx context.Context, state, peer string, limit int) (Deliveries, error) {
+	q := url.Values{}
+	if state != "" {
+		q.Set("state", state)
+	}
+	if peer != "" {
+		q.Set("peer", peer)
+	}
+	if limit > 0 {
+		q.Set("limit", fmt.Sprint(limit))
+	}
+	var out Deliveries
+	err := c.do(ctx, http.MethodGet, "/deliveries?"+q.Encode(), nil, &out)
+	return out, err
+}
+
+// Retry requeues dead deliveries: those with ids, or all when ids is empty.
+func (c *Client) Retry(ctx context.Context, ids []int64) (Retried, error) {
+	var out Retried
+	err := c.do(ctx, http.MethodPost, "/deliveries/retry", map[string][]int64{"ids": ids}, &out)
+	return out, err
+}

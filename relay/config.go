@@ -1,0 +1,109 @@
+// Package relay is a federation relay: fediverse and FMP servers subscribe
+// to it with the Mastodon or LitePub relay handshake, and every public
+// activity one subscriber sends it is delivered, signed, to all the others.
+//
+// Requests flow through layers: HTTP handlers (inbox.go, actor.go,
+// admin.go) check and parse what peers send; processing (subscribe.go,
+// fanout.go) decides what it means; the durable queue (package store) holds
+// the resulting work; and the dispatcher (package delivery) sends it.
+package relay
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/runrig/runrig/relay/delivery"
+)
+
+// Approval is how new subscriptions are handled.
+type Approval string
+
+// Approval modes.
+const (
+	// ApproveAuto accepts every subscription that passes verification.
+	ApproveAuto Approval = "auto"
+	// ApproveManual holds subscriptions as pending until an operator
+	// approves them with `runrig admin approve`.
+	ApproveManual Approval = "manual"
+)
+
+// Config configures a [Server].
+type Config struct {
+	// Listen is the TCP address the public HTTP server listens on.
+	// Default "127.0.0.1:8080".
+	Listen string
+	// PublicURL is the scheme and authority peers reach the relay at, e.g.
+	// "https://relay.example". Every IRI the relay publishes is under it.
+	// Default "http://127.0.0.1:8080".
+	PublicURL string
+	// DataDir holds the store, the admin socket and its token. Default
+	// "./data".
+	DataDir string
+	// AllowPrivateNetworks lets fetches and deliveries reach loopback and
+	// private addresses. Off by default; tests and local demos need it.
+	AllowPrivateNetworks bool
+	// Approval decides whether subscriptions need an operator's approval.
+	// Default auto.
+	Approval Approval
+
+	// MaxBody bounds an inbox request body in bytes. Default 1 MiB.
+	MaxBody int64
+	// SignatureWindow bounds how old (Past) or how far ahead (Future) a
+	// signed request's Date may be. Default 13h past, 1h future.
+	SignaturePast, SignatureFuture time.Duration
+	// SeenRetention is how long activity ids are remembered to drop
+	// replays. Default 7 days (longer than the signature window).
+	SeenRetention time.Duration
+	// ShutdownTimeout bounds a graceful shutdown. Default 20s.
+	ShutdownTimeout time.Duration
+
+	// Delivery tunes the dispatcher (retries, concurrency, circuit
+	// breaker); zero fields take the dispatcher's defaults.
+	Delivery delivery.Config
+}
+
+// Defaults returns the configuration `runrig serve` uses with no settings.
+func Defaults() Config {
+	return Config{
+		Listen:    "127.0.0.1:8080",
+		PublicURL: "http://127.0.0.1:8080",
+		DataDir:   "./data",
+		Approval:  ApproveAuto,
+	}
+}
+
+func (c *Config) validate() error {
+	if c.MaxBody <= 0 {
+		c.MaxBody = 1 << 20
+	}
+	if c.SignaturePast <= 0 {
+		c.SignaturePast = 13 * time.Hour
+	}
+	if c.SignatureFuture <= 0 {
+		c.SignatureFuture = time.Hour
+	}
+	if c.SeenRetention <= 0 {
+		c.SeenRetention = 7 * 24 * time.Hour
+	}
+	if c.ShutdownTimeout <= 0 {
+		c.ShutdownTimeout = 20 * time.Second
+	}
+	if c.Approval == "" {
+		c.Approval = ApproveAuto
+	}
+	if c.Approval != ApproveAuto && c.Approval != ApproveManual {
+		return fmt.Errorf("approval %q: want auto or manual", c.Approval)
+	}
+	u, err := url.Parse(c.PublicURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+		(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("public URL %q: want scheme and host only, like https://relay.example", c.PublicURL)
+	}
+	c.PublicURL = strings.TrimSuffix(c.PublicURL, "/")
+	if c.DataDir == "" {
+		return fmt.Errorf("data dir must be set")
+	}
+	return nil
+}

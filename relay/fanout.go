@@ -1,0 +1,70 @@
+package relay
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	vocab "github.com/go-ap/activitypub"
+
+	"github.com/runrig/runrig/relay/store"
+)
+
+// relay fans a subscriber's public activity out to every other accepted
+// subscriber, once per delivery inbox, never back to its origin host.
+//
+// What is sent: a body carrying an LD signature or an FEP-8b32 proof is
+// forwarded byte for byte (receivers verify it without trusting the relay);
+// a Create without one is wrapped in an Announce of its object, signed by
+// the relay, since receivers would drop a Create the relay signs for someone
+// else; an Announce is re-announced by the relay; Update, Delete and Move are
+// forwarded as they came.
+func (s *Server) relay(ctx context.Context, in *inbound) (string, error) {
+	sub, err := s.store.Subscriber(ctx, in.Peer)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return "", err
+	}
+	if err != nil || sub.State != store.Accepted {
+		return "", refuse(http.StatusForbidden, "not_subscriber", "%s is not an accepted subscriber of this relay", in.Peer)
+	}
+	if !in.Public {
+		return "not_public", nil
+	}
+	if in.ObjectID == "" {
+		return "", refuse(http.StatusBadRequest, "invalid", "%s has no object id", in.Type)
+	}
+	now := time.Now()
+	msg := store.Message{ActivityID: in.ID, Body: in.raw, At: now}
+	if !in.Embedded && (in.Type == vocab.CreateType || in.Type == vocab.AnnounceType) {
+		msg.ActivityID = s.newID()
+		a := vocab.AnnounceNew(vocab.ID(msg.ActivityID), vocab.IRI(in.ObjectID))
+		a.Actor = vocab.IRI(s.actorID)
+		a.To = vocab.ItemCollection{vocab.IRI(asPublic)}
+		a.CC = vocab.ItemCollection{vocab.IRI(s.cfg.PublicURL + "/followers")}
+		a.Published = now.UTC().Truncate(time.Second)
+		if msg.Body, err = marshalAS(a); err != nil {
+			return "", err
+		}
+	}
+	subs, err := s.store.SubscribersIn(ctx, store.Accepted)
+	if err != nil {
+		return "", err
+	}
+	seen := make(map[string]bool, len(subs))
+	for _, t := range subs {
+		if t.Peer == in.Peer || seen[t.Inbox] {
+			continue
+		}
+		seen[t.Inbox] = true
+		msg.Targets = append(msg.Targets, store.Target{Peer: t.Peer, Inbox: t.Inbox})
+	}
+	if err := s.store.Apply(ctx, store.Change{Seen: in.ID, Messages: []store.Message{msg}}); err != nil {
+		if errors.Is(err, store.ErrDuplicate) {
+			return "duplicate", nil
+		}
+		return "", err
+	}
+	s.dispatcher.Notify()
+	return "relayed", nil
+}

@@ -1,0 +1,168 @@
+package relay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	vocab "github.com/go-ap/activitypub"
+
+	"github.com/runrig/runrig/policy"
+	"github.com/runrig/runrig/relay/httpsig"
+	"github.com/runrig/runrig/trust"
+)
+
+// inboxTimeout bounds handling of one inbox request, key fetches included.
+const inboxTimeout = 20 * time.Second
+
+// refusal is an inbox request refused with an HTTP status and a reason
+// label (for the metric) and message (for the peer and the log).
+type refusal struct {
+	status int
+	reason string
+	msg    string
+}
+
+func (r *refusal) Error() string { return r.msg }
+
+func refuse(status int, reason, format string, args ...any) *refusal {
+	return &refusal{status: status, reason: reason, msg: fmt.Sprintf(format, args...)}
+}
+
+func (s *Server) handleInbox(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		http.Error(w, "inbox accepts POST only", http.StatusMethodNotAllowed)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), inboxTimeout)
+	defer cancel()
+	in, result, err := s.receive(ctx, r)
+	if err != nil {
+		var rf *refusal
+		if !errors.As(err, &rf) {
+			rf = refuse(http.StatusInternalServerError, "internal", "internal error")
+			s.log.Error("inbox", "err", err)
+		}
+		peer := "unknown"
+		if in != nil {
+			peer = in.Peer
+		}
+		s.metrics.rejected.WithLabelValues(rf.reason).Inc()
+		if in != nil {
+			s.metrics.inbound.WithLabelValues(typeLabel(in.Type), "rejected").Inc()
+		}
+		s.peerLog.Warn(peer, rf.reason, "inbox request refused", "status", rf.status, "detail", rf.msg)
+		http.Error(w, rf.msg, rf.status)
+		return
+	}
+	s.metrics.inbound.WithLabelValues(typeLabel(in.Type), result).Inc()
+	w.WriteHeader(http.StatusAccepted)
+}
+
+// receive reads, verifies and processes one inbox request. It returns the
+// parsed activity when it got that far, and a result label.
+func (s *Server) receive(ctx context.Context, r *http.Request) (*inbound, string, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, s.cfg.MaxBody))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, "", refuse(http.StatusRequestEntityTooLarge, "too_large", "body exceeds %d bytes", s.cfg.MaxBody)
+		}
+		return nil, "", refuse(http.StatusBadRequest, "read", "reading body: %v", err)
+	}
+	// Cheap checks first: header syntax, digest and date need no network.
+	signed, err := httpsig.Check(r, body, time.Now(), httpsig.Window{Past: s.cfg.SignaturePast, Future: s.cfg.SignatureFuture})
+	if err != nil {
+		s.metrics.sigFailures.WithLabelValues(httpsig.Reason(err)).Inc()
+		return nil, "", refuse(http.StatusUnauthorized, "signature", "signature: %v", err)
+	}
+	in, err := parseInbound(body)
+	if err != nil {
+		return nil, "", refuse(http.StatusBadRequest, "invalid", "%v", err)
+	}
+	if err := s.verify(ctx, signed, in); err != nil {
+		return in, "", err
+	}
+	result, err := s.process(ctx, in)
+	return in, result, err
+}
+
+// verify checks the signature with the signer's key, refetching the key
+// once if a cached copy fails (rotation), and that the key's owner may act
+// for the activity's actor: the actor itself, or an actor of the same host
+// (an instance actor signing for its users, as GoToSocial does).
+func (s *Server) verify(ctx context.Context, signed *httpsig.Signed, in *inbound) error {
+	if !policy.SameHost(signed.KeyID, in.Actor) {
+		s.metrics.sigFailures.WithLabelValues("key_owner").Inc()
+		return refuse(http.StatusUnauthorized, "signature", "signature: key %s is not on the actor's host", signed.KeyID)
+	}
+	key, cached, err := s.keys.Get(ctx, signed.KeyID)
+	if err != nil {
+		s.metrics.sigFailures.WithLabelValues("key_fetch").Inc()
+		if errors.Is(err, policy.ErrForbiddenAddress) {
+			return refuse(http.StatusUnauthorized, "signature", "signature: key host is on a private network")
+		}
+		return refuse(http.StatusUnauthorized, "signature", "signature: fetching key %s: %v", signed.KeyID, errText(err))
+	}
+	err = signed.Verify(key.Public)
+	if err != nil && cached {
+		var rerr error
+		if key, rerr = s.keys.Refresh(ctx, signed.KeyID); rerr == nil {
+			err = signed.Verify(key.Public)
+		} else if !errors.Is(rerr, trust.ErrRefetchTooSoon) {
+			err = rerr
+		}
+	}
+	if err != nil {
+		s.metrics.sigFailures.WithLabelValues(httpsig.Reason(err)).Inc()
+		return refuse(http.StatusUnauthorized, "signature", "signature: %v", errText(err))
+	}
+	if key.Owner != in.Actor && !policy.SameHost(key.Owner, in.Actor) {
+		s.metrics.sigFailures.WithLabelValues("key_owner").Inc()
+		return refuse(http.StatusUnauthorized, "signature", "signature: key owner %s may not act for %s", key.Owner, in.Actor)
+	}
+	return nil
+}
+
+// errText shortens fetch errors for a one-line reason.
+func errText(err error) string {
+	t := err.Error()
+	if len(t) > 200 {
+		t = t[:200]
+	}
+	return t
+}
+
+// process acts on a verified activity and returns a result label.
+func (s *Server) process(ctx context.Context, in *inbound) (string, error) {
+	switch in.Type {
+	case vocab.FollowType:
+		return s.follow(ctx, in)
+	case vocab.UndoType:
+		return s.undo(ctx, in)
+	case vocab.AcceptType, vocab.RejectType:
+		return s.followBackAnswer(ctx, in)
+	case vocab.CreateType, vocab.UpdateType, vocab.DeleteType, vocab.AnnounceType, vocab.MoveType:
+		return s.relay(ctx, in)
+	default:
+		return "ignored", nil
+	}
+}
+
+// relayedTypes bounds the "type" label of inbox metrics.
+var relayedTypes = map[vocab.ActivityVocabularyType]bool{
+	vocab.FollowType: true, vocab.UndoType: true, vocab.AcceptType: true, vocab.RejectType: true,
+	vocab.CreateType: true, vocab.UpdateType: true, vocab.DeleteType: true, vocab.AnnounceType: true,
+	vocab.MoveType: true,
+}
+
+func typeLabel(t vocab.ActivityVocabularyType) string {
+	if relayedTypes[t] {
+		return string(t)
+	}
+	return "other"
+}

@@ -1,0 +1,120 @@
+package relay
+
+import (
+	"context"
+	"runtime/debug"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"net/http"
+
+	"github.com/runrig/runrig/relay/delivery"
+	"github.com/runrig/runrig/relay/store"
+)
+
+// metrics are the relay's Prometheus metrics, on a registry of its own.
+// Labels are bounded: activity types, results and reasons come from fixed
+// sets, never from what a peer sends.
+type metrics struct {
+	reg *prometheus.Registry
+
+	inbound       *prometheus.CounterVec // type, result
+	rejected      *prometheus.CounterVec // reason
+	sigFailures   *prometheus.CounterVec // reason
+	deliveries    *prometheus.CounterVec // result
+	deliveryTime  prometheus.Histogram
+	attempts      prometheus.Histogram
+	subscriptions *prometheus.CounterVec // event
+}
+
+func newMetrics(s *Server) *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		inbound: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "runrig_inbox_activities_total", Help: "Activities received at the inbox, by type and result.",
+		}, []string{"type", "result"}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "runrig_inbox_rejected_total", Help: "Inbox requests refused, by reason.",
+		}, []string{"reason"}),
+		sigFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "runrig_signature_failures_total", Help: "HTTP signature verification failures, by reason.",
+		}, []string{"reason"}),
+		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "runrig_deliveries_total", Help: "Delivery attempts, by result.",
+		}, []string{"result"}),
+		deliveryTime: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "runrig_delivery_duration_seconds", Help: "Duration of one delivery request.",
+			Buckets: prometheus.ExponentialBuckets(0.005, 2, 12),
+		}),
+		attempts: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "runrig_delivery_attempts", Help: "Attempts a delivery took until it succeeded.",
+			Buckets: []float64{1, 2, 3, 5, 8, 13, 20},
+		}),
+		subscriptions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "runrig_subscription_events_total", Help: "Subscription events: requested, accepted, rejected, removed.",
+		}, []string{"event"}),
+	}
+	version := "devel"
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		version = bi.Main.Version
+	}
+	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "runrig_build_info", Help: "Build information."}, []string{"version"})
+	build.WithLabelValues(version).Set(1)
+	m.reg.MustRegister(m.inbound, m.rejected, m.sigFailures, m.deliveries, m.deliveryTime, m.attempts,
+		m.subscriptions, build, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		&stateCollector{s: s})
+	return m
+}
+
+func (m *metrics) observeDelivery(r delivery.Result) {
+	o := r.Outcome
+	switch {
+	case o.Deferred:
+		m.deliveries.WithLabelValues("deferred").Inc()
+	case o.Delivered:
+		m.deliveries.WithLabelValues("delivered").Inc()
+		m.deliveryTime.Observe(r.Latency.Seconds())
+		m.attempts.Observe(float64(o.Delivery.Attempts + 1))
+	case o.Dead:
+		m.deliveries.WithLabelValues("dead").Inc()
+		m.deliveryTime.Observe(r.Latency.Seconds())
+	default:
+		m.deliveries.WithLabelValues("failed").Inc()
+		m.deliveryTime.Observe(r.Latency.Seconds())
+	}
+}
+
+// stateCollector reads gauges from the store at scrape time.
+type stateCollector struct{ s *Server }
+
+var (
+	queueDesc       = prometheus.NewDesc("runrig_delivery_queue", "Deliveries in the durable queue, by state.", []string{"state"}, nil)
+	subscribersDesc = prometheus.NewDesc("runrig_subscribers", "Subscribers, by state.", []string{"state"}, nil)
+	inflightDesc    = prometheus.NewDesc("runrig_delivery_in_flight", "Deliveries held in memory by the dispatcher.", nil, nil)
+)
+
+func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- queueDesc
+	ch <- subscribersDesc
+	ch <- inflightDesc
+}
+
+func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx := context.Background()
+	if depth, err := c.s.store.QueueDepth(ctx); err == nil {
+		for st, n := range depth {
+			ch <- prometheus.MustNewConstMetric(queueDesc, prometheus.GaugeValue, float64(n), string(st))
+		}
+	}
+	for _, st := range []store.SubscriptionState{store.Pending, store.Accepted, store.Rejected} {
+		if subs, err := c.s.store.SubscribersIn(ctx, st); err == nil {
+			ch <- prometheus.MustNewConstMetric(subscribersDesc, prometheus.GaugeValue, float64(len(subs)), string(st))
+		}
+	}
+	ch <- prometheus.MustNewConstMetric(inflightDesc, prometheus.GaugeValue, float64(c.s.dispatcher.InFlight()))
+}
+
+func (s *Server) metricsHandler() http.Handler {
+	return promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{})
+}

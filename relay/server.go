@@ -1,0 +1,285 @@
+package relay
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/runrig/runrig/policy"
+	"github.com/runrig/runrig/relay/admin"
+	"github.com/runrig/runrig/relay/delivery"
+	"github.com/runrig/runrig/relay/fetch"
+	"github.com/runrig/runrig/relay/httpsig"
+	"github.com/runrig/runrig/relay/store"
+	"github.com/runrig/runrig/trust"
+)
+
+// Files the server keeps in its data directory besides the store.
+const (
+	// AdminSocket is the unix socket of the admin API.
+	AdminSocket = admin.SocketFile
+	// AdminTokenFile holds the bearer token the admin API requires.
+	AdminTokenFile = admin.TokenFile
+)
+
+// Timeouts of the public HTTP server.
+const (
+	readHeaderTimeout = 10 * time.Second
+	readTimeout       = 30 * time.Second
+	writeTimeout      = 30 * time.Second
+	idleTimeout       = 120 * time.Second
+	maxHeaderBytes    = 64 << 10
+	pruneInterval     = time.Hour
+	settingActorKey   = "actor_key"
+	rsaKeyBits        = 2048
+	softwareName      = "runrig"
+)
+
+// Version is the relay's version, reported in NodeInfo and User-Agent.
+var Version = "0.1.0"
+
+// Server is a running relay.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	peerLog *peerLog
+	store   store.Store
+
+	// Identity: the relay actor and its key.
+	host    string // public authority
+	actorID string
+	inboxID string
+	keyID   string
+	pubPEM  string
+	signer  *httpsig.Signer
+
+	// Peers: fetching, key cache, deliveries.
+	fetch      *fetch.Client
+	keys       *trust.Keys
+	dispatcher *delivery.Dispatcher
+
+	metrics    *metrics
+	adminToken string
+	ready      atomic.Bool
+	bg         sync.WaitGroup
+}
+
+// New prepares a relay on st, creating its actor key on first start.
+func New(ctx context.Context, cfg Config, st store.Store, log *slog.Logger) (*Server, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	u, _ := url.Parse(cfg.PublicURL)
+	s := &Server{
+		cfg:     cfg,
+		log:     log,
+		peerLog: newPeerLog(log),
+		store:   st,
+		host:    u.Host,
+		actorID: cfg.PublicURL + "/actor",
+		inboxID: cfg.PublicURL + "/inbox",
+	}
+	s.keyID = s.actorID + "#main-key"
+	key, err := s.loadKey(ctx)
+	if err != nil {
+		return nil, err
+	}
+	der, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	if err != nil {
+		return nil, err
+	}
+	s.pubPEM = string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
+	s.signer = &httpsig.Signer{KeyID: s.keyID, Key: key}
+	egress := policy.Egress{AllowPrivate: cfg.AllowPrivateNetworks}
+	ua := fmt.Sprintf("%s/%s (+%s)", softwareName, Version, cfg.PublicURL)
+	s.fetch = fetch.New(fetch.Config{Egress: egress, Signer: s.signer, UserAgent: ua})
+	s.keys = trust.NewKeys(s.fetch, trust.KeysConfig{})
+	dc := cfg.Delivery
+	dc.Signer, dc.Egress, dc.UserAgent = s.signer, egress, ua
+	s.dispatcher = delivery.New(st, dc, log.With("component", "delivery"))
+	s.metrics = newMetrics(s)
+	s.dispatcher.OnResult = s.onDeliveryResult
+	return s, nil
+}
+
+// loadKey returns the actor key, generating and storing it on first start.
+func (s *Server) loadKey(ctx context.Context) (*rsa.PrivateKey, error) {
+	v, err := s.store.Setting(ctx, settingActorKey)
+	if errors.Is(err, store.ErrNotFound) {
+		k, gerr := rsa.GenerateKey(rand.Reader, rsaKeyBits)
+		if gerr != nil {
+			return nil, gerr
+		}
+		der, gerr := x509.MarshalPKCS8PrivateKey(k)
+		if gerr != nil {
+			return nil, gerr
+		}
+		v, err = s.store.InitSetting(ctx, settingActorKey, string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})))
+		if err == nil {
+			s.log.Info("created the relay actor key", "bits", rsaKeyBits)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("actor key: %w", err)
+	}
+	block, _ := pem.Decode([]byte(v))
+	if block == nil {
+		return nil, errors.New("actor key: stored key is not PEM")
+	}
+	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("actor key: %w", err)
+	}
+	rk, ok := k.(*rsa.PrivateKey)
+	if !ok {
+		return nil, errors.New("actor key: not RSA")
+	}
+	return rk, nil
+}
+
+// ActorID returns the relay actor's IRI.
+func (s *Server) ActorID() string { return s.actorID }
+
+// InboxID returns the relay's inbox IRI, the URL operators subscribe to.
+func (s *Server) InboxID() string { return s.inboxID }
+
+// Run serves until ctx is done, then shuts down gracefully: it stops
+// accepting requests, lets deliveries in flight finish or returns them to
+// the queue, and returns within the shutdown timeout.
+func (s *Server) Run(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	return s.Serve(ctx, ln)
+}
+
+// Serve is Run on a listener the caller made.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	adminLn, err := s.listenAdmin()
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	pub := &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	adm := &http.Server{Handler: s.AdminHandler(), ReadHeaderTimeout: readHeaderTimeout}
+
+	runCtx, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	s.bg.Add(2)
+	go func() { defer s.bg.Done(); s.dispatcher.Run(runCtx) }()
+	go func() { defer s.bg.Done(); s.prune(runCtx) }()
+
+	errc := make(chan error, 2)
+	go func() { errc <- pub.Serve(ln) }()
+	go func() { errc <- adm.Serve(adminLn) }()
+	s.ready.Store(true)
+	s.log.Info("relay ready", "listen", ln.Addr().String(), "actor", s.actorID, "inbox", s.inboxID,
+		"approval", s.cfg.Approval, "admin_socket", filepath.Join(s.cfg.DataDir, AdminSocket))
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-errc:
+	}
+	s.ready.Store(false)
+	s.log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	pub.Shutdown(sctx)
+	adm.Shutdown(sctx)
+	stopBG()
+	done := make(chan struct{})
+	go func() { s.bg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-sctx.Done():
+		s.log.Warn("shutdown timed out; queued work stays in the store")
+	}
+	os.Remove(filepath.Join(s.cfg.DataDir, AdminSocket))
+	if errors.Is(serveErr, http.ErrServerClosed) {
+		serveErr = nil
+	}
+	return serveErr
+}
+
+// listenAdmin opens the admin socket, reachable only by the operator's user
+// (mode 0600), and writes a fresh bearer token beside it (also 0600) that
+// every admin request must carry.
+func (s *Server) listenAdmin() (net.Listener, error) {
+	tok := make([]byte, 32)
+	if _, err := rand.Read(tok); err != nil {
+		return nil, err
+	}
+	s.adminToken = hex.EncodeToString(tok)
+	if err := os.MkdirAll(s.cfg.DataDir, 0o700); err != nil {
+		return nil, err
+	}
+	tokPath := filepath.Join(s.cfg.DataDir, AdminTokenFile)
+	if err := os.WriteFile(tokPath+".tmp", []byte(s.adminToken+"\n"), 0o600); err != nil {
+		return nil, fmt.Errorf("admin token: %w", err)
+	}
+	if err := os.Rename(tokPath+".tmp", tokPath); err != nil {
+		return nil, fmt.Errorf("admin token: %w", err)
+	}
+	sock := filepath.Join(s.cfg.DataDir, AdminSocket)
+	os.Remove(sock) // left by a process that was killed; the store lock proves it is gone
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		return nil, fmt.Errorf("admin socket: %w", err)
+	}
+	if err := os.Chmod(sock, 0o600); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	return ln, nil
+}
+
+// prune forgets old activity ids and orphaned payloads.
+func (s *Server) prune(ctx context.Context) {
+	t := time.NewTicker(pruneInterval)
+	defer t.Stop()
+	for {
+		if err := s.store.Prune(ctx, time.Now().Add(-s.cfg.SeenRetention)); err != nil && ctx.Err() == nil {
+			s.log.Error("pruning the store", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (s *Server) onDeliveryResult(r delivery.Result) {
+	s.metrics.observeDelivery(r)
+	o := r.Outcome
+	switch {
+	case o.Dead:
+		s.log.Warn("delivery dead after its last attempt", "peer", o.Delivery.Peer, "activity", o.Delivery.ActivityID,
+			"attempts", o.Delivery.Attempts+1, "err", o.Err)
+	case !o.Delivered && !o.Deferred:
+		s.peerLog.Warn(o.Delivery.Peer, r.Reason, "delivery failed; will retry", "err", o.Err, "next", o.NextAttempt)
+	}
+}

@@ -1,0 +1,245 @@
+// Package settings builds a relay.Config from, in increasing precedence,
+// the defaults, a TOML config file, RUNRIG_* environment variables and
+// command-line flags. Every setting exists in all three forms: the flag
+// --public-url, the variable RUNRIG_PUBLIC_URL and the file key public_url.
+// Unknown file keys and malformed values are errors that name the setting.
+package settings
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/runrig/runrig/relay"
+)
+
+// Log holds the logging settings.
+type Log struct {
+	// Format is "text" or "json".
+	Format string
+	// Level is "debug", "info", "warn" or "error".
+	Level string
+}
+
+// setting is one configurable value.
+type setting struct {
+	name string // flag name; the env var and file key derive from it
+	doc  string
+	set  func(c *relay.Config, l *Log, v string) error
+	get  func(c *relay.Config, l *Log) string
+	bool bool
+}
+
+// Env returns the environment variable of a setting.
+func envName(name string) string {
+	return "RUNRIG_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+}
+
+func fileKey(name string) string { return strings.ReplaceAll(name, "-", "_") }
+
+func str(f func(c *relay.Config, l *Log) *string) (func(*relay.Config, *Log, string) error, func(*relay.Config, *Log) string) {
+	return func(c *relay.Config, l *Log, v string) error { *f(c, l) = v; return nil },
+		func(c *relay.Config, l *Log) string { return *f(c, l) }
+}
+
+func dur(f func(c *relay.Config) *time.Duration) (func(*relay.Config, *Log, string) error, func(*relay.Config, *Log) string) {
+	return func(c *relay.Config, _ *Log, v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil || d < 0 {
+				return fmt.Errorf("want a duration such as 30s or 5m, got %q", v)
+			}
+			*f(c) = d
+			return nil
+		}, func(c *relay.Config, _ *Log) string {
+			if *f(c) == 0 {
+				return "default"
+			}
+			return f(c).String()
+		}
+}
+
+func num(f func(c *relay.Config) *int) (func(*relay.Config, *Log, string) error, func(*relay.Config, *Log) string) {
+	return func(c *relay.Config, _ *Log, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				return fmt.Errorf("want a whole number, got %q", v)
+			}
+			*f(c) = n
+			return nil
+		}, func(c *relay.Config, _ *Log) string {
+			if *f(c) == 0 {
+				return "default"
+			}
+			return strconv.Itoa(*f(c))
+		}
+}
+
+func all() []setting {
+	var ss []setting
+	add := func(name, doc string, set func(*relay.Config, *Log, string) error, get func(*relay.Config, *Log) string) {
+		ss = append(ss, setting{name: name, doc: doc, set: set, get: get})
+	}
+	s, g := str(func(c *relay.Config, _ *Log) *string { return &c.Listen })
+	add("listen", "address the public HTTP server listens on", s, g)
+	s, g = str(func(c *relay.Config, _ *Log) *string { return &c.PublicURL })
+	add("public-url", "scheme and host peers reach this relay at, e.g. https://relay.example", s, g)
+	s, g = str(func(c *relay.Config, _ *Log) *string { return &c.DataDir })
+	add("data", "directory holding the store, the actor key and the admin socket", s, g)
+	ss = append(ss, setting{name: "allow-private-networks", bool: true,
+		doc: "let fetches and deliveries reach loopback and private addresses (tests and local demos only)",
+		set: func(c *relay.Config, _ *Log, v string) error {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return fmt.Errorf("want true or false, got %q", v)
+			}
+			c.AllowPrivateNetworks = b
+			return nil
+		},
+		get: func(c *relay.Config, _ *Log) string { return strconv.FormatBool(c.AllowPrivateNetworks) }})
+	add("approval", "auto: accept subscriptions at once; manual: hold them until an operator approves",
+		func(c *relay.Config, _ *Log, v string) error {
+			if v != string(relay.ApproveAuto) && v != string(relay.ApproveManual) {
+				return fmt.Errorf("want auto or manual, got %q", v)
+			}
+			c.Approval = relay.Approval(v)
+			return nil
+		}, func(c *relay.Config, _ *Log) string { return string(c.Approval) })
+	add("log-format", "log format: text or json", func(_ *relay.Config, l *Log, v string) error {
+		if v != "text" && v != "json" {
+			return fmt.Errorf("want text or json, got %q", v)
+		}
+		l.Format = v
+		return nil
+	}, func(_ *relay.Config, l *Log) string { return l.Format })
+	add("log-level", "log level: debug, info, warn or error", func(_ *relay.Config, l *Log, v string) error {
+		switch v {
+		case "debug", "info", "warn", "error":
+			l.Level = v
+			return nil
+		}
+		return fmt.Errorf("want debug, info, warn or error, got %q", v)
+	}, func(_ *relay.Config, l *Log) string { return l.Level })
+	s, g = dur(func(c *relay.Config) *time.Duration { return &c.Delivery.RetryBase })
+	add("retry-base", "delay before a failed delivery's first retry (doubles each time; default 15s)", s, g)
+	s, g = dur(func(c *relay.Config) *time.Duration { return &c.Delivery.RetryMax })
+	add("retry-max", "longest delay between retries (default 6h)", s, g)
+	s, g = num(func(c *relay.Config) *int { return &c.Delivery.MaxAttempts })
+	add("max-attempts", "attempts before a delivery is dead (default 20)", s, g)
+	s, g = num(func(c *relay.Config) *int { return &c.Delivery.PerPeerConcurrency })
+	add("peer-concurrency", "simultaneous deliveries to one subscriber (default 4)", s, g)
+	s, g = dur(func(c *relay.Config) *time.Duration { return &c.Delivery.RequestTimeout })
+	add("delivery-timeout", "time limit of one delivery request (default 15s)", s, g)
+	s, g = num(func(c *relay.Config) *int { return &c.Delivery.CircuitThreshold })
+	add("circuit-threshold", "consecutive failures that pause deliveries to a subscriber (default 5)", s, g)
+	s, g = dur(func(c *relay.Config) *time.Duration { return &c.Delivery.CircuitBase })
+	add("circuit-pause", "first pause after the circuit opens (doubles; default 30s)", s, g)
+	return ss
+}
+
+// ErrHelp is returned when -h or --help was asked for; usage was printed.
+var ErrHelp = flag.ErrHelp
+
+// Load parses the serve command's settings from args and getenv. Usage and
+// errors about flags go to out.
+func Load(args []string, getenv func(string) string, out io.Writer) (relay.Config, Log, error) {
+	cfg, lg := relay.Defaults(), Log{Format: "text", Level: "info"}
+	ss := all()
+	fs := flag.NewFlagSet("runrig serve", flag.ContinueOnError)
+	fs.SetOutput(out)
+	configPath := fs.String("config", getenv("RUNRIG_CONFIG"), "TOML config file (env RUNRIG_CONFIG)")
+	var fromFlags [][2]string
+	for _, st := range ss {
+		st := st
+		usage := fmt.Sprintf("%s (env %s, default %s)", st.doc, envName(st.name), st.get(&cfg, &lg))
+		if st.bool {
+			fs.BoolFunc(st.name, usage, func(v string) error {
+				fromFlags = append(fromFlags, [2]string{st.name, v})
+				return st.set(&relay.Config{}, &Log{}, v)
+			})
+			continue
+		}
+		fs.Func(st.name, usage, func(v string) error {
+			fromFlags = append(fromFlags, [2]string{st.name, v})
+			return st.set(&relay.Config{}, &Log{}, v)
+		})
+	}
+	if err := fs.Parse(args); err != nil {
+		return cfg, lg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, lg, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if *configPath != "" {
+		if err := loadFile(*configPath, ss, &cfg, &lg); err != nil {
+			return cfg, lg, err
+		}
+	}
+	for _, st := range ss {
+		if v := getenv(envName(st.name)); v != "" {
+			if err := st.set(&cfg, &lg, v); err != nil {
+				return cfg, lg, fmt.Errorf("%s: %w", envName(st.name), err)
+			}
+		}
+	}
+	byName := map[string]setting{}
+	for _, st := range ss {
+		byName[st.name] = st
+	}
+	for _, kv := range fromFlags {
+		if err := byName[kv[0]].set(&cfg, &lg, kv[1]); err != nil {
+			return cfg, lg, fmt.Errorf("--%s: %w", kv[0], err)
+		}
+	}
+	return cfg, lg, nil
+}
+
+func loadFile(path string, ss []setting, cfg *relay.Config, lg *Log) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("config file: %w", err)
+	}
+	if len(b) > 1<<20 {
+		return fmt.Errorf("config file %s: larger than 1 MiB", path)
+	}
+	var m map[string]any
+	if _, err := toml.Decode(string(b), &m); err != nil {
+		return fmt.Errorf("config file %s: %w", path, err)
+	}
+	byKey := map[string]setting{}
+	for _, st := range ss {
+		byKey[fileKey(st.name)] = st
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		st, ok := byKey[k]
+		if !ok {
+			return fmt.Errorf("config file %s: unknown key %q", path, k)
+		}
+		var v string
+		switch x := m[k].(type) {
+		case string:
+			v = x
+		case bool:
+			v = strconv.FormatBool(x)
+		case int64:
+			v = strconv.FormatInt(x, 10)
+		default:
+			return fmt.Errorf("config file %s: %s: unsupported value %v", path, k, x)
+		}
+		if err := st.set(cfg, lg, v); err != nil {
+			return fmt.Errorf("config file %s: %s: %w", path, k, err)
+		}
+	}
+	return nil
+}

@@ -53,6 +53,10 @@ type Config struct {
 	// SignatureWindow bounds how old (Past) or how far ahead (Future) a
 	// signed request's Date may be. Default 13h past, 1h future.
 	SignaturePast, SignatureFuture time.Duration
+	// KeyRefetch is the shortest interval between two fetches of one
+	// peer key, bounding the fetches bad signatures can cause; a signature
+	// that fails with a cached key refetches it once (rotation). Default 1m.
+	KeyRefetch time.Duration
 	// SeenRetention is how long activity ids are remembered to drop
 	// replays. Default 7 days (longer than the signature window).
 	SeenRetention time.Duration

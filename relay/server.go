@@ -107,7 +107,7 @@ func New(ctx context.Context, cfg Config, st store.Store, log *slog.Logger) (*Se
 	egress := policy.Egress{AllowPrivate: cfg.AllowPrivateNetworks}
 	ua := fmt.Sprintf("%s/%s (+%s)", softwareName, Version, cfg.PublicURL)
 	s.fetch = fetch.New(fetch.Config{Egress: egress, Signer: s.signer, UserAgent: ua})
-	s.keys = trust.NewKeys(s.fetch, trust.KeysConfig{})
+	s.keys = trust.NewKeys(s.fetch, trust.KeysConfig{MinRefetch: cfg.KeyRefetch})
 	dc := cfg.Delivery
 	dc.Signer, dc.Egress, dc.UserAgent = s.signer, egress, ua
 	s.dispatcher = delivery.New(st, dc, log.With("component", "delivery"))

@@ -1,0 +1,296 @@
+package relay_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/runrig/runrig/relay"
+	"github.com/runrig/runrig/relay/relaytest"
+)
+
+var jsonUnmarshal = json.Unmarshal
+
+func TestEndpoints(t *testing.T) {
+	r := startRelay(t, nil)
+	get := func(path, accept string) (*http.Response, []byte) {
+		req, _ := http.NewRequest(http.MethodGet, r.URL+path, nil)
+		if accept != "" {
+			req.Header.Set("Accept", accept)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp, b
+	}
+
+	for _, accept := range []string{"application/activity+json", `application/ld+json; profile="https://www.w3.org/ns/activitystreams"`} {
+		resp, b := get("/actor", accept)
+		if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, strings.Split(accept, ";")[0]) {
+			t.Errorf("Accept %s: Content-Type %s", accept, ct)
+		}
+		var actor struct {
+			ID, Type, Inbox, Outbox, Followers, Following string
+			Endpoints                                     struct{ SharedInbox string }
+			PublicKey                                     struct{ ID, Owner, PublicKeyPem string }
+		}
+		if err := json.Unmarshal(b, &actor); err != nil {
+			t.Fatal(err)
+		}
+		if actor.ID != r.Actor() || (actor.Type != "Service" && actor.Type != "Application") ||
+			actor.Inbox != r.Inbox() || actor.Endpoints.SharedInbox != r.Inbox() || actor.Outbox == "" ||
+			actor.Followers == "" || actor.Following == "" || actor.PublicKey.ID != r.Actor()+"#main-key" ||
+			actor.PublicKey.Owner != r.Actor() || !strings.Contains(actor.PublicKey.PublicKeyPem, "PUBLIC KEY") {
+			t.Errorf("actor = %+v", actor)
+		}
+	}
+
+	host := strings.TrimPrefix(r.URL, "http://")
+	resp, b := get("/.well-known/webfinger?resource=acct:relay@"+host, "")
+	if resp.StatusCode != 200 || !strings.Contains(string(b), `"href":"`+r.Actor()+`"`) {
+		t.Errorf("webfinger: %d %s", resp.StatusCode, b)
+	}
+	if resp, _ := get("/.well-known/webfinger?resource=acct:someone@"+host, ""); resp.StatusCode != 404 {
+		t.Errorf("webfinger unknown account: %d", resp.StatusCode)
+	}
+	if resp, _ := get("/.well-known/webfinger", ""); resp.StatusCode != 400 {
+		t.Errorf("webfinger without resource: %d", resp.StatusCode)
+	}
+	resp, b = get("/.well-known/nodeinfo", "")
+	if !strings.Contains(string(b), r.URL+"/nodeinfo/2.1") {
+		t.Errorf("nodeinfo index: %s", b)
+	}
+	resp, b = get("/nodeinfo/2.1", "")
+	var ni struct {
+		Version  string
+		Software struct{ Name string }
+	}
+	json.Unmarshal(b, &ni)
+	if ni.Version != "2.1" || ni.Software.Name != "runrig" {
+		t.Errorf("nodeinfo: %s", b)
+	}
+	if _, b := get("/.well-known/host-meta", ""); !bytes.Contains(b, []byte("/.well-known/webfinger?resource={uri}")) {
+		t.Errorf("host-meta: %s", b)
+	}
+	for _, p := range []string{"/healthz", "/readyz", "/followers", "/following", "/outbox"} {
+		if resp, _ := get(p, ""); resp.StatusCode != 200 {
+			t.Errorf("%s: %d", p, resp.StatusCode)
+		}
+	}
+	if _, b := get("/metrics", ""); !bytes.Contains(b, []byte("runrig_build_info")) {
+		t.Errorf("metrics lack runrig_build_info")
+	}
+	if resp, _ := get("/inbox", ""); resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("GET /inbox: %d", resp.StatusCode)
+	}
+}
+
+// Mastodon and Misskey subscribe with a Follow of as:Public; a Create is
+// announced to the others, signed by the relay, never sent back; an
+// LD-signed body is forwarded byte for byte.
+func TestMastodonStyleSubscribeAndRelay(t *testing.T) {
+	r := startRelay(t, nil)
+	masto, misskey, third := newInstance(t, relaytest.Mastodon), newInstance(t, relaytest.Misskey), newInstance(t, relaytest.Mastodon)
+	for _, in := range []*relaytest.Instance{masto, misskey, third} {
+		subscribe(t, r, in)
+		acc := in.ReceivedOf("Accept")[0]
+		if acc.SignedBy != r.Actor()+"#main-key" {
+			t.Fatalf("%s: Accept not verifiably signed by the relay: %q", in.Kind, acc.VerifyErr)
+		}
+		if in.ReceivedOf("Follow") != nil {
+			t.Errorf("%s: Mastodon-style subscriber got a follow-back", in.Kind)
+		}
+	}
+
+	note := masto.Note("", "hello from the coop", nil)
+	publish(t, r, masto, note, http.StatusAccepted)
+	objID := objectIDOf(t, note)
+	for _, in := range []*relaytest.Instance{misskey, third} {
+		waitFor(t, "Announce at "+string(in.Kind), func() bool { return len(in.ReceivedOf("Announce")) == 1 })
+		a := in.ReceivedOf("Announce")[0]
+		if a.ObjectID() != objID || a.Doc["actor"] != r.Actor() || a.SignedBy != r.Actor()+"#main-key" {
+			t.Errorf("%s got %s (verify: %q)", in.Kind, a.Body, a.VerifyErr)
+		}
+	}
+
+	signed := misskey.Note("", "signed body", map[string]any{
+		"signature": map[string]any{"type": "RsaSignature2017", "creator": misskey.KeyID, "signatureValue": "abc"},
+	})
+	publish(t, r, misskey, signed, http.StatusAccepted)
+	for _, in := range []*relaytest.Instance{masto, third} {
+		waitFor(t, "forwarded Create", func() bool { return len(in.ReceivedOf("Create")) == 1 })
+		if got := in.ReceivedOf("Create")[0]; !bytes.Equal(got.Body, signed) || got.SignedBy == "" {
+			t.Errorf("%s: forwarded body differs or unsigned:\n got %s\nwant %s", in.Kind, got.Body, signed)
+		}
+	}
+	if n := len(masto.ReceivedOf("Announce")) + len(misskey.ReceivedOf("Create")); n != 0 {
+		t.Errorf("an activity went back to its origin (%d)", n)
+	}
+}
+
+// Pleroma follows the relay actor: the relay Accepts and Follows back, and
+// delivers to it without waiting for the follow-back to be accepted.
+func TestLitePubSubscribeAndFollowBack(t *testing.T) {
+	r := startRelay(t, nil)
+	pleroma := newInstance(t, relaytest.Pleroma)
+	pleroma.AnswerFollowBack.Store(false)
+	masto := newInstance(t, relaytest.Mastodon)
+	subscribe(t, r, pleroma)
+	subscribe(t, r, masto)
+	waitFor(t, "follow-back", func() bool { return len(pleroma.ReceivedOf("Follow")) == 1 })
+	fb := pleroma.ReceivedOf("Follow")[0]
+	if fb.Doc["actor"] != r.Actor() || fb.ObjectID() != pleroma.ActorID || fb.SignedBy == "" {
+		t.Fatalf("follow-back = %s (%s)", fb.Body, fb.VerifyErr)
+	}
+	// Not yet accepted: relayed traffic flows anyway.
+	publish(t, r, masto, masto.Note("", "to pleroma", nil), http.StatusAccepted)
+	waitFor(t, "delivery before follow-back accepted", func() bool { return len(pleroma.ReceivedOf("Announce")) == 1 })
+
+	// Pleroma accepts the follow-back; the relay records it.
+	accept := pleroma.Activity("Accept", pleroma.ActorID, fb.Doc, nil)
+	publish(t, r, pleroma, accept, http.StatusAccepted)
+	subs, err := r.Admin.Subscribers(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range subs {
+		if s.Peer == pleroma.Host() && (s.Style != "litepub" || s.FollowBack != "accepted") {
+			t.Errorf("pleroma subscription = %+v", s)
+		}
+	}
+	// Pleroma publishes Announce(object IRI); the relay re-announces it.
+	obj := pleroma.NewID("objects")
+	publish(t, r, pleroma, pleroma.Activity("Announce", pleroma.ActorID, obj, nil), http.StatusAccepted)
+	waitFor(t, "re-announce", func() bool {
+		for _, a := range masto.ReceivedOf("Announce") {
+			if a.ObjectID() == obj && a.Doc["actor"] == r.Actor() {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// GoToSocial's instance actor subscribes LitePub-style, requires signed
+// GETs, and pushes its users' posts signed with the instance key.
+func TestGoToSocialInstanceActorSigning(t *testing.T) {
+	r := startRelay(t, nil)
+	gts, masto := newInstance(t, relaytest.GoToSocial), newInstance(t, relaytest.Mastodon)
+	subscribe(t, r, gts)
+	subscribe(t, r, masto)
+	alice := gts.URL() + "/users/alice"
+	note := gts.Note(alice, "from a GoToSocial user", nil)
+	publish(t, r, gts, note, http.StatusAccepted)
+	waitFor(t, "GoToSocial post relayed", func() bool { return len(masto.ReceivedOf("Announce")) == 1 })
+	if got := masto.ReceivedOf("Announce")[0].ObjectID(); got != objectIDOf(t, note) {
+		t.Errorf("announced %s", got)
+	}
+	waitFor(t, "software recorded", func() bool {
+		subs, _ := r.Admin.Subscribers(context.Background())
+		for _, s := range subs {
+			if s.Peer == gts.Host() && s.Software == "gotosocial 1.0.0" {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+func TestReplayIsIdempotent(t *testing.T) {
+	r := startRelay(t, nil)
+	a, b := newInstance(t, relaytest.Mastodon), newInstance(t, relaytest.Mastodon)
+	subscribe(t, r, a)
+	subscribe(t, r, b)
+	note := a.Note("", "once", nil)
+	publish(t, r, a, note, http.StatusAccepted)
+	publish(t, r, a, note, http.StatusAccepted)
+	waitFor(t, "delivery", func() bool { return len(b.ReceivedOf("Announce")) >= 1 })
+	marker := a.Note("", "marker", nil)
+	publish(t, r, a, marker, http.StatusAccepted)
+	waitFor(t, "marker", func() bool { return len(b.ReceivedOf("Announce")) >= 2 })
+	if n := len(b.ReceivedOf("Announce")); n != 2 {
+		t.Fatalf("received %d announces, want 2 (replay delivered again)", n)
+	}
+	if v := metric(t, r, `runrig_inbox_activities_total{result="duplicate",type="Create"}`); v != "1" {
+		t.Errorf("duplicate metric = %q", v)
+	}
+}
+
+func TestUnsubscribe(t *testing.T) {
+	r := startRelay(t, nil)
+	a, b := newInstance(t, relaytest.Mastodon), newInstance(t, relaytest.Pleroma)
+	subscribe(t, r, a)
+	followB := subscribe(t, r, b)
+	if status, err := b.Unfollow(context.Background(), r.Actor(), r.Inbox(), followB); err != nil || status != 202 {
+		t.Fatalf("Undo: %d %v", status, err)
+	}
+	publish(t, r, a, a.Note("", "after unfollow", nil), http.StatusAccepted)
+	publish(t, r, b, b.Note("", "from a former subscriber", nil), http.StatusForbidden)
+	subs, _ := r.Admin.Subscribers(context.Background())
+	if len(subs) != 1 || subs[0].Peer != a.Host() {
+		t.Fatalf("subscribers after Undo = %+v", subs)
+	}
+	d, _ := r.Admin.Deliveries(context.Background(), "", "", 0)
+	if d.Counts["queued"]+d.Counts["retrying"] != 0 {
+		t.Errorf("deliveries queued for nobody: %+v", d)
+	}
+	if n := len(b.ReceivedOf("Announce")); n != 0 {
+		t.Errorf("unsubscribed peer received %d", n)
+	}
+}
+
+func TestManualApproval(t *testing.T) {
+	r := startRelay(t, func(c *relay.Config) { c.Approval = "manual" })
+	ctx := context.Background()
+	a, b, c := newInstance(t, relaytest.Mastodon), newInstance(t, relaytest.Pleroma), newInstance(t, relaytest.Mastodon)
+	for _, in := range []*relaytest.Instance{a, b, c} {
+		if _, status, err := in.Follow(ctx, r.Actor(), r.Inbox()); err != nil || status != 202 {
+			t.Fatalf("Follow: %d %v", status, err)
+		}
+	}
+	subs, _ := r.Admin.Subscribers(ctx)
+	if len(subs) != 3 {
+		t.Fatalf("subscribers = %+v", subs)
+	}
+	for _, s := range subs {
+		if s.State != "pending" {
+			t.Errorf("%s is %s before approval", s.Peer, s.State)
+		}
+	}
+	publish(t, r, a, a.Note("", "too early", nil), http.StatusForbidden)
+	if got := a.ReceivedOf("Accept"); len(got) != 0 {
+		t.Fatalf("Accept before approval")
+	}
+
+	for _, in := range []*relaytest.Instance{a, b} {
+		if _, err := r.Admin.Approve(ctx, in.Host()); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "Accept after approval", func() bool { return len(in.ReceivedOf("Accept")) == 1 })
+	}
+	waitFor(t, "follow-back after approval", func() bool { return len(b.ReceivedOf("Follow")) == 1 })
+	if _, err := r.Admin.Reject(ctx, c.Host()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "Reject", func() bool { return len(c.ReceivedOf("Reject")) == 1 })
+	publish(t, r, a, a.Note("", "now approved", nil), http.StatusAccepted)
+	waitFor(t, "delivery to approved", func() bool { return len(b.ReceivedOf("Announce")) == 1 })
+	publish(t, r, c, c.Note("", "rejected peer", nil), http.StatusForbidden)
+	if len(c.ReceivedOf("Announce")) != 0 {
+		t.Error("rejected peer received relayed traffic")
+	}
+	if _, err := r.Admin.Approve(ctx, "nobody.example"); err == nil || !strings.Contains(err.Error(), "no subscription") {
+		t.Errorf("approve unknown peer: %v", err)
+	}
+	if err := r.Admin.Remove(ctx, b.Host()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "Reject on removal", func() bool { return len(b.ReceivedOf("Reject")) == 1 })
+}

@@ -1,0 +1,525 @@
+// Package relaytest provides stand-ins for other people's fediverse servers
+// — Mastodon, Pleroma/Akkoma, GoToSocial and Misskey-style instances on
+// loopback HTTP with their own RSA keys — for tests and benchmarks of the
+// relay. They sign and verify with go-fed/httpsig, an implementation
+// independent of the relay's own, so a bug shared by both sides cannot hide.
+package relaytest
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	fedsig "github.com/go-fed/httpsig"
+)
+
+// Kind is the software an Instance imitates.
+type Kind string
+
+// Instance kinds and how they subscribe.
+const (
+	// Mastodon's instance actor follows as:Public.
+	Mastodon Kind = "mastodon"
+	// Misskey's relay actor follows as:Public.
+	Misskey Kind = "misskey"
+	// Pleroma's /relay actor follows the relay actor (LitePub).
+	Pleroma Kind = "pleroma"
+	// GoToSocial's instance actor follows the relay actor (LitePub),
+	// pushes posts of its users signed with the instance actor's key, and
+	// requires signed GETs (authorized fetch).
+	GoToSocial Kind = "gotosocial"
+)
+
+// Public is the ActivityStreams public collection.
+const Public = "https://www.w3.org/ns/activitystreams#Public"
+
+// Received is one request that reached the instance's inbox.
+type Received struct {
+	Body []byte
+	// Doc is Body decoded.
+	Doc map[string]any
+	// SignedBy is the keyId of a valid signature (verified with
+	// go-fed/httpsig, Digest and Date checked), or "".
+	SignedBy string
+	// VerifyErr says why the signature did not verify.
+	VerifyErr string
+	At        time.Time
+}
+
+// Type returns the received activity's type.
+func (r Received) Type() string { s, _ := r.Doc["type"].(string); return s }
+
+// ID returns the received activity's id.
+func (r Received) ID() string { s, _ := r.Doc["id"].(string); return s }
+
+// ObjectID returns the id of the received activity's object.
+func (r Received) ObjectID() string {
+	switch o := r.Doc["object"].(type) {
+	case string:
+		return o
+	case map[string]any:
+		s, _ := o["id"].(string)
+		return s
+	}
+	return ""
+}
+
+// Instance is a fake fediverse server.
+type Instance struct {
+	Kind   Kind
+	Server *httptest.Server
+	Key    *rsa.PrivateKey
+	// ActorID is the actor that subscribes to relays; KeyID its key.
+	ActorID, KeyID string
+	// Inbox is the actor's inbox; SharedInbox the server's.
+	Inbox, SharedInbox string
+
+	// InboxStatus is the status the inbox answers with (default 202).
+	InboxStatus atomic.Int32
+	// InboxDelay is how long the inbox waits before answering.
+	InboxDelay atomic.Int64
+	// AnswerFollowBack makes a LitePub instance Accept the relay's Follow.
+	AnswerFollowBack atomic.Bool
+
+	mu       sync.Mutex
+	received []Received
+	relayKey map[string]*rsa.PublicKey
+	hold     chan struct{} // when non-nil, inbox requests wait on it
+	seq      atomic.Int64
+	client   *http.Client
+}
+
+// Config tunes an Instance.
+type Config struct {
+	// Key is the instance's RSA key; a new 2048-bit key when nil.
+	Key *rsa.PrivateKey
+	// NoSharedInbox leaves endpoints.sharedInbox out of the actor.
+	NoSharedInbox bool
+}
+
+// New starts an instance of the given kind on loopback. Close it when done.
+func New(kind Kind, cfg Config) (*Instance, error) {
+	key := cfg.Key
+	if key == nil {
+		var err error
+		if key, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
+			return nil, err
+		}
+	}
+	in := &Instance{Kind: kind, Key: key, relayKey: map[string]*rsa.PublicKey{},
+		client: &http.Client{Timeout: 30 * time.Second}}
+	in.InboxStatus.Store(http.StatusAccepted)
+	in.AnswerFollowBack.Store(true)
+	in.Server = httptest.NewServer(http.HandlerFunc(in.serve))
+	base := in.Server.URL
+	switch kind {
+	case Pleroma:
+		in.ActorID = base + "/relay"
+		in.Inbox = base + "/relay/inbox"
+	case GoToSocial:
+		host := strings.TrimPrefix(base, "http://")
+		in.ActorID = base + "/users/" + host
+		in.Inbox = base + "/users/" + host + "/inbox"
+	case Misskey:
+		in.ActorID = base + "/users/relay"
+		in.Inbox = base + "/users/relay/inbox"
+	default:
+		in.ActorID = base + "/actor"
+		in.Inbox = base + "/actor/inbox"
+	}
+	in.KeyID = in.ActorID + "#main-key"
+	if !cfg.NoSharedInbox {
+		in.SharedInbox = base + "/inbox"
+	}
+	return in, nil
+}
+
+// Close stops the instance.
+func (in *Instance) Close() { in.Server.Close() }
+
+// URL returns the instance's base URL.
+func (in *Instance) URL() string { return in.Server.URL }
+
+// Host returns the instance's authority, host:port.
+func (in *Instance) Host() string { return strings.TrimPrefix(in.Server.URL, "http://") }
+
+// RotateKey replaces the instance's key; the actor document serves the new
+// one from now on.
+func (in *Instance) RotateKey() error {
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return err
+	}
+	in.mu.Lock()
+	in.Key = k
+	in.mu.Unlock()
+	return nil
+}
+
+// Hold makes inbox requests wait until Release; requests whose client gave
+// up meanwhile are not recorded.
+func (in *Instance) Hold() {
+	in.mu.Lock()
+	in.hold = make(chan struct{})
+	in.mu.Unlock()
+}
+
+// Release lets held inbox requests through.
+func (in *Instance) Release() {
+	in.mu.Lock()
+	if in.hold != nil {
+		close(in.hold)
+		in.hold = nil
+	}
+	in.mu.Unlock()
+}
+
+// Received returns a copy of what reached the inbox so far.
+func (in *Instance) Received() []Received {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return append([]Received(nil), in.received...)
+}
+
+// ReceivedOf returns what reached the inbox with the given type.
+func (in *Instance) ReceivedOf(typ string) []Received {
+	var out []Received
+	for _, r := range in.Received() {
+		if r.Type() == typ {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func (in *Instance) pemKey() string {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	der, _ := x509.MarshalPKIXPublicKey(&in.Key.PublicKey)
+	return string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
+}
+
+func (in *Instance) serve(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case r.Method == http.MethodGet && r.URL.Path == strings.TrimPrefix(in.ActorID, in.Server.URL):
+		if in.Kind == GoToSocial && r.Header.Get("Signature") == "" {
+			http.Error(w, "signed GET required", http.StatusUnauthorized)
+			return
+		}
+		in.serveActor(w)
+	case r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/users/"):
+		// Users of a GoToSocial instance: actors whose key is the instance's.
+		writeJSON(w, map[string]any{"id": in.Server.URL + r.URL.Path, "type": "Person", "inbox": in.Server.URL + r.URL.Path + "/inbox"})
+	case r.Method == http.MethodGet && r.URL.Path == "/.well-known/nodeinfo":
+		writeJSON(w, map[string]any{"links": []map[string]string{{"rel": "http://nodeinfo.diaspora.software/ns/schema/2.0", "href": in.Server.URL + "/nodeinfo/2.0"}}})
+	case r.Method == http.MethodGet && r.URL.Path == "/nodeinfo/2.0":
+		writeJSON(w, map[string]any{"version": "2.0", "software": map[string]string{"name": string(in.Kind), "version": "1.0.0"}})
+	case r.Method == http.MethodPost && (r.URL.Path == "/inbox" || strings.HasSuffix(r.URL.Path, "/inbox")):
+		in.serveInbox(w, r)
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+func (in *Instance) serveActor(w http.ResponseWriter) {
+	typ := "Application"
+	if in.Kind == Misskey {
+		typ = "Service"
+	}
+	doc := map[string]any{
+		"@context": []any{"https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1"},
+		"id":       in.ActorID, "type": typ, "inbox": in.Inbox, "preferredUsername": "relay",
+		"publicKey": map[string]string{"id": in.KeyID, "owner": in.ActorID, "publicKeyPem": in.pemKey()},
+	}
+	if in.SharedInbox != "" {
+		doc["endpoints"] = map[string]string{"sharedInbox": in.SharedInbox}
+	}
+	writeJSON(w, doc)
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/activity+json")
+	json.NewEncoder(w).Encode(v)
+}
+
+func (in *Instance) serveInbox(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, 4<<20))
+	if err != nil {
+		return
+	}
+	in.mu.Lock()
+	hold := in.hold
+	in.mu.Unlock()
+	if hold != nil {
+		select {
+		case <-hold:
+		case <-r.Context().Done():
+			return // the relay gave up (or died): nothing was acknowledged
+		}
+	}
+	if d := time.Duration(in.InboxDelay.Load()); d > 0 {
+		select {
+		case <-time.After(d):
+		case <-r.Context().Done():
+			return
+		}
+	}
+	status := int(in.InboxStatus.Load())
+	rec := Received{Body: body, At: time.Now()}
+	json.Unmarshal(body, &rec.Doc)
+	rec.SignedBy, rec.VerifyErr = in.verify(r, body)
+	if status >= 200 && status < 300 {
+		in.mu.Lock()
+		in.received = append(in.received, rec)
+		in.mu.Unlock()
+		if rec.Type() == "Follow" && in.AnswerFollowBack.Load() && (in.Kind == Pleroma || in.Kind == GoToSocial) {
+			go in.acceptFollowBack(rec)
+		}
+	}
+	w.WriteHeader(status)
+}
+
+// verify checks a delivery's signature independently of the relay's code:
+// go-fed/httpsig for the signature, plus the Digest and Date checks that
+// library leaves to its caller.
+func (in *Instance) verify(r *http.Request, body []byte) (string, string) {
+	v, err := fedsig.NewVerifier(r)
+	if err != nil {
+		return "", err.Error()
+	}
+	sum := sha256.Sum256(body)
+	if r.Header.Get("Digest") != "SHA-256="+base64.StdEncoding.EncodeToString(sum[:]) {
+		return "", "digest mismatch"
+	}
+	if !strings.Contains(r.Header.Get("Signature"), "digest") {
+		return "", "digest not signed"
+	}
+	d, err := http.ParseTime(r.Header.Get("Date"))
+	if err != nil || time.Since(d).Abs() > time.Hour {
+		return "", "date outside window"
+	}
+	pub, err := in.fetchKey(v.KeyId())
+	if err != nil {
+		return "", err.Error()
+	}
+	if err := v.Verify(pub, fedsig.RSA_SHA256); err != nil {
+		return "", err.Error()
+	}
+	return v.KeyId(), ""
+}
+
+func (in *Instance) fetchKey(keyID string) (*rsa.PublicKey, error) {
+	in.mu.Lock()
+	k := in.relayKey[keyID]
+	in.mu.Unlock()
+	if k != nil {
+		return k, nil
+	}
+	actorURL, _, _ := strings.Cut(keyID, "#")
+	req, _ := http.NewRequest(http.MethodGet, actorURL, nil)
+	req.Header.Set("Accept", "application/activity+json")
+	resp, err := in.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var doc struct {
+		PublicKey struct {
+			ID, Owner, PublicKeyPem string
+		} `json:"publicKey"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil {
+		return nil, err
+	}
+	if doc.PublicKey.ID != keyID {
+		return nil, fmt.Errorf("key id %q not in actor", keyID)
+	}
+	block, _ := pem.Decode([]byte(doc.PublicKey.PublicKeyPem))
+	if block == nil {
+		return nil, errors.New("no PEM")
+	}
+	pub, err := x509.ParsePKIXPublicKey(block.Bytes)
+	if err != nil {
+		return nil, err
+	}
+	rk, ok := pub.(*rsa.PublicKey)
+	if !ok {
+		return nil, errors.New("not RSA")
+	}
+	in.mu.Lock()
+	in.relayKey[keyID] = rk
+	in.mu.Unlock()
+	return rk, nil
+}
+
+func (in *Instance) acceptFollowBack(follow Received) {
+	inbox := in.relayInboxFor(follow)
+	if inbox == "" {
+		return
+	}
+	in.Post(context.Background(), inbox, in.Activity("Accept", in.ActorID, follow.Doc, nil))
+}
+
+// relayInboxFor finds the inbox of the actor that sent an activity.
+func (in *Instance) relayInboxFor(rec Received) string {
+	actor, _ := rec.Doc["actor"].(string)
+	if actor == "" {
+		return ""
+	}
+	resp, err := in.client.Get(actor)
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	var doc struct{ Inbox string }
+	json.NewDecoder(resp.Body).Decode(&doc)
+	return doc.Inbox
+}
+
+// NewID returns a fresh activity or object IRI on this instance.
+func (in *Instance) NewID(kind string) string {
+	return fmt.Sprintf("%s/%s/%d-%d", in.Server.URL, kind, time.Now().UnixNano(), in.seq.Add(1))
+}
+
+// Activity builds an activity of typ by actor with object, addressed to
+// `to` (as:Public when nil).
+func (in *Instance) Activity(typ, actor string, object any, to []string) []byte {
+	if to == nil {
+		to = []string{Public}
+	}
+	b, _ := json.Marshal(map[string]any{
+		"@context": "https://www.w3.org/ns/activitystreams",
+		"id":       in.NewID("activities"), "type": typ, "actor": actor, "object": object, "to": to,
+	})
+	return b
+}
+
+// Note builds a public Create of a Note by actor ("" for the subscribing
+// actor). extra properties are merged into the activity (e.g. a
+// "signature" to make it an LD-signed body).
+func (in *Instance) Note(actor, content string, extra map[string]any) []byte {
+	if actor == "" {
+		actor = in.ActorID
+	}
+	act := map[string]any{
+		"@context": []any{"https://www.w3.org/ns/activitystreams", map[string]any{"fmp": "https://fmp.example/ns#"}},
+		"id":       in.NewID("activities"), "type": "Create", "actor": actor, "to": []string{Public},
+		"object": map[string]any{"id": in.NewID("notes"), "type": "Note", "attributedTo": actor,
+			"content": content, "to": []string{Public}, "fmp:unknownProperty": "kept"},
+	}
+	for k, v := range extra {
+		act[k] = v
+	}
+	b, _ := json.Marshal(act)
+	return b
+}
+
+// Follow subscribes the instance to the relay the way its software does
+// and returns the Follow's id and the relay's answer status.
+func (in *Instance) Follow(ctx context.Context, relayActor, relayInbox string) (string, int, error) {
+	object := Public
+	if in.Kind == Pleroma || in.Kind == GoToSocial {
+		object = relayActor
+	}
+	body := in.Activity("Follow", in.ActorID, object, []string{relayActor})
+	var doc struct{ ID string }
+	json.Unmarshal(body, &doc)
+	status, _, err := in.Post(ctx, relayInbox, body)
+	return doc.ID, status, err
+}
+
+// Unfollow sends Undo{Follow} for followID.
+func (in *Instance) Unfollow(ctx context.Context, relayActor, relayInbox, followID string) (int, error) {
+	object := Public
+	if in.Kind == Pleroma || in.Kind == GoToSocial {
+		object = relayActor
+	}
+	follow := map[string]any{"id": followID, "type": "Follow", "actor": in.ActorID, "object": object}
+	status, _, err := in.Post(ctx, relayInbox, in.Activity("Undo", in.ActorID, follow, []string{relayActor}))
+	return status, err
+}
+
+// Post sends body to url signed with the instance actor's key, as
+// fediverse servers do, and returns the status and response text.
+func (in *Instance) Post(ctx context.Context, url string, body []byte) (int, string, error) {
+	return in.PostWith(ctx, url, body, Signing{})
+}
+
+// Signing changes how [Instance.PostWith] signs, to make bad requests.
+type Signing struct {
+	// Unsigned sends no Signature header.
+	Unsigned bool
+	// Key signs with another key; KeyID names another key id.
+	Key   *rsa.PrivateKey
+	KeyID string
+	// Date overrides the Date header.
+	Date time.Time
+	// BodyAfterSigning replaces the body after the digest was computed.
+	BodyAfterSigning []byte
+	// Headers overrides the signed headers.
+	Headers []string
+}
+
+// PostWith is Post with signing changes.
+func (in *Instance) PostWith(ctx context.Context, url string, body []byte, s Signing) (int, string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return 0, "", err
+	}
+	req.Header.Set("Content-Type", "application/activity+json")
+	date := time.Now()
+	if !s.Date.IsZero() {
+		date = s.Date
+	}
+	req.Header.Set("Date", date.UTC().Format(http.TimeFormat))
+	req.Header.Set("Host", req.URL.Host)
+	if !s.Unsigned {
+		headers := s.Headers
+		if headers == nil {
+			headers = []string{fedsig.RequestTarget, "host", "date", "digest", "content-type"}
+		}
+		signer, _, err := fedsig.NewSigner([]fedsig.Algorithm{fedsig.RSA_SHA256}, fedsig.DigestSha256, headers, fedsig.Signature, 0)
+		if err != nil {
+			return 0, "", err
+		}
+		in.mu.Lock()
+		key := in.Key
+		in.mu.Unlock()
+		keyID := in.KeyID
+		if s.Key != nil {
+			key = s.Key
+		}
+		if s.KeyID != "" {
+			keyID = s.KeyID
+		}
+		if err := signer.SignRequest(key, keyID, req, body); err != nil {
+			return 0, "", err
+		}
+	}
+	if s.BodyAfterSigning != nil {
+		req.Body = io.NopCloser(bytes.NewReader(s.BodyAfterSigning))
+		req.ContentLength = int64(len(s.BodyAfterSigning))
+	}
+	resp, err := in.client.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	text, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	return resp.StatusCode, strings.TrimSpace(string(text)), nil
+}

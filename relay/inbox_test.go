@@ -1,0 +1,155 @@
+package relay_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/runrig/runrig/relay"
+	"github.com/runrig/runrig/relay/relaytest"
+)
+
+// Every bad input gets its status, a one-line reason and a metric, and
+// nothing is relayed.
+func TestInboxRefusesBadInput(t *testing.T) {
+	r := startRelay(t, nil)
+	pub, sub := newInstance(t, relaytest.Mastodon), newInstance(t, relaytest.Mastodon)
+	subscribe(t, r, pub)
+	subscribe(t, r, sub)
+	stranger := newInstance(t, relaytest.Mastodon)
+	otherKey, _ := rsa.GenerateKey(rand.Reader, 2048)
+	note := func() []byte { return pub.Note("", "x", nil) }
+
+	tests := []struct {
+		name    string
+		from    *relaytest.Instance
+		body    []byte
+		signing relaytest.Signing
+		status  int
+		reason  string // in the response text
+		metric  string // rejected reason label
+	}{
+		{"too large", pub, bytes.Repeat([]byte(" "), 1<<20+1), relaytest.Signing{}, 413, "exceeds", "too_large"},
+		{"invalid JSON", pub, []byte(`{"type":`), relaytest.Signing{}, 400, "invalid JSON", "invalid"},
+		{"not an activity", pub, []byte(`{"id":"` + pub.URL() + `/n/1","type":"Note","actor":"` + pub.ActorID + `"}`), relaytest.Signing{}, 400, "not an activity", "invalid"},
+		{"no actor", pub, []byte(`{"id":"` + pub.URL() + `/a/1","type":"Create","object":"x"}`), relaytest.Signing{}, 400, "no actor", "invalid"},
+		{"JSON array", pub, []byte(`[1,2]`), relaytest.Signing{}, 400, "invalid JSON", "invalid"},
+		{"id on another host", pub, []byte(`{"id":"https://elsewhere.example/a/1","type":"Create","actor":"` + pub.ActorID + `","object":"x"}`), relaytest.Signing{}, 400, "not on the actor's host", "invalid"},
+		{"unsigned", pub, note(), relaytest.Signing{Unsigned: true}, 401, "no Signature header", "signature"},
+		{"body changed after signing", pub, note(), relaytest.Signing{BodyAfterSigning: note()}, 401, "Digest does not match", "signature"},
+		{"stale date", pub, note(), relaytest.Signing{Date: time.Now().Add(-14 * time.Hour)}, 401, "Date outside", "signature"},
+		{"future date", pub, note(), relaytest.Signing{Date: time.Now().Add(2 * time.Hour)}, 401, "Date outside", "signature"},
+		{"digest not signed", pub, note(), relaytest.Signing{Headers: []string{"(request-target)", "host", "date"}}, 401, "required header not signed", "signature"},
+		{"wrong key", pub, note(), relaytest.Signing{Key: otherKey}, 401, "does not verify", "signature"},
+		{"unknown key id", pub, note(), relaytest.Signing{KeyID: pub.ActorID + "#other-key"}, 401, "no matching public key", "signature"},
+		{"key on another host", pub, note(), relaytest.Signing{KeyID: stranger.KeyID, Key: stranger.Key}, 401, "not on the actor's host", "signature"},
+		{"not a subscriber", stranger, stranger.Note("", "spam", nil), relaytest.Signing{}, 403, "not an accepted subscriber", "not_subscriber"},
+		{"follow of something else", pub, pub.Activity("Follow", pub.ActorID, "https://elsewhere.example/users/bob", nil), relaytest.Signing{}, 422, "Follow must be of", "follow_object"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := metric(t, r, `runrig_inbox_rejected_total{reason="`+tt.metric+`"}`)
+			status, text, err := tt.from.PostWith(context.Background(), r.Inbox(), tt.body, tt.signing)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if status != tt.status || !strings.Contains(text, tt.reason) || strings.Contains(text, "\n") {
+				t.Fatalf("got %d %q, want %d containing %q on one line", status, text, tt.status, tt.reason)
+			}
+			after := metric(t, r, `runrig_inbox_rejected_total{reason="`+tt.metric+`"}`)
+			if after == before {
+				t.Errorf("metric reason=%s did not move (%q)", tt.metric, after)
+			}
+		})
+	}
+	// Nothing above was relayed; a good post still is.
+	good := pub.Note("", "good", nil)
+	publish(t, r, pub, good, http.StatusAccepted)
+	waitFor(t, "good post", func() bool { return len(sub.ReceivedOf("Announce")) >= 1 })
+	if n := len(sub.ReceivedOf("Announce")); n != 1 {
+		t.Fatalf("subscriber received %d announces, want only the good one", n)
+	}
+	if v := metric(t, r, `runrig_signature_failures_total{reason="digest_mismatch"}`); v != "1" {
+		t.Errorf("signature failure metric digest_mismatch = %q", v)
+	}
+}
+
+// A key that changed is refetched once and the request accepted.
+func TestKeyRotation(t *testing.T) {
+	r := startRelay(t, nil)
+	a, b := newInstance(t, relaytest.Mastodon), newInstance(t, relaytest.Mastodon)
+	subscribe(t, r, a)
+	subscribe(t, r, b)
+	publish(t, r, a, a.Note("", "old key", nil), http.StatusAccepted)
+	if err := a.RotateKey(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(5 * time.Millisecond) // past the test relay's 1ms refetch interval
+	publish(t, r, a, a.Note("", "new key", nil), http.StatusAccepted)
+	waitFor(t, "both posts", func() bool { return len(b.ReceivedOf("Announce")) == 2 })
+}
+
+// By default the relay refuses to fetch keys from private addresses, so a
+// loopback peer cannot even be verified.
+func TestPrivateAddressGuard(t *testing.T) {
+	r := startRelay(t, func(c *relay.Config) { c.AllowPrivateNetworks = false })
+	a := newInstance(t, relaytest.Mastodon)
+	_, status, err := a.Follow(context.Background(), r.Actor(), r.Inbox())
+	if err != nil || status != http.StatusUnauthorized {
+		t.Fatalf("Follow from loopback with the guard on: %d %v", status, err)
+	}
+	if v := metric(t, r, `runrig_signature_failures_total{reason="key_fetch"}`); v != "1" {
+		t.Errorf("key_fetch failures = %q", v)
+	}
+	if subs, _ := r.Admin.Subscribers(context.Background()); len(subs) != 0 {
+		t.Errorf("subscribed despite the guard: %+v", subs)
+	}
+}
+
+// The admin API refuses requests without the operator's token.
+func TestAdminRequiresToken(t *testing.T) {
+	r := startRelay(t, nil)
+	rec := &statusRecorder{header: http.Header{}}
+	req, _ := http.NewRequest(http.MethodGet, "/subscribers", nil)
+	r.AdminHandler().ServeHTTP(rec, req)
+	if rec.status != http.StatusUnauthorized {
+		t.Fatalf("admin without token: %d", rec.status)
+	}
+	req.Header.Set("Authorization", "Bearer wrong")
+	rec = &statusRecorder{header: http.Header{}}
+	r.AdminHandler().ServeHTTP(rec, req)
+	if rec.status != http.StatusUnauthorized {
+		t.Fatalf("admin with wrong token: %d", rec.status)
+	}
+	for _, f := range []string{"admin.sock", "admin.token"} {
+		fi, err := os.Stat(filepath.Join(r.DataDir, f))
+		if err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: mode %v, %v; want 0600", f, fi.Mode().Perm(), err)
+		}
+	}
+	// The public listener does not serve the admin API at all.
+	resp, err := http.Get(r.URL + "/subscribers")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("admin API on the public listener: %d", resp.StatusCode)
+	}
+}
+
+type statusRecorder struct {
+	header http.Header
+	status int
+}
+
+func (s *statusRecorder) Header() http.Header         { return s.header }
+func (s *statusRecorder) Write(b []byte) (int, error) { return len(b), nil }
+func (s *statusRecorder) WriteHeader(code int)        { s.status = code }

@@ -22,7 +22,6 @@ const (
 	maxResponseRead = 64 << 10
 	maxErrorText    = 200
 	completeBatch   = 256
-	completeLinger  = 5 * time.Millisecond
 )
 
 // Result is one finished attempt, reported to the OnResult hook.
@@ -328,26 +327,27 @@ func (d *Dispatcher) returnQueued() {
 	}
 }
 
-// complete records outcomes in batches until results is closed. A batch
-// that fails to commit is retried: an outcome is never dropped.
+// complete records outcomes until results is closed. It never waits to
+// fill a batch: an outcome is committed as soon as the previous commit is
+// done, together with whatever arrived meanwhile (group commit), which keeps
+// the window between a subscriber's acknowledgement and its record short.
+// A batch that fails to commit is retried: an outcome is never dropped.
 func (d *Dispatcher) complete(ctx context.Context) {
 	batch := make([]Result, 0, completeBatch)
 	for r := range d.results {
 		batch = append(batch[:0], r)
-		linger := time.NewTimer(completeLinger)
-	collect:
+	drain:
 		for len(batch) < completeBatch {
 			select {
 			case r, ok := <-d.results:
 				if !ok {
-					break collect
+					break drain
 				}
 				batch = append(batch, r)
-			case <-linger.C:
-				break collect
+			default:
+				break drain
 			}
 		}
-		linger.Stop()
 		d.record(ctx, batch)
 	}
 }

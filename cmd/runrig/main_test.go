@@ -1,0 +1,358 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/runrig/runrig/relay/admin"
+	"github.com/runrig/runrig/relay/relaytest"
+)
+
+// binary is the runrig command built once for these tests.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "runrig-bin")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "runrig")
+	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building runrig: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// syncBuf is a buffer safe to read while a process writes it.
+type syncBuf struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// proc is a running runrig serve.
+type proc struct {
+	cmd    *exec.Cmd
+	stdout *syncBuf
+	url    string
+	data   string
+	done   chan error
+}
+
+func cleanEnv(extra ...string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "RUNRIG_") {
+			env = append(env, kv)
+		}
+	}
+	return append(env, extra...)
+}
+
+func freeAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// startServe runs `runrig serve` in dir with args and env and waits until
+// it is ready at url.
+func startServe(t *testing.T, dir, url string, env []string, args ...string) *proc {
+	t.Helper()
+	cmd := exec.Command(binary, append([]string{"serve"}, args...)...)
+	cmd.Dir = dir
+	cmd.Env = cleanEnv(env...)
+	p := &proc{cmd: cmd, stdout: &syncBuf{}, url: url, done: make(chan error, 1)}
+	out, _ := cmd.StdoutPipe()
+	logs := &syncBuf{}
+	cmd.Stderr = logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			p.stdout.Write([]byte(sc.Text() + "\n"))
+		}
+		p.done <- cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			<-p.done
+		}
+		if t.Failed() {
+			t.Logf("runrig logs:\n%s", logs.String())
+		}
+	})
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get(url + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return p
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("runrig did not become ready at %s; logs:\n%s", url, logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (p *proc) kill9(t *testing.T) {
+	t.Helper()
+	p.cmd.Process.Signal(syscall.SIGKILL)
+	<-p.done
+}
+
+func runCLI(t *testing.T, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Env = cleanEnv()
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("runrig %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+func actorKey(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url + "/actor")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var doc struct{ PublicKey struct{ PublicKeyPem string } }
+	json.NewDecoder(resp.Body).Decode(&doc)
+	return doc.PublicKey.PublicKeyPem
+}
+
+// `runrig serve` with no flags: embedded store in ./data, 127.0.0.1:8080,
+// a key created once and kept, the URLs to paste printed, SIGTERM honoured.
+func TestServeWithNoFlags(t *testing.T) {
+	dir := t.TempDir()
+	const url = "http://127.0.0.1:8080"
+	p := startServe(t, dir, url, nil)
+	for _, want := range []string{"actor: " + url + "/actor", "inbox: " + url + "/inbox"} {
+		if !strings.Contains(p.stdout.String(), want) {
+			t.Errorf("stdout lacks %q:\n%s", want, p.stdout.String())
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "data", "runrig.db")); err != nil {
+		t.Fatalf("store not in ./data: %v", err)
+	}
+	key := actorKey(t, url)
+	if !strings.Contains(key, "PUBLIC KEY") {
+		t.Fatalf("actor key = %q", key)
+	}
+	start := time.Now()
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-p.done:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v", err)
+		}
+	case <-time.After(25 * time.Second):
+		t.Fatal("no exit within 25s of SIGTERM")
+	}
+	t.Logf("graceful shutdown took %v", time.Since(start).Round(time.Millisecond))
+
+	p = startServe(t, dir, url, nil)
+	if got := actorKey(t, url); got != key {
+		t.Fatal("actor key changed across restarts")
+	}
+	p.kill9(t)
+}
+
+func TestBadSettingsAreNamed(t *testing.T) {
+	cmd := exec.Command(binary, "serve", "--approval", "maybe")
+	cmd.Env = cleanEnv()
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "approval") || !strings.Contains(string(out), "want auto or manual") {
+		t.Fatalf("bad --approval: %v\n%s", err, out)
+	}
+	cmd = exec.Command(binary, "admin", "--data", t.TempDir(), "subscribers")
+	cmd.Env = cleanEnv()
+	out, err = cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "no running relay") {
+		t.Fatalf("admin without a relay: %v\n%s", err, out)
+	}
+}
+
+func newInstance(t *testing.T) *relaytest.Instance {
+	in, err := relaytest.New(relaytest.Mastodon, relaytest.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(in.Close)
+	return in
+}
+
+func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func follow(t *testing.T, in *relaytest.Instance, url string) {
+	t.Helper()
+	if _, status, err := in.Follow(context.Background(), url+"/actor", url+"/inbox"); err != nil || status != 202 {
+		t.Fatalf("Follow: %d %v", status, err)
+	}
+	waitFor(t, "Accept", 15*time.Second, func() bool { return len(in.ReceivedOf("Accept")) == 1 })
+}
+
+func announcedObjects(in *relaytest.Instance) map[string]int {
+	m := map[string]int{}
+	for _, a := range in.ReceivedOf("Announce") {
+		m[a.ObjectID()]++
+	}
+	return m
+}
+
+var testEnv = []string{"RUNRIG_RETRY_BASE=100ms", "RUNRIG_RETRY_MAX=500ms", "RUNRIG_CIRCUIT_PAUSE=200ms",
+	"RUNRIG_ALLOW_PRIVATE_NETWORKS=true"}
+
+// Killed with -9 while one subscriber still has deliveries in flight, the
+// relay restarts and finishes them; subscribers that had acknowledged get
+// nothing twice.
+func TestKilledMidFanOutLosesNothing(t *testing.T) {
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	url := "http://" + addr
+	data := filepath.Join(dir, "data")
+	args := []string{"--listen", addr, "--public-url", url, "--data", data}
+	p := startServe(t, dir, url, testEnv, args...)
+
+	pub, b, c, held := newInstance(t), newInstance(t), newInstance(t), newInstance(t)
+	for _, in := range []*relaytest.Instance{pub, b, c, held} {
+		follow(t, in, url)
+	}
+	held.Hold()
+	const n = 20
+	var want []string
+	for i := 0; i < n; i++ {
+		note := pub.Note("", fmt.Sprintf("offer %d", i), nil)
+		var doc struct{ Object struct{ ID string } }
+		json.Unmarshal(note, &doc)
+		want = append(want, doc.Object.ID)
+		if status, text, err := pub.Post(context.Background(), url+"/inbox", note); err != nil || status != 202 {
+			t.Fatalf("publish: %d %s %v", status, text, err)
+		}
+	}
+	for _, in := range []*relaytest.Instance{b, c} {
+		waitFor(t, "fast subscribers served", 15*time.Second, func() bool { return len(in.ReceivedOf("Announce")) == n })
+	}
+	// Wait until the store shows only the held subscriber's deliveries left.
+	waitFor(t, "acknowledgements recorded", 15*time.Second, func() bool {
+		var d admin.Deliveries
+		json.Unmarshal([]byte(runCLI(t, "admin", "--data", data, "deliveries", "--json")), &d)
+		total := d.Counts["queued"] + d.Counts["retrying"]
+		for _, x := range d.Deliveries {
+			if x.Peer != held.Host() {
+				return false
+			}
+		}
+		return total == n
+	})
+	p.kill9(t)
+
+	p = startServe(t, dir, url, testEnv, args...)
+	held.Release()
+	waitFor(t, "held subscriber gets everything after restart", 30*time.Second, func() bool {
+		return len(announcedObjects(held)) == n
+	})
+	for _, id := range want {
+		if announcedObjects(held)[id] == 0 {
+			t.Errorf("lost %s", id)
+		}
+	}
+	for _, in := range []*relaytest.Instance{b, c} {
+		for id, k := range announcedObjects(in) {
+			if k != 1 {
+				t.Errorf("%s received %s %d times after acknowledging it", in.Host(), id, k)
+			}
+		}
+	}
+	out := runCLI(t, "admin", "--data", data, "subscribers")
+	if !strings.Contains(out, held.Host()) || !strings.Contains(out, "accepted") {
+		t.Errorf("admin subscribers:\n%s", out)
+	}
+	p.kill9(t)
+}
+
+// Killed at an arbitrary moment right after accepting a burst, the relay
+// delivers every accepted activity to every subscriber at least once.
+func TestKilledAnyMomentDeliversAtLeastOnce(t *testing.T) {
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	url := "http://" + addr
+	args := []string{"--listen", addr, "--public-url", url, "--data", filepath.Join(dir, "data")}
+	p := startServe(t, dir, url, testEnv, args...)
+	pub := newInstance(t)
+	subs := []*relaytest.Instance{newInstance(t), newInstance(t), newInstance(t), newInstance(t)}
+	follow(t, pub, url)
+	for _, in := range subs {
+		follow(t, in, url)
+		in.InboxDelay.Store(int64(5 * time.Millisecond))
+	}
+	const n = 30
+	for i := 0; i < n; i++ {
+		if status, _, err := pub.Post(context.Background(), url+"/inbox", pub.Note("", "burst", nil)); err != nil || status != 202 {
+			t.Fatalf("publish: %d %v", status, err)
+		}
+	}
+	p.kill9(t)
+	delivered := 0
+	for _, in := range subs {
+		delivered += len(announcedObjects(in))
+	}
+	t.Logf("killed with %d of %d deliveries made", delivered, n*len(subs))
+	p = startServe(t, dir, url, testEnv, args...)
+	dups := 0
+	for _, in := range subs {
+		waitFor(t, "every activity at every subscriber", 30*time.Second, func() bool { return len(announcedObjects(in)) == n })
+		for _, k := range announcedObjects(in) {
+			dups += k - 1
+		}
+	}
+	t.Logf("redelivered after the crash: %d (at-least-once allows these)", dups)
+	p.kill9(t)
+}

@@ -75,7 +75,7 @@ func cleanEnv(extra ...string) []string {
 	return append(env, extra...)
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -86,7 +86,7 @@ func freeAddr(t *testing.T) string {
 
 // startServe runs `runrig serve` in dir with args and env and waits until
 // it is ready at url.
-func startServe(t *testing.T, dir, url string, env []string, args ...string) *proc {
+func startServe(t testing.TB, dir, url string, env []string, args ...string) *proc {
 	t.Helper()
 	cmd := exec.Command(binary, append([]string{"serve"}, args...)...)
 	cmd.Dir = dir
@@ -130,8 +130,7 @@ func startServe(t *testing.T, dir, url string, env []string, args ...string) *pr
 	}
 }
 
-func (p *proc) kill9(t *testing.T) {
-	t.Helper()
+func (p *proc) kill9(t testing.TB) {
 	p.cmd.Process.Signal(syscall.SIGKILL)
 	<-p.done
 }

@@ -102,6 +102,7 @@ type Instance struct {
 	hold     chan struct{} // when non-nil, inbox requests wait on it
 	seq      atomic.Int64
 	client   *http.Client
+	onRecv   func(string, time.Time)
 }
 
 // Config tunes an Instance.
@@ -110,6 +111,11 @@ type Config struct {
 	Key *rsa.PrivateKey
 	// NoSharedInbox leaves endpoints.sharedInbox out of the actor.
 	NoSharedInbox bool
+	// OnReceive, when set, makes the instance a light sink for
+	// benchmarks: deliveries are answered at once and reported to
+	// OnReceive with the id of their object, without being verified or
+	// kept. Follow answers (Accept) are still kept and verified.
+	OnReceive func(objectID string, at time.Time)
 }
 
 // New starts an instance of the given kind on loopback. Close it when done.
@@ -122,7 +128,7 @@ func New(kind Kind, cfg Config) (*Instance, error) {
 		}
 	}
 	in := &Instance{Kind: kind, Key: key, relayKey: map[string]*rsa.PublicKey{},
-		client: &http.Client{Timeout: 30 * time.Second}}
+		client: &http.Client{Timeout: 30 * time.Second}, onRecv: cfg.OnReceive}
 	in.InboxStatus.Store(http.StatusAccepted)
 	in.AnswerFollowBack.Store(true)
 	in.Server = httptest.NewServer(http.HandlerFunc(in.serve))
@@ -261,6 +267,24 @@ func (in *Instance) serveInbox(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, 4<<20))
 	if err != nil {
 		return
+	}
+	if in.onRecv != nil {
+		var doc struct {
+			Type   string          `json:"type"`
+			Object json.RawMessage `json:"object"`
+		}
+		json.Unmarshal(body, &doc)
+		if doc.Type != "Accept" && doc.Type != "Reject" {
+			var id string
+			if json.Unmarshal(doc.Object, &id) != nil {
+				var o struct{ ID string }
+				json.Unmarshal(doc.Object, &o)
+				id = o.ID
+			}
+			in.onRecv(id, time.Now())
+			w.WriteHeader(http.StatusAccepted)
+			return
+		}
 	}
 	in.mu.Lock()
 	hold := in.hold
@@ -477,9 +501,31 @@ type Signing struct {
 
 // PostWith is Post with signing changes.
 func (in *Instance) PostWith(ctx context.Context, url string, body []byte, s Signing) (int, string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	req, err := in.SignedRequest(ctx, url, body, s)
 	if err != nil {
 		return 0, "", err
+	}
+	return in.Do(req)
+}
+
+// Do sends a request made by [Instance.SignedRequest] and returns the
+// status and response text.
+func (in *Instance) Do(req *http.Request) (int, string, error) {
+	resp, err := in.client.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	text, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	return resp.StatusCode, strings.TrimSpace(string(text)), nil
+}
+
+// SignedRequest builds a signed POST of body to url, to send later with
+// [Instance.Do] (benchmarks sign ahead so that signing is not timed).
+func (in *Instance) SignedRequest(ctx context.Context, url string, body []byte, s Signing) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/activity+json")
 	date := time.Now()
@@ -495,7 +541,7 @@ func (in *Instance) PostWith(ctx context.Context, url string, body []byte, s Sig
 		}
 		signer, _, err := fedsig.NewSigner([]fedsig.Algorithm{fedsig.RSA_SHA256}, fedsig.DigestSha256, headers, fedsig.Signature, 0)
 		if err != nil {
-			return 0, "", err
+			return nil, err
 		}
 		in.mu.Lock()
 		key := in.Key
@@ -508,18 +554,12 @@ func (in *Instance) PostWith(ctx context.Context, url string, body []byte, s Sig
 			keyID = s.KeyID
 		}
 		if err := signer.SignRequest(key, keyID, req, body); err != nil {
-			return 0, "", err
+			return nil, err
 		}
 	}
 	if s.BodyAfterSigning != nil {
 		req.Body = io.NopCloser(bytes.NewReader(s.BodyAfterSigning))
 		req.ContentLength = int64(len(s.BodyAfterSigning))
 	}
-	resp, err := in.client.Do(req)
-	if err != nil {
-		return 0, "", err
-	}
-	defer resp.Body.Close()
-	text, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	return resp.StatusCode, strings.TrimSpace(string(text)), nil
+	return req, nil
 }

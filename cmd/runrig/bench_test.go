@@ -1,0 +1,236 @@
+package main
+
+import (
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/runrig/runrig/relay/relaytest"
+)
+
+// deliveriesPerRun is how many signed deliveries one benchmark run makes.
+const deliveriesPerRun = 20000
+
+var (
+	rawOnce sync.Once
+	rawRate float64
+)
+
+// rawSigningRate measures RSA-2048 PKCS#1 v1.5 SHA-256 signatures per
+// second with every core busy: the physical bound of a fan-out, since each
+// delivery needs its own signature.
+func rawSigningRate(b *testing.B) float64 {
+	rawOnce.Do(func() {
+		key, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var n atomic.Int64
+		stop := time.Now().Add(3 * time.Second)
+		var wg sync.WaitGroup
+		start := time.Now()
+		for range runtime.GOMAXPROCS(0) {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				h := sha256.Sum256([]byte("(request-target): post /inbox\nhost: example\ndate: now\ndigest: x"))
+				for time.Now().Before(stop) {
+					rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, h[:])
+					n.Add(1)
+				}
+			}()
+		}
+		wg.Wait()
+		rawRate = float64(n.Load()) / time.Since(start).Seconds()
+	})
+	return rawRate
+}
+
+// BenchmarkFanout measures signed fan-out by the real runrig binary to
+// loopback subscriber sinks. Run it with -benchtime 1x (make bench): each
+// run makes about 20,000 deliveries whatever b.N is.
+func BenchmarkFanout(b *testing.B) {
+	for _, subs := range []int{20, 500} {
+		b.Run(fmt.Sprintf("subscribers=%d", subs), func(b *testing.B) { benchFanout(b, subs) })
+	}
+}
+
+func benchFanout(b *testing.B, nSubs int) {
+	raw := rawSigningRate(b)
+	dir := b.TempDir()
+	addr := freeAddr(b)
+	url := "http://" + addr
+	p := startBenchRelay(b, dir, url, addr)
+
+	var (
+		mu       sync.Mutex
+		last     = map[string]time.Time{}
+		received atomic.Int64
+	)
+	onRecv := func(obj string, at time.Time) {
+		mu.Lock()
+		if at.After(last[obj]) {
+			last[obj] = at
+		}
+		mu.Unlock()
+		received.Add(1)
+	}
+	sinkKey, _ := rsa.GenerateKey(rand.Reader, 2048)
+	sinks := make([]*relaytest.Instance, nSubs)
+	for i := range sinks {
+		in, err := relaytest.New(relaytest.Mastodon, relaytest.Config{Key: sinkKey, OnReceive: onRecv})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer in.Close()
+		sinks[i] = in
+	}
+	pub, err := relaytest.New(relaytest.Mastodon, relaytest.Config{Key: sinkKey})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer pub.Close()
+	subscribeAll(b, url, append(sinks, pub))
+
+	nActs := (deliveriesPerRun + nSubs - 1) / nSubs
+	reqs := make([]*requestAndObject, nActs)
+	for i := range reqs {
+		note := pub.Note("", "surplus apples, 40 kg, pick up by Friday", nil)
+		var doc struct{ Object struct{ ID string } }
+		json.Unmarshal(note, &doc)
+		req, err := pub.SignedRequest(context.Background(), url+"/inbox", note, relaytest.Signing{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		reqs[i] = &requestAndObject{req: req, obj: doc.Object.ID}
+	}
+	runtime.GC()
+
+	b.ResetTimer()
+	start := time.Now()
+	accepted := make(map[string]time.Time, nActs)
+	for _, r := range reqs {
+		status, text, err := pub.Do(r.req)
+		if err != nil || status != 202 {
+			b.Fatalf("publish: %d %s %v", status, text, err)
+		}
+		accepted[r.obj] = time.Now()
+	}
+	publishDur := time.Since(start)
+	want := int64(nActs * nSubs)
+	deadline := time.Now().Add(10 * time.Minute)
+	for received.Load() < want {
+		if time.Now().After(deadline) {
+			b.Fatalf("only %d of %d deliveries arrived", received.Load(), want)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	b.StopTimer()
+
+	mu.Lock()
+	var end time.Time
+	lat := make([]time.Duration, 0, nActs)
+	for obj, acc := range accepted {
+		l := last[obj]
+		if l.After(end) {
+			end = l
+		}
+		lat = append(lat, l.Sub(acc))
+	}
+	mu.Unlock()
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	rate := float64(want) / end.Sub(start).Seconds()
+	rss := peakRSS(p.cmd.Process.Pid)
+	p.kill9(b)
+
+	b.ReportMetric(float64(nActs)/publishDur.Seconds(), "activities/s")
+	b.ReportMetric(rate, "deliveries/s")
+	b.ReportMetric(raw, "raw-signs/s")
+	b.ReportMetric(rate/raw, "ratio")
+	b.ReportMetric(float64(rss)/(1<<20), "peak-RSS-MiB")
+	fmt.Printf("fanout subscribers=%d: %d activities, %d deliveries\n", nSubs, nActs, want)
+	fmt.Printf("  accepted            %8.0f activities/s\n", float64(nActs)/publishDur.Seconds())
+	fmt.Printf("  signed deliveries   %8.0f /s\n", rate)
+	fmt.Printf("  raw RSA-2048 signs  %8.0f /s (all %d cores, same run)\n", raw, runtime.GOMAXPROCS(0))
+	fmt.Printf("  delivery/raw ratio  %8.2f (target >= 0.80)\n", rate/raw)
+	fmt.Printf("  accept -> last delivery  p50 %v  p99 %v\n", pct(lat, 0.50), pct(lat, 0.99))
+	fmt.Printf("  relay peak RSS      %8.1f MiB (target < 150 at 500 subscribers)\n", float64(rss)/(1<<20))
+}
+
+type requestAndObject struct {
+	req *http.Request
+	obj string
+}
+
+func pct(d []time.Duration, q float64) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	return d[int(q*float64(len(d)-1))].Round(time.Millisecond)
+}
+
+func startBenchRelay(b *testing.B, dir, url, addr string) *proc {
+	return startServe(b, dir, url, []string{"RUNRIG_ALLOW_PRIVATE_NETWORKS=true", "RUNRIG_LOG_LEVEL=warn"},
+		"--listen", addr, "--public-url", url, "--data", filepath.Join(dir, "data"))
+}
+
+func subscribeAll(b *testing.B, url string, ins []*relaytest.Instance) {
+	work := make(chan *relaytest.Instance)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for in := range work {
+				if _, status, err := in.Follow(context.Background(), url+"/actor", url+"/inbox"); err != nil || status != 202 {
+					b.Errorf("Follow: %d %v", status, err)
+				}
+			}
+		}()
+	}
+	for _, in := range ins {
+		work <- in
+	}
+	close(work)
+	wg.Wait()
+	deadline := time.Now().Add(2 * time.Minute)
+	for _, in := range ins {
+		for len(in.ReceivedOf("Accept")) == 0 {
+			if time.Now().After(deadline) {
+				b.Fatal("subscriptions not accepted in time")
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}
+
+// peakRSS reads a process's peak resident set size in bytes.
+func peakRSS(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			f := strings.Fields(line)
+			kb, _ := strconv.ParseInt(f[1], 10, 64)
+			return kb << 10
+		}
+	}
+	return -1
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/pprof"
 	"strconv"
 	"time"
 
@@ -24,6 +25,9 @@ func (s *Server) AdminHandler() http.Handler {
 	mux.HandleFunc("DELETE /subscribers/{peer}", s.adminRemove)
 	mux.HandleFunc("GET /deliveries", s.adminDeliveries)
 	mux.HandleFunc("POST /deliveries/retry", s.adminRetry)
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		want := "Bearer " + s.adminToken
 		if s.adminToken == "" || subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), []byte(want)) != 1 {

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime"
 	"strconv"
 	"sync"
 	"time"
@@ -46,6 +47,10 @@ type Dispatcher struct {
 
 	wake    chan struct{}
 	results chan Result
+	// signing bounds concurrent RSA signing to the number of CPUs, so
+	// that a large fan-out leaves the inbox a fair share of the CPU
+	// instead of queueing it behind hundreds of runnable signers.
+	signing chan struct{}
 
 	// mu guards the following fields.
 	mu       sync.Mutex
@@ -87,6 +92,7 @@ func New(q store.Queue, cfg Config, log *slog.Logger) *Dispatcher {
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
 		wake:     make(chan struct{}, 1),
 		results:  make(chan Result, cfg.MaxInFlight),
+		signing:  make(chan struct{}, runtime.GOMAXPROCS(0)),
 		peers:    map[string]*peer{},
 		inflight: map[int64]bool{},
 	}
@@ -157,8 +163,12 @@ func (d *Dispatcher) fill(ctx, reqCtx context.Context, wg *sync.WaitGroup) bool 
 			exclude = append(exclude, name)
 		}
 	}
+	held := len(d.inflight)
 	d.mu.Unlock()
-	if room <= 0 {
+	// Claim in worthwhile batches: while plenty is held in memory, wait
+	// until a quarter of a batch has room rather than querying the store
+	// after every completed delivery.
+	if room <= 0 || (held > 0 && room < d.cfg.ClaimBatch/4) {
 		return false
 	}
 	limit := min(room, d.cfg.ClaimBatch)
@@ -267,7 +277,10 @@ func (d *Dispatcher) post(ctx context.Context, it item) (status int, retryAfter 
 	if d.cfg.UserAgent != "" {
 		req.Header.Set("User-Agent", d.cfg.UserAgent)
 	}
-	if err := d.cfg.Signer.Sign(req, it.digest); err != nil {
+	d.signing <- struct{}{}
+	err = d.cfg.Signer.Sign(req, it.digest)
+	<-d.signing
+	if err != nil {
 		return 0, 0, err
 	}
 	resp, err := d.client.Do(req)

@@ -136,48 +136,92 @@ func (db *DB) Claim(ctx context.Context, req store.ClaimRequest) (store.Claimed,
 	return out, err
 }
 
+// peerTally sums one batch's outcomes for one peer, so peer health is
+// written once per peer per batch rather than once per delivery.
+type peerTally struct {
+	delivered, failed int64
+	lastSuccess       time.Time
+	lastFailure       time.Time
+	lastError         string
+	failStreak        int64 // failures after the batch's last success
+	circuitUntil      time.Time
+}
+
 // Complete implements store.Queue.
 func (db *DB) Complete(ctx context.Context, outcomes []store.Outcome) error {
 	if len(outcomes) == 0 {
 		return nil
 	}
+	tallies := map[string]*peerTally{}
+	var done []int64
+	payloads := map[int64]bool{}
+	for _, o := range outcomes {
+		if o.Deferred {
+			continue
+		}
+		t := tallies[o.Delivery.Peer]
+		if t == nil {
+			t = &peerTally{}
+			tallies[o.Delivery.Peer] = t
+		}
+		if o.Delivered {
+			done = append(done, o.Delivery.ID)
+			payloads[o.Delivery.PayloadID] = true
+			t.delivered++
+			t.failStreak = 0
+			if o.At.After(t.lastSuccess) {
+				t.lastSuccess = o.At
+			}
+			continue
+		}
+		t.failed++
+		t.failStreak++
+		if o.At.After(t.lastFailure) {
+			t.lastFailure, t.lastError = o.At, o.Err
+		}
+		if o.CircuitUntil.After(t.circuitUntil) {
+			t.circuitUntil = o.CircuitUntil
+		}
+	}
 	return db.tx(ctx, func(tx *sql.Tx) error {
-		payloads := map[int64]bool{}
+		for start := 0; start < len(done); start += 500 {
+			ids := done[start:min(start+500, len(done))]
+			args := make([]any, len(ids))
+			for i, id := range ids {
+				args[i] = id
+			}
+			if _, err := tx.ExecContext(ctx, `DELETE FROM deliveries WHERE id IN (?`+strings.Repeat(`, ?`, len(ids)-1)+`)`, args...); err != nil {
+				return err
+			}
+		}
+		retry, defer_ := tx.StmtContext(ctx, db.stmts.retry), tx.StmtContext(ctx, db.stmts.deferDelivery)
 		for _, o := range outcomes {
-			d := o.Delivery
 			var err error
 			switch {
 			case o.Delivered:
-				payloads[d.PayloadID] = true
-				if _, err = tx.ExecContext(ctx, `DELETE FROM deliveries WHERE id = ?`, d.ID); err == nil {
-					_, err = tx.ExecContext(ctx, `INSERT INTO peers(peer, last_success, delivered) VALUES (?, ?, 1)
-						ON CONFLICT(peer) DO UPDATE SET last_success = excluded.last_success,
-						consecutive_failures = 0, circuit_until = 0, delivered = delivered + 1`, d.Peer, ms(o.At))
-				}
 			case o.Deferred:
-				_, err = tx.ExecContext(ctx, `UPDATE deliveries SET next_at = ?, lease_until = 0 WHERE id = ?`, ms(o.NextAttempt), d.ID)
+				_, err = defer_.ExecContext(ctx, ms(o.NextAttempt), o.Delivery.ID)
 			default:
 				state := store.Retrying
 				if o.Dead {
 					state = store.Dead
 				}
-				if _, err = tx.ExecContext(ctx, `UPDATE deliveries SET state = ?, attempts = attempts + 1, next_at = ?,
-					lease_until = 0, last_error = ? WHERE id = ?`, state, ms(o.NextAttempt), o.Err, d.ID); err == nil {
-					_, err = tx.ExecContext(ctx, `INSERT INTO peers(peer, last_failure, last_error, consecutive_failures, circuit_until, failed)
-						VALUES (?, ?, ?, 1, ?, 1)
-						ON CONFLICT(peer) DO UPDATE SET last_failure = excluded.last_failure, last_error = excluded.last_error,
-						consecutive_failures = consecutive_failures + 1,
-						circuit_until = MAX(circuit_until, excluded.circuit_until), failed = failed + 1`,
-						d.Peer, ms(o.At), o.Err, ms(o.CircuitUntil))
-				}
+				_, err = retry.ExecContext(ctx, state, ms(o.NextAttempt), o.Err, o.Delivery.ID)
 			}
 			if err != nil {
-				return fmt.Errorf("delivery %d: %w", d.ID, err)
+				return fmt.Errorf("delivery %d: %w", o.Delivery.ID, err)
 			}
 		}
+		health := tx.StmtContext(ctx, db.stmts.peerHealth)
+		for peer, t := range tallies {
+			if _, err := health.ExecContext(ctx, peer, ms(t.lastSuccess), ms(t.lastFailure), t.lastError,
+				t.failStreak, ms(t.circuitUntil), t.delivered, t.failed); err != nil {
+				return fmt.Errorf("peer %s: %w", peer, err)
+			}
+		}
+		orphan := tx.StmtContext(ctx, db.stmts.dropPayload)
 		for pid := range payloads {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM payloads WHERE id = ? AND NOT EXISTS
-				(SELECT 1 FROM deliveries WHERE payload_id = ?)`, pid, pid); err != nil {
+			if _, err := orphan.ExecContext(ctx, pid, pid); err != nil {
 				return err
 			}
 		}

@@ -26,7 +26,33 @@ type DB struct {
 	w    *sql.DB // one connection: SQLite has one writer
 	r    *sql.DB // readers, concurrent with the writer under WAL
 	lock *os.File
+
+	// stmts are the writer's hot statements, parsed once.
+	stmts struct {
+		retry, deferDelivery, peerHealth, dropPayload *sql.Stmt
+	}
 }
+
+// Hot statements of the delivery path.
+const (
+	sqlRetry = `UPDATE deliveries SET state = ?, attempts = attempts + 1, next_at = ?,
+		lease_until = 0, last_error = ? WHERE id = ?`
+	sqlDefer = `UPDATE deliveries SET next_at = ?, lease_until = 0 WHERE id = ?`
+	// sqlPeerHealth folds one batch's tally into a peer's health. A batch
+	// with a success resets the failure streak to the failures after it.
+	sqlPeerHealth = `INSERT INTO peers(peer, last_success, last_failure, last_error, consecutive_failures,
+		circuit_until, delivered, failed) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+		ON CONFLICT(peer) DO UPDATE SET
+		last_success = MAX(last_success, excluded.last_success),
+		last_failure = MAX(last_failure, excluded.last_failure),
+		last_error = CASE WHEN excluded.last_failure > 0 THEN excluded.last_error ELSE last_error END,
+		consecutive_failures = CASE WHEN excluded.delivered > 0 THEN excluded.consecutive_failures
+			ELSE consecutive_failures + excluded.consecutive_failures END,
+		circuit_until = CASE WHEN excluded.delivered > 0 AND excluded.consecutive_failures = 0 THEN 0
+			ELSE MAX(circuit_until, excluded.circuit_until) END,
+		delivered = delivered + excluded.delivered, failed = failed + excluded.failed`
+	sqlDropPayload = `DELETE FROM payloads WHERE id = ? AND NOT EXISTS (SELECT 1 FROM deliveries WHERE payload_id = ?)`
+)
 
 var _ store.Store = (*DB)(nil)
 
@@ -69,6 +95,16 @@ func Open(ctx context.Context, dir string) (*DB, error) {
 	if _, err := w.ExecContext(ctx, `UPDATE deliveries SET lease_until = 0 WHERE lease_until != 0`); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("release leases: %w", err)
+	}
+	for _, p := range []struct {
+		stmt **sql.Stmt
+		sql  string
+	}{{&db.stmts.retry, sqlRetry}, {&db.stmts.deferDelivery, sqlDefer}, {&db.stmts.peerHealth, sqlPeerHealth},
+		{&db.stmts.dropPayload, sqlDropPayload}} {
+		if *p.stmt, err = w.PrepareContext(ctx, p.sql); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("prepare: %w", err)
+		}
 	}
 	return db, nil
 }

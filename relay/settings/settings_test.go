@@ -67,3 +67,22 @@ func TestErrorsNameTheSetting(t *testing.T) {
 		}
 	}
 }
+
+// The example configuration shipped in deploy/ is valid and documents
+// every setting.
+func TestExampleConfigIsComplete(t *testing.T) {
+	path := filepath.Join("..", "..", "deploy", "runrig.example.toml")
+	cfg, _, err := Load([]string{"--config", path}, env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.PublicURL != "https://relay.example" || cfg.Delivery.MaxAttempts != 20 {
+		t.Fatalf("example config = %+v", cfg)
+	}
+	b, _ := os.ReadFile(path)
+	for _, st := range all() {
+		if !strings.Contains(string(b), "\n"+fileKey(st.name)+" = ") {
+			t.Errorf("deploy/runrig.example.toml does not document %s", fileKey(st.name))
+		}
+	}
+}

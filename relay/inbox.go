@@ -11,12 +11,18 @@ import (
 	vocab "github.com/go-ap/activitypub"
 
 	"github.com/runrig/runrig/policy"
+	"github.com/runrig/runrig/relay/fetch"
 	"github.com/runrig/runrig/relay/httpsig"
 	"github.com/runrig/runrig/trust"
 )
 
 // inboxTimeout bounds handling of one inbox request, key fetches included.
 const inboxTimeout = 20 * time.Second
+
+// errGoneActorDelete: a Delete whose signing actor no longer exists, so
+// it cannot be verified. It is answered 202 and dropped, as Mastodon does:
+// refusing it would make the sender retry for days.
+var errGoneActorDelete = errors.New("delete by an actor that is gone")
 
 // refusal is an inbox request refused with an HTTP status and a reason
 // label (for the metric) and message (for the peer and the log).
@@ -85,6 +91,9 @@ func (s *Server) receive(ctx context.Context, r *http.Request) (*inbound, string
 		return nil, "", refuse(http.StatusBadRequest, "invalid", "%v", err)
 	}
 	if err := s.verify(ctx, signed, in); err != nil {
+		if errors.Is(err, errGoneActorDelete) {
+			return in, "unverifiable", nil
+		}
 		return in, "", err
 	}
 	result, err := s.process(ctx, in)
@@ -101,6 +110,9 @@ func (s *Server) verify(ctx context.Context, signed *httpsig.Signed, in *inbound
 		return refuse(http.StatusUnauthorized, "signature", "signature: key %s is not on the actor's host", signed.KeyID)
 	}
 	key, cached, err := s.keys.Get(ctx, signed.KeyID)
+	if err != nil && in.Type == vocab.DeleteType && in.ObjectID == in.Actor && fetch.Gone(err) {
+		return errGoneActorDelete
+	}
 	if err != nil {
 		s.metrics.sigFailures.WithLabelValues("key_fetch").Inc()
 		if errors.Is(err, policy.ErrForbiddenAddress) {

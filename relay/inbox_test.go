@@ -153,3 +153,31 @@ type statusRecorder struct {
 func (s *statusRecorder) Header() http.Header         { return s.header }
 func (s *statusRecorder) Write(b []byte) (int, error) { return len(b), nil }
 func (s *statusRecorder) WriteHeader(code int)        { s.status = code }
+
+// A Delete by an account that is gone cannot be verified; it is answered
+// 202 (so the sender stops retrying) and not relayed.
+func TestDeleteByGoneActorIsDropped(t *testing.T) {
+	r := startRelay(t, nil)
+	a, b := newInstance(t, relaytest.Mastodon), newInstance(t, relaytest.Mastodon)
+	subscribe(t, r, a)
+	subscribe(t, r, b)
+	bob := a.URL() + "/gone/bob"
+	del := a.Activity("Delete", bob, bob, nil)
+	status, text, err := a.PostWith(context.Background(), r.Inbox(), del, relaytest.Signing{KeyID: bob + "#main-key"})
+	if err != nil || status != http.StatusAccepted {
+		t.Fatalf("Delete by gone actor: %d %q %v", status, text, err)
+	}
+	if v := metric(t, r, `runrig_inbox_activities_total{result="unverifiable",type="Delete"}`); v != "1" {
+		t.Errorf("unverifiable metric = %q", v)
+	}
+	// Any other activity from an unfetchable key is still refused.
+	create := a.Note(bob, "from a gone account", nil)
+	if status, _, _ := a.PostWith(context.Background(), r.Inbox(), create, relaytest.Signing{KeyID: bob + "#main-key"}); status != http.StatusUnauthorized {
+		t.Errorf("Create by gone actor: %d", status)
+	}
+	publish(t, r, a, a.Note("", "marker", nil), http.StatusAccepted)
+	waitFor(t, "marker", func() bool { return len(b.ReceivedOf("Announce")) == 1 })
+	if n := len(b.ReceivedOf("Delete")); n != 0 {
+		t.Errorf("unverified Delete relayed %d times", n)
+	}
+}

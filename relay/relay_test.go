@@ -294,3 +294,30 @@ func TestManualApproval(t *testing.T) {
 	}
 	waitFor(t, "Reject on removal", func() bool { return len(b.ReceivedOf("Reject")) == 1 })
 }
+
+// Rejecting a subscriber drops what was queued for it: it gets the Reject
+// and nothing else.
+func TestRejectDropsQueuedDeliveries(t *testing.T) {
+	r := startRelay(t, nil)
+	ctx := context.Background()
+	a, c := newInstance(t, relaytest.Mastodon), newInstance(t, relaytest.Mastodon)
+	subscribe(t, r, a)
+	subscribe(t, r, c)
+	c.InboxStatus.Store(http.StatusServiceUnavailable)
+	for i := 0; i < 3; i++ {
+		publish(t, r, a, a.Note("", "queued for c", nil), http.StatusAccepted)
+	}
+	waitFor(t, "queued for c", func() bool {
+		d, _ := r.Admin.Deliveries(ctx, "", c.Host(), 0)
+		return len(d.Deliveries) == 3
+	})
+	if _, err := r.Admin.Reject(ctx, c.Host()); err != nil {
+		t.Fatal(err)
+	}
+	c.InboxStatus.Store(http.StatusAccepted)
+	waitFor(t, "Reject", func() bool { return len(c.ReceivedOf("Reject")) == 1 })
+	d, _ := r.Admin.Deliveries(ctx, "", c.Host(), 0)
+	if len(d.Deliveries) != 0 || len(c.ReceivedOf("Announce")) != 0 {
+		t.Fatalf("after reject: %d queued, %d delivered", len(d.Deliveries), len(c.ReceivedOf("Announce")))
+	}
+}

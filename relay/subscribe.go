@@ -224,6 +224,7 @@ func (s *Server) decide(ctx context.Context, peer string, state store.Subscripti
 		change.Messages = s.acceptMessages(&sub, inbox, now)
 	} else {
 		change.Messages = []store.Message{s.answer(vocab.RejectType, &sub, store.Target{Peer: sub.Peer, Inbox: inbox}, now)}
+		change.DropQueued = peer // a rejected peer gets nothing more but the Reject
 	}
 	if err := s.store.Apply(ctx, change); err != nil {
 		return sub, err

@@ -106,9 +106,27 @@ func (c *Client) Get(ctx context.Context, url string) ([]byte, error) {
 		return nil, fmt.Errorf("GET %s: %w", url, err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s: %w %d", url, ErrStatus, resp.StatusCode)
+		return nil, fmt.Errorf("GET %s: %w", url, &StatusError{Code: resp.StatusCode})
 	}
 	return body, nil
+}
+
+// StatusError is a fetch answered with a status other than 200. It
+// matches ErrStatus with errors.Is.
+type StatusError struct {
+	Code int
+}
+
+func (e *StatusError) Error() string { return fmt.Sprintf("%v %d", ErrStatus, e.Code) }
+
+// Is makes errors.Is(err, ErrStatus) hold.
+func (e *StatusError) Is(target error) bool { return target == ErrStatus }
+
+// Gone reports whether err is a fetch answered 404 or 410: the document
+// was deleted.
+func Gone(err error) bool {
+	var se *StatusError
+	return errors.As(err, &se) && (se.Code == http.StatusGone || se.Code == http.StatusNotFound)
 }
 
 // signingTransport signs requests as the relay, refuses schemes other than

@@ -228,6 +228,8 @@ func (in *Instance) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		in.serveActor(w)
+	case r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/gone/"):
+		http.Error(w, "gone", http.StatusGone) // deleted accounts
 	case r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/users/"):
 		// Users of a GoToSocial instance: actors whose key is the instance's.
 		writeJSON(w, map[string]any{"id": in.Server.URL + r.URL.Path, "type": "Person", "inbox": in.Server.URL + r.URL.Path + "/inbox"})

@@ -152,6 +152,9 @@ type Change struct {
 	Upsert *Subscriber
 	// Remove deletes the subscription of this peer and every delivery to it.
 	Remove string
+	// DropQueued deletes every delivery to this peer (before Messages are
+	// queued), keeping its subscription.
+	DropQueued string
 	// Messages are queued for delivery.
 	Messages []Message
 }

@@ -31,6 +31,11 @@ func (db *DB) Apply(ctx context.Context, c store.Change) error {
 				return err
 			}
 		}
+		if c.DropQueued != "" {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM deliveries WHERE peer = ?`, c.DropQueued); err != nil {
+				return err
+			}
+		}
 		if c.Upsert != nil {
 			if err := upsertSubscriber(ctx, tx, c.Upsert); err != nil {
 				return err

@@ -10,8 +10,13 @@ import (
 	"github.com/runrig/runrig/policy"
 )
 
-// errNotActivity: the body is JSON but not an activity the relay can use.
-var errNotActivity = errors.New("not an activity")
+// Errors of parseInbound; both mean 400.
+var (
+	// errInvalidJSON: the body is not a JSON object.
+	errInvalidJSON = errors.New("invalid JSON")
+	// errNotActivity: the body is JSON but not an activity the relay can use.
+	errNotActivity = errors.New("not an activity")
+)
 
 // inbound is an activity received at the inbox. The original bytes are
 // kept: go-ap/activitypub drops properties it does not know, so anything
@@ -35,13 +40,43 @@ type inbound struct {
 	Embedded bool
 }
 
-// envelope holds the properties go-ap/activitypub does not model.
+// envelope holds what go-ap/activitypub does not model (signature,
+// proof) or models lossily: it drops compact IRIs such as "as:Public"
+// inside arrays, so addressing is read from here.
 type envelope struct {
 	ID        json.RawMessage `json:"id"`
 	Type      json.RawMessage `json:"type"`
 	Actor     json.RawMessage `json:"actor"`
+	Object    json.RawMessage `json:"object"`
+	To        json.RawMessage `json:"to"`
+	CC        json.RawMessage `json:"cc"`
+	Audience  json.RawMessage `json:"audience"`
 	Signature json.RawMessage `json:"signature"`
 	Proof     json.RawMessage `json:"proof"`
+}
+
+// iris reads a JSON-LD value that is an IRI, an object with an id, or an
+// array of those.
+func iris(raw json.RawMessage) []string {
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return []string{s}
+	}
+	var o struct {
+		ID string `json:"id"`
+	}
+	if json.Unmarshal(raw, &o) == nil && o.ID != "" {
+		return []string{o.ID}
+	}
+	var arr []json.RawMessage
+	if json.Unmarshal(raw, &arr) != nil {
+		return nil
+	}
+	var out []string
+	for _, a := range arr {
+		out = append(out, iris(a)...)
+	}
+	return out
 }
 
 var nonActivityTypes = func() map[vocab.ActivityVocabularyType]bool {
@@ -57,14 +92,21 @@ var nonActivityTypes = func() map[vocab.ActivityVocabularyType]bool {
 	return m
 }()
 
-// parseInbound parses an inbox body. Errors wrap errNotActivity or are JSON
-// syntax errors; both mean 400.
-func parseInbound(body []byte) (*inbound, error) {
+// parseInbound parses an inbox body. Errors wrap errInvalidJSON or
+// errNotActivity. A panic in the decoder (go-ap/activitypub on input it
+// does not expect) is turned into errNotActivity: nothing a peer sends may
+// take the relay down.
+func parseInbound(body []byte) (in *inbound, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			in, err = nil, fmt.Errorf("%w: undecodable (%v)", errNotActivity, p)
+		}
+	}()
 	var env envelope
 	if err := json.Unmarshal(body, &env); err != nil {
-		return nil, fmt.Errorf("invalid JSON: %w", err)
+		return nil, fmt.Errorf("%w: %v", errInvalidJSON, err)
 	}
-	in := &inbound{raw: body, Embedded: len(env.Signature) > 0 && string(env.Signature) != "null" ||
+	in = &inbound{raw: body, Embedded: len(env.Signature) > 0 && string(env.Signature) != "null" ||
 		len(env.Proof) > 0 && string(env.Proof) != "null"}
 	if len(env.Type) == 0 {
 		return nil, fmt.Errorf("%w: no type", errNotActivity)
@@ -94,11 +136,11 @@ func parseInbound(body []byte) (*inbound, error) {
 	if a.Actor != nil {
 		in.Actor = a.Actor.GetLink().String()
 	}
-	if a.Object != nil {
-		in.ObjectID = a.Object.GetLink().String()
-		if a.Object.IsObject() {
-			in.ObjectType = a.Object.GetType()
-		}
+	if ids := iris(env.Object); len(ids) == 1 {
+		in.ObjectID = ids[0]
+	}
+	if a.Object != nil && a.Object.IsObject() {
+		in.ObjectType = a.Object.GetType()
 	}
 	if in.Peer, err = policy.PeerOf(in.Actor); err != nil {
 		return nil, fmt.Errorf("%w: actor: %v", errNotActivity, err)
@@ -106,9 +148,9 @@ func parseInbound(body []byte) (*inbound, error) {
 	if !policy.SameHost(in.ID, in.Actor) {
 		return nil, fmt.Errorf("%w: id %s is not on the actor's host", errNotActivity, in.ID)
 	}
-	for _, rc := range []vocab.ItemCollection{a.To, a.CC, a.Audience} {
-		for _, r := range rc {
-			if isPublic(r.GetLink().String()) {
+	for _, raw := range []json.RawMessage{env.To, env.CC, env.Audience} {
+		for _, iri := range iris(raw) {
+			if isPublic(iri) {
 				in.Public = true
 			}
 		}

@@ -109,3 +109,33 @@ func TestSlowSubscriberDoesNotDelayOthers(t *testing.T) {
 	slow.Release()
 	waitFor(t, "slow subscriber catches up", func() bool { return len(slow.ReceivedOf("Announce")) == n })
 }
+
+// A graceful shutdown with deliveries stuck at a subscriber returns within
+// its bound and keeps them queued; the next start delivers them.
+func TestShutdownKeepsUnfinishedWork(t *testing.T) {
+	dir := t.TempDir()
+	shorter := func(c *relay.Config) {
+		c.ShutdownTimeout = 5 * time.Second
+		c.Delivery.DrainTimeout = 200 * time.Millisecond
+	}
+	r := startRelayIn(t, dir, "127.0.0.1:0", shorter)
+	pub, held := newInstance(t, relaytest.Mastodon), newInstance(t, relaytest.Mastodon)
+	subscribe(t, r, pub)
+	subscribe(t, r, held)
+	held.Hold()
+	for i := 0; i < 5; i++ {
+		publish(t, r, pub, pub.Note("", "before shutdown", nil), http.StatusAccepted)
+	}
+	time.Sleep(100 * time.Millisecond) // deliveries are in flight, held
+	start := time.Now()
+	r.stop()
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("shutdown took %v", d)
+	}
+	held.Release()
+	if n := len(held.ReceivedOf("Announce")); n != 0 {
+		t.Fatalf("held deliveries recorded after their requests were cancelled: %d", n)
+	}
+	startRelayIn(t, dir, r.Addr, shorter)
+	waitFor(t, "delivered after restart", func() bool { return len(held.ReceivedOf("Announce")) == 5 })
+}

@@ -22,6 +22,7 @@ import (
 // SQLite store in a temporary directory.
 type testRelay struct {
 	*relay.Server
+	Addr    string
 	URL     string
 	DataDir string
 	Admin   *admin.Client
@@ -30,11 +31,16 @@ type testRelay struct {
 
 func startRelay(t *testing.T, mutate func(*relay.Config)) *testRelay {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	return startRelayIn(t, t.TempDir(), "127.0.0.1:0", mutate)
+}
+
+// startRelayIn starts a relay on data directory dir listening on addr.
+func startRelayIn(t *testing.T, dir, addr string, mutate func(*relay.Config)) *testRelay {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
 	cfg := relay.Defaults()
 	cfg.PublicURL = "http://" + ln.Addr().String()
 	cfg.DataDir = dir
@@ -70,8 +76,9 @@ func startRelay(t *testing.T, mutate func(*relay.Config)) *testRelay {
 			t.Errorf("Serve: %v", err)
 		}
 	}()
-	r := &testRelay{Server: srv, URL: cfg.PublicURL, DataDir: dir}
-	r.stop = func() { cancel(); wg.Wait(); st.Close() }
+	r := &testRelay{Server: srv, Addr: ln.Addr().String(), URL: cfg.PublicURL, DataDir: dir}
+	var once sync.Once
+	r.stop = func() { once.Do(func() { cancel(); wg.Wait(); st.Close() }) }
 	t.Cleanup(r.stop)
 	waitFor(t, "relay ready", func() bool {
 		resp, err := http.Get(r.URL + "/readyz")

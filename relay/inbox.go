@@ -16,8 +16,17 @@ import (
 	"github.com/runrig/runrig/trust"
 )
 
-// inboxTimeout bounds handling of one inbox request, key fetches included.
-const inboxTimeout = 20 * time.Second
+// Limits of the inbox.
+const (
+	// inboxTimeout bounds handling of one inbox request, key fetches
+	// included.
+	inboxTimeout = 20 * time.Second
+	// maxInboxInFlight bounds inbox requests handled at once; beyond it
+	// peers get 503 with Retry-After and try again later.
+	maxInboxInFlight = 256
+	// busyRetryAfter is the Retry-After of a 503, in seconds.
+	busyRetryAfter = "10"
+)
 
 // errGoneActorDelete: a Delete whose signing actor no longer exists, so
 // it cannot be verified. It is answered 202 and dropped, as Mastodon does:
@@ -42,6 +51,15 @@ func (s *Server) handleInbox(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		http.Error(w, "inbox accepts POST only", http.StatusMethodNotAllowed)
+		return
+	}
+	select {
+	case s.inboxSlots <- struct{}{}:
+		defer func() { <-s.inboxSlots }()
+	default:
+		s.metrics.rejected.WithLabelValues("busy").Inc()
+		w.Header().Set("Retry-After", busyRetryAfter)
+		http.Error(w, "relay busy, retry later", http.StatusServiceUnavailable)
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), inboxTimeout)

@@ -5,10 +5,14 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
+	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -180,4 +184,61 @@ func TestDeleteByGoneActorIsDropped(t *testing.T) {
 	if n := len(b.ReceivedOf("Delete")); n != 0 {
 		t.Errorf("unverified Delete relayed %d times", n)
 	}
+}
+
+// When maxInboxInFlight requests are already being handled (here: stuck on
+// a key fetch from a server that does not answer), further ones get 503
+// with Retry-After instead of piling up.
+func TestInboxBusy(t *testing.T) {
+	r := startRelay(t, nil)
+	release := make(chan struct{})
+	var once sync.Once
+	free := func() { once.Do(func() { close(release) }) }
+	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		select {
+		case <-release:
+		case <-req.Context().Done():
+		}
+		http.NotFound(w, req)
+	}))
+	defer hang.Close()
+	defer free()
+	signer := newInstance(t, relaytest.Mastodon)
+	actor := hang.URL + "/actor"
+	body := func(i int) []byte {
+		return []byte(fmt.Sprintf(`{"id":"%s/a/%d","type":"Create","actor":"%s","to":["%s"],"object":"%s/n/%d"}`,
+			hang.URL, i, actor, relaytest.Public, hang.URL, i))
+	}
+	const stuck = 300 // more than the inbox takes at once (256)
+	var refused atomic.Int32
+	var wg sync.WaitGroup
+	for i := 0; i < stuck; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			status, _, err := signer.PostWith(context.Background(), r.Inbox(), body(i), relaytest.Signing{KeyID: actor + "#main-key"})
+			if err == nil && status == http.StatusServiceUnavailable {
+				refused.Add(1)
+			}
+		}()
+	}
+	waitFor(t, "requests beyond the bound refused", func() bool { return refused.Load() == stuck-256 })
+	req, _ := signer.SignedRequest(context.Background(), r.Inbox(), body(-2), relaytest.Signing{KeyID: actor + "#main-key"})
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("full inbox: %d, Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	if v := metric(t, r, `runrig_inbox_rejected_total{reason="busy"}`); v != fmt.Sprint(stuck-256+1) {
+		t.Errorf("busy metric = %q", v)
+	}
+	free()
+	wg.Wait()
+	waitFor(t, "inbox free again", func() bool {
+		status, _, _ := signer.PostWith(context.Background(), r.Inbox(), body(-3), relaytest.Signing{KeyID: actor + "#main-key"})
+		return status == http.StatusUnauthorized // key not found: handled again
+	})
 }

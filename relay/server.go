@@ -73,6 +73,7 @@ type Server struct {
 	dispatcher *delivery.Dispatcher
 
 	metrics    *metrics
+	inboxSlots chan struct{} // bounds concurrent inbox requests
 	adminToken string
 	ready      atomic.Bool
 	bg         sync.WaitGroup
@@ -92,6 +93,8 @@ func New(ctx context.Context, cfg Config, st store.Store, log *slog.Logger) (*Se
 		host:    u.Host,
 		actorID: cfg.PublicURL + "/actor",
 		inboxID: cfg.PublicURL + "/inbox",
+
+		inboxSlots: make(chan struct{}, maxInboxInFlight),
 	}
 	s.keyID = s.actorID + "#main-key"
 	key, err := s.loadKey(ctx)

@@ -138,6 +138,7 @@ func (s *Server) undo(ctx context.Context, in *inbound) (string, error) {
 		}
 		return "", err
 	}
+	s.dispatcher.DropPeer(in.Peer, time.Now().Add(time.Hour))
 	s.metrics.subscriptions.WithLabelValues("removed").Inc()
 	s.log.Info("unsubscribed", "peer", in.Peer, "actor", in.Actor)
 	return "unsubscribed", nil
@@ -229,6 +230,11 @@ func (s *Server) decide(ctx context.Context, peer string, state store.Subscripti
 	if err := s.store.Apply(ctx, change); err != nil {
 		return sub, err
 	}
+	if state == store.Rejected {
+		// Deliveries the dispatcher already holds go too; the Reject,
+		// queued at now, stays.
+		s.dispatcher.DropPeer(peer, now.Truncate(time.Millisecond))
+	}
 	s.metrics.subscriptions.WithLabelValues(string(state)).Inc()
 	s.log.Info("subscription decided by operator", "peer", peer, "state", state)
 	s.dispatcher.Notify()
@@ -249,10 +255,12 @@ func (s *Server) Remove(ctx context.Context, peer string) error {
 	if err != nil {
 		inbox = sub.Inbox
 	}
-	msg := s.answer(vocab.RejectType, &sub, store.Target{Peer: sub.Peer, Inbox: inbox}, time.Now())
+	now := time.Now()
+	msg := s.answer(vocab.RejectType, &sub, store.Target{Peer: sub.Peer, Inbox: inbox}, now)
 	if err := s.store.Apply(ctx, store.Change{Remove: peer, Messages: []store.Message{msg}}); err != nil {
 		return err
 	}
+	s.dispatcher.DropPeer(peer, now.Truncate(time.Millisecond))
 	s.metrics.subscriptions.WithLabelValues("removed").Inc()
 	s.log.Info("subscription removed by operator", "peer", peer)
 	s.dispatcher.Notify()

@@ -106,6 +106,29 @@ func (d *Dispatcher) Notify() {
 	}
 }
 
+// DropPeer forgets the deliveries to peer queued before `before` that are
+// held in memory and not yet started, after the store dropped them (the
+// peer unsubscribed or was rejected): nothing more is sent to it but
+// requests already on the wire. Deliveries queued from `before` on, such as
+// the Reject telling the peer, are kept.
+func (d *Dispatcher) DropPeer(peer string, before time.Time) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	p := d.peers[peer]
+	if p == nil {
+		return
+	}
+	kept := p.queue[:0]
+	for _, it := range p.queue {
+		if it.d.CreatedAt.Before(before) {
+			delete(d.inflight, it.d.ID)
+			continue
+		}
+		kept = append(kept, it)
+	}
+	p.queue = kept
+}
+
 // InFlight returns how many deliveries are held in memory.
 func (d *Dispatcher) InFlight() int {
 	d.mu.Lock()

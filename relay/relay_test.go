@@ -324,3 +324,26 @@ func TestRejectDropsQueuedDeliveries(t *testing.T) {
 		t.Fatalf("rejected peer received %d relayed activities", n)
 	}
 }
+
+// A LitePub subscriber that follows again (a restart, a re-enabled relay)
+// is answered again, without a second follow-back once it accepted one.
+func TestRepeatedLitePubFollow(t *testing.T) {
+	r := startRelay(t, nil)
+	pleroma := newInstance(t, relaytest.Pleroma)
+	subscribe(t, r, pleroma)
+	waitFor(t, "follow-back accepted", func() bool {
+		subs, _ := r.Admin.Subscribers(context.Background())
+		return len(subs) == 1 && subs[0].FollowBack == "accepted"
+	})
+	if _, status, err := pleroma.Follow(context.Background(), r.Actor(), r.Inbox()); err != nil || status != 202 {
+		t.Fatalf("second Follow: %d %v", status, err)
+	}
+	waitFor(t, "second Accept", func() bool { return len(pleroma.ReceivedOf("Accept")) == 2 })
+	waitFor(t, "queue drained", func() bool {
+		d, _ := r.Admin.Deliveries(context.Background(), "", pleroma.Host(), 0)
+		return len(d.Deliveries) == 0
+	})
+	if n := len(pleroma.ReceivedOf("Follow")); n != 1 {
+		t.Fatalf("follow-backs = %d, want 1", n)
+	}
+}

@@ -53,6 +53,9 @@ func (s *Server) follow(ctx context.Context, in *inbound) (string, error) {
 	switch {
 	case err == nil:
 		sub.CreatedAt, sub.Software = prev.CreatedAt, prev.Software
+		if prev.Actor == sub.Actor {
+			sub.FollowBackID, sub.FollowBackState = prev.FollowBackID, prev.FollowBackState
+		}
 		if prev.State == store.Accepted {
 			sub.State = store.Accepted // a repeated Follow is answered again
 		}
@@ -157,18 +160,20 @@ func (s *Server) followBackAnswer(ctx context.Context, in *inbound) (string, err
 	if sub.FollowBackID == "" || in.ObjectID != sub.FollowBackID {
 		return "ignored", nil
 	}
-	sub.FollowBackState = store.Accepted
+	state := store.Accepted
 	if in.Type == vocab.RejectType {
-		sub.FollowBackState = store.Rejected
+		state = store.Rejected
 	}
-	sub.UpdatedAt = time.Now()
-	if err := s.store.Apply(ctx, store.Change{Seen: in.ID, Upsert: &sub}); err != nil {
-		if errors.Is(err, store.ErrDuplicate) {
-			return "duplicate", nil
-		}
+	fb := &store.FollowBackAnswer{Peer: in.Peer, FollowID: sub.FollowBackID, State: state}
+	switch err := s.store.Apply(ctx, store.Change{Seen: in.ID, FollowBack: fb}); {
+	case errors.Is(err, store.ErrDuplicate):
+		return "duplicate", nil
+	case errors.Is(err, store.ErrNotFound):
+		return "ignored", nil // unsubscribed meanwhile
+	case err != nil:
 		return "", err
 	}
-	return "follow_back_" + string(sub.FollowBackState), nil
+	return "follow_back_" + string(state), nil
 }
 
 // lookupSoftware records a new subscriber's software from its NodeInfo, in
@@ -220,7 +225,7 @@ func (s *Server) decide(ctx context.Context, peer string, state store.Subscripti
 	}
 	now := time.Now()
 	sub.State, sub.UpdatedAt = state, now
-	change := store.Change{Upsert: &sub}
+	change := store.Change{Update: &sub}
 	if state == store.Accepted {
 		change.Messages = s.acceptMessages(&sub, inbox, now)
 	} else {
@@ -228,6 +233,9 @@ func (s *Server) decide(ctx context.Context, peer string, state store.Subscripti
 		change.DropQueued = peer // a rejected peer gets nothing more but the Reject
 	}
 	if err := s.store.Apply(ctx, change); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return sub, fmt.Errorf("%w: %s (it unsubscribed)", ErrNoSubscriber, peer)
+		}
 		return sub, err
 	}
 	if state == store.Rejected {

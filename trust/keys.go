@@ -117,7 +117,9 @@ func (k *Keys) load(ctx context.Context, keyID string) (Key, error) {
 	k.inflight[keyID] = c
 	k.mu.Unlock()
 
-	c.key, c.err = k.fetch.FetchKey(ctx, keyID)
+	// The fetch is shared, so one caller giving up must not cancel it for
+	// the others; the fetcher bounds it with its own timeout.
+	c.key, c.err = k.fetch.FetchKey(context.WithoutCancel(ctx), keyID)
 	if c.err == nil {
 		if c.key.ID != keyID {
 			c.err = fmt.Errorf("fetched key %q for keyId %q", c.key.ID, keyID)

@@ -150,6 +150,14 @@ type Change struct {
 	Seen string
 	// Upsert creates or replaces a subscription.
 	Upsert *Subscriber
+	// Update replaces an existing subscription. If the peer has none (it
+	// unsubscribed meanwhile) the whole Change fails with ErrNotFound:
+	// an update never brings a subscription back.
+	Update *Subscriber
+	// FollowBack records a peer's answer to the relay's follow-back; like
+	// Update, it fails with ErrNotFound when there is no such subscription
+	// or the follow-back id does not match.
+	FollowBack *FollowBackAnswer
 	// Remove deletes the subscription of this peer and every delivery to it.
 	Remove string
 	// DropQueued deletes every delivery to this peer (before Messages are
@@ -157,6 +165,14 @@ type Change struct {
 	DropQueued string
 	// Messages are queued for delivery.
 	Messages []Message
+}
+
+// FollowBackAnswer is a LitePub subscriber's Accept or Reject of the
+// relay's Follow.
+type FollowBackAnswer struct {
+	Peer     string
+	FollowID string
+	State    SubscriptionState
 }
 
 // Message is one activity body to deliver to several inboxes.

@@ -41,6 +41,21 @@ func (db *DB) Apply(ctx context.Context, c store.Change) error {
 				return err
 			}
 		}
+		if c.Update != nil {
+			if err := updateSubscriber(ctx, tx, c.Update); err != nil {
+				return err
+			}
+		}
+		if fb := c.FollowBack; fb != nil {
+			res, err := tx.ExecContext(ctx, `UPDATE subscribers SET follow_back_state = ?, updated_at = ?
+				WHERE peer = ? AND follow_back_id = ?`, fb.State, ms(time.Now()), fb.Peer, fb.FollowID)
+			if err != nil {
+				return err
+			}
+			if n, _ := res.RowsAffected(); n == 0 {
+				return store.ErrNotFound
+			}
+		}
 		return insertMessages(ctx, tx, c.Messages)
 	})
 }

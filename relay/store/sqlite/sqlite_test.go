@@ -162,3 +162,45 @@ func TestSettingsAndSchema(t *testing.T) {
 		t.Fatalf("schema version %d, want %d", n, SchemaVersion)
 	}
 }
+
+// Updates never resurrect a subscription that was removed meanwhile, and
+// a failed update leaves the whole change unapplied.
+func TestUpdatesDoNotResurrect(t *testing.T) {
+	ctx := context.Background()
+	db := open(t, t.TempDir())
+	defer db.Close()
+	now := time.Now()
+	s := store.Subscriber{Peer: "p1", Actor: "http://p1/relay", Inbox: "http://p1/inbox", FollowID: "f1",
+		Style: store.LitePub, State: store.Accepted, FollowBackID: "fb1", FollowBackState: store.Pending,
+		CreatedAt: now, UpdatedAt: now}
+	if err := db.Apply(ctx, store.Change{Upsert: &s}); err != nil {
+		t.Fatal(err)
+	}
+	wrong := &store.FollowBackAnswer{Peer: "p1", FollowID: "other", State: store.Accepted}
+	if err := db.Apply(ctx, store.Change{Seen: "a1", FollowBack: wrong}); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("follow-back with wrong id = %v", err)
+	}
+	right := &store.FollowBackAnswer{Peer: "p1", FollowID: "fb1", State: store.Accepted}
+	if err := db.Apply(ctx, store.Change{Seen: "a1", FollowBack: right}); err != nil {
+		t.Fatalf("follow-back = %v (the failed change must not have marked a1 seen)", err)
+	}
+	if got, _ := db.Subscriber(ctx, "p1"); got.FollowBackState != store.Accepted {
+		t.Fatalf("follow-back state = %q", got.FollowBackState)
+	}
+	if err := db.Apply(ctx, store.Change{Remove: "p1"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Apply(ctx, store.Change{Seen: "a2", FollowBack: right}); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("follow-back after removal = %v", err)
+	}
+	s.State = store.Rejected
+	if err := db.Apply(ctx, store.Change{Update: &s, Messages: []store.Message{msg("r", "p1")}}); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("update after removal = %v", err)
+	}
+	if _, err := db.Subscriber(ctx, "p1"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatal("removed subscription came back")
+	}
+	if d, _ := db.QueueDepth(ctx); d[store.Queued] != 0 {
+		t.Fatalf("a failed change queued messages: %v", d)
+	}
+}

@@ -109,3 +109,17 @@ func (db *DB) SetSoftware(ctx context.Context, peer, software string) error {
 	}
 	return err
 }
+
+func updateSubscriber(ctx context.Context, tx *sql.Tx, s *store.Subscriber) error {
+	res, err := tx.ExecContext(ctx, `UPDATE subscribers SET actor = ?, inbox = ?, follow_id = ?, style = ?,
+		state = ?, follow_back_id = ?, follow_back_state = ?, software = ?, updated_at = ? WHERE peer = ?`,
+		s.Actor, s.Inbox, s.FollowID, s.Style, s.State, s.FollowBackID, s.FollowBackState, s.Software,
+		ms(s.UpdatedAt), s.Peer)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return store.ErrNotFound
+	}
+	return nil
+}

@@ -63,6 +63,12 @@ type Config struct {
 	// ShutdownTimeout bounds a graceful shutdown. Default 20s.
 	ShutdownTimeout time.Duration
 
+	// ListingHorizon bounds how far ahead an offer or request may end.
+	// Default 90 days.
+	ListingHorizon time.Duration
+	// SurplusHorizon bounds how far ahead surplus may end. Default 7 days.
+	SurplusHorizon time.Duration
+
 	// Delivery tunes the dispatcher (retries, concurrency, circuit
 	// breaker); zero fields take the dispatcher's defaults.
 	Delivery delivery.Config

@@ -8,6 +8,7 @@ import (
 
 	vocab "github.com/go-ap/activitypub"
 
+	"github.com/runrig/runrig/relay/listing"
 	"github.com/runrig/runrig/relay/store"
 )
 
@@ -36,6 +37,19 @@ func (s *Server) relay(ctx context.Context, in *inbound) (string, error) {
 	}
 	now := time.Now()
 	msg := store.Message{ActivityID: in.ID, Body: in.raw, At: now}
+	if (in.Type == vocab.CreateType || in.Type == vocab.UpdateType) && listing.IsListing(in.raw) {
+		l, problems := listing.Check(in.raw, listing.Rules{Now: now, Horizon: s.cfg.ListingHorizon, SurplusHorizon: s.cfg.SurplusHorizon})
+		if problems != nil {
+			for _, p := range problems {
+				s.metrics.listingsBad.WithLabelValues(p.Reason).Inc()
+			}
+			rf := refuse(http.StatusUnprocessableEntity, "invalid_listing", "invalid listing: %s", problems[0])
+			rf.problems = problems
+			return "", rf
+		}
+		s.metrics.listings.WithLabelValues(string(l.Kind)).Inc()
+		msg.Expires = l.End
+	}
 	if !in.Embedded && (in.Type == vocab.CreateType || in.Type == vocab.AnnounceType) {
 		msg.ActivityID = s.newID()
 		a := vocab.AnnounceNew(vocab.ID(msg.ActivityID), vocab.IRI(in.ObjectID))

@@ -2,6 +2,7 @@ package relay
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"github.com/runrig/runrig/policy"
 	"github.com/runrig/runrig/relay/fetch"
 	"github.com/runrig/runrig/relay/httpsig"
+	"github.com/runrig/runrig/relay/listing"
 	"github.com/runrig/runrig/trust"
 )
 
@@ -39,6 +41,8 @@ type refusal struct {
 	status int
 	reason string
 	msg    string
+	// problems, for an invalid listing, are sent as JSON.
+	problems []listing.Problem
 }
 
 func (r *refusal) Error() string { return r.msg }
@@ -80,6 +84,12 @@ func (s *Server) handleInbox(w http.ResponseWriter, r *http.Request) {
 			s.metrics.inbound.WithLabelValues(typeLabel(in.Type), "rejected").Inc()
 		}
 		s.peerLog.Warn(peer, rf.reason, "inbox request refused", "status", rf.status, "detail", rf.msg)
+		if rf.problems != nil {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(rf.status)
+			json.NewEncoder(w).Encode(map[string]any{"error": rf.msg, "problems": rf.problems})
+			return
+		}
 		http.Error(w, rf.msg, rf.status)
 		return
 	}

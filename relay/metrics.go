@@ -26,6 +26,8 @@ type metrics struct {
 	deliveryTime  prometheus.Histogram
 	attempts      prometheus.Histogram
 	subscriptions *prometheus.CounterVec // event
+	listingsBad   *prometheus.CounterVec // reason
+	listings      *prometheus.CounterVec // kind
 }
 
 func newMetrics(s *Server) *metrics {
@@ -55,6 +57,12 @@ func newMetrics(s *Server) *metrics {
 			Name: "runrig_subscription_events_total", Help: "Subscription events: requested, accepted, rejected, removed.",
 		}, []string{"event"}),
 	}
+	m.listingsBad = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "runrig_listings_rejected_total", Help: "Problems found in refused listings, by reason.",
+	}, []string{"reason"})
+	m.listings = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "runrig_listings_accepted_total", Help: "Listings accepted for relaying, by kind.",
+	}, []string{"kind"})
 	version := "devel"
 	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
 		version = bi.Main.Version
@@ -62,7 +70,7 @@ func newMetrics(s *Server) *metrics {
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "runrig_build_info", Help: "Build information."}, []string{"version"})
 	build.WithLabelValues(version).Set(1)
 	m.reg.MustRegister(m.inbound, m.rejected, m.sigFailures, m.deliveries, m.deliveryTime, m.attempts,
-		m.subscriptions, build, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		m.subscriptions, m.listingsBad, m.listings, build, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&stateCollector{s: s})
 	return m
 }
@@ -70,6 +78,8 @@ func newMetrics(s *Server) *metrics {
 func (m *metrics) observeDelivery(r delivery.Result) {
 	o := r.Outcome
 	switch {
+	case o.Expired:
+		m.deliveries.WithLabelValues("expired").Inc()
 	case o.Deferred:
 		m.deliveries.WithLabelValues("deferred").Inc()
 	case o.Delivered:

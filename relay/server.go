@@ -116,6 +116,7 @@ func New(ctx context.Context, cfg Config, st store.Store, log *slog.Logger) (*Se
 	s.dispatcher = delivery.New(st, dc, log.With("component", "delivery"))
 	s.metrics = newMetrics(s)
 	s.dispatcher.OnResult = s.onDeliveryResult
+	s.dispatcher.OnExpired = func(n int) { s.metrics.deliveries.WithLabelValues("expired").Add(float64(n)) }
 	return s, nil
 }
 

@@ -13,6 +13,7 @@ const usage = `runrig — a federation relay for cooperative food and farm platf
 Usage:
   runrig serve [flags]            run a relay (try: runrig serve --help)
   runrig admin [--data DIR] CMD   administer the relay running on DIR
+  runrig listing validate FILE... check listings offline with the relay's rules
   runrig version                  print the version
 
 Admin commands (add --json for machine-readable output):
@@ -39,6 +40,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return serve(args[1:], stdout, stderr)
 	case "admin":
 		return adminCmd(args[1:], stdout, stderr)
+	case "listing":
+		return listingCmd(args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "runrig", version())
 		return 0

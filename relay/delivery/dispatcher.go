@@ -44,6 +44,9 @@ type Dispatcher struct {
 
 	// OnResult, if set before Run, is called once per recorded outcome.
 	OnResult func(Result)
+	// OnExpired, if set before Run, is told how many queued deliveries a
+	// claim dropped because their message expired.
+	OnExpired func(n int)
 
 	wake    chan struct{}
 	results chan Result
@@ -202,6 +205,9 @@ func (d *Dispatcher) fill(ctx, reqCtx context.Context, wg *sync.WaitGroup) bool 
 		}
 		return false
 	}
+	if cl.Expired > 0 && d.OnExpired != nil {
+		d.OnExpired(cl.Expired)
+	}
 	digests := make(map[int64]string, len(cl.Bodies))
 	for id, b := range cl.Bodies {
 		digests[id] = httpsig.DigestHeader(b)
@@ -249,6 +255,10 @@ func (d *Dispatcher) work(ctx context.Context, name string, p *peer) {
 		until := p.circuitUntil
 		d.mu.Unlock()
 
+		if now := time.Now(); !it.d.Expires.IsZero() && now.After(it.d.Expires) {
+			d.results <- Result{Outcome: store.Outcome{Delivery: it.d, At: now, Expired: true}}
+			continue
+		}
 		if open {
 			d.results <- Result{Outcome: store.Outcome{Delivery: it.d, At: time.Now(), Deferred: true,
 				NextAttempt: until.Add(jitter(time.Second))}}

@@ -126,6 +126,10 @@ func all() []setting {
 		}
 		return fmt.Errorf("want debug, info, warn or error, got %q", v)
 	}, func(_ *relay.Config, l *Log) string { return l.Level })
+	s, g = dur(func(c *relay.Config) *time.Duration { return &c.ListingHorizon })
+	add("listing-horizon", "longest an offer or wholesale request may run (default 2160h, 90 days)", s, g)
+	s, g = dur(func(c *relay.Config) *time.Duration { return &c.SurplusHorizon })
+	add("surplus-horizon", "longest a surplus listing may run (default 168h, 7 days)", s, g)
 	s, g = dur(func(c *relay.Config) *time.Duration { return &c.Delivery.RetryBase })
 	add("retry-base", "delay before a failed delivery's first retry (doubles each time; default 15s)", s, g)
 	s, g = dur(func(c *relay.Config) *time.Duration { return &c.Delivery.RetryMax })

@@ -184,6 +184,9 @@ type Message struct {
 	Targets []Target
 	// At is when it was accepted; deliveries are due from then.
 	At time.Time
+	// Expires, when set, is when the message stops being worth
+	// delivering (a listing's end); undelivered copies are dropped then.
+	Expires time.Time
 }
 
 // Target is one inbox of one peer.
@@ -214,6 +217,8 @@ type Delivery struct {
 	NextAttempt time.Time
 	LastError   string
 	CreatedAt   time.Time
+	// Expires is the message's expiry, or zero.
+	Expires time.Time
 }
 
 // ClaimRequest asks for due deliveries.
@@ -233,6 +238,9 @@ type Claimed struct {
 	Deliveries []Delivery
 	// Bodies holds each payload once, by payload id.
 	Bodies map[int64][]byte
+	// Expired counts deliveries dropped by this claim because their
+	// message expired before it was delivered.
+	Expired int
 }
 
 // Outcome is the result of one claimed delivery.
@@ -246,6 +254,8 @@ type Outcome struct {
 	Deferred bool
 	// Dead: failed for the last time.
 	Dead bool
+	// Expired: not attempted because the message expired; dropped.
+	Expired bool
 	// Err describes a failure.
 	Err string
 	// NextAttempt is when a failed or deferred delivery is tried again.

@@ -64,6 +64,9 @@ var migrations = []string{
 	CREATE INDEX deliveries_due ON deliveries(next_at, id) WHERE state != 'dead';
 	CREATE INDEX deliveries_peer ON deliveries(peer, state);
 	CREATE INDEX deliveries_payload ON deliveries(payload_id);`,
+	// 2: messages that expire (listings) are not delivered after their end.
+	`ALTER TABLE payloads ADD COLUMN expires_at INTEGER NOT NULL DEFAULT 0;
+	CREATE INDEX payloads_expiry ON payloads(expires_at) WHERE expires_at != 0;`,
 }
 
 // SchemaVersion is the version a freshly migrated store has.

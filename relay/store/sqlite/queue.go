@@ -78,8 +78,8 @@ func insertMessages(ctx context.Context, tx *sql.Tx, msgs []store.Message) error
 			at = ms(time.Now())
 		}
 		var pid int64
-		if err := tx.QueryRowContext(ctx, `INSERT INTO payloads(activity_id, body, created_at) VALUES (?, ?, ?) RETURNING id`,
-			m.ActivityID, m.Body, at).Scan(&pid); err != nil {
+		if err := tx.QueryRowContext(ctx, `INSERT INTO payloads(activity_id, body, created_at, expires_at) VALUES (?, ?, ?, ?) RETURNING id`,
+			m.ActivityID, m.Body, at, ms(m.Expires)).Scan(&pid); err != nil {
 			return err
 		}
 		for _, t := range m.Targets {
@@ -115,6 +115,13 @@ func (db *DB) Claim(ctx context.Context, req store.ClaimRequest) (store.Claimed,
 	}
 	args = append(args, req.Limit)
 	err := db.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM deliveries WHERE lease_until <= ? AND payload_id IN
+			(SELECT id FROM payloads WHERE expires_at != 0 AND expires_at <= ?)`, now, now)
+		if err != nil {
+			return err
+		}
+		n, _ := res.RowsAffected()
+		out.Expired = int(n)
 		rows, err := tx.QueryContext(ctx, `UPDATE deliveries SET lease_until = ? WHERE id IN (
 			SELECT id FROM deliveries WHERE state != 'dead' AND next_at <= ? AND lease_until <= ?
 			AND peer NOT IN (SELECT peer FROM peers WHERE circuit_until > ?)`+exclude+`
@@ -138,18 +145,23 @@ func (db *DB) Claim(ctx context.Context, req store.ClaimRequest) (store.Claimed,
 		if err := rows.Err(); err != nil {
 			return err
 		}
-		ids := make(map[int64]string, len(out.Bodies))
+		type meta struct {
+			id      string
+			expires int64
+		}
+		metas := make(map[int64]meta, len(out.Bodies))
 		for pid := range out.Bodies {
 			var body []byte
-			var aid string
-			if err := tx.QueryRowContext(ctx, `SELECT body, activity_id FROM payloads WHERE id = ?`, pid).Scan(&body, &aid); err != nil {
+			var m meta
+			if err := tx.QueryRowContext(ctx, `SELECT body, activity_id, expires_at FROM payloads WHERE id = ?`, pid).Scan(&body, &m.id, &m.expires); err != nil {
 				return fmt.Errorf("payload %d: %w", pid, err)
 			}
 			out.Bodies[pid] = body
-			ids[pid] = aid
+			metas[pid] = m
 		}
 		for i := range out.Deliveries {
-			out.Deliveries[i].ActivityID = ids[out.Deliveries[i].PayloadID]
+			m := metas[out.Deliveries[i].PayloadID]
+			out.Deliveries[i].ActivityID, out.Deliveries[i].Expires = m.id, fromMS(m.expires)
 		}
 		return nil
 	})
@@ -177,6 +189,11 @@ func (db *DB) Complete(ctx context.Context, outcomes []store.Outcome) error {
 	payloads := map[int64]bool{}
 	for _, o := range outcomes {
 		if o.Deferred {
+			continue
+		}
+		if o.Expired {
+			done = append(done, o.Delivery.ID)
+			payloads[o.Delivery.PayloadID] = true
 			continue
 		}
 		t := tallies[o.Delivery.Peer]
@@ -218,7 +235,7 @@ func (db *DB) Complete(ctx context.Context, outcomes []store.Outcome) error {
 		for _, o := range outcomes {
 			var err error
 			switch {
-			case o.Delivered:
+			case o.Delivered, o.Expired:
 			case o.Deferred:
 				_, err = defer_.ExecContext(ctx, ms(o.NextAttempt), o.Delivery.ID)
 			default:

@@ -2,7 +2,9 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"errors"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -202,5 +204,38 @@ func TestUpdatesDoNotResurrect(t *testing.T) {
 	}
 	if d, _ := db.QueueDepth(ctx); d[store.Queued] != 0 {
 		t.Fatalf("a failed change queued messages: %v", d)
+	}
+}
+
+// A store made by the previous schema version is migrated forward with
+// its data intact.
+func TestMigrateFromVersion1(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	db := open(t, dir)
+	db.Close()
+	// Rebuild the file as version 1 left it, with a queued delivery.
+	raw, err := sql.Open("sqlite", "file:"+filepath.Join(dir, FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`DROP INDEX payloads_expiry`, `ALTER TABLE payloads DROP COLUMN expires_at`, `PRAGMA user_version = 1`,
+		`INSERT INTO payloads(id, activity_id, body, created_at) VALUES (1, 'a1', '{}', 1)`,
+		`INSERT INTO deliveries(payload_id, peer, inbox, state, next_at, created_at) VALUES (1, 'p1', 'http://p1/inbox', 'queued', 1, 1)`,
+	} {
+		if _, err := raw.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	raw.Close()
+	db = open(t, dir)
+	defer db.Close()
+	if v, _ := db.SchemaVersion(ctx); v != SchemaVersion || v < 2 {
+		t.Fatalf("schema version %d", v)
+	}
+	cl, err := db.Claim(ctx, store.ClaimRequest{Now: time.Now(), Lease: time.Minute, Limit: 10})
+	if err != nil || len(cl.Deliveries) != 1 || !cl.Deliveries[0].Expires.IsZero() {
+		t.Fatalf("after migration: %+v %v", cl, err)
 	}
 }

@@ -1,0 +1,55 @@
+package relaytest
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// SurplusIRI is the classification that makes an offer surplus.
+const SurplusIRI = "https://w3id.org/runrig/ns#Surplus"
+
+// Listing builds a public Create of a listing by the instance's actor, in
+// the shape of the relay's testdata: kind is "offer", "request" or
+// "surplus"; it ends at end. set, if given, edits the Proposal before it
+// is marshalled (to make invalid listings or add audience and regions).
+func (in *Instance) Listing(kind string, end time.Time, set func(proposal map[string]any)) []byte {
+	actor := in.ActorID
+	id := in.NewID("proposals")
+	q := func(unit, n string) map[string]any { return map[string]any{"hasUnit": unit, "hasNumericalValue": n} }
+	primary := map[string]any{
+		"id": id + "#primary", "type": "Intent", "action": "transfer",
+		"resourceConformsTo": in.URL() + "/api/dfc/enterprises/1/supplied_products/7",
+		"resourceQuantity":   q("kilogram", "10"),
+	}
+	purpose, party := "offer", "provider"
+	switch kind {
+	case "request":
+		purpose, party = "request", "receiver"
+	case "surplus":
+		primary["resourceClassifiedAs"] = []string{SurplusIRI}
+	default:
+		primary["availableQuantity"] = q("kilogram", "400")
+		primary["minimumQuantity"] = q("kilogram", "10")
+	}
+	primary[party] = actor
+	proposal := map[string]any{
+		"id": id, "type": "Proposal", "purpose": purpose, "attributedTo": actor,
+		"name":      "Organic potatoes (" + kind + ")",
+		"startTime": time.Now().Add(-time.Minute).UTC().Format(time.RFC3339),
+		"endTime":   end.UTC().Format(time.RFC3339),
+		"publishes": primary,
+	}
+	if kind != "surplus" {
+		proposal["reciprocal"] = map[string]any{"id": id + "#reciprocal", "type": "Intent", "action": "transfer",
+			"resourceConformsTo": "https://www.wikidata.org/wiki/Q4916", "resourceQuantity": q("one", "12.50")}
+	}
+	if set != nil {
+		set(proposal)
+	}
+	b, _ := json.Marshal(map[string]any{
+		"@context": []any{"https://www.w3.org/ns/activitystreams"},
+		"id":       in.NewID("activities"), "type": "Create", "actor": actor,
+		"to": []string{Public}, "object": proposal,
+	})
+	return b
+}

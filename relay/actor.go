@@ -8,6 +8,7 @@ import (
 	vocab "github.com/go-ap/activitypub"
 
 	"github.com/runrig/runrig/discovery"
+	"github.com/runrig/runrig/relay/listing"
 	"github.com/runrig/runrig/relay/store"
 )
 
@@ -33,6 +34,12 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /.well-known/nodeinfo", s.handleNodeInfoIndex)
 	mux.HandleFunc("GET /nodeinfo/2.1", s.handleNodeInfo)
 	mux.HandleFunc("GET /.well-known/host-meta", s.handleHostMeta)
+	mux.HandleFunc("GET /ns", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/ld+json")
+		w.Header().Set("Access-Control-Allow-Origin", "*")
+		w.Header().Set("Cache-Control", "public, max-age=86400")
+		w.Write([]byte(listing.Context))
+	})
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", s.handleReady)
 	mux.Handle("GET /metrics", s.metricsHandler())

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -354,4 +355,34 @@ func TestKilledAnyMomentDeliversAtLeastOnce(t *testing.T) {
 	}
 	t.Logf("redelivered after the crash: %d (at-least-once allows these)", dups)
 	p.kill9(t)
+}
+
+// The offline checker gives the relay's verdict, with JSON paths, and an
+// exit status scripts can use.
+func TestListingValidate(t *testing.T) {
+	td := filepath.Join("..", "..", "relay", "listing", "testdata")
+	out := runCLI(t, "listing", "validate", "--now", "2025-10-08T10:00:00Z",
+		filepath.Join(td, "offer.json"), filepath.Join(td, "request.json"), filepath.Join(td, "surplus.json"))
+	for _, want := range []string{"offer.json: valid offer", "request.json: valid request", "surplus.json: valid surplus"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	bad := filepath.Join(t.TempDir(), "bad.json")
+	b, _ := os.ReadFile(filepath.Join(td, "offer.json"))
+	os.WriteFile(bad, []byte(strings.Replace(string(b), `"purpose": "offer"`, `"purpose": "barter"`, 1)), 0o600)
+	cmd := exec.Command(binary, "listing", "validate", "--now", "2025-10-08T10:00:00Z", "--json", bad)
+	o, err := cmd.Output()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("invalid listing: exit %v", err)
+	}
+	var res []struct {
+		Valid    bool
+		Problems []struct{ Path, Reason string }
+	}
+	if err := json.Unmarshal(o, &res); err != nil || len(res) != 1 || res[0].Valid ||
+		res[0].Problems[0].Path != "$.object.purpose" || res[0].Problems[0].Reason != "bad_purpose" {
+		t.Fatalf("JSON output %s: %v", o, err)
+	}
 }

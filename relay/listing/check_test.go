@@ -179,3 +179,37 @@ func BenchmarkCheck(b *testing.B) {
 		}
 	}
 }
+
+// docs/vocabulary.md shows the testdata examples, unchanged.
+func TestVocabularyDocShowsTestdata(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "vocabulary.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"offer.json", "request.json", "surplus.json"} {
+		b, _ := os.ReadFile(filepath.Join("testdata", n))
+		if !strings.Contains(string(doc), strings.TrimSpace(string(b))) {
+			t.Errorf("docs/vocabulary.md does not show testdata/%s as it is", n)
+		}
+	}
+}
+
+// The context document is valid JSON and defines every term the examples use.
+func TestContextDefinesTerms(t *testing.T) {
+	var ctx struct {
+		Context map[string]any `json:"@context"`
+	}
+	if err := json.Unmarshal([]byte(Context), &ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, term := range []string{"Proposal", "Intent", "purpose", "publishes", "reciprocal", "action", "provider",
+		"receiver", "resourceConformsTo", "resourceClassifiedAs", "resourceQuantity", "availableQuantity",
+		"minimumQuantity", "hasUnit", "hasNumericalValue", "Surplus", "region", "unitBased"} {
+		if _, ok := ctx.Context[term]; !ok {
+			t.Errorf("context lacks %s", term)
+		}
+	}
+	if ctx.Context["runrig"] != Namespace || ctx.Context["Surplus"] != "runrig:Surplus" {
+		t.Errorf("namespace terms: %v %v", ctx.Context["runrig"], ctx.Context["Surplus"])
+	}
+}

@@ -63,6 +63,10 @@ type Config struct {
 	// ShutdownTimeout bounds a graceful shutdown. Default 20s.
 	ShutdownTimeout time.Duration
 
+	// Regions are the regions this relay serves, each with a followable
+	// actor; listings are routed to them. Default none.
+	Regions []Region
+
 	// ListingHorizon bounds how far ahead an offer or request may end.
 	// Default 90 days.
 	ListingHorizon time.Duration

@@ -37,6 +37,7 @@ func (s *Server) relay(ctx context.Context, in *inbound) (string, error) {
 	}
 	now := time.Now()
 	msg := store.Message{ActivityID: in.ID, Body: in.raw, At: now}
+	var rec *store.ListingRecord
 	if (in.Type == vocab.CreateType || in.Type == vocab.UpdateType) && listing.IsListing(in.raw) {
 		l, problems := listing.Check(in.raw, listing.Rules{Now: now, Horizon: s.cfg.ListingHorizon, SurplusHorizon: s.cfg.SurplusHorizon})
 		if problems != nil {
@@ -49,6 +50,13 @@ func (s *Server) relay(ctx context.Context, in *inbound) (string, error) {
 		}
 		s.metrics.listings.WithLabelValues(string(l.Kind)).Inc()
 		msg.Expires = l.End
+		rec = &store.ListingRecord{ID: l.ID, ActivityID: in.ID, Actor: l.Actor, Peer: in.Peer, Kind: string(l.Kind),
+			Name: l.Name, Start: l.Start, End: l.End, Lat: l.Lat, Lon: l.Lon, Regions: s.regionsOf(l),
+			Products: l.Products, Activity: in.raw, ReceivedAt: now}
+	}
+	var del *store.ListingDelete
+	if in.Type == vocab.DeleteType && in.ObjectID != in.Actor {
+		del = &store.ListingDelete{ID: in.ObjectID, Actor: in.Actor}
 	}
 	if !in.Embedded && (in.Type == vocab.CreateType || in.Type == vocab.AnnounceType) {
 		msg.ActivityID = s.newID()
@@ -73,7 +81,8 @@ func (s *Server) relay(ctx context.Context, in *inbound) (string, error) {
 		seen[t.Inbox] = true
 		msg.Targets = append(msg.Targets, store.Target{Peer: t.Peer, Inbox: t.Inbox})
 	}
-	if err := s.store.Apply(ctx, store.Change{Seen: in.ID, Messages: []store.Message{msg}}); err != nil {
+	change := store.Change{Seen: in.ID, Messages: []store.Message{msg}, PutListing: rec, DeleteListing: del}
+	if err := s.store.Apply(ctx, change); err != nil {
 		if errors.Is(err, store.ErrDuplicate) {
 			return "duplicate", nil
 		}

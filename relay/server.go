@@ -265,7 +265,7 @@ func (s *Server) prune(ctx context.Context) {
 	t := time.NewTicker(pruneInterval)
 	defer t.Stop()
 	for {
-		if err := s.store.Prune(ctx, time.Now().Add(-s.cfg.SeenRetention)); err != nil && ctx.Err() == nil {
+		if err := s.store.Prune(ctx, time.Now().Add(-s.cfg.SeenRetention), time.Now()); err != nil && ctx.Err() == nil {
 			s.log.Error("pruning the store", "err", err)
 		}
 		select {

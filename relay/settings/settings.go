@@ -126,6 +126,19 @@ func all() []setting {
 		}
 		return fmt.Errorf("want debug, info, warn or error, got %q", v)
 	}, func(_ *relay.Config, l *Log) string { return l.Level })
+	add("regions", "regions served, each with a followable actor: CODE or CODE=minLat,minLon,maxLat,maxLon, separated by ;",
+		func(c *relay.Config, _ *Log, v string) error {
+			rs, err := relay.ParseRegions(v)
+			if err == nil {
+				c.Regions = rs
+			}
+			return err
+		}, func(c *relay.Config, _ *Log) string {
+			if len(c.Regions) == 0 {
+				return "none"
+			}
+			return relay.FormatRegions(c.Regions)
+		})
 	s, g = dur(func(c *relay.Config) *time.Duration { return &c.ListingHorizon })
 	add("listing-horizon", "longest an offer or wholesale request may run (default 2160h, 90 days)", s, g)
 	s, g = dur(func(c *relay.Config) *time.Duration { return &c.SurplusHorizon })

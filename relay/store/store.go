@@ -26,9 +26,10 @@ type Store interface {
 	Subscribers
 	Queue
 	Settings
-	// Prune forgets seen activity ids older than before and drops payloads
-	// no delivery refers to.
-	Prune(ctx context.Context, before time.Time) error
+	Listings
+	// Prune forgets seen activity ids older than before, drops payloads
+	// no delivery refers to and listings that ended by now.
+	Prune(ctx context.Context, before, now time.Time) error
 	// Close releases the store.
 	Close() error
 }
@@ -64,6 +65,42 @@ type Queue interface {
 	RetryDead(ctx context.Context, ids []int64, now time.Time) (int, error)
 	// QueueDepth counts deliveries by state.
 	QueueDepth(ctx context.Context) (map[DeliveryState]int, error)
+}
+
+// Listings is the index of current listings the relay relayed. It is
+// written through [Queue.Apply] with the fan-out that relays a listing.
+type Listings interface {
+	// Listings returns current listings (ending after q.Now) matching q,
+	// soonest ending first.
+	Listings(ctx context.Context, q ListingQuery) ([]ListingRecord, error)
+}
+
+// ListingRecord is a listing in the index.
+type ListingRecord struct {
+	ID, ActivityID string
+	Actor, Peer    string
+	Kind           string
+	Name           string
+	Start, End     time.Time
+	Lat, Lon       *float64
+	Regions        []string
+	Products       []string
+	// Activity is the Create or Update that carried it, as received.
+	Activity   []byte
+	ReceivedAt time.Time
+}
+
+// ListingQuery selects listings; empty fields match everything.
+type ListingQuery struct {
+	Kind, Region, Product string
+	Now                   time.Time
+	// Limit bounds the result (default 50); Offset skips that many.
+	Limit, Offset int
+}
+
+// ListingDelete removes a listing if it belongs to Actor.
+type ListingDelete struct {
+	ID, Actor string
 }
 
 // Settings holds small named values such as the relay's actor key.
@@ -165,6 +202,11 @@ type Change struct {
 	DropQueued string
 	// Messages are queued for delivery.
 	Messages []Message
+	// PutListing adds a listing to the index or, if its actor already
+	// has one with that id, replaces it (an Update).
+	PutListing *ListingRecord
+	// DeleteListing removes a listing from the index.
+	DeleteListing *ListingDelete
 }
 
 // FollowBackAnswer is a LitePub subscriber's Accept or Reject of the

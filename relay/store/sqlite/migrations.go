@@ -67,6 +67,35 @@ var migrations = []string{
 	// 2: messages that expire (listings) are not delivered after their end.
 	`ALTER TABLE payloads ADD COLUMN expires_at INTEGER NOT NULL DEFAULT 0;
 	CREATE INDEX payloads_expiry ON payloads(expires_at) WHERE expires_at != 0;`,
+	// 3: the index of current listings.
+	`CREATE TABLE listings (
+		id          TEXT PRIMARY KEY,
+		activity_id TEXT NOT NULL,
+		actor       TEXT NOT NULL,
+		peer        TEXT NOT NULL,
+		kind        TEXT NOT NULL,
+		name        TEXT NOT NULL,
+		start_at    INTEGER NOT NULL,
+		end_at      INTEGER NOT NULL,
+		lat         REAL,
+		lon         REAL,
+		activity    BLOB NOT NULL,
+		received_at INTEGER NOT NULL
+	);
+	CREATE INDEX listings_end ON listings(end_at, id);
+	CREATE INDEX listings_kind ON listings(kind, end_at);
+	CREATE TABLE listing_regions (
+		listing_id TEXT NOT NULL REFERENCES listings(id) ON DELETE CASCADE,
+		region     TEXT NOT NULL,
+		PRIMARY KEY (region, listing_id)
+	);
+	CREATE INDEX listing_regions_listing ON listing_regions(listing_id);
+	CREATE TABLE listing_products (
+		listing_id TEXT NOT NULL REFERENCES listings(id) ON DELETE CASCADE,
+		product    TEXT NOT NULL,
+		PRIMARY KEY (product, listing_id)
+	);
+	CREATE INDEX listing_products_listing ON listing_products(listing_id);`,
 }
 
 // SchemaVersion is the version a freshly migrated store has.

@@ -56,6 +56,17 @@ func (db *DB) Apply(ctx context.Context, c store.Change) error {
 				return store.ErrNotFound
 			}
 		}
+		if c.DeleteListing != nil {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM listings WHERE id = ? AND actor = ?`,
+				c.DeleteListing.ID, c.DeleteListing.Actor); err != nil {
+				return err
+			}
+		}
+		if c.PutListing != nil {
+			if err := putListing(ctx, tx, c.PutListing); err != nil {
+				return err
+			}
+		}
 		return insertMessages(ctx, tx, c.Messages)
 	})
 }

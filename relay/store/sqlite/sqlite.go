@@ -173,9 +173,12 @@ func (db *DB) InitSetting(ctx context.Context, name, value string) (string, erro
 }
 
 // Prune implements store.Store.
-func (db *DB) Prune(ctx context.Context, before time.Time) error {
+func (db *DB) Prune(ctx context.Context, before, now time.Time) error {
 	return db.tx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM seen WHERE seen_at < ?`, ms(before)); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM listings WHERE end_at <= ?`, ms(now)); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `DELETE FROM payloads WHERE NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.payload_id = payloads.id)`)

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -143,7 +144,7 @@ func TestSubscribersAndRemove(t *testing.T) {
 	if d, _ := db.QueueDepth(ctx); d[store.Queued] != 0 {
 		t.Fatalf("deliveries of a removed peer remain: %v", d)
 	}
-	if err := db.Prune(ctx, now.Add(time.Hour)); err != nil {
+	if err := db.Prune(ctx, now.Add(time.Hour), now); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -207,20 +208,18 @@ func TestUpdatesDoNotResurrect(t *testing.T) {
 	}
 }
 
-// A store made by the previous schema version is migrated forward with
-// its data intact.
+// A store made by an earlier schema version is migrated forward with its
+// data intact.
 func TestMigrateFromVersion1(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	db := open(t, dir)
-	db.Close()
-	// Rebuild the file as version 1 left it, with a queued delivery.
+	// Build the file as version 1 made it, with a queued delivery.
 	raw, err := sql.Open("sqlite", "file:"+filepath.Join(dir, FileName))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, q := range []string{
-		`DROP INDEX payloads_expiry`, `ALTER TABLE payloads DROP COLUMN expires_at`, `PRAGMA user_version = 1`,
+		migrations[0], `PRAGMA user_version = 1`,
 		`INSERT INTO payloads(id, activity_id, body, created_at) VALUES (1, 'a1', '{}', 1)`,
 		`INSERT INTO deliveries(payload_id, peer, inbox, state, next_at, created_at) VALUES (1, 'p1', 'http://p1/inbox', 'queued', 1, 1)`,
 	} {
@@ -229,13 +228,86 @@ func TestMigrateFromVersion1(t *testing.T) {
 		}
 	}
 	raw.Close()
-	db = open(t, dir)
+	db := open(t, dir)
 	defer db.Close()
-	if v, _ := db.SchemaVersion(ctx); v != SchemaVersion || v < 2 {
+	if v, _ := db.SchemaVersion(ctx); v != SchemaVersion || v < 3 {
 		t.Fatalf("schema version %d", v)
 	}
 	cl, err := db.Claim(ctx, store.ClaimRequest{Now: time.Now(), Lease: time.Minute, Limit: 10})
 	if err != nil || len(cl.Deliveries) != 1 || !cl.Deliveries[0].Expires.IsZero() {
 		t.Fatalf("after migration: %+v %v", cl, err)
+	}
+	if ls, err := db.Listings(ctx, store.ListingQuery{}); err != nil || len(ls) != 0 {
+		t.Fatalf("listings after migration: %v %v", ls, err)
+	}
+}
+
+func TestListingIndex(t *testing.T) {
+	ctx := context.Background()
+	db := open(t, t.TempDir())
+	defer db.Close()
+	now := time.Now()
+	put := func(id, actor, kind string, end time.Duration, regions, products []string) error {
+		return db.Apply(ctx, store.Change{PutListing: &store.ListingRecord{ID: id, ActivityID: id + "/a", Actor: actor,
+			Peer: "p", Kind: kind, Name: id, Start: now, End: now.Add(end), Regions: regions, Products: products,
+			Activity: []byte(`{}`), ReceivedAt: now}})
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(put("l1", "a1", "offer", time.Hour, []string{"it-bg"}, []string{"potatoes"}))
+	must(put("l2", "a1", "surplus", 30*time.Minute, []string{"it-bg", "it-mi"}, []string{"bread"}))
+	must(put("l3", "a2", "request", 2*time.Hour, []string{"it-mi"}, []string{"potatoes"}))
+	ids := func(q store.ListingQuery) string {
+		q.Now = now
+		ls, err := db.Listings(ctx, q)
+		must(err)
+		var out []string
+		for _, l := range ls {
+			out = append(out, l.ID)
+		}
+		return strings.Join(out, ",")
+	}
+	tests := []struct {
+		q    store.ListingQuery
+		want string
+	}{
+		{store.ListingQuery{}, "l2,l1,l3"},
+		{store.ListingQuery{Kind: "offer"}, "l1"},
+		{store.ListingQuery{Region: "it-mi"}, "l2,l3"},
+		{store.ListingQuery{Product: "potatoes"}, "l1,l3"},
+		{store.ListingQuery{Region: "it-bg", Kind: "surplus"}, "l2"},
+		{store.ListingQuery{Limit: 1, Offset: 1}, "l1"},
+		{store.ListingQuery{Now: now.Add(90 * time.Minute)}, "l3"},
+	}
+	for _, tt := range tests {
+		if got := ids(tt.q); tt.q.Now.IsZero() && got != tt.want {
+			t.Errorf("%+v: %s, want %s", tt.q, got, tt.want)
+		}
+	}
+	ls, _ := db.Listings(ctx, store.ListingQuery{Now: now.Add(90 * time.Minute)})
+	if len(ls) != 1 || ls[0].ID != "l3" {
+		t.Errorf("expired listings returned: %+v", ls)
+	}
+	// An update by the author replaces; by someone else it is ignored.
+	must(put("l1", "a1", "offer", time.Hour, []string{"it-mi"}, []string{"onions"}))
+	must(put("l1", "intruder", "offer", time.Hour, nil, nil))
+	if got := ids(store.ListingQuery{Region: "it-mi", Kind: "offer"}); got != "l1" {
+		t.Errorf("after update: %q", got)
+	}
+	if got := ids(store.ListingQuery{Product: "potatoes"}); got != "l3" {
+		t.Errorf("old products kept: %q", got)
+	}
+	must(db.Apply(ctx, store.Change{DeleteListing: &store.ListingDelete{ID: "l3", Actor: "a1"}}))
+	must(db.Apply(ctx, store.Change{DeleteListing: &store.ListingDelete{ID: "l2", Actor: "a1"}}))
+	if got := ids(store.ListingQuery{}); got != "l1,l3" {
+		t.Errorf("after deletes: %q (only the author may delete)", got)
+	}
+	must(db.Prune(ctx, now, now.Add(3*time.Hour)))
+	if got := ids(store.ListingQuery{Now: now}); got != "" {
+		t.Errorf("after prune: %q", got)
 	}
 }

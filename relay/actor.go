@@ -27,9 +27,14 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /actor", s.handleActor)
 	mux.HandleFunc("/inbox", s.handleInbox)
-	mux.HandleFunc("GET /outbox", s.collection("outbox", 0))
-	mux.HandleFunc("GET /following", s.collection("following", 0))
+	mux.HandleFunc("GET /outbox", s.collection(s.cfg.PublicURL+"/outbox", 0))
+	mux.HandleFunc("GET /following", s.collection(s.cfg.PublicURL+"/following", 0))
 	mux.HandleFunc("GET /followers", s.handleFollowers)
+	mux.HandleFunc("GET /actors/{slice}", s.handleActor)
+	mux.HandleFunc("/actors/{slice}/inbox", s.handleInbox)
+	mux.HandleFunc("GET /actors/{slice}/outbox", s.handleSliceOutbox)
+	mux.HandleFunc("GET /actors/{slice}/followers", s.handleFollowers)
+	mux.HandleFunc("GET /actors/{slice}/following", s.handleFollowing)
 	mux.HandleFunc("GET /.well-known/webfinger", s.handleWebFinger)
 	mux.HandleFunc("GET /.well-known/nodeinfo", s.handleNodeInfoIndex)
 	mux.HandleFunc("GET /nodeinfo/2.1", s.handleNodeInfo)
@@ -75,23 +80,53 @@ func marshalAS(it vocab.Item) ([]byte, error) {
 	return json.Marshal(m)
 }
 
-func (s *Server) actorDoc() vocab.Item {
-	a := vocab.ServiceNew(vocab.ID(s.actorID))
+// sliceSummaries describe what each kind of slice carries.
+var sliceSummaries = map[string]string{
+	"offers":   "Offers of products from producers, relayed by this relay.",
+	"requests": "Wholesale requests from buyers, relayed by this relay.",
+	"surplus":  "Surplus food to be picked up before a deadline, relayed by this relay.",
+}
+
+// actorDoc is the document of the relay actor (name "") or a slice actor.
+// Slice actors share the relay's key under their own key ids.
+func (s *Server) actorDoc(name string) vocab.Item {
+	id := s.sliceActor(name)
+	a := vocab.ServiceNew(vocab.ID(id))
 	a.Name = vocab.DefaultNaturalLanguageValue("Runrig relay")
 	a.PreferredUsername = vocab.DefaultNaturalLanguageValue("relay")
 	a.Summary = vocab.DefaultNaturalLanguageValue("A federation relay for cooperative food and farm platforms.")
-	a.URL = vocab.IRI(s.cfg.PublicURL + "/")
 	a.Inbox = vocab.IRI(s.inboxID)
 	a.Outbox = vocab.IRI(s.cfg.PublicURL + "/outbox")
 	a.Followers = vocab.IRI(s.cfg.PublicURL + "/followers")
 	a.Following = vocab.IRI(s.cfg.PublicURL + "/following")
 	a.Endpoints = &vocab.Endpoints{SharedInbox: vocab.IRI(s.inboxID)}
-	a.PublicKey = vocab.PublicKey{ID: vocab.ID(s.keyID), Owner: vocab.IRI(s.actorID), PublicKeyPem: s.pubPEM}
+	if name != "" {
+		sl := s.slices[name]
+		summary := sliceSummaries[name]
+		if sl.Region != "" {
+			summary = "Listings for the region " + sl.Region + ", relayed by this relay."
+		}
+		a.Name = vocab.DefaultNaturalLanguageValue("Runrig relay: " + name)
+		a.PreferredUsername = vocab.DefaultNaturalLanguageValue(name)
+		a.Summary = vocab.DefaultNaturalLanguageValue(summary)
+		a.Inbox = vocab.IRI(id + "/inbox")
+		a.Outbox = vocab.IRI(id + "/outbox")
+		a.Followers = vocab.IRI(id + "/followers")
+		a.Following = vocab.IRI(id + "/following")
+		a.Endpoints = &vocab.Endpoints{SharedInbox: vocab.IRI(id + "/inbox")}
+	}
+	a.URL = vocab.IRI(s.cfg.PublicURL + "/")
+	a.PublicKey = vocab.PublicKey{ID: vocab.ID(id + "#main-key"), Owner: vocab.IRI(id), PublicKeyPem: s.pubPEM}
 	return a
 }
 
 func (s *Server) handleActor(w http.ResponseWriter, r *http.Request) {
-	doc, err := marshalAS(s.actorDoc())
+	name := r.PathValue("slice")
+	if _, ok := s.slices[name]; name != "" && !ok {
+		http.NotFound(w, r)
+		return
+	}
+	doc, err := marshalAS(s.actorDoc(name))
 	if err != nil {
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
@@ -99,9 +134,9 @@ func (s *Server) handleActor(w http.ResponseWriter, r *http.Request) {
 	writeAS(w, r, doc)
 }
 
-func (s *Server) collection(name string, total int) http.HandlerFunc {
+func (s *Server) collection(id string, total int) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		c := vocab.OrderedCollectionNew(vocab.ID(s.cfg.PublicURL + "/" + name))
+		c := vocab.OrderedCollectionNew(vocab.ID(id))
 		c.TotalItems = uint(total)
 		doc, _ := marshalAS(c)
 		writeAS(w, r, doc)
@@ -109,12 +144,30 @@ func (s *Server) collection(name string, total int) http.HandlerFunc {
 }
 
 func (s *Server) handleFollowers(w http.ResponseWriter, r *http.Request) {
-	subs, err := s.store.SubscribersIn(r.Context(), store.Accepted)
+	name := r.PathValue("slice")
+	if _, ok := s.slices[name]; name != "" && !ok {
+		http.NotFound(w, r)
+		return
+	}
+	subs, err := s.store.SubscribersIn(r.Context(), name, store.Accepted)
 	if err != nil {
 		http.Error(w, "store unavailable", http.StatusServiceUnavailable)
 		return
 	}
-	s.collection("followers", len(subs))(w, r)
+	id := s.cfg.PublicURL + "/followers"
+	if name != "" {
+		id = s.sliceActor(name) + "/followers"
+	}
+	s.collection(id, len(subs))(w, r)
+}
+
+func (s *Server) handleFollowing(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("slice")
+	if _, ok := s.slices[name]; !ok {
+		http.NotFound(w, r)
+		return
+	}
+	s.collection(s.sliceActor(name)+"/following", 0)(w, r)
 }
 
 func (s *Server) handleWebFinger(w http.ResponseWriter, r *http.Request) {
@@ -123,20 +176,31 @@ func (s *Server) handleWebFinger(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "resource parameter required", http.StatusBadRequest)
 		return
 	}
-	if res != s.actorID {
-		user, host, err := discovery.ParseAcct(res)
+	user := "relay"
+	if name, ok := s.sliceOfActor(res); ok {
+		if name != "" {
+			user = name
+		}
+	} else {
+		u, host, err := discovery.ParseAcct(res)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		if user != "relay" || host != strings.ToLower(s.host) {
+		_, isSlice := s.slices[u]
+		if (u != "relay" && !isSlice) || host != strings.ToLower(s.host) {
 			http.Error(w, "no such account", http.StatusNotFound)
 			return
 		}
+		user = u
+	}
+	actor := s.actorID
+	if user != "relay" {
+		actor = s.sliceActor(user)
 	}
 	w.Header().Set("Content-Type", "application/jrd+json")
 	w.Header().Set("Access-Control-Allow-Origin", "*")
-	json.NewEncoder(w).Encode(discovery.ActorJRD("relay", s.host, s.actorID))
+	json.NewEncoder(w).Encode(discovery.ActorJRD(user, s.host, actor))
 }
 
 func (s *Server) handleNodeInfoIndex(w http.ResponseWriter, r *http.Request) {
@@ -145,7 +209,7 @@ func (s *Server) handleNodeInfoIndex(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleNodeInfo(w http.ResponseWriter, r *http.Request) {
-	subs, err := s.store.SubscribersIn(r.Context(), store.Accepted)
+	subs, err := s.store.SubscribersIn(r.Context(), "", store.Accepted)
 	if err != nil {
 		http.Error(w, "store unavailable", http.StatusServiceUnavailable)
 		return
@@ -160,6 +224,7 @@ func (s *Server) handleNodeInfo(w http.ResponseWriter, r *http.Request) {
 			"relay":       true,
 			"approval":    s.cfg.Approval,
 			"subscribers": len(subs),
+			"slices":      s.sliceNames(),
 		},
 	}
 	w.Header().Set("Content-Type", `application/json; profile="`+discovery.NodeInfoSchema+`#"`)

@@ -64,7 +64,8 @@ func (s *Server) adminSubscribers(w http.ResponseWriter, r *http.Request) {
 
 func subscriberView(st store.SubscriberStatus) admin.Subscriber {
 	return admin.Subscriber{
-		Peer: st.Peer, Actor: st.Actor, Inbox: st.Inbox, Style: string(st.Style), State: string(st.State),
+		Slice: sliceLabel(st.Slice),
+		Peer:  st.Peer, Actor: st.Actor, Inbox: st.Inbox, Style: string(st.Style), State: string(st.State),
 		FollowBack: string(st.FollowBackState), Software: st.Software, Since: st.CreatedAt,
 		LastSuccess: st.Health.LastSuccess, LastFailure: st.Health.LastFailure, LastError: st.Health.LastError,
 		ConsecutiveFailures: st.Health.ConsecutiveFailures, CircuitOpenUntil: st.Health.CircuitUntil,
@@ -79,7 +80,7 @@ func (s *Server) adminDecide(state store.SubscriptionState) http.HandlerFunc {
 			adminError(w, http.StatusBadRequest, err)
 			return
 		}
-		sub, err := s.decide(r.Context(), peer, state)
+		sub, err := s.decide(r.Context(), r.URL.Query().Get("slice"), peer, state)
 		if err != nil {
 			adminError(w, statusOf(err), err)
 			return
@@ -94,7 +95,7 @@ func (s *Server) adminRemove(w http.ResponseWriter, r *http.Request) {
 		adminError(w, http.StatusBadRequest, err)
 		return
 	}
-	if err := s.Remove(r.Context(), peer); err != nil {
+	if err := s.Remove(r.Context(), r.URL.Query().Get("slice"), peer); err != nil {
 		adminError(w, statusOf(err), err)
 		return
 	}

@@ -12,21 +12,23 @@ import (
 	"github.com/runrig/runrig/relay/store"
 )
 
-// relay fans a subscriber's public activity out to every other accepted
-// subscriber, once per delivery inbox, never back to its origin host.
+// relay fans a subscriber's public activity out: to every other subscriber
+// of the relay and, for a listing, to the subscribers of the slices it
+// belongs to (its kind and its regions), once per delivery inbox per slice,
+// never back to its origin host.
 //
 // What is sent: a body carrying an LD signature or an FEP-8b32 proof is
 // forwarded byte for byte (receivers verify it without trusting the relay);
 // a Create without one is wrapped in an Announce of its object, signed by
-// the relay, since receivers would drop a Create the relay signs for someone
-// else; an Announce is re-announced by the relay; Update, Delete and Move are
-// forwarded as they came.
+// the relay or slice actor, since receivers would drop a Create signed by
+// someone else; an Announce is re-announced the same way; Update, Delete and
+// Move are forwarded as they came.
 func (s *Server) relay(ctx context.Context, in *inbound) (string, error) {
-	sub, err := s.store.Subscriber(ctx, in.Peer)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
+	ok, err := s.mayPublish(ctx, in.Peer)
+	if err != nil {
 		return "", err
 	}
-	if err != nil || sub.State != store.Accepted {
+	if !ok {
 		return "", refuse(http.StatusForbidden, "not_subscriber", "%s is not an accepted subscriber of this relay", in.Peer)
 	}
 	if !in.Public {
@@ -36,52 +38,38 @@ func (s *Server) relay(ctx context.Context, in *inbound) (string, error) {
 		return "", refuse(http.StatusBadRequest, "invalid", "%s has no object id", in.Type)
 	}
 	now := time.Now()
-	msg := store.Message{ActivityID: in.ID, Body: in.raw, At: now}
 	var rec *store.ListingRecord
+	var expires time.Time
 	if (in.Type == vocab.CreateType || in.Type == vocab.UpdateType) && listing.IsListing(in.raw) {
-		l, problems := listing.Check(in.raw, listing.Rules{Now: now, Horizon: s.cfg.ListingHorizon, SurplusHorizon: s.cfg.SurplusHorizon})
-		if problems != nil {
-			for _, p := range problems {
-				s.metrics.listingsBad.WithLabelValues(p.Reason).Inc()
-			}
-			rf := refuse(http.StatusUnprocessableEntity, "invalid_listing", "invalid listing: %s", problems[0])
-			rf.problems = problems
-			return "", rf
-		}
-		s.metrics.listings.WithLabelValues(string(l.Kind)).Inc()
-		msg.Expires = l.End
-		rec = &store.ListingRecord{ID: l.ID, ActivityID: in.ID, Actor: l.Actor, Peer: in.Peer, Kind: string(l.Kind),
-			Name: l.Name, Start: l.Start, End: l.End, Lat: l.Lat, Lon: l.Lon, Regions: s.regionsOf(l),
-			Products: l.Products, Activity: in.raw, ReceivedAt: now}
-	}
-	var del *store.ListingDelete
-	if in.Type == vocab.DeleteType && in.ObjectID != in.Actor {
-		del = &store.ListingDelete{ID: in.ObjectID, Actor: in.Actor}
-	}
-	if !in.Embedded && (in.Type == vocab.CreateType || in.Type == vocab.AnnounceType) {
-		msg.ActivityID = s.newID()
-		a := vocab.AnnounceNew(vocab.ID(msg.ActivityID), vocab.IRI(in.ObjectID))
-		a.Actor = vocab.IRI(s.actorID)
-		a.To = vocab.ItemCollection{vocab.IRI(asPublic)}
-		a.CC = vocab.ItemCollection{vocab.IRI(s.cfg.PublicURL + "/followers")}
-		a.Published = now.UTC().Truncate(time.Second)
-		if msg.Body, err = marshalAS(a); err != nil {
+		if rec, err = s.checkListing(in, now); err != nil {
 			return "", err
 		}
+		expires = rec.End
 	}
-	subs, err := s.store.SubscribersIn(ctx, store.Accepted)
-	if err != nil {
-		return "", err
-	}
-	seen := make(map[string]bool, len(subs))
-	for _, t := range subs {
-		if t.Peer == in.Peer || seen[t.Inbox] {
-			continue
+	// A listing's Update or Delete also reaches the slices of its earlier
+	// version, whose followers hold it.
+	slices := s.slicesOf(rec)
+	var del *store.ListingDelete
+	if in.Type == vocab.UpdateType || in.Type == vocab.DeleteType {
+		if old, err := s.store.Listing(ctx, in.ObjectID); err == nil && old.Actor == in.Actor {
+			slices = union(slices, s.slicesOf(&old))
 		}
-		seen[t.Inbox] = true
-		msg.Targets = append(msg.Targets, store.Target{Peer: t.Peer, Inbox: t.Inbox})
+		if in.Type == vocab.DeleteType && in.ObjectID != in.Actor {
+			del = &store.ListingDelete{ID: in.ObjectID, Actor: in.Actor}
+		}
 	}
-	change := store.Change{Seen: in.ID, Messages: []store.Message{msg}, PutListing: rec, DeleteListing: del}
+
+	var msgs []store.Message
+	for _, name := range append([]string{""}, slices...) {
+		m, err := s.sliceMessage(ctx, in, name, now, expires)
+		if err != nil {
+			return "", err
+		}
+		if len(m.Targets) > 0 || name == "" {
+			msgs = append(msgs, m)
+		}
+	}
+	change := store.Change{Seen: in.ID, Messages: msgs, PutListing: rec, DeleteListing: del}
 	if err := s.store.Apply(ctx, change); err != nil {
 		if errors.Is(err, store.ErrDuplicate) {
 			return "duplicate", nil
@@ -90,4 +78,90 @@ func (s *Server) relay(ctx context.Context, in *inbound) (string, error) {
 	}
 	s.dispatcher.Notify()
 	return "relayed", nil
+}
+
+// mayPublish: only peers with an accepted subscription, to the relay or
+// to a slice, may publish through it.
+func (s *Server) mayPublish(ctx context.Context, peer string) (bool, error) {
+	subs, err := s.store.PeerSubscriptions(ctx, peer)
+	if err != nil {
+		return false, err
+	}
+	for _, sub := range subs {
+		if sub.State == store.Accepted {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// checkListing validates a listing and returns its index record.
+func (s *Server) checkListing(in *inbound, now time.Time) (*store.ListingRecord, error) {
+	l, problems := listing.Check(in.raw, listing.Rules{Now: now, Horizon: s.cfg.ListingHorizon, SurplusHorizon: s.cfg.SurplusHorizon})
+	if problems != nil {
+		for _, p := range problems {
+			s.metrics.listingsBad.WithLabelValues(p.Reason).Inc()
+		}
+		rf := refuse(http.StatusUnprocessableEntity, "invalid_listing", "invalid listing: %s", problems[0])
+		rf.problems = problems
+		return nil, rf
+	}
+	s.metrics.listings.WithLabelValues(string(l.Kind)).Inc()
+	return &store.ListingRecord{ID: l.ID, ActivityID: in.ID, Actor: l.Actor, Peer: in.Peer, Kind: string(l.Kind),
+		Name: l.Name, Start: l.Start, End: l.End, Lat: l.Lat, Lon: l.Lon, Regions: s.regionsOf(l),
+		Products: l.Products, Activity: in.raw, ReceivedAt: now}, nil
+}
+
+// sliceMessage builds what the subscribers of one slice ("" for the relay)
+// receive for in, and to whom.
+func (s *Server) sliceMessage(ctx context.Context, in *inbound, name string, now, expires time.Time) (store.Message, error) {
+	msg := store.Message{ActivityID: in.ID, Body: in.raw, At: now, Expires: expires, KeyID: s.sliceKeyID(name)}
+	if !in.Embedded && (in.Type == vocab.CreateType || in.Type == vocab.AnnounceType) {
+		msg.ActivityID = s.newID()
+		body, err := s.announce(name, msg.ActivityID, in.ObjectID, now)
+		if err != nil {
+			return msg, err
+		}
+		msg.Body = body
+	}
+	subs, err := s.store.SubscribersIn(ctx, name, store.Accepted)
+	if err != nil {
+		return msg, err
+	}
+	seen := make(map[string]bool, len(subs))
+	for _, t := range subs {
+		if t.Peer == in.Peer || seen[t.Inbox] {
+			continue
+		}
+		seen[t.Inbox] = true
+		msg.Targets = append(msg.Targets, store.Target{Peer: t.Peer, Inbox: t.Inbox, Slice: name})
+	}
+	return msg, nil
+}
+
+// announce is an Announce of object by a slice's actor ("" for the relay).
+func (s *Server) announce(name, id, object string, published time.Time) ([]byte, error) {
+	actor := s.sliceActor(name)
+	a := vocab.AnnounceNew(vocab.ID(id), vocab.IRI(object))
+	a.Actor = vocab.IRI(actor)
+	a.To = vocab.ItemCollection{vocab.IRI(asPublic)}
+	followers := s.cfg.PublicURL + "/followers"
+	if name != "" {
+		followers = actor + "/followers"
+	}
+	a.CC = vocab.ItemCollection{vocab.IRI(followers)}
+	a.Published = published.UTC().Truncate(time.Second)
+	return marshalAS(a)
+}
+
+func union(a, b []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, x := range append(append([]string{}, a...), b...) {
+		if !seen[x] {
+			seen[x] = true
+			out = append(out, x)
+		}
+	}
+	return out
 }

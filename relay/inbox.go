@@ -52,6 +52,11 @@ func refuse(status int, reason, format string, args ...any) *refusal {
 }
 
 func (s *Server) handleInbox(w http.ResponseWriter, r *http.Request) {
+	inboxSlice := r.PathValue("slice")
+	if _, ok := s.slices[inboxSlice]; inboxSlice != "" && !ok {
+		http.NotFound(w, r)
+		return
+	}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		http.Error(w, "inbox accepts POST only", http.StatusMethodNotAllowed)
@@ -68,7 +73,7 @@ func (s *Server) handleInbox(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), inboxTimeout)
 	defer cancel()
-	in, result, err := s.receive(ctx, r)
+	in, result, err := s.receive(ctx, r, inboxSlice)
 	if err != nil {
 		var rf *refusal
 		if !errors.As(err, &rf) {
@@ -99,7 +104,7 @@ func (s *Server) handleInbox(w http.ResponseWriter, r *http.Request) {
 
 // receive reads, verifies and processes one inbox request. It returns the
 // parsed activity when it got that far, and a result label.
-func (s *Server) receive(ctx context.Context, r *http.Request) (*inbound, string, error) {
+func (s *Server) receive(ctx context.Context, r *http.Request, inboxSlice string) (*inbound, string, error) {
 	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, s.cfg.MaxBody))
 	if err != nil {
 		var mbe *http.MaxBytesError
@@ -124,7 +129,7 @@ func (s *Server) receive(ctx context.Context, r *http.Request) (*inbound, string
 		}
 		return in, "", err
 	}
-	result, err := s.process(ctx, in)
+	result, err := s.process(ctx, in, inboxSlice)
 	return in, result, err
 }
 
@@ -177,13 +182,14 @@ func errText(err error) string {
 	return t
 }
 
-// process acts on a verified activity and returns a result label.
-func (s *Server) process(ctx context.Context, in *inbound) (string, error) {
+// process acts on a verified activity received at the inbox of a slice
+// ("" for the relay's) and returns a result label.
+func (s *Server) process(ctx context.Context, in *inbound, inboxSlice string) (string, error) {
 	switch in.Type {
 	case vocab.FollowType:
-		return s.follow(ctx, in)
+		return s.follow(ctx, in, inboxSlice)
 	case vocab.UndoType:
-		return s.undo(ctx, in)
+		return s.undo(ctx, in, inboxSlice)
 	case vocab.AcceptType, vocab.RejectType:
 		return s.followBackAnswer(ctx, in)
 	case vocab.CreateType, vocab.UpdateType, vocab.DeleteType, vocab.AnnounceType, vocab.MoveType:

@@ -100,7 +100,7 @@ type stateCollector struct{ s *Server }
 
 var (
 	queueDesc       = prometheus.NewDesc("runrig_delivery_queue", "Deliveries in the durable queue, by state.", []string{"state"}, nil)
-	subscribersDesc = prometheus.NewDesc("runrig_subscribers", "Subscribers, by state.", []string{"state"}, nil)
+	subscribersDesc = prometheus.NewDesc("runrig_subscribers", "Subscriptions to the relay and its slices, by state.", []string{"state"}, nil)
 	inflightDesc    = prometheus.NewDesc("runrig_delivery_in_flight", "Deliveries held in memory by the dispatcher.", nil, nil)
 )
 
@@ -117,9 +117,13 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(queueDesc, prometheus.GaugeValue, float64(n), string(st))
 		}
 	}
-	for _, st := range []store.SubscriptionState{store.Pending, store.Accepted, store.Rejected} {
-		if subs, err := c.s.store.SubscribersIn(ctx, st); err == nil {
-			ch <- prometheus.MustNewConstMetric(subscribersDesc, prometheus.GaugeValue, float64(len(subs)), string(st))
+	if sts, err := c.s.store.SubscriberStatuses(ctx); err == nil {
+		counts := map[store.SubscriptionState]int{store.Pending: 0, store.Accepted: 0, store.Rejected: 0}
+		for _, st := range sts {
+			counts[st.State]++
+		}
+		for st, n := range counts {
+			ch <- prometheus.MustNewConstMetric(subscribersDesc, prometheus.GaugeValue, float64(n), string(st))
 		}
 	}
 	ch <- prometheus.MustNewConstMetric(inflightDesc, prometheus.GaugeValue, float64(c.s.dispatcher.InFlight()))

@@ -270,13 +270,13 @@ func TestManualApproval(t *testing.T) {
 	}
 
 	for _, in := range []*relaytest.Instance{a, b} {
-		if _, err := r.Admin.Approve(ctx, in.Host()); err != nil {
+		if _, err := r.Admin.Approve(ctx, in.Host(), ""); err != nil {
 			t.Fatal(err)
 		}
 		waitFor(t, "Accept after approval", func() bool { return len(in.ReceivedOf("Accept")) == 1 })
 	}
 	waitFor(t, "follow-back after approval", func() bool { return len(b.ReceivedOf("Follow")) == 1 })
-	if _, err := r.Admin.Reject(ctx, c.Host()); err != nil {
+	if _, err := r.Admin.Reject(ctx, c.Host(), ""); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "Reject", func() bool { return len(c.ReceivedOf("Reject")) == 1 })
@@ -286,10 +286,10 @@ func TestManualApproval(t *testing.T) {
 	if len(c.ReceivedOf("Announce")) != 0 {
 		t.Error("rejected peer received relayed traffic")
 	}
-	if _, err := r.Admin.Approve(ctx, "nobody.example"); err == nil || !strings.Contains(err.Error(), "no subscription") {
+	if _, err := r.Admin.Approve(ctx, "nobody.example", ""); err == nil || !strings.Contains(err.Error(), "no such subscription") {
 		t.Errorf("approve unknown peer: %v", err)
 	}
-	if err := r.Admin.Remove(ctx, b.Host()); err != nil {
+	if err := r.Admin.Remove(ctx, b.Host(), ""); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "Reject on removal", func() bool { return len(b.ReceivedOf("Reject")) == 1 })
@@ -311,7 +311,7 @@ func TestRejectDropsQueuedDeliveries(t *testing.T) {
 		d, _ := r.Admin.Deliveries(ctx, "", c.Host(), 0)
 		return len(d.Deliveries) == 3
 	})
-	if _, err := r.Admin.Reject(ctx, c.Host()); err != nil {
+	if _, err := r.Admin.Reject(ctx, c.Host(), ""); err != nil {
 		t.Fatal(err)
 	}
 	c.InboxStatus.Store(http.StatusAccepted)

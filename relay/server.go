@@ -72,6 +72,9 @@ type Server struct {
 	keys       *trust.Keys
 	dispatcher *delivery.Dispatcher
 
+	// slices are the followable actors besides the relay, by name.
+	slices map[string]slice
+
 	metrics    *metrics
 	inboxSlots chan struct{} // bounds concurrent inbox requests
 	adminToken string
@@ -95,6 +98,7 @@ func New(ctx context.Context, cfg Config, st store.Store, log *slog.Logger) (*Se
 		inboxID: cfg.PublicURL + "/inbox",
 
 		inboxSlots: make(chan struct{}, maxInboxInFlight),
+		slices:     buildSlices(cfg.Regions),
 	}
 	s.keyID = s.actorID + "#main-key"
 	key, err := s.loadKey(ctx)

@@ -7,19 +7,20 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	vocab "github.com/go-ap/activitypub"
 
-	"github.com/runrig/runrig/policy"
 	"github.com/runrig/runrig/relay/store"
 )
 
 // softwareTimeout bounds the NodeInfo lookup of a new subscriber.
 const softwareTimeout = 15 * time.Second
 
-// ErrNoSubscriber is returned by operator actions on an unknown peer.
-var ErrNoSubscriber = errors.New("no subscription from that peer")
+// ErrNoSubscriber is returned by operator actions on an unknown
+// subscription.
+var ErrNoSubscriber = errors.New("no such subscription")
 
 // newID returns a fresh IRI for an activity the relay sends.
 func (s *Server) newID() string {
@@ -28,17 +29,18 @@ func (s *Server) newID() string {
 	return s.cfg.PublicURL + "/activities/" + hex.EncodeToString(b)
 }
 
-// follow handles a subscription request: a Follow of as:Public (Mastodon,
-// Misskey) or of the relay actor (LitePub).
-func (s *Server) follow(ctx context.Context, in *inbound) (string, error) {
+// follow handles a subscription request to the relay or to a slice: a
+// Follow of as:Public sent to that actor's inbox (Mastodon, Misskey), or a
+// Follow of the actor itself (LitePub).
+func (s *Server) follow(ctx context.Context, in *inbound, inboxSlice string) (string, error) {
 	var style store.Style
-	switch {
-	case isPublic(in.ObjectID):
-		style = store.Mastodon
-	case in.ObjectID == s.actorID:
-		style = store.LitePub
-	default:
-		return "", refuse(http.StatusUnprocessableEntity, "follow_object", "Follow must be of %s or of %s", asPublic, s.actorID)
+	var sliceName string
+	if isPublic(in.ObjectID) {
+		style, sliceName = store.Mastodon, inboxSlice
+	} else if name, ok := s.sliceOfActor(in.ObjectID); ok {
+		style, sliceName = store.LitePub, name
+	} else {
+		return "", refuse(http.StatusUnprocessableEntity, "follow_object", "Follow must be of %s or of %s", asPublic, s.sliceActor(inboxSlice))
 	}
 	actor, err := s.fetch.Actor(ctx, in.Actor)
 	if err != nil {
@@ -46,10 +48,10 @@ func (s *Server) follow(ctx context.Context, in *inbound) (string, error) {
 	}
 	now := time.Now()
 	sub := store.Subscriber{
-		Peer: in.Peer, Actor: in.Actor, Inbox: actor.DeliveryInbox(), FollowID: in.ID, Style: style,
-		State: store.Pending, CreatedAt: now, UpdatedAt: now,
+		Slice: sliceName, Peer: in.Peer, Actor: in.Actor, Inbox: actor.DeliveryInbox(), FollowID: in.ID,
+		Style: style, State: store.Pending, CreatedAt: now, UpdatedAt: now,
 	}
-	prev, err := s.store.Subscriber(ctx, in.Peer)
+	prev, err := s.store.Subscriber(ctx, sliceName, in.Peer)
 	switch {
 	case err == nil:
 		sub.CreatedAt, sub.Software = prev.CreatedAt, prev.Software
@@ -79,7 +81,8 @@ func (s *Server) follow(ctx context.Context, in *inbound) (string, error) {
 	if sub.State == store.Accepted {
 		s.metrics.subscriptions.WithLabelValues("accepted").Inc()
 	}
-	s.log.Info("subscription request", "peer", sub.Peer, "actor", sub.Actor, "style", style, "state", sub.State)
+	s.log.Info("subscription request", "peer", sub.Peer, "slice", sliceLabel(sliceName), "actor", sub.Actor,
+		"style", style, "state", sub.State)
 	s.dispatcher.Notify()
 	if sub.Software == "" {
 		s.lookupSoftware(sub.Peer, sub.Actor)
@@ -87,103 +90,125 @@ func (s *Server) follow(ctx context.Context, in *inbound) (string, error) {
 	return string(sub.State), nil
 }
 
+func sliceLabel(name string) string {
+	if name == "" {
+		return "relay"
+	}
+	return name
+}
+
 // acceptMessages returns the Accept of sub's Follow and, for LitePub, the
-// relay's Follow back, and records the follow-back in sub. Delivery to sub
-// never waits for the answer to the follow-back.
+// followed actor's Follow back, and records the follow-back in sub.
+// Delivery to sub never waits for the answer to the follow-back.
 func (s *Server) acceptMessages(sub *store.Subscriber, inbox string, now time.Time) []store.Message {
-	to := store.Target{Peer: sub.Peer, Inbox: inbox}
+	to := store.Target{Peer: sub.Peer, Inbox: inbox, Slice: sub.Slice}
 	msgs := []store.Message{s.answer(vocab.AcceptType, sub, to, now)}
 	if sub.Style == store.LitePub && sub.FollowBackState != store.Accepted {
 		id := s.newID()
 		f := vocab.FollowNew(vocab.ID(id), vocab.IRI(sub.Actor))
-		f.Actor = vocab.IRI(s.actorID)
+		f.Actor = vocab.IRI(s.sliceActor(sub.Slice))
 		f.To = vocab.ItemCollection{vocab.IRI(sub.Actor)}
 		body, _ := marshalAS(f)
 		sub.FollowBackID, sub.FollowBackState = id, store.Pending
-		msgs = append(msgs, store.Message{ActivityID: id, Body: body, Targets: []store.Target{to}, At: now})
+		msgs = append(msgs, store.Message{ActivityID: id, Body: body, Targets: []store.Target{to}, At: now,
+			KeyID: s.sliceKeyID(sub.Slice)})
 	}
 	return msgs
 }
 
-// answer builds an Accept or Reject of sub's Follow.
+// answer builds an Accept or Reject of sub's Follow, from the followed
+// actor.
 func (s *Server) answer(typ vocab.ActivityVocabularyType, sub *store.Subscriber, to store.Target, now time.Time) store.Message {
 	object := vocab.IRI(asPublic)
 	if sub.Style == store.LitePub {
-		object = vocab.IRI(s.actorID)
+		object = vocab.IRI(s.sliceActor(sub.Slice))
 	}
 	f := vocab.FollowNew(vocab.ID(sub.FollowID), object)
 	f.Actor = vocab.IRI(sub.Actor)
 	id := s.newID()
 	a := vocab.ActivityNew(vocab.ID(id), typ, f)
-	a.Actor = vocab.IRI(s.actorID)
+	a.Actor = vocab.IRI(s.sliceActor(sub.Slice))
 	a.To = vocab.ItemCollection{vocab.IRI(sub.Actor)}
 	body, _ := marshalAS(a)
-	return store.Message{ActivityID: id, Body: body, Targets: []store.Target{to}, At: now}
+	return store.Message{ActivityID: id, Body: body, Targets: []store.Target{to}, At: now, KeyID: s.sliceKeyID(sub.Slice)}
 }
 
-// undo handles Undo{Follow}: the peer unsubscribes.
-func (s *Server) undo(ctx context.Context, in *inbound) (string, error) {
-	inner := in.innerObject()
-	isFollow := inner != nil && inner.Type == vocab.FollowType
-	sub, err := s.store.Subscriber(ctx, in.Peer)
-	if errors.Is(err, store.ErrNotFound) {
-		return "ignored", nil
-	}
+// undo handles Undo{Follow}: the peer unsubscribes from the relay or a
+// slice. The subscription is found by the Follow's id, else by what the
+// Follow followed.
+func (s *Server) undo(ctx context.Context, in *inbound, inboxSlice string) (string, error) {
+	subs, err := s.store.PeerSubscriptions(ctx, in.Peer)
 	if err != nil {
 		return "", err
 	}
-	if !isFollow && in.ObjectID != sub.FollowID {
+	var target *store.Subscriber
+	for i := range subs {
+		if subs[i].FollowID == in.ObjectID {
+			target = &subs[i]
+		}
+	}
+	if inner := in.innerObject(); target == nil && inner != nil && inner.Type == vocab.FollowType {
+		name, ok := inboxSlice, true
+		if obj := inner.Object; obj != nil && !isPublic(obj.GetLink().String()) {
+			name, ok = s.sliceOfActor(obj.GetLink().String())
+		}
+		for i := range subs {
+			if ok && subs[i].Slice == name {
+				target = &subs[i]
+			}
+		}
+	}
+	if target == nil {
 		return "ignored", nil // an Undo of something else (a Like, an Announce)
 	}
-	if err := s.store.Apply(ctx, store.Change{Seen: in.ID, Remove: in.Peer}); err != nil {
+	key := store.SubscriptionKey{Slice: target.Slice, Peer: in.Peer}
+	if err := s.store.Apply(ctx, store.Change{Seen: in.ID, Remove: &key}); err != nil {
 		if errors.Is(err, store.ErrDuplicate) {
 			return "duplicate", nil
 		}
 		return "", err
 	}
-	s.dispatcher.DropPeer(in.Peer, time.Now().Add(time.Hour))
+	s.dispatcher.DropPeer(in.Peer, target.Slice, time.Now().Add(time.Hour))
 	s.metrics.subscriptions.WithLabelValues("removed").Inc()
-	s.log.Info("unsubscribed", "peer", in.Peer, "actor", in.Actor)
+	s.log.Info("unsubscribed", "peer", in.Peer, "slice", sliceLabel(target.Slice), "actor", in.Actor)
 	return "unsubscribed", nil
 }
 
-// followBackAnswer records a LitePub subscriber's Accept or Reject of the
-// relay's Follow back.
+// followBackAnswer records a LitePub subscriber's Accept or Reject of a
+// follow-back.
 func (s *Server) followBackAnswer(ctx context.Context, in *inbound) (string, error) {
-	sub, err := s.store.Subscriber(ctx, in.Peer)
-	if errors.Is(err, store.ErrNotFound) {
-		return "ignored", nil
-	}
+	subs, err := s.store.PeerSubscriptions(ctx, in.Peer)
 	if err != nil {
 		return "", err
 	}
-	if sub.FollowBackID == "" || in.ObjectID != sub.FollowBackID {
-		return "ignored", nil
+	for _, sub := range subs {
+		if sub.FollowBackID == "" || in.ObjectID != sub.FollowBackID {
+			continue
+		}
+		state := store.Accepted
+		if in.Type == vocab.RejectType {
+			state = store.Rejected
+		}
+		fb := &store.FollowBackAnswer{Slice: sub.Slice, Peer: in.Peer, FollowID: sub.FollowBackID, State: state}
+		switch err := s.store.Apply(ctx, store.Change{Seen: in.ID, FollowBack: fb}); {
+		case errors.Is(err, store.ErrDuplicate):
+			return "duplicate", nil
+		case errors.Is(err, store.ErrNotFound):
+			return "ignored", nil // unsubscribed meanwhile
+		case err != nil:
+			return "", err
+		}
+		return "follow_back_" + string(state), nil
 	}
-	state := store.Accepted
-	if in.Type == vocab.RejectType {
-		state = store.Rejected
-	}
-	fb := &store.FollowBackAnswer{Peer: in.Peer, FollowID: sub.FollowBackID, State: state}
-	switch err := s.store.Apply(ctx, store.Change{Seen: in.ID, FollowBack: fb}); {
-	case errors.Is(err, store.ErrDuplicate):
-		return "duplicate", nil
-	case errors.Is(err, store.ErrNotFound):
-		return "ignored", nil // unsubscribed meanwhile
-	case err != nil:
-		return "", err
-	}
-	return "follow_back_" + string(state), nil
+	return "ignored", nil
 }
 
 // lookupSoftware records a new subscriber's software from its NodeInfo, in
 // the background and best effort.
 func (s *Server) lookupSoftware(peer, actor string) {
 	base := "https://" + peer
-	if u, err := policy.PeerOf(actor); err == nil && u == peer {
-		if len(actor) > 7 && actor[:7] == "http://" {
-			base = "http://" + peer
-		}
+	if strings.HasPrefix(actor, "http://") {
+		base = "http://" + peer
 	}
 	s.bg.Add(1)
 	go func() {
@@ -201,20 +226,22 @@ func (s *Server) lookupSoftware(peer, actor string) {
 	}()
 }
 
-// Approve accepts peer's pending (or rejected) subscription.
-func (s *Server) Approve(ctx context.Context, peer string) (store.Subscriber, error) {
-	return s.decide(ctx, peer, store.Accepted)
+// Approve accepts peer's pending (or rejected) subscription to a slice
+// ("" for the relay).
+func (s *Server) Approve(ctx context.Context, slice, peer string) (store.Subscriber, error) {
+	return s.decide(ctx, slice, peer, store.Accepted)
 }
 
-// Reject refuses peer's subscription; the peer is told with a Reject.
-func (s *Server) Reject(ctx context.Context, peer string) (store.Subscriber, error) {
-	return s.decide(ctx, peer, store.Rejected)
+// Reject refuses peer's subscription to a slice; the peer is told with a
+// Reject.
+func (s *Server) Reject(ctx context.Context, slice, peer string) (store.Subscriber, error) {
+	return s.decide(ctx, slice, peer, store.Rejected)
 }
 
-func (s *Server) decide(ctx context.Context, peer string, state store.SubscriptionState) (store.Subscriber, error) {
-	sub, err := s.store.Subscriber(ctx, peer)
+func (s *Server) decide(ctx context.Context, slice, peer string, state store.SubscriptionState) (store.Subscriber, error) {
+	sub, err := s.store.Subscriber(ctx, slice, peer)
 	if errors.Is(err, store.ErrNotFound) {
-		return sub, fmt.Errorf("%w: %s", ErrNoSubscriber, peer)
+		return sub, fmt.Errorf("%w: %s to %s", ErrNoSubscriber, peer, sliceLabel(slice))
 	}
 	if err != nil {
 		return sub, err
@@ -226,35 +253,36 @@ func (s *Server) decide(ctx context.Context, peer string, state store.Subscripti
 	now := time.Now()
 	sub.State, sub.UpdatedAt = state, now
 	change := store.Change{Update: &sub}
+	key := store.SubscriptionKey{Slice: slice, Peer: peer}
 	if state == store.Accepted {
 		change.Messages = s.acceptMessages(&sub, inbox, now)
 	} else {
-		change.Messages = []store.Message{s.answer(vocab.RejectType, &sub, store.Target{Peer: sub.Peer, Inbox: inbox}, now)}
-		change.DropQueued = peer // a rejected peer gets nothing more but the Reject
+		change.Messages = []store.Message{s.answer(vocab.RejectType, &sub, store.Target{Peer: peer, Inbox: inbox, Slice: slice}, now)}
+		change.DropQueued = &key // a rejected peer gets nothing more but the Reject
 	}
 	if err := s.store.Apply(ctx, change); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
-			return sub, fmt.Errorf("%w: %s (it unsubscribed)", ErrNoSubscriber, peer)
+			return sub, fmt.Errorf("%w: %s to %s (it unsubscribed)", ErrNoSubscriber, peer, sliceLabel(slice))
 		}
 		return sub, err
 	}
 	if state == store.Rejected {
 		// Deliveries the dispatcher already holds go too; the Reject,
 		// queued at now, stays.
-		s.dispatcher.DropPeer(peer, now.Truncate(time.Millisecond))
+		s.dispatcher.DropPeer(peer, slice, now.Truncate(time.Millisecond))
 	}
 	s.metrics.subscriptions.WithLabelValues(string(state)).Inc()
-	s.log.Info("subscription decided by operator", "peer", peer, "state", state)
+	s.log.Info("subscription decided by operator", "peer", peer, "slice", sliceLabel(slice), "state", state)
 	s.dispatcher.Notify()
 	return sub, nil
 }
 
-// Remove ends peer's subscription, drops its queued deliveries and tells it
-// with a Reject.
-func (s *Server) Remove(ctx context.Context, peer string) error {
-	sub, err := s.store.Subscriber(ctx, peer)
+// Remove ends peer's subscription to a slice, drops its queued deliveries
+// and tells it with a Reject.
+func (s *Server) Remove(ctx context.Context, slice, peer string) error {
+	sub, err := s.store.Subscriber(ctx, slice, peer)
 	if errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("%w: %s", ErrNoSubscriber, peer)
+		return fmt.Errorf("%w: %s to %s", ErrNoSubscriber, peer, sliceLabel(slice))
 	}
 	if err != nil {
 		return err
@@ -264,13 +292,14 @@ func (s *Server) Remove(ctx context.Context, peer string) error {
 		inbox = sub.Inbox
 	}
 	now := time.Now()
-	msg := s.answer(vocab.RejectType, &sub, store.Target{Peer: sub.Peer, Inbox: inbox}, now)
-	if err := s.store.Apply(ctx, store.Change{Remove: peer, Messages: []store.Message{msg}}); err != nil {
+	msg := s.answer(vocab.RejectType, &sub, store.Target{Peer: peer, Inbox: inbox, Slice: slice}, now)
+	key := store.SubscriptionKey{Slice: slice, Peer: peer}
+	if err := s.store.Apply(ctx, store.Change{Remove: &key, Messages: []store.Message{msg}}); err != nil {
 		return err
 	}
-	s.dispatcher.DropPeer(peer, now.Truncate(time.Millisecond))
+	s.dispatcher.DropPeer(peer, slice, now.Truncate(time.Millisecond))
 	s.metrics.subscriptions.WithLabelValues("removed").Inc()
-	s.log.Info("subscription removed by operator", "peer", peer)
+	s.log.Info("subscription removed by operator", "peer", peer, "slice", sliceLabel(slice))
 	s.dispatcher.Notify()
 	return nil
 }

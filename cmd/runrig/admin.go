@@ -39,6 +39,7 @@ func adminCmd(args []string, stdout, stderr io.Writer) int {
 	state := sub.String("state", "", "deliveries: only this state (queued, retrying, dead)")
 	peer := sub.String("peer", "", "deliveries: only this peer")
 	limit := sub.Int("limit", 100, "deliveries: at most this many")
+	sliceName := sub.String("slice", "", "approve, reject, remove: the slice subscription (e.g. surplus, region-it-bg); default the relay itself")
 	if err := sub.Parse(cmdArgs); err != nil {
 		return 2
 	}
@@ -64,11 +65,11 @@ func adminCmd(args []string, stdout, stderr io.Writer) int {
 		}
 		switch cmd {
 		case "approve":
-			out, err = c.Approve(ctx, pos[0])
+			out, err = c.Approve(ctx, pos[0], *sliceName)
 		case "reject":
-			out, err = c.Reject(ctx, pos[0])
+			out, err = c.Reject(ctx, pos[0], *sliceName)
 		default:
-			err = c.Remove(ctx, pos[0])
+			err = c.Remove(ctx, pos[0], *sliceName)
 			out = map[string]string{"removed": pos[0]}
 		}
 		text = func(w io.Writer) { fmt.Fprintf(w, "%s: done\n", pos[0]) }
@@ -120,9 +121,9 @@ func printSubscribers(w io.Writer, subs []admin.Subscriber) {
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "PEER\tSTATE\tSTYLE\tSOFTWARE\tLAST SUCCESS\tFAILURES\tQUEUED\tDEAD\tLAST ERROR")
+	fmt.Fprintln(tw, "PEER\tFOLLOWS\tSTATE\tSTYLE\tSOFTWARE\tLAST SUCCESS\tFAILURES\tQUEUED\tDEAD\tLAST ERROR")
 	for _, s := range subs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\n", s.Peer, s.State, s.Style, s.Software,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\n", s.Peer, s.Slice, s.State, s.Style, s.Software,
 			ago(s.LastSuccess), s.ConsecutiveFailures, s.Queued, s.Dead, s.LastError)
 	}
 	tw.Flush()

@@ -18,9 +18,9 @@ Usage:
 
 Admin commands (add --json for machine-readable output):
   subscribers                     list subscriptions and their delivery health
-  approve DOMAIN                  accept a pending subscription
-  reject DOMAIN                   refuse a subscription
-  remove DOMAIN                   end a subscription and drop its queued deliveries
+  approve DOMAIN [--slice NAME]   accept a pending subscription (to the relay, or a slice)
+  reject DOMAIN [--slice NAME]    refuse a subscription
+  remove DOMAIN [--slice NAME]    end a subscription and drop its queued deliveries
   deliveries [--state S] [--peer DOMAIN]
                                   list queued, retrying and dead deliveries
   deliveries retry [ID...]        requeue dead deliveries (all when no ID)

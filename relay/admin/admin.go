@@ -31,6 +31,9 @@ var ErrNotRunning = errors.New("no running relay found for this data directory")
 
 // Subscriber is a subscription as operators see it.
 type Subscriber struct {
+	// Slice is what the peer follows: "relay" (everything) or a slice
+	// actor's name ("surplus", "region-it-bg").
+	Slice               string    `json:"slice"`
 	Peer                string    `json:"peer"`
 	Actor               string    `json:"actor"`
 	Inbox               string    `json:"inbox"`
@@ -148,23 +151,32 @@ func (c *Client) Subscribers(ctx context.Context) ([]Subscriber, error) {
 	return out, err
 }
 
-// Approve accepts a peer's subscription.
-func (c *Client) Approve(ctx context.Context, peer string) (Subscriber, error) {
+// sliceQuery names the slice of an operator action; "" and "relay" mean
+// the relay itself.
+func sliceQuery(slice string) string {
+	if slice == "" || slice == "relay" {
+		return ""
+	}
+	return "?slice=" + url.QueryEscape(slice)
+}
+
+// Approve accepts a peer's subscription to a slice ("" for the relay).
+func (c *Client) Approve(ctx context.Context, peer, slice string) (Subscriber, error) {
 	var out Subscriber
-	err := c.do(ctx, http.MethodPost, "/subscribers/"+url.PathEscape(peer)+"/approve", nil, &out)
+	err := c.do(ctx, http.MethodPost, "/subscribers/"+url.PathEscape(peer)+"/approve"+sliceQuery(slice), nil, &out)
 	return out, err
 }
 
-// Reject refuses a peer's subscription.
-func (c *Client) Reject(ctx context.Context, peer string) (Subscriber, error) {
+// Reject refuses a peer's subscription to a slice ("" for the relay).
+func (c *Client) Reject(ctx context.Context, peer, slice string) (Subscriber, error) {
 	var out Subscriber
-	err := c.do(ctx, http.MethodPost, "/subscribers/"+url.PathEscape(peer)+"/reject", nil, &out)
+	err := c.do(ctx, http.MethodPost, "/subscribers/"+url.PathEscape(peer)+"/reject"+sliceQuery(slice), nil, &out)
 	return out, err
 }
 
-// Remove ends a peer's subscription.
-func (c *Client) Remove(ctx context.Context, peer string) error {
-	return c.do(ctx, http.MethodDelete, "/subscribers/"+url.PathEscape(peer), nil, nil)
+// Remove ends a peer's subscription to a slice ("" for the relay).
+func (c *Client) Remove(ctx context.Context, peer, slice string) error {
+	return c.do(ctx, http.MethodDelete, "/subscribers/"+url.PathEscape(peer)+sliceQuery(slice), nil, nil)
 }
 
 // Deliveries lists deliveries in state ("" for all) to peer ("" for all).

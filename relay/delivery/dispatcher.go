@@ -109,12 +109,12 @@ func (d *Dispatcher) Notify() {
 	}
 }
 
-// DropPeer forgets the deliveries to peer queued before `before` that are
-// held in memory and not yet started, after the store dropped them (the
-// peer unsubscribed or was rejected): nothing more is sent to it but
-// requests already on the wire. Deliveries queued from `before` on, such as
-// the Reject telling the peer, are kept.
-func (d *Dispatcher) DropPeer(peer string, before time.Time) {
+// DropPeer forgets the deliveries to peer for slice queued before `before`
+// that are held in memory and not yet started, after the store dropped them
+// (the peer unsubscribed or was rejected): nothing more is sent for that
+// subscription but requests already on the wire. Deliveries queued from
+// `before` on, such as the Reject telling the peer, are kept.
+func (d *Dispatcher) DropPeer(peer, slice string, before time.Time) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	p := d.peers[peer]
@@ -123,7 +123,7 @@ func (d *Dispatcher) DropPeer(peer string, before time.Time) {
 	}
 	kept := p.queue[:0]
 	for _, it := range p.queue {
-		if it.d.CreatedAt.Before(before) {
+		if it.d.Slice == slice && it.d.CreatedAt.Before(before) {
 			delete(d.inflight, it.d.ID)
 			continue
 		}
@@ -311,7 +311,7 @@ func (d *Dispatcher) post(ctx context.Context, it item) (status int, retryAfter 
 		req.Header.Set("User-Agent", d.cfg.UserAgent)
 	}
 	d.signing <- struct{}{}
-	err = d.cfg.Signer.Sign(req, it.digest)
+	err = d.cfg.Signer.SignAs(req, it.digest, it.d.KeyID)
 	<-d.signing
 	if err != nil {
 		return 0, 0, err

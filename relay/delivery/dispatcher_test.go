@@ -13,18 +13,22 @@ func TestDropPeerKeepsLaterDeliveries(t *testing.T) {
 	d := New(nil, Config{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	cut := time.Unix(1000, 0)
 	p := &peer{}
-	for i, at := range []time.Time{cut.Add(-time.Second), cut.Add(-time.Millisecond), cut, cut.Add(time.Second)} {
+	for i, at := range []time.Time{cut.Add(-time.Second), cut.Add(-time.Millisecond), cut, cut.Add(time.Second), cut.Add(-time.Second)} {
 		id := int64(i + 1)
-		p.queue = append(p.queue, item{d: store.Delivery{ID: id, CreatedAt: at}})
+		slice := ""
+		if id == 5 {
+			slice = "surplus" // another subscription of the same peer
+		}
+		p.queue = append(p.queue, item{d: store.Delivery{ID: id, CreatedAt: at, Slice: slice}})
 		d.inflight[id] = true
 	}
 	d.peers["a.example"] = p
-	d.DropPeer("a.example", cut)
-	d.DropPeer("unknown.example", cut)
-	if len(p.queue) != 2 || p.queue[0].d.ID != 3 || p.queue[1].d.ID != 4 {
+	d.DropPeer("a.example", "", cut)
+	d.DropPeer("unknown.example", "", cut)
+	if len(p.queue) != 3 || p.queue[0].d.ID != 3 || p.queue[1].d.ID != 4 || p.queue[2].d.ID != 5 {
 		t.Fatalf("kept %+v", p.queue)
 	}
-	if d.inflight[1] || d.inflight[2] || !d.inflight[3] || !d.inflight[4] {
+	if d.inflight[1] || d.inflight[2] || !d.inflight[3] || !d.inflight[4] || !d.inflight[5] {
 		t.Fatalf("in flight %v", d.inflight)
 	}
 }

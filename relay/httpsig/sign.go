@@ -34,6 +34,15 @@ func DigestHeader(body []byte) string {
 // "" for requests without a body. Signed headers are (request-target), host,
 // date and, with a body, digest.
 func (s *Signer) Sign(req *http.Request, digest string) error {
+	return s.SignAs(req, digest, "")
+}
+
+// SignAs is Sign with another key id for the same key, for actors that
+// share it (the relay's slice actors); "" means s.KeyID.
+func (s *Signer) SignAs(req *http.Request, digest, keyID string) error {
+	if keyID == "" {
+		keyID = s.KeyID
+	}
 	now := time.Now
 	if s.Now != nil {
 		now = s.Now
@@ -55,7 +64,7 @@ func (s *Signer) Sign(req *http.Request, digest string) error {
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Signature", `keyId="`+s.KeyID+`",algorithm="rsa-sha256",headers="`+
+	req.Header.Set("Signature", `keyId="`+keyID+`",algorithm="rsa-sha256",headers="`+
 		strings.Join(headers, " ")+`",signature="`+base64.StdEncoding.EncodeToString(sig)+`"`)
 	return nil
 }

@@ -34,17 +34,21 @@ type Store interface {
 	Close() error
 }
 
-// Subscribers holds the relay's subscriptions.
+// Subscribers holds the relay's subscriptions. A peer may hold one per
+// slice: the relay actor itself (slice "") and each followable slice
+// actor (a listing kind or a region).
 type Subscribers interface {
-	// Subscriber returns the subscription of peer, or ErrNotFound.
-	Subscriber(ctx context.Context, peer string) (Subscriber, error)
-	// SubscribersIn returns the subscriptions in the given state.
-	SubscribersIn(ctx context.Context, state SubscriptionState) ([]Subscriber, error)
+	// Subscriber returns peer's subscription to slice, or ErrNotFound.
+	Subscriber(ctx context.Context, slice, peer string) (Subscriber, error)
+	// SubscribersIn returns the subscriptions to slice in the given state.
+	SubscribersIn(ctx context.Context, slice string, state SubscriptionState) ([]Subscriber, error)
+	// PeerSubscriptions returns every subscription of peer.
+	PeerSubscriptions(ctx context.Context, peer string) ([]Subscriber, error)
 	// SubscriberStatuses returns every subscription with its delivery
 	// health and queue depth, for operators.
 	SubscriberStatuses(ctx context.Context) ([]SubscriberStatus, error)
-	// SetSoftware records the software a subscriber runs; ErrNotFound if
-	// the peer has no subscription.
+	// SetSoftware records the software a peer runs on all its
+	// subscriptions; ErrNotFound if it has none.
 	SetSoftware(ctx context.Context, peer, software string) error
 }
 
@@ -73,6 +77,8 @@ type Listings interface {
 	// Listings returns current listings (ending after q.Now) matching q,
 	// soonest ending first.
 	Listings(ctx context.Context, q ListingQuery) ([]ListingRecord, error)
+	// Listing returns the listing with id, current or not, or ErrNotFound.
+	Listing(ctx context.Context, id string) (ListingRecord, error)
 }
 
 // ListingRecord is a listing in the index.
@@ -134,8 +140,12 @@ const (
 	LitePub Style = "litepub"
 )
 
-// Subscriber is one peer's subscription to the relay.
+// Subscriber is one peer's subscription to the relay or to one of its
+// slices.
 type Subscriber struct {
+	// Slice is the slice actor followed ("surplus", "region-it-bg"), or ""
+	// for the relay actor itself (everything).
+	Slice string
 	// Peer is the subscriber's authority, host[:port].
 	Peer string
 	// Actor is the IRI of the actor that followed the relay.
@@ -195,11 +205,11 @@ type Change struct {
 	// Update, it fails with ErrNotFound when there is no such subscription
 	// or the follow-back id does not match.
 	FollowBack *FollowBackAnswer
-	// Remove deletes the subscription of this peer and every delivery to it.
-	Remove string
-	// DropQueued deletes every delivery to this peer (before Messages are
-	// queued), keeping its subscription.
-	DropQueued string
+	// Remove deletes a subscription and every delivery queued for it.
+	Remove *SubscriptionKey
+	// DropQueued deletes every delivery queued for a subscription (before
+	// Messages are queued), keeping the subscription.
+	DropQueued *SubscriptionKey
 	// Messages are queued for delivery.
 	Messages []Message
 	// PutListing adds a listing to the index or, if its actor already
@@ -209,9 +219,15 @@ type Change struct {
 	DeleteListing *ListingDelete
 }
 
+// SubscriptionKey names one subscription.
+type SubscriptionKey struct {
+	Slice, Peer string
+}
+
 // FollowBackAnswer is a LitePub subscriber's Accept or Reject of the
 // relay's Follow.
 type FollowBackAnswer struct {
+	Slice    string
 	Peer     string
 	FollowID string
 	State    SubscriptionState
@@ -229,12 +245,17 @@ type Message struct {
 	// Expires, when set, is when the message stops being worth
 	// delivering (a listing's end); undelivered copies are dropped then.
 	Expires time.Time
+	// KeyID is the key the deliveries are signed with: a slice actor's,
+	// or "" for the relay actor's.
+	KeyID string
 }
 
-// Target is one inbox of one peer.
+// Target is one inbox of one peer, for one of its subscriptions.
 type Target struct {
 	Peer  string
 	Inbox string
+	// Slice is the subscription the delivery serves ("" for the relay).
+	Slice string
 }
 
 // DeliveryState is where a delivery stands.
@@ -261,6 +282,10 @@ type Delivery struct {
 	CreatedAt   time.Time
 	// Expires is the message's expiry, or zero.
 	Expires time.Time
+	// KeyID signs the delivery ("" for the relay actor's key).
+	KeyID string
+	// Slice is the subscription the delivery serves.
+	Slice string
 }
 
 // ClaimRequest asks for due deliveries.

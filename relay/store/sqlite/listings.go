@@ -42,6 +42,18 @@ func putListing(ctx context.Context, tx *sql.Tx, l *store.ListingRecord) error {
 	return nil
 }
 
+// Listing implements store.Listings.
+func (db *DB) Listing(ctx context.Context, id string) (store.ListingRecord, error) {
+	ls, err := db.listings(ctx, `WHERE l.id = ?`, []any{id}, 1, 0)
+	if err != nil {
+		return store.ListingRecord{}, err
+	}
+	if len(ls) == 0 {
+		return store.ListingRecord{}, store.ErrNotFound
+	}
+	return ls[0], nil
+}
+
 // Listings implements store.Listings.
 func (db *DB) Listings(ctx context.Context, q store.ListingQuery) ([]store.ListingRecord, error) {
 	if q.Limit <= 0 {
@@ -50,8 +62,7 @@ func (db *DB) Listings(ctx context.Context, q store.ListingQuery) ([]store.Listi
 	if q.Now.IsZero() {
 		q.Now = time.Now()
 	}
-	query := `SELECT l.id, l.activity_id, l.actor, l.peer, l.kind, l.name, l.start_at, l.end_at, l.lat, l.lon,
-		l.activity, l.received_at FROM listings l WHERE l.end_at > ?`
+	query := `WHERE l.end_at > ?`
 	args := []any{ms(q.Now)}
 	if q.Kind != "" {
 		query += ` AND l.kind = ?`
@@ -65,8 +76,13 @@ func (db *DB) Listings(ctx context.Context, q store.ListingQuery) ([]store.Listi
 		query += ` AND EXISTS (SELECT 1 FROM listing_products p WHERE p.listing_id = l.id AND p.product = ?)`
 		args = append(args, q.Product)
 	}
-	query += ` ORDER BY l.end_at, l.id LIMIT ? OFFSET ?`
-	args = append(args, q.Limit, q.Offset)
+	return db.listings(ctx, query, args, q.Limit, q.Offset)
+}
+
+func (db *DB) listings(ctx context.Context, where string, args []any, limit, offset int) ([]store.ListingRecord, error) {
+	query := `SELECT l.id, l.activity_id, l.actor, l.peer, l.kind, l.name, l.start_at, l.end_at, l.lat, l.lon,
+		l.activity, l.received_at FROM listings l ` + where + ` ORDER BY l.end_at, l.id LIMIT ? OFFSET ?`
+	args = append(args, limit, offset)
 	rows, err := db.r.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err

@@ -96,6 +96,32 @@ var migrations = []string{
 		PRIMARY KEY (product, listing_id)
 	);
 	CREATE INDEX listing_products_listing ON listing_products(listing_id);`,
+	// 4: subscriptions per slice; deliveries know their subscription and
+	// the key that signs them.
+	`CREATE TABLE subscribers_v4 (
+		slice             TEXT NOT NULL DEFAULT '',
+		peer              TEXT NOT NULL,
+		actor             TEXT NOT NULL,
+		inbox             TEXT NOT NULL,
+		follow_id         TEXT NOT NULL,
+		style             TEXT NOT NULL,
+		state             TEXT NOT NULL,
+		follow_back_id    TEXT NOT NULL DEFAULT '',
+		follow_back_state TEXT NOT NULL DEFAULT '',
+		software          TEXT NOT NULL DEFAULT '',
+		created_at        INTEGER NOT NULL,
+		updated_at        INTEGER NOT NULL,
+		PRIMARY KEY (slice, peer)
+	);
+	INSERT INTO subscribers_v4 (slice, peer, actor, inbox, follow_id, style, state, follow_back_id,
+		follow_back_state, software, created_at, updated_at)
+		SELECT '', peer, actor, inbox, follow_id, style, state, follow_back_id, follow_back_state,
+		software, created_at, updated_at FROM subscribers;
+	DROP TABLE subscribers;
+	ALTER TABLE subscribers_v4 RENAME TO subscribers;
+	CREATE INDEX subscribers_peer ON subscribers(peer);
+	ALTER TABLE deliveries ADD COLUMN slice TEXT NOT NULL DEFAULT '';
+	ALTER TABLE payloads ADD COLUMN key_id TEXT NOT NULL DEFAULT '';`,
 }
 
 // SchemaVersion is the version a freshly migrated store has.

@@ -23,16 +23,16 @@ func (db *DB) Apply(ctx context.Context, c store.Change) error {
 				return store.ErrDuplicate
 			}
 		}
-		if c.Remove != "" {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM subscribers WHERE peer = ?`, c.Remove); err != nil {
+		if k := c.Remove; k != nil {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM subscribers WHERE slice = ? AND peer = ?`, k.Slice, k.Peer); err != nil {
 				return err
 			}
-			if _, err := tx.ExecContext(ctx, `DELETE FROM deliveries WHERE peer = ?`, c.Remove); err != nil {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM deliveries WHERE slice = ? AND peer = ?`, k.Slice, k.Peer); err != nil {
 				return err
 			}
 		}
-		if c.DropQueued != "" {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM deliveries WHERE peer = ?`, c.DropQueued); err != nil {
+		if k := c.DropQueued; k != nil {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM deliveries WHERE slice = ? AND peer = ?`, k.Slice, k.Peer); err != nil {
 				return err
 			}
 		}
@@ -48,7 +48,7 @@ func (db *DB) Apply(ctx context.Context, c store.Change) error {
 		}
 		if fb := c.FollowBack; fb != nil {
 			res, err := tx.ExecContext(ctx, `UPDATE subscribers SET follow_back_state = ?, updated_at = ?
-				WHERE peer = ? AND follow_back_id = ?`, fb.State, ms(time.Now()), fb.Peer, fb.FollowID)
+				WHERE slice = ? AND peer = ? AND follow_back_id = ?`, fb.State, ms(time.Now()), fb.Slice, fb.Peer, fb.FollowID)
 			if err != nil {
 				return err
 			}
@@ -75,7 +75,7 @@ func insertMessages(ctx context.Context, tx *sql.Tx, msgs []store.Message) error
 	if len(msgs) == 0 {
 		return nil
 	}
-	ins, err := tx.PrepareContext(ctx, `INSERT INTO deliveries(payload_id, peer, inbox, state, next_at, created_at) VALUES (?, ?, ?, 'queued', ?, ?)`)
+	ins, err := tx.PrepareContext(ctx, `INSERT INTO deliveries(payload_id, peer, inbox, slice, state, next_at, created_at) VALUES (?, ?, ?, ?, 'queued', ?, ?)`)
 	if err != nil {
 		return err
 	}
@@ -89,12 +89,12 @@ func insertMessages(ctx context.Context, tx *sql.Tx, msgs []store.Message) error
 			at = ms(time.Now())
 		}
 		var pid int64
-		if err := tx.QueryRowContext(ctx, `INSERT INTO payloads(activity_id, body, created_at, expires_at) VALUES (?, ?, ?, ?) RETURNING id`,
-			m.ActivityID, m.Body, at, ms(m.Expires)).Scan(&pid); err != nil {
+		if err := tx.QueryRowContext(ctx, `INSERT INTO payloads(activity_id, body, created_at, expires_at, key_id) VALUES (?, ?, ?, ?, ?) RETURNING id`,
+			m.ActivityID, m.Body, at, ms(m.Expires), m.KeyID).Scan(&pid); err != nil {
 			return err
 		}
 		for _, t := range m.Targets {
-			if _, err := ins.ExecContext(ctx, pid, t.Peer, t.Inbox, at, at); err != nil {
+			if _, err := ins.ExecContext(ctx, pid, t.Peer, t.Inbox, t.Slice, at, at); err != nil {
 				return err
 			}
 		}
@@ -102,12 +102,12 @@ func insertMessages(ctx context.Context, tx *sql.Tx, msgs []store.Message) error
 	return nil
 }
 
-const deliveryCols = `d.id, d.payload_id, p.activity_id, d.peer, d.inbox, d.state, d.attempts, d.next_at, d.last_error, d.created_at`
+const deliveryCols = `d.id, d.payload_id, p.activity_id, d.peer, d.inbox, d.slice, d.state, d.attempts, d.next_at, d.last_error, d.created_at`
 
 func scanDelivery(row scanner) (store.Delivery, error) {
 	var d store.Delivery
 	var next, created int64
-	err := row.Scan(&d.ID, &d.PayloadID, &d.ActivityID, &d.Peer, &d.Inbox, &d.State, &d.Attempts, &next, &d.LastError, &created)
+	err := row.Scan(&d.ID, &d.PayloadID, &d.ActivityID, &d.Peer, &d.Inbox, &d.Slice, &d.State, &d.Attempts, &next, &d.LastError, &created)
 	d.NextAttempt, d.CreatedAt = fromMS(next), fromMS(created)
 	return d, err
 }
@@ -137,14 +137,14 @@ func (db *DB) Claim(ctx context.Context, req store.ClaimRequest) (store.Claimed,
 			SELECT id FROM deliveries WHERE state != 'dead' AND next_at <= ? AND lease_until <= ?
 			AND peer NOT IN (SELECT peer FROM peers WHERE circuit_until > ?)`+exclude+`
 			ORDER BY next_at, id LIMIT ?)
-			RETURNING id, payload_id, peer, inbox, state, attempts, next_at, last_error, created_at`, args...)
+			RETURNING id, payload_id, peer, inbox, slice, state, attempts, next_at, last_error, created_at`, args...)
 		if err != nil {
 			return err
 		}
 		for rows.Next() {
 			var d store.Delivery
 			var next, created int64
-			if err := rows.Scan(&d.ID, &d.PayloadID, &d.Peer, &d.Inbox, &d.State, &d.Attempts, &next, &d.LastError, &created); err != nil {
+			if err := rows.Scan(&d.ID, &d.PayloadID, &d.Peer, &d.Inbox, &d.Slice, &d.State, &d.Attempts, &next, &d.LastError, &created); err != nil {
 				rows.Close()
 				return err
 			}
@@ -157,14 +157,14 @@ func (db *DB) Claim(ctx context.Context, req store.ClaimRequest) (store.Claimed,
 			return err
 		}
 		type meta struct {
-			id      string
-			expires int64
+			id, keyID string
+			expires   int64
 		}
 		metas := make(map[int64]meta, len(out.Bodies))
 		for pid := range out.Bodies {
 			var body []byte
 			var m meta
-			if err := tx.QueryRowContext(ctx, `SELECT body, activity_id, expires_at FROM payloads WHERE id = ?`, pid).Scan(&body, &m.id, &m.expires); err != nil {
+			if err := tx.QueryRowContext(ctx, `SELECT body, activity_id, expires_at, key_id FROM payloads WHERE id = ?`, pid).Scan(&body, &m.id, &m.expires, &m.keyID); err != nil {
 				return fmt.Errorf("payload %d: %w", pid, err)
 			}
 			out.Bodies[pid] = body
@@ -172,7 +172,7 @@ func (db *DB) Claim(ctx context.Context, req store.ClaimRequest) (store.Claimed,
 		}
 		for i := range out.Deliveries {
 			m := metas[out.Deliveries[i].PayloadID]
-			out.Deliveries[i].ActivityID, out.Deliveries[i].Expires = m.id, fromMS(m.expires)
+			out.Deliveries[i].ActivityID, out.Deliveries[i].Expires, out.Deliveries[i].KeyID = m.id, fromMS(m.expires), m.keyID
 		}
 		return nil
 	})

@@ -127,7 +127,7 @@ func TestSubscribersAndRemove(t *testing.T) {
 	}
 	s.State = store.Accepted
 	db.Apply(ctx, store.Change{Upsert: &s})
-	got, err := db.Subscriber(ctx, "p1")
+	got, err := db.Subscriber(ctx, "", "p1")
 	if err != nil || got.State != store.Accepted || got.CreatedAt.UnixMilli() != now.UnixMilli() {
 		t.Fatalf("Subscriber = %+v, %v", got, err)
 	}
@@ -135,10 +135,10 @@ func TestSubscribersAndRemove(t *testing.T) {
 	if len(st) != 1 || st[0].Queued != 1 {
 		t.Fatalf("statuses = %+v", st)
 	}
-	if err := db.Apply(ctx, store.Change{Remove: "p1"}); err != nil {
+	if err := db.Apply(ctx, store.Change{Remove: &store.SubscriptionKey{Peer: "p1"}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.Subscriber(ctx, "p1"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := db.Subscriber(ctx, "", "p1"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("after remove: %v", err)
 	}
 	if d, _ := db.QueueDepth(ctx); d[store.Queued] != 0 {
@@ -187,10 +187,10 @@ func TestUpdatesDoNotResurrect(t *testing.T) {
 	if err := db.Apply(ctx, store.Change{Seen: "a1", FollowBack: right}); err != nil {
 		t.Fatalf("follow-back = %v (the failed change must not have marked a1 seen)", err)
 	}
-	if got, _ := db.Subscriber(ctx, "p1"); got.FollowBackState != store.Accepted {
+	if got, _ := db.Subscriber(ctx, "", "p1"); got.FollowBackState != store.Accepted {
 		t.Fatalf("follow-back state = %q", got.FollowBackState)
 	}
-	if err := db.Apply(ctx, store.Change{Remove: "p1"}); err != nil {
+	if err := db.Apply(ctx, store.Change{Remove: &store.SubscriptionKey{Peer: "p1"}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := db.Apply(ctx, store.Change{Seen: "a2", FollowBack: right}); !errors.Is(err, store.ErrNotFound) {
@@ -200,7 +200,7 @@ func TestUpdatesDoNotResurrect(t *testing.T) {
 	if err := db.Apply(ctx, store.Change{Update: &s, Messages: []store.Message{msg("r", "p1")}}); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("update after removal = %v", err)
 	}
-	if _, err := db.Subscriber(ctx, "p1"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := db.Subscriber(ctx, "", "p1"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatal("removed subscription came back")
 	}
 	if d, _ := db.QueueDepth(ctx); d[store.Queued] != 0 {
@@ -222,6 +222,8 @@ func TestMigrateFromVersion1(t *testing.T) {
 		migrations[0], `PRAGMA user_version = 1`,
 		`INSERT INTO payloads(id, activity_id, body, created_at) VALUES (1, 'a1', '{}', 1)`,
 		`INSERT INTO deliveries(payload_id, peer, inbox, state, next_at, created_at) VALUES (1, 'p1', 'http://p1/inbox', 'queued', 1, 1)`,
+		`INSERT INTO subscribers(peer, actor, inbox, follow_id, style, state, created_at, updated_at)
+			VALUES ('p1', 'http://p1/actor', 'http://p1/inbox', 'http://p1/f/1', 'mastodon', 'accepted', 1, 1)`,
 	} {
 		if _, err := raw.Exec(q); err != nil {
 			t.Fatalf("%s: %v", q, err)
@@ -239,6 +241,9 @@ func TestMigrateFromVersion1(t *testing.T) {
 	}
 	if ls, err := db.Listings(ctx, store.ListingQuery{}); err != nil || len(ls) != 0 {
 		t.Fatalf("listings after migration: %v %v", ls, err)
+	}
+	if sub, err := db.Subscriber(ctx, "", "p1"); err != nil || sub.State != store.Accepted || sub.FollowID != "http://p1/f/1" {
+		t.Fatalf("subscription after migration: %+v %v", sub, err)
 	}
 }
 

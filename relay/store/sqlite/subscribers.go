@@ -8,14 +8,14 @@ import (
 	"github.com/runrig/runrig/relay/store"
 )
 
-const subscriberCols = `peer, actor, inbox, follow_id, style, state, follow_back_id, follow_back_state, software, created_at, updated_at`
+const subscriberCols = `slice, peer, actor, inbox, follow_id, style, state, follow_back_id, follow_back_state, software, created_at, updated_at`
 
 type scanner interface{ Scan(...any) error }
 
 func scanSubscriber(row scanner, extra ...any) (store.Subscriber, error) {
 	var s store.Subscriber
 	var created, updated int64
-	dest := append([]any{&s.Peer, &s.Actor, &s.Inbox, &s.FollowID, &s.Style, &s.State,
+	dest := append([]any{&s.Slice, &s.Peer, &s.Actor, &s.Inbox, &s.FollowID, &s.Style, &s.State,
 		&s.FollowBackID, &s.FollowBackState, &s.Software, &created, &updated}, extra...)
 	if err := row.Scan(dest...); err != nil {
 		return s, err
@@ -25,8 +25,8 @@ func scanSubscriber(row scanner, extra ...any) (store.Subscriber, error) {
 }
 
 // Subscriber implements store.Subscribers.
-func (db *DB) Subscriber(ctx context.Context, peer string) (store.Subscriber, error) {
-	s, err := scanSubscriber(db.r.QueryRowContext(ctx, `SELECT `+subscriberCols+` FROM subscribers WHERE peer = ?`, peer))
+func (db *DB) Subscriber(ctx context.Context, slice, peer string) (store.Subscriber, error) {
+	s, err := scanSubscriber(db.r.QueryRowContext(ctx, `SELECT `+subscriberCols+` FROM subscribers WHERE slice = ? AND peer = ?`, slice, peer))
 	if errors.Is(err, sql.ErrNoRows) {
 		return s, store.ErrNotFound
 	}
@@ -34,8 +34,17 @@ func (db *DB) Subscriber(ctx context.Context, peer string) (store.Subscriber, er
 }
 
 // SubscribersIn implements store.Subscribers.
-func (db *DB) SubscribersIn(ctx context.Context, state store.SubscriptionState) ([]store.Subscriber, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT `+subscriberCols+` FROM subscribers WHERE state = ? ORDER BY peer`, state)
+func (db *DB) SubscribersIn(ctx context.Context, slice string, state store.SubscriptionState) ([]store.Subscriber, error) {
+	return db.subscribers(ctx, `SELECT `+subscriberCols+` FROM subscribers WHERE slice = ? AND state = ? ORDER BY peer`, slice, state)
+}
+
+// PeerSubscriptions implements store.Subscribers.
+func (db *DB) PeerSubscriptions(ctx context.Context, peer string) ([]store.Subscriber, error) {
+	return db.subscribers(ctx, `SELECT `+subscriberCols+` FROM subscribers WHERE peer = ? ORDER BY slice`, peer)
+}
+
+func (db *DB) subscribers(ctx context.Context, query string, args ...any) ([]store.Subscriber, error) {
+	rows, err := db.r.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -57,9 +66,9 @@ func (db *DB) SubscriberStatuses(ctx context.Context) ([]store.SubscriberStatus,
 		COALESCE(p.last_success, 0), COALESCE(p.last_failure, 0), COALESCE(p.last_error, ''),
 		COALESCE(p.consecutive_failures, 0), COALESCE(p.circuit_until, 0),
 		COALESCE(p.delivered, 0), COALESCE(p.failed, 0),
-		(SELECT COUNT(*) FROM deliveries d WHERE d.peer = s.peer AND d.state != 'dead'),
-		(SELECT COUNT(*) FROM deliveries d WHERE d.peer = s.peer AND d.state = 'dead')
-		FROM subscribers s LEFT JOIN peers p USING (peer) ORDER BY s.peer`)
+		(SELECT COUNT(*) FROM deliveries d WHERE d.peer = s.peer AND d.slice = s.slice AND d.state != 'dead'),
+		(SELECT COUNT(*) FROM deliveries d WHERE d.peer = s.peer AND d.slice = s.slice AND d.state = 'dead')
+		FROM subscribers s LEFT JOIN peers p USING (peer) ORDER BY s.peer, s.slice`)
 	if err != nil {
 		return nil, err
 	}
@@ -83,12 +92,12 @@ func (db *DB) SubscriberStatuses(ctx context.Context) ([]store.SubscriberStatus,
 
 func upsertSubscriber(ctx context.Context, tx *sql.Tx, s *store.Subscriber) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO subscribers (`+subscriberCols+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT(peer) DO UPDATE SET actor = excluded.actor, inbox = excluded.inbox,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT(slice, peer) DO UPDATE SET actor = excluded.actor, inbox = excluded.inbox,
 		follow_id = excluded.follow_id, style = excluded.style, state = excluded.state,
 		follow_back_id = excluded.follow_back_id, follow_back_state = excluded.follow_back_state,
 		software = excluded.software, updated_at = excluded.updated_at`,
-		s.Peer, s.Actor, s.Inbox, s.FollowID, s.Style, s.State, s.FollowBackID, s.FollowBackState,
+		s.Slice, s.Peer, s.Actor, s.Inbox, s.FollowID, s.Style, s.State, s.FollowBackID, s.FollowBackState,
 		s.Software, ms(s.CreatedAt), ms(s.UpdatedAt))
 	return err
 }
@@ -112,9 +121,9 @@ func (db *DB) SetSoftware(ctx context.Context, peer, software string) error {
 
 func updateSubscriber(ctx context.Context, tx *sql.Tx, s *store.Subscriber) error {
 	res, err := tx.ExecContext(ctx, `UPDATE subscribers SET actor = ?, inbox = ?, follow_id = ?, style = ?,
-		state = ?, follow_back_id = ?, follow_back_state = ?, software = ?, updated_at = ? WHERE peer = ?`,
+		state = ?, follow_back_id = ?, follow_back_state = ?, software = ?, updated_at = ? WHERE slice = ? AND peer = ?`,
 		s.Actor, s.Inbox, s.FollowID, s.Style, s.State, s.FollowBackID, s.FollowBackState, s.Software,
-		ms(s.UpdatedAt), s.Peer)
+		ms(s.UpdatedAt), s.Slice, s.Peer)
 	if err != nil {
 		return err
 	}

@@ -20,10 +20,11 @@ fmt-check:
 	@out="$$(gofmt -l .)"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 # Fan-out to 20 and 500 loopback subscribers through the real binary, with
-# the machine's raw RSA signing rate measured in the same run; then the
-# per-signature cost of the relay's own signer.
+# the machine's raw RSA signing rate measured in the same run; the cost of
+# validating a listing against one signed delivery; then the per-signature
+# cost of the relay's own signer.
 bench:
-	$(GO) test -run '^$$' -bench 'Fanout' -benchtime 1x -timeout 30m ./cmd/runrig/
+	$(GO) test -run '^$$' -bench 'Fanout|ListingValidation' -benchtime 1x -timeout 30m ./cmd/runrig/
 	$(GO) test -run '^$$' -bench 'Sign' -benchtime 2s ./relay/httpsig/
 
 clean:

@@ -79,7 +79,12 @@ func TestEndpoints(t *testing.T) {
 	if _, b := get("/.well-known/host-meta", ""); !bytes.Contains(b, []byte("/.well-known/webfinger?resource={uri}")) {
 		t.Errorf("host-meta: %s", b)
 	}
-	for _, p := range []string{"/healthz", "/readyz", "/followers", "/following", "/outbox"} {
+	if resp, b := get("/ns", ""); resp.StatusCode != 200 || !bytes.Contains(b, []byte(`"Surplus": "runrig:Surplus"`)) ||
+		resp.Header.Get("Content-Type") != "application/ld+json" {
+		t.Errorf("/ns: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	for _, p := range []string{"/healthz", "/readyz", "/followers", "/following", "/outbox", "/listings",
+		"/actors/surplus", "/actors/offers/outbox", "/actors/requests/followers"} {
 		if resp, _ := get(p, ""); resp.StatusCode != 200 {
 			t.Errorf("%s: %d", p, resp.StatusCode)
 		}

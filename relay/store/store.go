@@ -7,8 +7,11 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"time"
+
+	"github.com/runrig/runrig/policy"
 )
 
 // Errors returned by stores, matched with errors.Is.
@@ -27,6 +30,7 @@ type Store interface {
 	Queue
 	Settings
 	Listings
+	Moderation
 	// Prune forgets seen activity ids older than before, drops payloads
 	// no delivery refers to and listings that ended by now.
 	Prune(ctx context.Context, before, now time.Time) error
@@ -107,6 +111,50 @@ type ListingQuery struct {
 // ListingDelete removes a listing if it belongs to Actor.
 type ListingDelete struct {
 	ID, Actor string
+}
+
+// Moderation holds the moderators' rules and the append-only audit log of
+// every change to them.
+type Moderation interface {
+	// Rules returns every rule, drafts and expired ones included.
+	Rules(ctx context.Context) ([]policy.Rule, error)
+	// Moderate applies a moderation change and its audit entries as one
+	// transaction and returns the ids of the rules it added.
+	Moderate(ctx context.Context, c ModerationChange) ([]int64, error)
+	// Audit lists audit entries, oldest first, after the entry with id
+	// AfterID, at most Limit (default 1000).
+	Audit(ctx context.Context, afterID int64, limit int) ([]AuditEntry, error)
+}
+
+// ModerationChange is applied atomically with its audit entries.
+type ModerationChange struct {
+	// Add creates rules (their ids are assigned).
+	Add []policy.Rule
+	// Remove deletes rules by id; ErrNotFound if one does not exist.
+	Remove []int64
+	// DropPeers removes every subscription of these peers and every
+	// delivery queued for them (a suspension).
+	DropPeers []string
+	// Audit records who did what, when and why. Required.
+	Audit []AuditEntry
+}
+
+// AuditEntry is one line of the audit log.
+type AuditEntry struct {
+	ID int64     `json:"id"`
+	At time.Time `json:"at"`
+	// Who made the change: the operator's user name, or "list:NAME".
+	Who string `json:"who"`
+	// What was done: "rule.add", "rule.remove", "block", "allow", ...
+	What string `json:"what"`
+	// Subject is what it was done to: a domain, actor, key or rule id.
+	Subject string `json:"subject"`
+	// Why is the moderator's reason.
+	Why string `json:"why,omitempty"`
+	// Source is "manual" or the list the change came from.
+	Source string `json:"source,omitempty"`
+	// Details holds the rule or other data, as JSON.
+	Details json.RawMessage `json:"details,omitempty"`
 }
 
 // Settings holds small named values such as the relay's actor key.

@@ -122,6 +122,38 @@ var migrations = []string{
 	CREATE INDEX subscribers_peer ON subscribers(peer);
 	ALTER TABLE deliveries ADD COLUMN slice TEXT NOT NULL DEFAULT '';
 	ALTER TABLE payloads ADD COLUMN key_id TEXT NOT NULL DEFAULT '';`,
+	// 5: moderation rules and the append-only audit log.
+	`CREATE TABLE rules (
+		id              INTEGER PRIMARY KEY,
+		kind            TEXT NOT NULL,
+		subject         TEXT NOT NULL,
+		action          TEXT NOT NULL,
+		filters         TEXT NOT NULL DEFAULT '{}',
+		public_comment  TEXT NOT NULL DEFAULT '',
+		private_comment TEXT NOT NULL DEFAULT '',
+		source          TEXT NOT NULL,
+		draft           INTEGER NOT NULL DEFAULT 0,
+		obfuscate       INTEGER NOT NULL DEFAULT 0,
+		reject_reports  INTEGER NOT NULL DEFAULT 0,
+		expires_at      INTEGER NOT NULL DEFAULT 0,
+		created_at      INTEGER NOT NULL,
+		author          TEXT NOT NULL
+	);
+	CREATE INDEX rules_subject ON rules(kind, subject);
+	CREATE TABLE audit (
+		id      INTEGER PRIMARY KEY,
+		at      INTEGER NOT NULL,
+		who     TEXT NOT NULL,
+		what    TEXT NOT NULL,
+		subject TEXT NOT NULL,
+		why     TEXT NOT NULL DEFAULT '',
+		source  TEXT NOT NULL DEFAULT '',
+		details TEXT NOT NULL DEFAULT ''
+	);
+	CREATE TRIGGER audit_append_only_update BEFORE UPDATE ON audit
+		BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+	CREATE TRIGGER audit_append_only_delete BEFORE DELETE ON audit
+		BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;`,
 }
 
 // SchemaVersion is the version a freshly migrated store has.

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/runrig/runrig/policy"
 	"github.com/runrig/runrig/relay/store"
 )
 
@@ -314,5 +315,49 @@ func TestListingIndex(t *testing.T) {
 	must(db.Prune(ctx, now, now.Add(3*time.Hour)))
 	if got := ids(store.ListingQuery{Now: now}); got != "" {
 		t.Errorf("after prune: %q", got)
+	}
+}
+
+func TestModerationAndAppendOnlyAudit(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	db := open(t, dir)
+	defer db.Close()
+	now := time.Now()
+	s := store.Subscriber{Peer: "bad.example", Actor: "https://bad.example/actor", Inbox: "https://bad.example/inbox",
+		FollowID: "f", Style: store.Mastodon, State: store.Accepted, CreatedAt: now, UpdatedAt: now}
+	db.Apply(ctx, store.Change{Upsert: &s, Messages: []store.Message{msg("a1", "bad.example", "ok.example")}})
+	rule := policy.Rule{Kind: policy.Domain, Subject: "bad.example", Action: policy.Suspend, Source: "manual",
+		PublicComment: "spam", Filters: policy.Filters{Keywords: []string{"casino"}}, Created: now, Author: "mod"}
+	if _, err := db.Moderate(ctx, store.ModerationChange{Add: []policy.Rule{rule}}); err == nil {
+		t.Fatal("a change without an audit entry was applied")
+	}
+	ids, err := db.Moderate(ctx, store.ModerationChange{Add: []policy.Rule{rule}, DropPeers: []string{"bad.example"},
+		Audit: []store.AuditEntry{{Who: "mod", What: "block", Subject: "bad.example", Why: "spam"}}})
+	if err != nil || len(ids) != 1 {
+		t.Fatalf("Moderate = %v, %v", ids, err)
+	}
+	rules, _ := db.Rules(ctx)
+	if len(rules) != 1 || rules[0].ID != ids[0] || rules[0].Filters.Keywords[0] != "casino" || rules[0].Author != "mod" {
+		t.Fatalf("rules = %+v", rules)
+	}
+	if subs, _ := db.PeerSubscriptions(ctx, "bad.example"); len(subs) != 0 {
+		t.Errorf("suspended peer keeps subscriptions: %+v", subs)
+	}
+	if d, _ := db.Deliveries(ctx, store.DeliveryFilter{}); len(d) != 1 || d[0].Peer != "ok.example" {
+		t.Errorf("deliveries after suspension = %+v", d)
+	}
+	if _, err := db.Moderate(ctx, store.ModerationChange{Remove: []int64{999},
+		Audit: []store.AuditEntry{{Who: "mod", What: "rule.remove", Subject: "999"}}}); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("removing a missing rule = %v", err)
+	}
+	entries, _ := db.Audit(ctx, 0, 0)
+	if len(entries) != 1 || entries[0].What != "block" || entries[0].Who != "mod" {
+		t.Fatalf("audit = %+v (a failed change must leave no entry)", entries)
+	}
+	for _, q := range []string{`UPDATE audit SET why = 'x'`, `DELETE FROM audit`} {
+		if _, err := db.w.Exec(q); err == nil || !strings.Contains(err.Error(), "append-only") {
+			t.Errorf("%s: %v", q, err)
+		}
 	}
 }

@@ -1,0 +1,118 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/runrig/runrig/policy"
+	"github.com/runrig/runrig/relay/store"
+)
+
+// Rules implements store.Moderation.
+func (db *DB) Rules(ctx context.Context) ([]policy.Rule, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT id, kind, subject, action, filters, public_comment, private_comment,
+		source, draft, obfuscate, reject_reports, expires_at, created_at, author FROM rules ORDER BY id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []policy.Rule
+	for rows.Next() {
+		var r policy.Rule
+		var filters string
+		var expires, created int64
+		if err := rows.Scan(&r.ID, &r.Kind, &r.Subject, &r.Action, &filters, &r.PublicComment, &r.PrivateComment,
+			&r.Source, &r.Draft, &r.Obfuscate, &r.RejectReports, &expires, &created, &r.Author); err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal([]byte(filters), &r.Filters); err != nil {
+			return nil, fmt.Errorf("rule %d filters: %w", r.ID, err)
+		}
+		r.Expires, r.Created = fromMS(expires), fromMS(created)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// Moderate implements store.Moderation.
+func (db *DB) Moderate(ctx context.Context, c store.ModerationChange) ([]int64, error) {
+	if len(c.Audit) == 0 {
+		return nil, errors.New("a moderation change needs an audit entry")
+	}
+	var ids []int64
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		for _, id := range c.Remove {
+			res, err := tx.ExecContext(ctx, `DELETE FROM rules WHERE id = ?`, id)
+			if err != nil {
+				return err
+			}
+			if n, _ := res.RowsAffected(); n == 0 {
+				return fmt.Errorf("rule %d: %w", id, store.ErrNotFound)
+			}
+		}
+		for _, r := range c.Add {
+			filters, _ := json.Marshal(r.Filters)
+			var id int64
+			if err := tx.QueryRowContext(ctx, `INSERT INTO rules(kind, subject, action, filters, public_comment,
+				private_comment, source, draft, obfuscate, reject_reports, expires_at, created_at, author)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+				r.Kind, r.Subject, r.Action, string(filters), r.PublicComment, r.PrivateComment, r.Source, r.Draft,
+				r.Obfuscate, r.RejectReports, ms(r.Expires), ms(r.Created), r.Author).Scan(&id); err != nil {
+				return err
+			}
+			ids = append(ids, id)
+		}
+		for _, peer := range c.DropPeers {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM subscribers WHERE peer = ?`, peer); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `DELETE FROM deliveries WHERE peer = ?`, peer); err != nil {
+				return err
+			}
+		}
+		for _, e := range c.Audit {
+			at := e.At
+			if at.IsZero() {
+				at = time.Now()
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO audit(at, who, what, subject, why, source, details)
+				VALUES (?, ?, ?, ?, ?, ?, ?)`, ms(at), e.Who, e.What, e.Subject, e.Why, e.Source, string(e.Details)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return ids, err
+}
+
+// Audit implements store.Moderation.
+func (db *DB) Audit(ctx context.Context, afterID int64, limit int) ([]store.AuditEntry, error) {
+	if limit <= 0 {
+		limit = 1000
+	}
+	rows, err := db.r.QueryContext(ctx, `SELECT id, at, who, what, subject, why, source, details FROM audit
+		WHERE id > ? ORDER BY id LIMIT ?`, afterID, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.AuditEntry
+	for rows.Next() {
+		var e store.AuditEntry
+		var at int64
+		var details string
+		if err := rows.Scan(&e.ID, &at, &e.Who, &e.What, &e.Subject, &e.Why, &e.Source, &details); err != nil {
+			return nil, err
+		}
+		e.At = fromMS(at)
+		if details != "" {
+			e.Details = json.RawMessage(details)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}

@@ -38,6 +38,8 @@ type inbound struct {
 	// Embedded: carries an LD signature or an FEP-8b32 proof, so it must be
 	// forwarded byte for byte.
 	Embedded bool
+	// decision is what the moderation rules say of the sender.
+	decision policy.Decision
 }
 
 // envelope holds what go-ap/activitypub does not model (signature,

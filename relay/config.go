@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/runrig/runrig/policy"
 	"github.com/runrig/runrig/relay/delivery"
 )
 
@@ -63,6 +64,10 @@ type Config struct {
 	// ShutdownTimeout bounds a graceful shutdown. Default 20s.
 	ShutdownTimeout time.Duration
 
+	// FederationMode is blocklist (federate with everyone not blocked,
+	// the default) or allowlist (only with allowed peers).
+	FederationMode policy.Mode
+
 	// Regions are the regions this relay serves, each with a followable
 	// actor; listings are routed to them. Default none.
 	Regions []Region
@@ -106,6 +111,12 @@ func (c *Config) validate() error {
 	}
 	if c.Approval == "" {
 		c.Approval = ApproveAuto
+	}
+	if c.FederationMode == "" {
+		c.FederationMode = policy.Blocklist
+	}
+	if _, err := policy.ParseMode(string(c.FederationMode)); err != nil {
+		return err
 	}
 	if c.Approval != ApproveAuto && c.Approval != ApproveManual {
 		return fmt.Errorf("approval %q: want auto or manual", c.Approval)

@@ -8,6 +8,7 @@ import (
 
 	vocab "github.com/go-ap/activitypub"
 
+	"github.com/runrig/runrig/policy"
 	"github.com/runrig/runrig/relay/listing"
 	"github.com/runrig/runrig/relay/store"
 )
@@ -59,8 +60,18 @@ func (s *Server) relay(ctx context.Context, in *inbound) (string, error) {
 		}
 	}
 
+	// A limited peer's activities are not fanned out to the relay's
+	// everything-subscribers: its listings reach only their slices'
+	// followers, and its other posts are not relayed.
+	targets := append([]string{""}, slices...)
+	if in.decision.Action == policy.Limit {
+		if len(slices) == 0 {
+			return "limited", nil
+		}
+		targets = slices
+	}
 	var msgs []store.Message
-	for _, name := range append([]string{""}, slices...) {
+	for _, name := range targets {
 		m, err := s.sliceMessage(ctx, in, name, now, expires)
 		if err != nil {
 			return "", err
@@ -131,6 +142,10 @@ func (s *Server) sliceMessage(ctx context.Context, in *inbound, name string, now
 	seen := make(map[string]bool, len(subs))
 	for _, t := range subs {
 		if t.Peer == in.Peer || seen[t.Inbox] {
+			continue
+		}
+		if d := s.judge(policy.Subject{Peer: t.Peer, Actor: t.Actor}); d.Action.Blocks() {
+			s.countRejection(d.Action, d.Rule)
 			continue
 		}
 		seen[t.Inbox] = true

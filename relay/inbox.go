@@ -123,6 +123,11 @@ func (s *Server) receive(ctx context.Context, r *http.Request, inboxSlice string
 	if err != nil {
 		return nil, "", refuse(http.StatusBadRequest, "invalid", "%v", err)
 	}
+	// Moderation before any key is fetched: nothing is fetched from a
+	// blocked peer.
+	if err := s.admit(in, signed.KeyID); err != nil {
+		return in, "", err
+	}
 	if err := s.verify(ctx, signed, in); err != nil {
 		if errors.Is(err, errGoneActorDelete) {
 			return in, "unverifiable", nil

@@ -28,6 +28,7 @@ type metrics struct {
 	subscriptions *prometheus.CounterVec // event
 	listingsBad   *prometheus.CounterVec // reason
 	listings      *prometheus.CounterVec // kind
+	policy        *prometheus.CounterVec // action, rule
 }
 
 func newMetrics(s *Server) *metrics {
@@ -63,6 +64,11 @@ func newMetrics(s *Server) *metrics {
 	m.listings = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "runrig_listings_accepted_total", Help: "Listings accepted for relaying, by kind.",
 	}, []string{"kind"})
+	// The rule label is a rule id: bounded by the rules moderators keep.
+	m.policy = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "runrig_policy_rejections_total",
+		Help: "Requests, deliveries and fetches refused by moderation, by action and rule id (default: the federation mode).",
+	}, []string{"action", "rule"})
 	version := "devel"
 	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
 		version = bi.Main.Version
@@ -70,7 +76,7 @@ func newMetrics(s *Server) *metrics {
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "runrig_build_info", Help: "Build information."}, []string{"version"})
 	build.WithLabelValues(version).Set(1)
 	m.reg.MustRegister(m.inbound, m.rejected, m.sigFailures, m.deliveries, m.deliveryTime, m.attempts,
-		m.subscriptions, m.listingsBad, m.listings, build, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		m.subscriptions, m.listingsBad, m.listings, m.policy, build, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&stateCollector{s: s})
 	return m
 }
@@ -78,6 +84,8 @@ func newMetrics(s *Server) *metrics {
 func (m *metrics) observeDelivery(r delivery.Result) {
 	o := r.Outcome
 	switch {
+	case o.Expired && o.Err == "blocked":
+		m.deliveries.WithLabelValues("blocked").Inc()
 	case o.Expired:
 		m.deliveries.WithLabelValues("expired").Inc()
 	case o.Deferred:

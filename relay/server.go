@@ -74,6 +74,8 @@ type Server struct {
 
 	// slices are the followable actors besides the relay, by name.
 	slices map[string]slice
+	// policy is the current moderation rule set, swapped on every change.
+	policy atomic.Pointer[policy.Set]
 
 	metrics    *metrics
 	inboxSlots chan struct{} // bounds concurrent inbox requests
@@ -113,13 +115,17 @@ func New(ctx context.Context, cfg Config, st store.Store, log *slog.Logger) (*Se
 	s.signer = &httpsig.Signer{KeyID: s.keyID, Key: key}
 	egress := policy.Egress{AllowPrivate: cfg.AllowPrivateNetworks}
 	ua := fmt.Sprintf("%s/%s (+%s)", softwareName, Version, cfg.PublicURL)
-	s.fetch = fetch.New(fetch.Config{Egress: egress, Signer: s.signer, UserAgent: ua})
+	s.fetch = fetch.New(fetch.Config{Egress: egress, Signer: s.signer, UserAgent: ua, Permit: s.permitPeer})
 	s.keys = trust.NewKeys(s.fetch, trust.KeysConfig{MinRefetch: cfg.KeyRefetch})
 	dc := cfg.Delivery
 	dc.Signer, dc.Egress, dc.UserAgent = s.signer, egress, ua
 	s.dispatcher = delivery.New(st, dc, log.With("component", "delivery"))
 	s.metrics = newMetrics(s)
+	if err := s.reloadPolicy(ctx); err != nil {
+		return nil, err
+	}
 	s.dispatcher.OnResult = s.onDeliveryResult
+	s.dispatcher.Permit = s.permitPeer
 	s.dispatcher.OnExpired = func(n int) { s.metrics.deliveries.WithLabelValues("expired").Add(float64(n)) }
 	return s, nil
 }
@@ -195,9 +201,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	adm := &http.Server{Handler: s.AdminHandler(), ReadHeaderTimeout: readHeaderTimeout}
 
 	runCtx, stopBG := context.WithCancel(context.WithoutCancel(ctx))
-	s.bg.Add(2)
+	s.bg.Add(3)
 	go func() { defer s.bg.Done(); s.dispatcher.Run(runCtx) }()
 	go func() { defer s.bg.Done(); s.prune(runCtx) }()
+	go func() { defer s.bg.Done(); s.refreshPolicy(runCtx) }()
 
 	errc := make(chan error, 2)
 	go func() { errc <- pub.Serve(ln) }()
@@ -262,6 +269,23 @@ func (s *Server) listenAdmin() (net.Listener, error) {
 		return nil, err
 	}
 	return ln, nil
+}
+
+// refreshPolicy rebuilds the rule set now and then, so expired rules stop
+// applying without a change.
+func (s *Server) refreshPolicy(ctx context.Context) {
+	t := time.NewTicker(policyReloadInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := s.reloadPolicy(ctx); err != nil && ctx.Err() == nil {
+				s.log.Error("reloading moderation rules", "err", err)
+			}
+		}
+	}
 }
 
 // prune forgets old activity ids and orphaned payloads.

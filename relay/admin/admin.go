@@ -122,6 +122,7 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 		return err
 	}
 	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set(OperatorHeader, operatorName())
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		return err

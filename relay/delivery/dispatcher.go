@@ -47,6 +47,11 @@ type Dispatcher struct {
 	// OnExpired, if set before Run, is told how many queued deliveries a
 	// claim dropped because their message expired.
 	OnExpired func(n int)
+	// Permit, if set before Run, is asked before every attempt whether
+	// the peer may still receive; a refused delivery is dropped (reported
+	// as expired with Err "blocked"), so a newly blocked subscriber gets
+	// nothing more, at once.
+	Permit func(peer string) bool
 
 	wake    chan struct{}
 	results chan Result
@@ -257,6 +262,10 @@ func (d *Dispatcher) work(ctx context.Context, name string, p *peer) {
 
 		if now := time.Now(); !it.d.Expires.IsZero() && now.After(it.d.Expires) {
 			d.results <- Result{Outcome: store.Outcome{Delivery: it.d, At: now, Expired: true}}
+			continue
+		}
+		if d.Permit != nil && !d.Permit(it.d.Peer) {
+			d.results <- Result{Outcome: store.Outcome{Delivery: it.d, At: time.Now(), Expired: true, Err: "blocked"}}
 			continue
 		}
 		if open {

@@ -33,6 +33,7 @@ var (
 	ErrNotActor  = errors.New("not an actor document")
 	ErrNoKey     = errors.New("no matching public key")
 	ErrForeignID = errors.New("document id is not on the fetched origin")
+	ErrBlocked   = errors.New("peer blocked by moderation")
 )
 
 // Config configures a [Client].
@@ -48,6 +49,10 @@ type Config struct {
 	Timeout time.Duration
 	// MaxBody bounds a response body in bytes. Default [DefaultMaxBody].
 	MaxBody int64
+	// Permit, when set, is asked before every request whether the peer
+	// (host[:port]) may be contacted; moderation uses it so nothing is
+	// fetched from a blocked peer.
+	Permit func(peer string) bool
 }
 
 // Client fetches documents from peers. It is safe for concurrent use.
@@ -73,7 +78,7 @@ func New(cfg Config) *Client {
 		MaxIdleConnsPerHost:   2,
 		IdleConnTimeout:       90 * time.Second,
 	}
-	rt := &signingTransport{next: base, signer: cfg.Signer, ua: cfg.UserAgent, max: cfg.MaxBody}
+	rt := &signingTransport{next: base, signer: cfg.Signer, ua: cfg.UserAgent, max: cfg.MaxBody, permit: cfg.Permit}
 	hc := &http.Client{
 		Transport: rt,
 		Timeout:   cfg.Timeout,
@@ -137,11 +142,17 @@ type signingTransport struct {
 	signer *httpsig.Signer
 	ua     string
 	max    int64
+	permit func(peer string) bool
 }
 
 func (t *signingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.URL.Scheme != "https" && req.URL.Scheme != "http" {
 		return nil, fmt.Errorf("scheme %q not allowed", req.URL.Scheme)
+	}
+	if t.permit != nil {
+		if peer, err := policy.PeerOf(req.URL.String()); err != nil || !t.permit(peer) {
+			return nil, fmt.Errorf("%w: %s", ErrBlocked, req.URL.Host)
+		}
 	}
 	req = req.Clone(req.Context())
 	req.Proto, req.ProtoMajor, req.ProtoMinor = "HTTP/1.1", 1, 1

@@ -42,6 +42,30 @@ func IsListing(activity []byte) bool {
 	return hasType(obj.Type, "Proposal")
 }
 
+// KindOf reads a listing's kind cheaply, without checking it: for
+// moderation filters that run before validation.
+func KindOf(activity []byte) (Kind, bool) {
+	var env struct {
+		Object struct {
+			Type      json.RawMessage `json:"type"`
+			Purpose   string          `json:"purpose"`
+			Publishes struct {
+				ClassifiedAs json.RawMessage `json:"resourceClassifiedAs"`
+			} `json:"publishes"`
+		} `json:"object"`
+	}
+	if json.Unmarshal(activity, &env) != nil || !hasType(env.Object.Type, "Proposal") {
+		return "", false
+	}
+	if bytes.Contains(env.Object.Publishes.ClassifiedAs, []byte(SurplusIRI)) {
+		return Surplus, true
+	}
+	if strings.TrimPrefix(env.Object.Purpose, "vf:") == "request" {
+		return Request, true
+	}
+	return Offer, true
+}
+
 func hasType(raw json.RawMessage, want string) bool {
 	var one string
 	if json.Unmarshal(raw, &one) == nil {

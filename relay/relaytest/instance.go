@@ -95,6 +95,9 @@ type Instance struct {
 	InboxDelay atomic.Int64
 	// AnswerFollowBack makes a LitePub instance Accept the relay's Follow.
 	AnswerFollowBack atomic.Bool
+	// ActorFetches counts GETs of the instance actor (key and actor
+	// fetches by the relay).
+	ActorFetches atomic.Int32
 
 	mu       sync.Mutex
 	received []Received
@@ -223,6 +226,7 @@ func (in *Instance) pemKey() string {
 func (in *Instance) serve(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.Method == http.MethodGet && r.URL.Path == strings.TrimPrefix(in.ActorID, in.Server.URL):
+		in.ActorFetches.Add(1)
 		if in.Kind == GoToSocial && r.Header.Get("Signature") == "" {
 			http.Error(w, "signed GET required", http.StatusUnauthorized)
 			return

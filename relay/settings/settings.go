@@ -17,6 +17,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/runrig/runrig/policy"
 	"github.com/runrig/runrig/relay"
 )
 
@@ -126,6 +127,17 @@ func all() []setting {
 		}
 		return fmt.Errorf("want debug, info, warn or error, got %q", v)
 	}, func(_ *relay.Config, l *Log) string { return l.Level })
+	add("federation-mode", "blocklist: federate with everyone not blocked; allowlist: only with allowed peers",
+		func(c *relay.Config, _ *Log, v string) error {
+			m, err := policy.ParseMode(v)
+			c.FederationMode = m
+			return err
+		}, func(c *relay.Config, _ *Log) string {
+			if c.FederationMode == "" {
+				return "blocklist"
+			}
+			return string(c.FederationMode)
+		})
 	add("regions", "regions served, each with a followable actor: CODE or CODE=minLat,minLon,maxLat,maxLon, separated by ;",
 		func(c *relay.Config, _ *Log, v string) error {
 			rs, err := relay.ParseRegions(v)

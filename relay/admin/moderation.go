@@ -1,0 +1,143 @@
+package admin
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"os/user"
+	"time"
+
+	"github.com/runrig/runrig/policy"
+)
+
+// OperatorHeader carries the operator's user name to the admin API, for
+// the audit log.
+const OperatorHeader = "X-Runrig-Operator"
+
+// operatorName is the user running the admin command.
+func operatorName() string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
+	}
+	if u := os.Getenv("USER"); u != "" {
+		return u
+	}
+	return "operator"
+}
+
+// AddRule asks for a rule to be added (or, with Preview, only previewed).
+type AddRule struct {
+	Rule    policy.Rule `json:"rule"`
+	Reason  string      `json:"reason,omitempty"`
+	Preview bool        `json:"preview,omitempty"`
+}
+
+// Block is a Mastodon-like domain block.
+type Block struct {
+	Domain string `json:"domain"`
+	// Severity is suspend (default), reject or limit (or Mastodon's
+	// "silence", meaning limit).
+	Severity       string `json:"severity,omitempty"`
+	Reason         string `json:"reason,omitempty"`
+	PublicComment  string `json:"public_comment,omitempty"`
+	PrivateComment string `json:"private_comment,omitempty"`
+	RejectMedia    bool   `json:"reject_media,omitempty"`
+	Obfuscate      bool   `json:"obfuscate,omitempty"`
+	// ExpiresIn is a duration such as "72h"; empty means never.
+	ExpiresIn string `json:"expires_in,omitempty"`
+	Preview   bool   `json:"preview,omitempty"`
+}
+
+// Allow is an explicit allow of a domain.
+type Allow struct {
+	Domain        string `json:"domain"`
+	Reason        string `json:"reason,omitempty"`
+	PublicComment string `json:"public_comment,omitempty"`
+	Preview       bool   `json:"preview,omitempty"`
+}
+
+// Affected is what a rule would touch, answered to previews.
+type Affected struct {
+	Peers            []string `json:"peers"`
+	Subscriptions    int      `json:"subscriptions"`
+	QueuedDeliveries int      `json:"queued_deliveries"`
+}
+
+// AuditEntry is one line of the audit log.
+type AuditEntry struct {
+	ID      int64           `json:"id"`
+	At      time.Time       `json:"at"`
+	Who     string          `json:"who"`
+	What    string          `json:"what"`
+	Subject string          `json:"subject"`
+	Why     string          `json:"why,omitempty"`
+	Source  string          `json:"source,omitempty"`
+	Details json.RawMessage `json:"details,omitempty"`
+}
+
+// Rules lists every rule.
+func (c *Client) Rules(ctx context.Context) ([]policy.Rule, error) {
+	var out []policy.Rule
+	err := c.do(ctx, http.MethodGet, "/rules", nil, &out)
+	return out, err
+}
+
+// Rule shows one rule.
+func (c *Client) Rule(ctx context.Context, id int64) (policy.Rule, error) {
+	var out policy.Rule
+	err := c.do(ctx, http.MethodGet, fmt.Sprintf("/rules/%d", id), nil, &out)
+	return out, err
+}
+
+// AddRule adds a rule and returns it with its id.
+func (c *Client) AddRule(ctx context.Context, req AddRule) (policy.Rule, error) {
+	var out policy.Rule
+	req.Preview = false
+	err := c.do(ctx, http.MethodPost, "/rules", req, &out)
+	return out, err
+}
+
+// RemoveRule deletes a rule.
+func (c *Client) RemoveRule(ctx context.Context, id int64, reason string) error {
+	return c.do(ctx, http.MethodDelete, fmt.Sprintf("/rules/%d?reason=%s", id, url.QueryEscape(reason)), nil, nil)
+}
+
+// Block adds a domain block, or with Preview reports what it would affect
+// (into preview, when non-nil).
+func (c *Client) Block(ctx context.Context, req Block) (policy.Rule, Affected, error) {
+	return c.addOrPreview(ctx, "/block", req, req.Preview)
+}
+
+// Allow adds an explicit allow of a domain.
+func (c *Client) Allow(ctx context.Context, req Allow) (policy.Rule, Affected, error) {
+	return c.addOrPreview(ctx, "/allow", req, req.Preview)
+}
+
+// PreviewRule reports what a rule would affect without adding it.
+func (c *Client) PreviewRule(ctx context.Context, req AddRule) (Affected, error) {
+	req.Preview = true
+	_, aff, err := c.addOrPreview(ctx, "/rules", req, true)
+	return aff, err
+}
+
+func (c *Client) addOrPreview(ctx context.Context, path string, req any, preview bool) (policy.Rule, Affected, error) {
+	var rule policy.Rule
+	var aff Affected
+	var err error
+	if preview {
+		err = c.do(ctx, http.MethodPost, path, req, &aff)
+	} else {
+		err = c.do(ctx, http.MethodPost, path, req, &rule)
+	}
+	return rule, aff, err
+}
+
+// Audit lists audit entries after the one with id after, at most limit.
+func (c *Client) Audit(ctx context.Context, after int64, limit int) ([]AuditEntry, error) {
+	var out []AuditEntry
+	err := c.do(ctx, http.MethodGet, fmt.Sprintf("/audit?after=%d&limit=%d", after, limit), nil, &out)
+	return out, err
+}

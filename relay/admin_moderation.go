@@ -1,0 +1,184 @@
+package relay
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/runrig/runrig/policy"
+	"github.com/runrig/runrig/relay/admin"
+)
+
+// maxAdminBody bounds an admin request body.
+const maxAdminBody = 1 << 20
+
+func (s *Server) adminModerationRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /rules", s.adminRules)
+	mux.HandleFunc("GET /rules/{id}", s.adminRule)
+	mux.HandleFunc("POST /rules", s.adminAddRule)
+	mux.HandleFunc("DELETE /rules/{id}", s.adminRemoveRule)
+	mux.HandleFunc("POST /block", s.adminBlock)
+	mux.HandleFunc("POST /allow", s.adminAllow)
+	mux.HandleFunc("GET /audit", s.adminAudit)
+}
+
+func operatorOf(r *http.Request, why string) Operator {
+	who := r.Header.Get(admin.OperatorHeader)
+	if who == "" {
+		who = "operator"
+	}
+	return Operator{Who: who, Why: why}
+}
+
+func decodeAdmin(r *http.Request, v any) error {
+	dec := json.NewDecoder(io.LimitReader(r.Body, maxAdminBody))
+	dec.DisallowUnknownFields()
+	return dec.Decode(v)
+}
+
+func moderationStatus(err error) int {
+	switch {
+	case errors.Is(err, policy.ErrBadRule):
+		return http.StatusBadRequest
+	case isNotFound(err):
+		return http.StatusNotFound
+	}
+	return http.StatusInternalServerError
+}
+
+func (s *Server) adminRules(w http.ResponseWriter, r *http.Request) {
+	rules, err := s.Rules(r.Context())
+	if err != nil {
+		adminError(w, http.StatusInternalServerError, err)
+		return
+	}
+	if rules == nil {
+		rules = []policy.Rule{}
+	}
+	adminJSON(w, rules)
+}
+
+func (s *Server) adminRule(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		adminError(w, http.StatusBadRequest, errors.New("rule id must be a number"))
+		return
+	}
+	rules, err := s.Rules(r.Context())
+	if err != nil {
+		adminError(w, http.StatusInternalServerError, err)
+		return
+	}
+	for _, rule := range rules {
+		if rule.ID == id {
+			adminJSON(w, rule)
+			return
+		}
+	}
+	adminError(w, http.StatusNotFound, errors.New("no such rule"))
+}
+
+// addOrPreview adds rule, or with preview only reports what it would affect.
+func (s *Server) addOrPreview(w http.ResponseWriter, r *http.Request, rule policy.Rule, why string, preview bool) {
+	if preview {
+		aff, err := s.Preview(r.Context(), rule)
+		if err != nil {
+			adminError(w, moderationStatus(err), err)
+			return
+		}
+		adminJSON(w, admin.Affected{Peers: aff.Peers, Subscriptions: aff.Subscriptions, QueuedDeliveries: aff.QueuedDeliveries})
+		return
+	}
+	added, err := s.AddRule(r.Context(), operatorOf(r, why), rule)
+	if err != nil {
+		adminError(w, moderationStatus(err), err)
+		return
+	}
+	adminJSON(w, added)
+}
+
+func (s *Server) adminAddRule(w http.ResponseWriter, r *http.Request) {
+	var req admin.AddRule
+	if err := decodeAdmin(r, &req); err != nil {
+		adminError(w, http.StatusBadRequest, err)
+		return
+	}
+	s.addOrPreview(w, r, req.Rule, req.Reason, req.Preview)
+}
+
+func (s *Server) adminRemoveRule(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		adminError(w, http.StatusBadRequest, errors.New("rule id must be a number"))
+		return
+	}
+	if err := s.RemoveRule(r.Context(), operatorOf(r, r.URL.Query().Get("reason")), id); err != nil {
+		adminError(w, moderationStatus(err), err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// adminBlock adds a domain rule from a Mastodon-like block: severity
+// suspend, reject, or limit (Mastodon's "silence").
+func (s *Server) adminBlock(w http.ResponseWriter, r *http.Request) {
+	var req admin.Block
+	if err := decodeAdmin(r, &req); err != nil {
+		adminError(w, http.StatusBadRequest, err)
+		return
+	}
+	sev := req.Severity
+	if sev == "" || sev == "silence" {
+		if sev == "" {
+			sev = "suspend"
+		} else {
+			sev = "limit"
+		}
+	}
+	action, err := policy.ParseAction(sev)
+	if err != nil || action == policy.Accept {
+		adminError(w, http.StatusBadRequest, errors.New("severity must be suspend, reject or limit (silence)"))
+		return
+	}
+	rule := policy.Rule{Kind: policy.Domain, Subject: req.Domain, Action: action, PublicComment: req.PublicComment,
+		PrivateComment: req.PrivateComment, Obfuscate: req.Obfuscate}
+	rule.Filters.RejectMedia = req.RejectMedia
+	if req.ExpiresIn != "" {
+		d, err := time.ParseDuration(req.ExpiresIn)
+		if err != nil || d <= 0 {
+			adminError(w, http.StatusBadRequest, errors.New("expires must be a duration such as 72h"))
+			return
+		}
+		rule.Expires = time.Now().Add(d).UTC()
+	}
+	s.addOrPreview(w, r, rule, req.Reason, req.Preview)
+}
+
+func (s *Server) adminAllow(w http.ResponseWriter, r *http.Request) {
+	var req admin.Allow
+	if err := decodeAdmin(r, &req); err != nil {
+		adminError(w, http.StatusBadRequest, err)
+		return
+	}
+	rule := policy.Rule{Kind: policy.Domain, Subject: req.Domain, Action: policy.Accept, PublicComment: req.PublicComment}
+	s.addOrPreview(w, r, rule, req.Reason, req.Preview)
+}
+
+func (s *Server) adminAudit(w http.ResponseWriter, r *http.Request) {
+	after, _ := strconv.ParseInt(r.URL.Query().Get("after"), 10, 64)
+	limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
+	entries, err := s.store.Audit(r.Context(), after, limit)
+	if err != nil {
+		adminError(w, http.StatusInternalServerError, err)
+		return
+	}
+	out := make([]admin.AuditEntry, 0, len(entries))
+	for _, e := range entries {
+		out = append(out, admin.AuditEntry{ID: e.ID, At: e.At, Who: e.Who, What: e.What, Subject: e.Subject,
+			Why: e.Why, Source: e.Source, Details: e.Details})
+	}
+	adminJSON(w, out)
+}

@@ -1,0 +1,222 @@
+package relay
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/runrig/runrig/policy"
+	"github.com/runrig/runrig/relay/listing"
+	"github.com/runrig/runrig/relay/store"
+)
+
+// policyReloadInterval is how often the rule set is rebuilt even without
+// changes, so that expired rules stop applying.
+const policyReloadInterval = time.Minute
+
+// ErrBadRule is returned for a rule an operator cannot add.
+var ErrBadRule = policy.ErrBadRule
+
+// reloadPolicy rebuilds the rule set from the store.
+func (s *Server) reloadPolicy(ctx context.Context) error {
+	rules, err := s.store.Rules(ctx)
+	if err != nil {
+		return fmt.Errorf("loading rules: %w", err)
+	}
+	s.policy.Store(policy.NewSet(s.cfg.FederationMode, rules, time.Now()))
+	return nil
+}
+
+// judge applies the moderation rules to a subject.
+func (s *Server) judge(subj policy.Subject) policy.Decision {
+	return s.policy.Load().Decide(subj)
+}
+
+// countRejection counts a refusal by the rule that caused it.
+func (s *Server) countRejection(action policy.Action, r *policy.Rule) {
+	rule := "default"
+	if r != nil {
+		rule = strconv.FormatInt(r.ID, 10)
+	}
+	s.metrics.policy.WithLabelValues(string(action), rule).Inc()
+}
+
+// permitPeer reports whether the relay may deal with peer at all (fetch
+// from it, deliver to it).
+func (s *Server) permitPeer(peer string) bool {
+	d := s.judge(policy.Subject{Peer: peer})
+	if d.Action.Blocks() {
+		s.countRejection(d.Action, d.Rule)
+		return false
+	}
+	return true
+}
+
+// admit applies the rules to an inbound activity before its key is
+// fetched: blocked senders and filtered activities get 403.
+func (s *Server) admit(in *inbound, keyID string) error {
+	subj := policy.Subject{Peer: in.Peer, Actor: in.Actor, KeyID: keyID}
+	d := s.judge(subj)
+	in.decision = d
+	if d.Action.Blocks() {
+		s.countRejection(d.Action, d.Rule)
+		return refuse(http.StatusForbidden, "policy", "refused: %s", d.Reason())
+	}
+	if r, why := s.policy.Load().Filter(subj, factsOf(in), time.Now()); r != nil {
+		s.countRejection("filter", r)
+		return refuse(http.StatusForbidden, "policy", "refused by rule %d: %s", r.ID, why)
+	}
+	return nil
+}
+
+// factsOf reads what moderation filters look at from the raw activity.
+func factsOf(in *inbound) policy.Facts {
+	var env struct {
+		Object json.RawMessage `json:"object"`
+	}
+	json.Unmarshal(in.raw, &env)
+	var obj struct {
+		Type       json.RawMessage `json:"type"`
+		Content    json.RawMessage `json:"content"`
+		Name       json.RawMessage `json:"name"`
+		Summary    json.RawMessage `json:"summary"`
+		Published  string          `json:"published"`
+		Attachment json.RawMessage `json:"attachment"`
+		Image      json.RawMessage `json:"image"`
+	}
+	json.Unmarshal(env.Object, &obj)
+	f := policy.Facts{Type: string(in.Type), ObjectType: string(in.ObjectType)}
+	for _, raw := range []json.RawMessage{obj.Content, obj.Name, obj.Summary} {
+		var s string
+		if json.Unmarshal(raw, &s) == nil {
+			f.Text += s + "\n"
+		} else if len(raw) > 0 {
+			f.Text += string(raw) + "\n" // language maps: search their JSON
+		}
+	}
+	f.Published, _ = time.Parse(time.RFC3339, obj.Published)
+	f.HasMedia = hasItems(obj.Attachment) || hasItems(obj.Image)
+	if k, ok := listing.KindOf(in.raw); ok {
+		f.ListingKind = string(k)
+	}
+	return f
+}
+
+func hasItems(raw json.RawMessage) bool {
+	s := string(raw)
+	return len(raw) > 0 && s != "null" && s != "[]" && s != "{}"
+}
+
+// Operator is who makes a moderation change and why.
+type Operator struct {
+	// Who is the operator's user name.
+	Who string
+	// Why is the reason given.
+	Why string
+}
+
+// AddRule adds a moderation rule; a suspension also drops every
+// subscription and queued delivery of the peers it covers.
+func (s *Server) AddRule(ctx context.Context, op Operator, r policy.Rule) (policy.Rule, error) {
+	if err := r.Normalize(); err != nil {
+		return r, err
+	}
+	r.Created, r.Author = time.Now().UTC(), op.Who
+	affected, err := s.Preview(ctx, r)
+	if err != nil {
+		return r, err
+	}
+	details, _ := json.Marshal(r)
+	change := store.ModerationChange{Add: []policy.Rule{r}, Audit: []store.AuditEntry{{
+		Who: op.Who, What: "rule.add", Subject: string(r.Kind) + " " + r.Subject, Why: op.Why, Source: r.Source, Details: details,
+	}}}
+	if r.Action == policy.Suspend && r.Live(time.Now()) {
+		change.DropPeers = affected.Peers
+	}
+	ids, err := s.store.Moderate(ctx, change)
+	if err != nil {
+		return r, err
+	}
+	r.ID = ids[0]
+	if err := s.reloadPolicy(ctx); err != nil {
+		return r, err
+	}
+	s.log.Info("moderation rule added", "id", r.ID, "kind", r.Kind, "subject", r.Subject, "action", r.Action,
+		"by", op.Who, "affects_subscribers", len(affected.Peers))
+	return r, nil
+}
+
+// RemoveRule deletes a rule.
+func (s *Server) RemoveRule(ctx context.Context, op Operator, id int64) error {
+	rules, err := s.store.Rules(ctx)
+	if err != nil {
+		return err
+	}
+	var old *policy.Rule
+	for i := range rules {
+		if rules[i].ID == id {
+			old = &rules[i]
+		}
+	}
+	if old == nil {
+		return fmt.Errorf("rule %d: %w", id, store.ErrNotFound)
+	}
+	details, _ := json.Marshal(old)
+	if _, err := s.store.Moderate(ctx, store.ModerationChange{Remove: []int64{id}, Audit: []store.AuditEntry{{
+		Who: op.Who, What: "rule.remove", Subject: strconv.FormatInt(id, 10), Why: op.Why, Source: old.Source, Details: details,
+	}}}); err != nil {
+		return err
+	}
+	s.log.Info("moderation rule removed", "id", id, "by", op.Who)
+	return s.reloadPolicy(ctx)
+}
+
+// Affected is what a rule would touch.
+type Affected struct {
+	// Peers are the subscribed peers it covers.
+	Peers []string `json:"peers"`
+	// Subscriptions and QueuedDeliveries count what they hold.
+	Subscriptions    int `json:"subscriptions"`
+	QueuedDeliveries int `json:"queued_deliveries"`
+}
+
+// Preview tells which current subscribers and queued deliveries a rule
+// would affect, without applying it.
+func (s *Server) Preview(ctx context.Context, r policy.Rule) (Affected, error) {
+	if err := r.Normalize(); err != nil {
+		return Affected{}, err
+	}
+	r.ID, r.Draft, r.Expires = -1, false, time.Time{}
+	only := policy.NewSet(policy.Blocklist, []policy.Rule{r}, time.Now())
+	sts, err := s.store.SubscriberStatuses(ctx)
+	if err != nil {
+		return Affected{}, err
+	}
+	out := Affected{Peers: []string{}}
+	seen := map[string]bool{}
+	for _, st := range sts {
+		d := only.Decide(policy.Subject{Peer: st.Peer, Actor: st.Actor})
+		if d.Rule == nil {
+			continue
+		}
+		out.Subscriptions++
+		out.QueuedDeliveries += st.Queued
+		if !seen[st.Peer] {
+			seen[st.Peer] = true
+			out.Peers = append(out.Peers, st.Peer)
+		}
+	}
+	return out, nil
+}
+
+// Rules lists every rule.
+func (s *Server) Rules(ctx context.Context) ([]policy.Rule, error) {
+	return s.store.Rules(ctx)
+}
+
+// errRuleNotFound reports a missing rule to admin callers.
+func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }

@@ -33,6 +33,14 @@ func adminCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	// Flags may also follow the command: runrig admin subscribers --json.
 	cmd, cmdArgs := rest[0], rest[1:]
+	if run, ok := moderationCommands[cmd]; ok {
+		c, err := admin.Dial(*data)
+		if err != nil {
+			fmt.Fprintln(stderr, "runrig admin:", err)
+			return 1
+		}
+		return run(c, cmdArgs, *asJSON, stdout, stderr)
+	}
 	sub := flag.NewFlagSet("runrig admin "+cmd, flag.ContinueOnError)
 	sub.SetOutput(stderr)
 	sub.BoolVar(asJSON, "json", *asJSON, "print JSON")
@@ -40,10 +48,10 @@ func adminCmd(args []string, stdout, stderr io.Writer) int {
 	peer := sub.String("peer", "", "deliveries: only this peer")
 	limit := sub.Int("limit", 100, "deliveries: at most this many")
 	sliceName := sub.String("slice", "", "approve, reject, remove: the slice subscription (e.g. surplus, region-it-bg); default the relay itself")
-	if err := sub.Parse(cmdArgs); err != nil {
+	pos, err := parseInterspersed(sub, cmdArgs)
+	if err != nil {
 		return 2
 	}
-	pos := sub.Args()
 
 	c, err := admin.Dial(*data)
 	if err != nil {
@@ -144,4 +152,28 @@ func printDeliveries(w io.Writer, ds admin.Deliveries) {
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%s\t%s\n", d.ID, d.State, d.Peer, d.Attempts, next, d.Activity, d.LastError)
 	}
 	tw.Flush()
+}
+
+// parseInterspersed parses flags that may come before, between or after
+// positional arguments (runrig admin block bad.example --severity suspend)
+// and returns the positional ones.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
+// printJSON prints v indented.
+func printJSON(w io.Writer, v any) {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
 }

@@ -24,6 +24,16 @@ Admin commands (add --json for machine-readable output):
   deliveries [--state S] [--peer DOMAIN]
                                   list queued, retrying and dead deliveries
   deliveries retry [ID...]        requeue dead deliveries (all when no ID)
+
+Moderation (every change is recorded in the audit log):
+  block DOMAIN [--severity suspend|reject|limit] --reason R [--preview]
+                                  block a domain and its subdomains
+  allow DOMAIN [--reason R]       allow a domain (overrides blocks; needed in allowlist mode)
+  rules [list]                    list moderation rules
+  rules show ID | remove ID       show or remove a rule
+  rules add --kind domain|actor|key --subject S --action A [filters] [--preview]
+                                  add a rule; --preview tells what it would affect
+  audit [--after ID] [--limit N]  list the audit log; audit export prints all of it as JSON lines
 `
 
 func main() {

@@ -386,3 +386,58 @@ func TestListingValidate(t *testing.T) {
 		t.Fatalf("JSON output %s: %v", o, err)
 	}
 }
+
+// Moderators work through the CLI: block with a preview, list and show
+// rules, read and export the audit log; the block takes effect at once.
+func TestModerationCLI(t *testing.T) {
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	url := "http://" + addr
+	data := filepath.Join(dir, "data")
+	p := startServe(t, dir, url, testEnv, "--listen", addr, "--public-url", url, "--data", data)
+	pub, bad := newInstance(t), newInstance(t)
+	follow(t, pub, url)
+	follow(t, bad, url)
+
+	out := runCLI(t, "admin", "--data", data, "block", bad.Host(), "--severity", "reject", "--reason", "spam", "--preview")
+	if !strings.Contains(out, "would affect 1 subscriptions") {
+		t.Errorf("preview: %s", out)
+	}
+	out = runCLI(t, "admin", "--data", data, "block", bad.Host(), "--severity", "reject", "--reason", "spam",
+		"--public-comment", "spam wave", "--json")
+	var rule struct {
+		ID     int64
+		Action string
+	}
+	if err := json.Unmarshal([]byte(out), &rule); err != nil || rule.ID == 0 || rule.Action != "reject" {
+		t.Fatalf("block --json: %s %v", out, err)
+	}
+	if status, _, _ := bad.Post(context.Background(), url+"/inbox", bad.Note("", "x", nil)); status != 403 {
+		t.Errorf("blocked peer: %d", status)
+	}
+	if out := runCLI(t, "admin", "--data", data, "rules"); !strings.Contains(out, bad.Host()) || !strings.Contains(out, "spam wave") {
+		t.Errorf("rules list: %s", out)
+	}
+	if out := runCLI(t, "admin", "--data", data, "rules", "show", fmt.Sprint(rule.ID)); !strings.Contains(out, "reject domain "+bad.Host()) {
+		t.Errorf("rules show: %s", out)
+	}
+	runCLI(t, "admin", "--data", data, "rules", "remove", fmt.Sprint(rule.ID), "--reason", "cleared up")
+	if status, _, _ := bad.Post(context.Background(), url+"/inbox", bad.Note("", "y", nil)); status != 202 {
+		t.Errorf("unblocked peer: %d", status)
+	}
+	out = runCLI(t, "admin", "--data", data, "audit", "export")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], `"what":"rule.add"`) || !strings.Contains(lines[1], `"why":"cleared up"`) {
+		t.Errorf("audit export:\n%s", out)
+	}
+	if out := runCLI(t, "admin", "--data", data, "audit"); !strings.Contains(out, "rule.remove") {
+		t.Errorf("audit: %s", out)
+	}
+	// Flags may follow positional arguments.
+	cmd := exec.Command(binary, "admin", "--data", data, "approve", bad.Host(), "--slice", "surplus")
+	cmd.Env = cleanEnv()
+	if o, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(o), "to surplus") {
+		t.Errorf("approve --slice after DOMAIN: %v %s", err, o)
+	}
+	p.kill9(t)
+}

@@ -1,0 +1,276 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/runrig/runrig/policy"
+	"github.com/runrig/runrig/relay/admin"
+)
+
+// moderationCommands are the admin commands moderators use. Each parses its
+// own flags, which may follow its positional arguments.
+var moderationCommands = map[string]func(c *admin.Client, args []string, asJSON bool, stdout, stderr io.Writer) int{
+	"rules": rulesCmd,
+	"block": blockCmd,
+	"allow": allowCmd,
+	"audit": auditCmd,
+}
+
+func modCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), time.Minute)
+}
+
+// report prints the result of a moderation command.
+func report(stdout, stderr io.Writer, asJSON bool, v any, err error, text func(io.Writer)) int {
+	if err != nil {
+		fmt.Fprintln(stderr, "runrig admin:", err)
+		return 1
+	}
+	if asJSON {
+		printJSON(stdout, v)
+		return 0
+	}
+	text(stdout)
+	return 0
+}
+
+func printAffected(w io.Writer, a admin.Affected) {
+	fmt.Fprintf(w, "would affect %d subscriptions and %d queued deliveries", a.Subscriptions, a.QueuedDeliveries)
+	if len(a.Peers) > 0 {
+		fmt.Fprintf(w, " of %s", strings.Join(a.Peers, ", "))
+	}
+	fmt.Fprintln(w)
+}
+
+func printRule(w io.Writer, r policy.Rule) {
+	fmt.Fprintf(w, "rule %d: %s %s %s (source %s, by %s, %s)\n", r.ID, r.Action, r.Kind, r.Subject, r.Source, r.Author,
+		r.Created.Format(time.RFC3339))
+	if r.PublicComment != "" {
+		fmt.Fprintf(w, "  public comment: %s\n", r.PublicComment)
+	}
+	if r.PrivateComment != "" {
+		fmt.Fprintf(w, "  private comment: %s\n", r.PrivateComment)
+	}
+	if !r.Filters.Empty() {
+		b, _ := json.Marshal(r.Filters)
+		fmt.Fprintf(w, "  filters: %s\n", b)
+	}
+	if !r.Expires.IsZero() {
+		fmt.Fprintf(w, "  expires: %s\n", r.Expires.Format(time.RFC3339))
+	}
+	if r.Draft {
+		fmt.Fprintln(w, "  draft: waiting for review")
+	}
+}
+
+// rulesCmd: rules [list] | show ID | add --kind K --subject S --action A ...
+// [--preview] | remove ID [--reason R].
+func rulesCmd(c *admin.Client, args []string, asJSON bool, stdout, stderr io.Writer) int {
+	verb := "list"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		verb, args = args[0], args[1:]
+	}
+	fs := flag.NewFlagSet("runrig admin rules "+verb, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.BoolVar(&asJSON, "json", asJSON, "print JSON")
+	kind := fs.String("kind", "domain", "add: what the subject is: domain, actor or key")
+	subject := fs.String("subject", "", "add: the domain, actor IRI or key id")
+	action := fs.String("action", "", "add: accept, limit, reject or suspend")
+	reason := fs.String("reason", "", "why (recorded in the audit log)")
+	public := fs.String("public-comment", "", "add: comment shown with the published list")
+	private := fs.String("private-comment", "", "add: comment for moderators only")
+	expires := fs.Duration("expires", 0, "add: the rule lapses after this long (e.g. 720h)")
+	types := fs.String("types", "", "add: filter: refuse these activity or object types (comma-separated)")
+	kinds := fs.String("kinds", "", "add: filter: refuse these listing kinds (offer,request,surplus)")
+	keywords := fs.String("keywords", "", "add: filter: refuse activities containing these words (comma-separated)")
+	maxAge := fs.Duration("max-age", 0, "add: filter: refuse objects older than this")
+	rejectMedia := fs.Bool("reject-media", false, "add: filter: refuse activities carrying media")
+	draft := fs.Bool("draft", false, "add: create as a draft for review")
+	preview := fs.Bool("preview", false, "add: only tell which subscribers and queued deliveries the rule would affect")
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return 2
+	}
+	ctx, cancel := modCtx()
+	defer cancel()
+	switch verb {
+	case "list":
+		rules, err := c.Rules(ctx)
+		return report(stdout, stderr, asJSON, rules, err, func(w io.Writer) {
+			if len(rules) == 0 {
+				fmt.Fprintln(w, "no rules")
+				return
+			}
+			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tACTION\tKIND\tSUBJECT\tSOURCE\tAUTHOR\tPUBLIC COMMENT")
+			for _, r := range rules {
+				action := string(r.Action)
+				if r.Draft {
+					action += " (draft)"
+				}
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, action, r.Kind, r.Subject, r.Source, r.Author, r.PublicComment)
+			}
+			tw.Flush()
+		})
+	case "show", "remove":
+		if len(pos) != 1 {
+			fmt.Fprintf(stderr, "runrig admin rules %s: want one rule ID\n", verb)
+			return 2
+		}
+		id, perr := strconv.ParseInt(pos[0], 10, 64)
+		if perr != nil {
+			fmt.Fprintf(stderr, "runrig admin rules %s: %q is not a rule id\n", verb, pos[0])
+			return 2
+		}
+		if verb == "show" {
+			r, err := c.Rule(ctx, id)
+			return report(stdout, stderr, asJSON, r, err, func(w io.Writer) { printRule(w, r) })
+		}
+		err := c.RemoveRule(ctx, id, *reason)
+		return report(stdout, stderr, asJSON, map[string]int64{"removed": id}, err,
+			func(w io.Writer) { fmt.Fprintf(w, "rule %d removed\n", id) })
+	case "add":
+		r := policy.Rule{Kind: policy.Kind(*kind), Subject: *subject, Action: policy.Action(*action),
+			PublicComment: *public, PrivateComment: *private, Draft: *draft,
+			Filters: policy.Filters{Types: split(*types), Kinds: split(*kinds), Keywords: split(*keywords),
+				MaxAge: *maxAge, RejectMedia: *rejectMedia}}
+		if *expires > 0 {
+			r.Expires = time.Now().Add(*expires).UTC()
+		}
+		req := admin.AddRule{Rule: r, Reason: *reason}
+		if *preview {
+			a, err := c.PreviewRule(ctx, req)
+			return report(stdout, stderr, asJSON, a, err, func(w io.Writer) { printAffected(w, a) })
+		}
+		added, err := c.AddRule(ctx, req)
+		return report(stdout, stderr, asJSON, added, err, func(w io.Writer) { printRule(w, added) })
+	default:
+		fmt.Fprintf(stderr, "runrig admin rules: unknown %q (list, show, add, remove)\n", verb)
+		return 2
+	}
+}
+
+func split(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// blockCmd: block DOMAIN [--severity suspend|reject|limit|silence] --reason R ...
+func blockCmd(c *admin.Client, args []string, asJSON bool, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("runrig admin block", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.BoolVar(&asJSON, "json", asJSON, "print JSON")
+	var b admin.Block
+	fs.StringVar(&b.Severity, "severity", "suspend", "suspend, reject, or limit (Mastodon's silence)")
+	fs.StringVar(&b.Reason, "reason", "", "why (recorded in the audit log)")
+	fs.StringVar(&b.PublicComment, "public-comment", "", "comment shown with the published list")
+	fs.StringVar(&b.PrivateComment, "private-comment", "", "comment for moderators only")
+	fs.BoolVar(&b.RejectMedia, "reject-media", false, "also refuse its activities carrying media")
+	fs.BoolVar(&b.Obfuscate, "obfuscate", false, "mask the domain in the published list")
+	fs.StringVar(&b.ExpiresIn, "expires", "", "lapse after this long (e.g. 720h)")
+	fs.BoolVar(&b.Preview, "preview", false, "only tell which subscribers and queued deliveries it would affect")
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return 2
+	}
+	if len(pos) != 1 {
+		fmt.Fprintln(stderr, "runrig admin block: want one DOMAIN")
+		return 2
+	}
+	b.Domain = pos[0]
+	ctx, cancel := modCtx()
+	defer cancel()
+	r, a, err := c.Block(ctx, b)
+	if b.Preview {
+		return report(stdout, stderr, asJSON, a, err, func(w io.Writer) { printAffected(w, a) })
+	}
+	return report(stdout, stderr, asJSON, r, err, func(w io.Writer) { printRule(w, r) })
+}
+
+// allowCmd: allow DOMAIN [--reason R].
+func allowCmd(c *admin.Client, args []string, asJSON bool, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("runrig admin allow", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.BoolVar(&asJSON, "json", asJSON, "print JSON")
+	var a admin.Allow
+	fs.StringVar(&a.Reason, "reason", "", "why (recorded in the audit log)")
+	fs.StringVar(&a.PublicComment, "public-comment", "", "comment shown with the published list")
+	fs.BoolVar(&a.Preview, "preview", false, "only tell which subscribers it would affect")
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return 2
+	}
+	if len(pos) != 1 {
+		fmt.Fprintln(stderr, "runrig admin allow: want one DOMAIN")
+		return 2
+	}
+	a.Domain = pos[0]
+	ctx, cancel := modCtx()
+	defer cancel()
+	r, aff, err := c.Allow(ctx, a)
+	if a.Preview {
+		return report(stdout, stderr, asJSON, aff, err, func(w io.Writer) { printAffected(w, aff) })
+	}
+	return report(stdout, stderr, asJSON, r, err, func(w io.Writer) { printRule(w, r) })
+}
+
+// auditCmd: audit [--after ID] [--limit N] | audit export (JSON Lines, all).
+func auditCmd(c *admin.Client, args []string, asJSON bool, stdout, stderr io.Writer) int {
+	export := len(args) > 0 && args[0] == "export"
+	if export {
+		args = args[1:]
+	}
+	fs := flag.NewFlagSet("runrig admin audit", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.BoolVar(&asJSON, "json", asJSON, "print JSON")
+	after := fs.Int64("after", 0, "only entries after this id")
+	limit := fs.Int("limit", 100, "at most this many entries")
+	if _, err := parseInterspersed(fs, args); err != nil {
+		return 2
+	}
+	ctx, cancel := modCtx()
+	defer cancel()
+	if export {
+		enc := json.NewEncoder(stdout)
+		for next := *after; ; {
+			page, err := c.Audit(ctx, next, 1000)
+			if err != nil {
+				fmt.Fprintln(stderr, "runrig admin audit export:", err)
+				return 1
+			}
+			for _, e := range page {
+				enc.Encode(e)
+				next = e.ID
+			}
+			if len(page) < 1000 {
+				return 0
+			}
+		}
+	}
+	entries, err := c.Audit(ctx, *after, *limit)
+	return report(stdout, stderr, asJSON, entries, err, func(w io.Writer) {
+		if len(entries) == 0 {
+			fmt.Fprintln(w, "the audit log is empty")
+			return
+		}
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tWHEN\tWHO\tWHAT\tSUBJECT\tWHY\tSOURCE")
+		for _, e := range entries {
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", e.ID, e.At.Format(time.RFC3339), e.Who, e.What, e.Subject, e.Why, e.Source)
+		}
+		tw.Flush()
+	})
+}

@@ -12,6 +12,9 @@ type Action string
 
 // Actions, from the mildest.
 const (
+	// Noop decides nothing about admission; the rule only carries
+	// filters (Mastodon's "noop" severity, e.g. with reject_media).
+	Noop Action = "noop"
 	// Accept federates normally; in allowlist mode it is what lets a peer
 	// in, and in blocklist mode it overrides a block of a parent domain.
 	Accept Action = "accept"
@@ -30,10 +33,10 @@ const (
 // ParseAction checks an action name.
 func ParseAction(s string) (Action, error) {
 	switch a := Action(strings.ToLower(strings.TrimSpace(s))); a {
-	case Accept, Limit, Reject, Suspend:
+	case Accept, Limit, Reject, Suspend, Noop:
 		return a, nil
 	}
-	return "", fmt.Errorf("action %q: want accept, limit, reject or suspend", s)
+	return "", fmt.Errorf("action %q: want accept, limit, reject, suspend or noop", s)
 }
 
 // Blocks reports whether the action keeps the peer out.

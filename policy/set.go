@@ -42,6 +42,7 @@ type Set struct {
 	domains map[string][]*Rule // by subject
 	actors  map[string][]*Rule
 	keys    map[string][]*Rule
+	noop    []*Rule // filter-only rules, any kind
 	all     []*Rule
 }
 
@@ -57,6 +58,10 @@ func NewSet(mode Mode, rules []Rule, now time.Time) *Set {
 			continue
 		}
 		s.all = append(s.all, r)
+		if r.Action == Noop {
+			s.noop = append(s.noop, r) // filters only
+			continue
+		}
 		switch r.Kind {
 		case Domain:
 			s.domains[r.Subject] = append(s.domains[r.Subject], r)
@@ -180,6 +185,11 @@ func (s *Set) Filter(subj Subject, f Facts, now time.Time) (*Rule, string) {
 	for _, rs := range s.domainRules(subj.Peer) {
 		covering = append(covering, rs...)
 	}
+	for _, r := range s.noop {
+		if covers(r, subj) {
+			covering = append(covering, r)
+		}
+	}
 	text := strings.ToLower(f.Text)
 	for _, r := range covering {
 		fl := r.Filters
@@ -209,6 +219,24 @@ func (s *Set) Filter(subj Subject, f Facts, now time.Time) (*Rule, string) {
 		}
 	}
 	return nil, ""
+}
+
+// covers reports whether a rule's subject covers subj.
+func covers(r *Rule, subj Subject) bool {
+	switch r.Kind {
+	case Key:
+		return r.Subject == subj.KeyID
+	case Actor:
+		return r.Subject == subj.Actor
+	}
+	if r.Subject == subj.Peer {
+		return true
+	}
+	host := subj.Peer
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	return host == r.Subject || strings.HasSuffix(host, "."+r.Subject)
 }
 
 // Rules returns the live rules.

@@ -23,6 +23,46 @@ func (s *Server) adminModerationRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /block", s.adminBlock)
 	mux.HandleFunc("POST /allow", s.adminAllow)
 	mux.HandleFunc("GET /audit", s.adminAudit)
+	mux.HandleFunc("POST /lists/import", s.adminImportList)
+	mux.HandleFunc("GET /lists/export", s.adminExportList)
+}
+
+func (s *Server) adminImportList(w http.ResponseWriter, r *http.Request) {
+	var req admin.ImportList
+	if err := decodeAdmin(r, &req); err != nil {
+		adminError(w, http.StatusBadRequest, err)
+		return
+	}
+	if req.Name == "" {
+		adminError(w, http.StatusBadRequest, errors.New("name the list (it becomes the rules' source)"))
+		return
+	}
+	action := policy.Suspend
+	if req.PlainSeverity != "" {
+		a, err := policy.ParseAction(req.PlainSeverity)
+		if err != nil {
+			adminError(w, http.StatusBadRequest, err)
+			return
+		}
+		action = a
+	}
+	res, err := s.ImportList(r.Context(), operatorOf(r, req.Reason), req.Name, []byte(req.Content), action, req.Draft, req.Preview)
+	if err != nil {
+		adminError(w, moderationStatus(err), err)
+		return
+	}
+	adminJSON(w, admin.Imported{Added: len(res.Added), Skipped: res.Skipped, Rules: res.Added})
+}
+
+func (s *Server) adminExportList(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	b, err := s.ExportList(r.Context(), q.Get("format") == "allows", q.Get("obfuscate") == "true")
+	if err != nil {
+		adminError(w, http.StatusInternalServerError, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Write(b)
 }
 
 func operatorOf(r *http.Request, why string) Operator {

@@ -2,6 +2,7 @@ package relay_test
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -193,5 +194,81 @@ func TestBadModerationRequests(t *testing.T) {
 	}
 	if entries, _ := r.Admin.Audit(ctx, 0, 0); len(entries) != 0 {
 		t.Errorf("refused changes were audited: %+v", entries)
+	}
+}
+
+// Lists: a bad list imports nothing and names its lines; an import never
+// overwrites a manual rule; drafts do not apply; the export is Mastodon's
+// format and the published list masks obfuscated domains.
+func TestListsImportExport(t *testing.T) {
+	r := startRelay(t, nil)
+	ctx := context.Background()
+	bad := "#domain,#severity,#reject_media,#reject_reports,#public_comment,#obfuscate\nok.example,suspend,false,false,,false\nx.example,obliterate,false,false,,false\n"
+	_, err := r.Admin.ImportList(ctx, admin.ImportList{Name: "shared", Content: bad})
+	if err == nil || !strings.Contains(err.Error(), "line 3") {
+		t.Fatalf("bad list: %v", err)
+	}
+	if rules, _ := r.Admin.Rules(ctx); len(rules) != 0 {
+		t.Fatalf("half-imported: %+v", rules)
+	}
+	if _, _, err := r.Admin.Block(ctx, admin.Block{Domain: "spam.example", Severity: "reject", PublicComment: "ours"}); err != nil {
+		t.Fatal(err)
+	}
+	good := "#domain,#severity,#reject_media,#reject_reports,#public_comment,#obfuscate\n" +
+		"spam.example,silence,false,false,theirs,false\n" +
+		"ads.example,silence,true,false,Ads,false\n" +
+		"secret.example,suspend,false,false,Harassment,true\n"
+	res, err := r.Admin.ImportList(ctx, admin.ImportList{Name: "shared", Content: good, Reason: "weekly sync"})
+	if err != nil || res.Added != 2 || len(res.Skipped) != 1 || res.Skipped[0] != "spam.example" {
+		t.Fatalf("import: %+v %v", res, err)
+	}
+	rules, _ := r.Admin.Rules(ctx)
+	for _, rule := range rules {
+		if rule.Subject == "spam.example" && (rule.Action != policy.Reject || rule.Source != "manual" || rule.PublicComment != "ours") {
+			t.Errorf("the manual rule was overwritten: %+v", rule)
+		}
+		if rule.Subject == "ads.example" && (rule.Source != "list:shared" || !rule.Filters.RejectMedia) {
+			t.Errorf("imported rule = %+v", rule)
+		}
+	}
+	drafts, err := r.Admin.ImportList(ctx, admin.ImportList{Name: "review", Content: "draft.example\n", Draft: true})
+	if err != nil || drafts.Added != 1 {
+		t.Fatalf("draft import: %+v %v", drafts, err)
+	}
+	inst := newInstance(t, relaytest.Mastodon)
+	if _, status, _ := inst.Follow(ctx, r.Actor(), r.Inbox()); status != 202 {
+		t.Errorf("an unrelated peer refused: %d", status)
+	}
+
+	csv, err := r.Admin.ExportList(ctx, false, false)
+	if err != nil || !strings.HasPrefix(string(csv), policy.MastodonBlocksHeader+"\n") ||
+		!strings.Contains(string(csv), "ads.example,silence,true,false,Ads,false\n") ||
+		!strings.Contains(string(csv), "spam.example,suspend,false,false,ours,false\n") ||
+		strings.Contains(string(csv), "draft.example") {
+		t.Errorf("export:\n%s %v", csv, err)
+	}
+	back, err := policy.ParseList(csv, policy.Suspend)
+	if err != nil || len(back) != 3 {
+		t.Errorf("export does not read back: %+v %v", back, err)
+	}
+	resp, err := http.Get(r.URL + "/policy/blocks.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	pub := new(strings.Builder)
+	io.Copy(pub, resp.Body)
+	if strings.Contains(pub.String(), "secret.example") || !strings.Contains(pub.String(), "ads.example") {
+		t.Errorf("published list:\n%s", pub)
+	}
+	entries, _ := r.Admin.Audit(ctx, 0, 0)
+	var imports int
+	for _, e := range entries {
+		if e.What == "list.import" {
+			imports++
+		}
+	}
+	if imports != 2 {
+		t.Errorf("list imports audited: %d (the failed one must not be)", imports)
 	}
 }

@@ -34,6 +34,10 @@ Moderation (every change is recorded in the audit log):
   rules add --kind domain|actor|key --subject S --action A [filters] [--preview]
                                   add a rule; --preview tells what it would affect
   audit [--after ID] [--limit N]  list the audit log; audit export prints all of it as JSON lines
+  lists import FILE [--name N] [--draft] [--preview]
+                                  import a Mastodon domain-block/allow CSV or a plain domain list
+  lists export [--allows] [--obfuscate]
+                                  print the rules as Mastodon's CSV
 `
 
 func main() {

@@ -6,6 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -22,6 +24,7 @@ var moderationCommands = map[string]func(c *admin.Client, args []string, asJSON 
 	"block": blockCmd,
 	"allow": allowCmd,
 	"audit": auditCmd,
+	"lists": listsCmd,
 }
 
 func modCtx() (context.Context, context.CancelFunc) {
@@ -273,4 +276,68 @@ func auditCmd(c *admin.Client, args []string, asJSON bool, stdout, stderr io.Wri
 		}
 		tw.Flush()
 	})
+}
+
+// listsCmd: lists import FILE [--name N] [--severity S] [--draft]
+// [--preview] | lists export [--allows] [--obfuscate].
+func listsCmd(c *admin.Client, args []string, asJSON bool, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, "usage: runrig admin lists import FILE [--name N] [--severity S] [--draft] [--preview] | lists export [--allows] [--obfuscate]")
+		return 2
+	}
+	verb, args := args[0], args[1:]
+	fs := flag.NewFlagSet("runrig admin lists "+verb, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.BoolVar(&asJSON, "json", asJSON, "print JSON")
+	name := fs.String("name", "", "import: the list's name, shown as the rules' source (default: the file name)")
+	severity := fs.String("severity", "suspend", "import: action for a plain-text list's domains")
+	draft := fs.Bool("draft", false, "import: create the rules as drafts for review")
+	preview := fs.Bool("preview", false, "import: only tell what would be added and skipped")
+	reason := fs.String("reason", "", "import: why (recorded in the audit log)")
+	allows := fs.Bool("allows", false, "export: the allow list instead of the blocks")
+	obfuscate := fs.Bool("obfuscate", false, "export: mask domains marked obfuscate")
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return 2
+	}
+	ctx, cancel := modCtx()
+	defer cancel()
+	switch verb {
+	case "import":
+		if len(pos) != 1 {
+			fmt.Fprintln(stderr, "runrig admin lists import: want one FILE")
+			return 2
+		}
+		data, err := os.ReadFile(pos[0])
+		if err != nil {
+			fmt.Fprintln(stderr, "runrig admin lists import:", err)
+			return 1
+		}
+		if *name == "" {
+			*name = strings.TrimSuffix(filepath.Base(pos[0]), filepath.Ext(pos[0]))
+		}
+		res, err := c.ImportList(ctx, admin.ImportList{Name: *name, Content: string(data), PlainSeverity: *severity,
+			Draft: *draft, Reason: *reason, Preview: *preview})
+		return report(stdout, stderr, asJSON, res, err, func(w io.Writer) {
+			verb := "added"
+			if *preview {
+				verb = "would add"
+			}
+			fmt.Fprintf(w, "%s %d rules from list %s; skipped %d domains that already have a rule\n", verb, res.Added, *name, len(res.Skipped))
+			for _, d := range res.Skipped {
+				fmt.Fprintf(w, "  skipped %s\n", d)
+			}
+		})
+	case "export":
+		b, err := c.ExportList(ctx, *allows, *obfuscate)
+		if err != nil {
+			fmt.Fprintln(stderr, "runrig admin lists export:", err)
+			return 1
+		}
+		stdout.Write(b)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "runrig admin lists: unknown %q (import, export)\n", verb)
+		return 2
+	}
 }

@@ -145,6 +145,26 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 	return nil
 }
 
+// raw GETs path and returns the body.
+func (c *Client) raw(ctx context.Context, path string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://admin"+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set(OperatorHeader, operatorName())
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err == nil && resp.StatusCode >= 300 {
+		err = fmt.Errorf("admin API: %s", resp.Status)
+	}
+	return b, err
+}
+
 // Subscribers lists subscriptions.
 func (c *Client) Subscribers(ctx context.Context) ([]Subscriber, error) {
 	var out []Subscriber

@@ -141,3 +141,40 @@ func (c *Client) Audit(ctx context.Context, after int64, limit int) ([]AuditEntr
 	err := c.do(ctx, http.MethodGet, fmt.Sprintf("/audit?after=%d&limit=%d", after, limit), nil, &out)
 	return out, err
 }
+
+// ImportList imports a domain list.
+type ImportList struct {
+	// Name identifies the list; its rules get source "list:NAME".
+	Name    string `json:"name"`
+	Content string `json:"content"`
+	// PlainSeverity is the action of a plain-text list's entries
+	// (default suspend).
+	PlainSeverity string `json:"plain_severity,omitempty"`
+	Draft         bool   `json:"draft,omitempty"`
+	Reason        string `json:"reason,omitempty"`
+	Preview       bool   `json:"preview,omitempty"`
+}
+
+// Imported is the answer to a list import.
+type Imported struct {
+	Added   int           `json:"added"`
+	Skipped []string      `json:"skipped"`
+	Rules   []policy.Rule `json:"rules"`
+}
+
+// ImportList imports a list.
+func (c *Client) ImportList(ctx context.Context, req ImportList) (Imported, error) {
+	var out Imported
+	err := c.do(ctx, http.MethodPost, "/lists/import", req, &out)
+	return out, err
+}
+
+// ExportList returns the relay's rules as Mastodon's CSV: blocks, or with
+// allows the allow list.
+func (c *Client) ExportList(ctx context.Context, allows, obfuscate bool) ([]byte, error) {
+	format := "mastodon"
+	if allows {
+		format = "allows"
+	}
+	return c.raw(ctx, fmt.Sprintf("/lists/export?format=%s&obfuscate=%t", format, obfuscate))
+}

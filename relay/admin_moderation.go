@@ -24,6 +24,7 @@ func (s *Server) adminModerationRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /allow", s.adminAllow)
 	mux.HandleFunc("GET /audit", s.adminAudit)
 	mux.HandleFunc("POST /lists/import", s.adminImportList)
+	mux.HandleFunc("POST /drafts/approve", s.adminApproveDrafts)
 	mux.HandleFunc("GET /lists/export", s.adminExportList)
 }
 
@@ -221,4 +222,22 @@ func (s *Server) adminAudit(w http.ResponseWriter, r *http.Request) {
 			Why: e.Why, Source: e.Source, Details: e.Details})
 	}
 	adminJSON(w, out)
+}
+
+func (s *Server) adminApproveDrafts(w http.ResponseWriter, r *http.Request) {
+	var req admin.ApproveDrafts
+	if err := decodeAdmin(r, &req); err != nil {
+		adminError(w, http.StatusBadRequest, err)
+		return
+	}
+	if len(req.IDs) == 0 && !req.All {
+		adminError(w, http.StatusBadRequest, errors.New("name draft rule ids, or all"))
+		return
+	}
+	ids, err := s.ApproveDrafts(r.Context(), operatorOf(r, req.Reason), req.IDs)
+	if err != nil {
+		adminError(w, moderationStatus(err), err)
+		return
+	}
+	adminJSON(w, map[string][]int64{"approved": ids})
 }

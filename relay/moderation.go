@@ -175,6 +175,50 @@ func (s *Server) RemoveRule(ctx context.Context, op Operator, id int64) error {
 	return s.reloadPolicy(ctx)
 }
 
+// ApproveDrafts makes draft rules live: those with ids, or every draft
+// when ids is empty. It returns the approved ids.
+func (s *Server) ApproveDrafts(ctx context.Context, op Operator, ids []int64) ([]int64, error) {
+	rules, err := s.store.Rules(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var approve []int64
+	var drop []string
+	var audit []store.AuditEntry
+	want := map[int64]bool{}
+	for _, id := range ids {
+		want[id] = true
+	}
+	for _, r := range rules {
+		if !r.Draft || (len(ids) > 0 && !want[r.ID]) {
+			continue
+		}
+		delete(want, r.ID)
+		approve = append(approve, r.ID)
+		if r.Action == policy.Suspend {
+			aff, err := s.Preview(ctx, r)
+			if err != nil {
+				return nil, err
+			}
+			drop = append(drop, aff.Peers...)
+		}
+		details, _ := json.Marshal(r)
+		audit = append(audit, store.AuditEntry{Who: op.Who, What: "rule.approve", Subject: strconv.FormatInt(r.ID, 10),
+			Why: op.Why, Source: r.Source, Details: details})
+	}
+	for id := range want {
+		return nil, fmt.Errorf("draft rule %d: %w", id, store.ErrNotFound)
+	}
+	if len(approve) == 0 {
+		return []int64{}, nil
+	}
+	if _, err := s.store.Moderate(ctx, store.ModerationChange{Approve: approve, DropPeers: drop, Audit: audit}); err != nil {
+		return nil, err
+	}
+	s.log.Info("draft rules approved", "count", len(approve), "by", op.Who)
+	return approve, s.reloadPolicy(ctx)
+}
+
 // Affected is what a rule would touch.
 type Affected struct {
 	// Peers are the subscribed peers it covers.

@@ -272,3 +272,33 @@ func TestListsImportExport(t *testing.T) {
 		t.Errorf("list imports audited: %d (the failed one must not be)", imports)
 	}
 }
+
+// Drafts wait for review: they do not apply until a moderator approves
+// them, and the approval is audited.
+func TestDraftReview(t *testing.T) {
+	r := startRelay(t, nil)
+	ctx := context.Background()
+	bad := newInstance(t, relaytest.Mastodon)
+	res, err := r.Admin.ImportList(ctx, admin.ImportList{Name: "shared", Content: bad.Host() + "\n", Draft: true})
+	if err != nil || res.Added != 1 {
+		t.Fatalf("import: %+v %v", res, err)
+	}
+	subscribe(t, r, bad) // the draft does not apply yet
+	ids, err := r.Admin.ApproveDrafts(ctx, admin.ApproveDrafts{All: true, Reason: "reviewed"})
+	if err != nil || len(ids) != 1 {
+		t.Fatalf("approve: %v %v", ids, err)
+	}
+	if status, _, _ := bad.Post(ctx, r.Inbox(), bad.Note("", "x", nil)); status != http.StatusForbidden {
+		t.Errorf("approved block not applied: %d", status)
+	}
+	if subs, _ := r.Admin.Subscribers(ctx); len(subs) != 0 {
+		t.Errorf("an approved suspension left subscriptions: %+v", subs)
+	}
+	if _, err := r.Admin.ApproveDrafts(ctx, admin.ApproveDrafts{IDs: ids}); err == nil {
+		t.Error("approved a rule that is no longer a draft")
+	}
+	entries, _ := r.Admin.Audit(ctx, 0, 0)
+	if last := entries[len(entries)-1]; last.What != "rule.approve" || last.Why != "reviewed" || last.Source != "list:shared" {
+		t.Errorf("audit = %+v", last)
+	}
+}

@@ -296,6 +296,7 @@ func listsCmd(c *admin.Client, args []string, asJSON bool, stdout, stderr io.Wri
 	reason := fs.String("reason", "", "import: why (recorded in the audit log)")
 	allows := fs.Bool("allows", false, "export: the allow list instead of the blocks")
 	obfuscate := fs.Bool("obfuscate", false, "export: mask domains marked obfuscate")
+	all := fs.Bool("all", false, "approve: every draft")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return 2
@@ -328,6 +329,40 @@ func listsCmd(c *admin.Client, args []string, asJSON bool, stdout, stderr io.Wri
 				fmt.Fprintf(w, "  skipped %s\n", d)
 			}
 		})
+	case "drafts":
+		rules, err := c.Rules(ctx)
+		var drafts []policy.Rule
+		for _, r := range rules {
+			if r.Draft {
+				drafts = append(drafts, r)
+			}
+		}
+		return report(stdout, stderr, asJSON, drafts, err, func(w io.Writer) {
+			if len(drafts) == 0 {
+				fmt.Fprintln(w, "no drafts to review")
+			}
+			for _, r := range drafts {
+				printRule(w, r)
+			}
+		})
+	case "approve":
+		var ids []int64
+		for _, p := range pos {
+			id, err := strconv.ParseInt(p, 10, 64)
+			if err != nil {
+				fmt.Fprintf(stderr, "runrig admin lists approve: %q is not a rule id\n", p)
+				return 2
+			}
+			ids = append(ids, id)
+		}
+		if len(ids) == 0 && !*all {
+			fmt.Fprintln(stderr, "runrig admin lists approve: name draft rule IDs, or --all")
+			return 2
+		}
+		approved, err := c.ApproveDrafts(ctx, admin.ApproveDrafts{IDs: ids, All: *all, Reason: *reason})
+		return report(stdout, stderr, asJSON, approved, err, func(w io.Writer) {
+			fmt.Fprintf(w, "approved %d draft rules\n", len(approved))
+		})
 	case "export":
 		b, err := c.ExportList(ctx, *allows, *obfuscate)
 		if err != nil {
@@ -337,7 +372,7 @@ func listsCmd(c *admin.Client, args []string, asJSON bool, stdout, stderr io.Wri
 		stdout.Write(b)
 		return 0
 	default:
-		fmt.Fprintf(stderr, "runrig admin lists: unknown %q (import, export)\n", verb)
+		fmt.Fprintf(stderr, "runrig admin lists: unknown %q (import, export, drafts, approve)\n", verb)
 		return 2
 	}
 }

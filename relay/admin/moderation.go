@@ -178,3 +178,19 @@ func (c *Client) ExportList(ctx context.Context, allows, obfuscate bool) ([]byte
 	}
 	return c.raw(ctx, fmt.Sprintf("/lists/export?format=%s&obfuscate=%t", format, obfuscate))
 }
+
+// ApproveDrafts asks for draft rules to be made live.
+type ApproveDrafts struct {
+	IDs    []int64 `json:"ids,omitempty"`
+	All    bool    `json:"all,omitempty"`
+	Reason string  `json:"reason,omitempty"`
+}
+
+// ApproveDrafts makes draft rules live and returns their ids.
+func (c *Client) ApproveDrafts(ctx context.Context, req ApproveDrafts) ([]int64, error) {
+	var out struct {
+		Approved []int64 `json:"approved"`
+	}
+	err := c.do(ctx, http.MethodPost, "/drafts/approve", req, &out)
+	return out.Approved, err
+}

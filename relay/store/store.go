@@ -132,6 +132,9 @@ type ModerationChange struct {
 	Add []policy.Rule
 	// Remove deletes rules by id; ErrNotFound if one does not exist.
 	Remove []int64
+	// Approve turns draft rules into live ones; ErrNotFound if one is not
+	// a draft.
+	Approve []int64
 	// DropPeers removes every subscription of these peers and every
 	// delivery queued for them (a suspension).
 	DropPeers []string

@@ -54,6 +54,15 @@ func (db *DB) Moderate(ctx context.Context, c store.ModerationChange) ([]int64, 
 				return fmt.Errorf("rule %d: %w", id, store.ErrNotFound)
 			}
 		}
+		for _, id := range c.Approve {
+			res, err := tx.ExecContext(ctx, `UPDATE rules SET draft = 0 WHERE id = ? AND draft = 1`, id)
+			if err != nil {
+				return err
+			}
+			if n, _ := res.RowsAffected(); n == 0 {
+				return fmt.Errorf("draft rule %d: %w", id, store.ErrNotFound)
+			}
+		}
 		for _, r := range c.Add {
 			filters, _ := json.Marshal(r.Filters)
 			var id int64

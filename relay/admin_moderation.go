@@ -10,6 +10,7 @@ import (
 
 	"github.com/runrig/runrig/policy"
 	"github.com/runrig/runrig/relay/admin"
+	"github.com/runrig/runrig/trust"
 )
 
 // maxAdminBody bounds an admin request body.
@@ -25,6 +26,8 @@ func (s *Server) adminModerationRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /audit", s.adminAudit)
 	mux.HandleFunc("POST /lists/import", s.adminImportList)
 	mux.HandleFunc("POST /drafts/approve", s.adminApproveDrafts)
+	mux.HandleFunc("POST /trust", s.adminSetTrust)
+	mux.HandleFunc("GET /trust", s.adminTrust)
 	mux.HandleFunc("GET /lists/export", s.adminExportList)
 }
 
@@ -240,4 +243,65 @@ func (s *Server) adminApproveDrafts(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	adminJSON(w, map[string][]int64{"approved": ids})
+}
+
+func (s *Server) adminSetTrust(w http.ResponseWriter, r *http.Request) {
+	var req admin.SetTrust
+	if err := decodeAdmin(r, &req); err != nil {
+		adminError(w, http.StatusBadRequest, err)
+		return
+	}
+	level, err := trust.ParseLevel(req.Level)
+	if err != nil {
+		adminError(w, http.StatusBadRequest, err)
+		return
+	}
+	if err := s.SetTrust(r.Context(), operatorOf(r, req.Reason), req.Domain, level); err != nil {
+		adminError(w, moderationStatus(err), err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// adminTrust lists each known peer's trust level with what the relay has
+// observed of it.
+func (s *Server) adminTrust(w http.ResponseWriter, r *http.Request) {
+	settings, err := s.store.TrustLevels(r.Context())
+	if err != nil {
+		adminError(w, http.StatusInternalServerError, err)
+		return
+	}
+	sts, err := s.store.SubscriberStatuses(r.Context())
+	if err != nil {
+		adminError(w, http.StatusInternalServerError, err)
+		return
+	}
+	byPeer := map[string]*admin.PeerTrust{}
+	var order []string
+	get := func(peer string) *admin.PeerTrust {
+		if p, ok := byPeer[peer]; ok {
+			return p
+		}
+		p := &admin.PeerTrust{Peer: peer, Level: string(s.trustOf(peer))}
+		byPeer[peer] = p
+		order = append(order, peer)
+		return p
+	}
+	for _, t := range settings {
+		p := get(t.Peer)
+		p.Reason, p.SetBy, p.SetAt = t.Reason, t.SetBy, t.SetAt
+	}
+	for _, st := range sts {
+		p := get(st.Peer)
+		if p.Since.IsZero() || st.CreatedAt.Before(p.Since) {
+			p.Since = st.CreatedAt
+		}
+		p.Delivered, p.Failed = st.Health.Delivered, st.Health.Failed
+		p.Subscriptions++
+	}
+	out := make([]admin.PeerTrust, 0, len(order))
+	for _, peer := range order {
+		out = append(out, *byPeer[peer])
+	}
+	adminJSON(w, out)
 }

@@ -68,6 +68,14 @@ type Config struct {
 	// the default) or allowlist (only with allowed peers).
 	FederationMode policy.Mode
 
+	// InboundRate is the sustained rate of activities per second a peer of
+	// normal trust may send; trusted peers get 5×, limited 0.2×, untrusted
+	// 0.05×. Default 20.
+	InboundRate float64
+	// InboundBurst is how many activities a normal peer may send at once,
+	// scaled the same way. Default 100.
+	InboundBurst float64
+
 	// Regions are the regions this relay serves, each with a followable
 	// actor; listings are routed to them. Default none.
 	Regions []Region

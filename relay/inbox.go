@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"time"
 
 	vocab "github.com/go-ap/activitypub"
@@ -43,6 +44,8 @@ type refusal struct {
 	msg    string
 	// problems, for an invalid listing, are sent as JSON.
 	problems []listing.Problem
+	// retryAfter, in seconds, is sent as Retry-After when set.
+	retryAfter int
 }
 
 func (r *refusal) Error() string { return r.msg }
@@ -89,6 +92,9 @@ func (s *Server) handleInbox(w http.ResponseWriter, r *http.Request) {
 			s.metrics.inbound.WithLabelValues(typeLabel(in.Type), "rejected").Inc()
 		}
 		s.peerLog.Warn(peer, rf.reason, "inbox request refused", "status", rf.status, "detail", rf.msg)
+		if rf.retryAfter > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(rf.retryAfter))
+		}
 		if rf.problems != nil {
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(rf.status)
@@ -133,6 +139,14 @@ func (s *Server) receive(ctx context.Context, r *http.Request, inboxSlice string
 			return in, "unverifiable", nil
 		}
 		return in, "", err
+	}
+	// Rate limits come after verification, so nobody can spend another
+	// peer's budget by claiming to be it.
+	if ok, wait := s.limiter.Allow(in.Peer, s.trustOf(in.Peer)); !ok {
+		secs := int(wait/time.Second) + 1
+		rf := refuse(http.StatusTooManyRequests, "rate_limited", "too many activities from %s; retry in %d s", in.Peer, secs)
+		rf.retryAfter = secs
+		return in, "", rf
 	}
 	result, err := s.process(ctx, in, inboxSlice)
 	return in, result, err

@@ -12,6 +12,7 @@ import (
 	"github.com/runrig/runrig/policy"
 	"github.com/runrig/runrig/relay/listing"
 	"github.com/runrig/runrig/relay/store"
+	"github.com/runrig/runrig/trust"
 )
 
 // policyReloadInterval is how often the rule set is rebuilt even without
@@ -28,7 +29,40 @@ func (s *Server) reloadPolicy(ctx context.Context) error {
 		return fmt.Errorf("loading rules: %w", err)
 	}
 	s.policy.Store(policy.NewSet(s.cfg.FederationMode, rules, time.Now()))
+	settings, err := s.store.TrustLevels(ctx)
+	if err != nil {
+		return fmt.Errorf("loading trust levels: %w", err)
+	}
+	levels := make(map[string]trust.Level, len(settings))
+	for _, t := range settings {
+		levels[t.Peer] = trust.Level(t.Level)
+	}
+	s.trustLevels.Store(&levels)
 	return nil
+}
+
+// trustOf is the trust level of a peer (normal unless set).
+func (s *Server) trustOf(peer string) trust.Level {
+	if l, ok := (*s.trustLevels.Load())[peer]; ok {
+		return l
+	}
+	return trust.Normal
+}
+
+// SetTrust records a moderator's trust level for a peer.
+func (s *Server) SetTrust(ctx context.Context, op Operator, peer string, level trust.Level) error {
+	p, err := policy.ParsePeer(peer)
+	if err != nil {
+		return fmt.Errorf("%w: %v", policy.ErrBadRule, err)
+	}
+	ts := store.TrustSetting{Peer: p, Level: string(level), Reason: op.Why, SetBy: op.Who, SetAt: time.Now().UTC()}
+	details, _ := json.Marshal(ts)
+	if _, err := s.store.Moderate(ctx, store.ModerationChange{SetTrust: []store.TrustSetting{ts},
+		Audit: []store.AuditEntry{{Who: op.Who, What: "trust.set", Subject: p, Why: op.Why, Source: "manual", Details: details}}}); err != nil {
+		return err
+	}
+	s.log.Info("trust level set", "peer", p, "level", level, "by", op.Who)
+	return s.reloadPolicy(ctx)
 }
 
 // judge applies the moderation rules to a subject.

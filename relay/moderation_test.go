@@ -302,3 +302,55 @@ func TestDraftReview(t *testing.T) {
 		t.Errorf("audit = %+v", last)
 	}
 }
+
+// Inbound rate limits scale with trust; excess gets 429 with Retry-After.
+func TestRateLimitsScaleWithTrust(t *testing.T) {
+	r := startRelay(t, func(c *relay.Config) { c.InboundRate, c.InboundBurst = 0.01, 3 })
+	ctx := context.Background()
+	normal, trusted, sub := newInstance(t, relaytest.Mastodon), newInstance(t, relaytest.Mastodon), newInstance(t, relaytest.Mastodon)
+	if err := r.Admin.SetTrust(ctx, admin.SetTrust{Domain: trusted.Host(), Level: "trusted", Reason: "founding member"}); err != nil {
+		t.Fatal(err)
+	}
+	subscribe(t, r, sub)
+	accepted := func(in *relaytest.Instance) (int, string) {
+		n := 0
+		for i := 0; i < 30; i++ {
+			req, _ := in.SignedRequest(ctx, r.Inbox(), in.Activity("Follow", in.ActorID, relaytest.Public, nil), relaytest.Signing{})
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusTooManyRequests {
+				return n, resp.Header.Get("Retry-After")
+			}
+			n++
+		}
+		return n, ""
+	}
+	if n, retry := accepted(normal); n != 3 || retry == "" {
+		t.Errorf("normal peer: %d accepted, Retry-After %q; want 3 then 429", n, retry)
+	}
+	if n, retry := accepted(trusted); n != 15 || retry == "" {
+		t.Errorf("trusted peer: %d accepted, Retry-After %q; want 15 (5x) then 429", n, retry)
+	}
+	peers, err := r.Admin.Trust(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found bool
+	for _, p := range peers {
+		if p.Peer == trusted.Host() {
+			found = p.Level == "trusted" && p.Reason == "founding member" && p.Subscriptions == 1
+		}
+	}
+	if !found {
+		t.Errorf("trust listing = %+v", peers)
+	}
+	if err := r.Admin.SetTrust(ctx, admin.SetTrust{Domain: trusted.Host(), Level: "best-friends"}); err == nil {
+		t.Error("unknown level accepted")
+	}
+	if v := metric(t, r, `runrig_inbox_rejected_total{reason="rate_limited"}`); v != "2" {
+		t.Errorf("rate_limited metric = %q", v)
+	}
+}

@@ -76,6 +76,10 @@ type Server struct {
 	slices map[string]slice
 	// policy is the current moderation rule set, swapped on every change.
 	policy atomic.Pointer[policy.Set]
+	// trustLevels are the moderators' trust levels by peer, swapped on
+	// every change; limiter enforces the inbound rates they scale.
+	trustLevels atomic.Pointer[map[string]trust.Level]
+	limiter     *trust.Limiter
 
 	metrics    *metrics
 	inboxSlots chan struct{} // bounds concurrent inbox requests
@@ -101,6 +105,7 @@ func New(ctx context.Context, cfg Config, st store.Store, log *slog.Logger) (*Se
 
 		inboxSlots: make(chan struct{}, maxInboxInFlight),
 		slices:     buildSlices(cfg.Regions),
+		limiter:    trust.NewLimiter(trust.RateConfig{PerSecond: cfg.InboundRate, Burst: cfg.InboundBurst}),
 	}
 	s.keyID = s.actorID + "#main-key"
 	key, err := s.loadKey(ctx)

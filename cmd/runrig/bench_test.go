@@ -195,7 +195,8 @@ func pct(d []time.Duration, q float64) time.Duration {
 }
 
 func startBenchRelay(b *testing.B, dir, url, addr string) *proc {
-	return startServe(b, dir, url, []string{"RUNRIG_ALLOW_PRIVATE_NETWORKS=true", "RUNRIG_LOG_LEVEL=warn"},
+	return startServe(b, dir, url, []string{"RUNRIG_ALLOW_PRIVATE_NETWORKS=true", "RUNRIG_LOG_LEVEL=warn",
+		"RUNRIG_INBOUND_RATE=1000000", "RUNRIG_INBOUND_BURST=1000000"},
 		"--listen", addr, "--public-url", url, "--data", filepath.Join(dir, "data"))
 }
 

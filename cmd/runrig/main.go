@@ -38,6 +38,10 @@ Moderation (every change is recorded in the audit log):
                                   import a Mastodon domain-block/allow CSV or a plain domain list
   lists export [--allows] [--obfuscate]
                                   print the rules as Mastodon's CSV
+  lists drafts | lists approve ID...|--all
+                                  review rules that came in as drafts
+  trust [list] | trust DOMAIN --level trusted|normal|limited|untrusted
+                                  trust levels scale each peer's inbound rate limit
 `
 
 func main() {

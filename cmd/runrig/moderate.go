@@ -25,6 +25,7 @@ var moderationCommands = map[string]func(c *admin.Client, args []string, asJSON 
 	"allow": allowCmd,
 	"audit": auditCmd,
 	"lists": listsCmd,
+	"trust": trustCmd,
 }
 
 func modCtx() (context.Context, context.CancelFunc) {
@@ -375,4 +376,41 @@ func listsCmd(c *admin.Client, args []string, asJSON bool, stdout, stderr io.Wri
 		fmt.Fprintf(stderr, "runrig admin lists: unknown %q (import, export, drafts, approve)\n", verb)
 		return 2
 	}
+}
+
+// trustCmd: trust [list] | trust DOMAIN --level L [--reason R].
+func trustCmd(c *admin.Client, args []string, asJSON bool, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("runrig admin trust", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.BoolVar(&asJSON, "json", asJSON, "print JSON")
+	level := fs.String("level", "", "trusted, normal, limited or untrusted")
+	reason := fs.String("reason", "", "why (recorded in the audit log)")
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return 2
+	}
+	ctx, cancel := modCtx()
+	defer cancel()
+	if len(pos) == 0 || (len(pos) == 1 && pos[0] == "list") {
+		peers, err := c.Trust(ctx)
+		return report(stdout, stderr, asJSON, peers, err, func(w io.Writer) {
+			if len(peers) == 0 {
+				fmt.Fprintln(w, "no peers known yet")
+				return
+			}
+			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "PEER\tTRUST\tSUBSCRIPTIONS\tDELIVERED\tFAILED\tSET BY\tREASON")
+			for _, p := range peers {
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\t%s\n", p.Peer, p.Level, p.Subscriptions, p.Delivered, p.Failed, p.SetBy, p.Reason)
+			}
+			tw.Flush()
+		})
+	}
+	if len(pos) != 1 || *level == "" {
+		fmt.Fprintln(stderr, "runrig admin trust: want DOMAIN --level trusted|normal|limited|untrusted")
+		return 2
+	}
+	err = c.SetTrust(ctx, admin.SetTrust{Domain: pos[0], Level: *level, Reason: *reason})
+	return report(stdout, stderr, asJSON, map[string]string{"peer": pos[0], "level": *level}, err,
+		func(w io.Writer) { fmt.Fprintf(w, "%s is now %s\n", pos[0], *level) })
 }

@@ -194,3 +194,36 @@ func (c *Client) ApproveDrafts(ctx context.Context, req ApproveDrafts) ([]int64,
 	err := c.do(ctx, http.MethodPost, "/drafts/approve", req, &out)
 	return out.Approved, err
 }
+
+// SetTrust sets a peer's trust level.
+type SetTrust struct {
+	Domain string `json:"domain"`
+	// Level is trusted, normal, limited or untrusted.
+	Level  string `json:"level"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// PeerTrust is a peer's trust level and what the relay observed of it.
+type PeerTrust struct {
+	Peer          string    `json:"peer"`
+	Level         string    `json:"level"`
+	Reason        string    `json:"reason,omitempty"`
+	SetBy         string    `json:"set_by,omitempty"`
+	SetAt         time.Time `json:"set_at,omitzero"`
+	Since         time.Time `json:"subscribed_since,omitzero"`
+	Subscriptions int       `json:"subscriptions"`
+	Delivered     int64     `json:"delivered"`
+	Failed        int64     `json:"failed"`
+}
+
+// SetTrust sets a peer's trust level.
+func (c *Client) SetTrust(ctx context.Context, req SetTrust) error {
+	return c.do(ctx, http.MethodPost, "/trust", req, nil)
+}
+
+// Trust lists peers' trust levels and observed facts.
+func (c *Client) Trust(ctx context.Context) ([]PeerTrust, error) {
+	var out []PeerTrust
+	err := c.do(ctx, http.MethodGet, "/trust", nil, &out)
+	return out, err
+}

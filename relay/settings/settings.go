@@ -138,6 +138,30 @@ func all() []setting {
 			}
 			return string(c.FederationMode)
 		})
+	for _, f := range []struct {
+		name, doc string
+		ptr       func(c *relay.Config) *float64
+	}{
+		{"inbound-rate", "activities per second a peer of normal trust may send (default 20; trusted 5x, limited 0.2x, untrusted 0.05x)",
+			func(c *relay.Config) *float64 { return &c.InboundRate }},
+		{"inbound-burst", "activities a peer of normal trust may send at once (default 100, scaled like the rate)",
+			func(c *relay.Config) *float64 { return &c.InboundBurst }},
+	} {
+		ptr := f.ptr
+		add(f.name, f.doc, func(c *relay.Config, _ *Log, v string) error {
+			x, err := strconv.ParseFloat(v, 64)
+			if err != nil || x <= 0 {
+				return fmt.Errorf("want a positive number, got %q", v)
+			}
+			*ptr(c) = x
+			return nil
+		}, func(c *relay.Config, _ *Log) string {
+			if *ptr(c) == 0 {
+				return "default"
+			}
+			return strconv.FormatFloat(*ptr(c), 'g', -1, 64)
+		})
+	}
 	add("regions", "regions served, each with a followable actor: CODE or CODE=minLat,minLon,maxLat,maxLon, separated by ;",
 		func(c *relay.Config, _ *Log, v string) error {
 			rs, err := relay.ParseRegions(v)
@@ -263,6 +287,8 @@ func loadFile(path string, ss []setting, cfg *relay.Config, lg *Log) error {
 			v = strconv.FormatBool(x)
 		case int64:
 			v = strconv.FormatInt(x, 10)
+		case float64:
+			v = strconv.FormatFloat(x, 'g', -1, 64)
 		default:
 			return fmt.Errorf("config file %s: %s: unsupported value %v", path, k, x)
 		}

@@ -124,6 +124,17 @@ type Moderation interface {
 	// Audit lists audit entries, oldest first, after the entry with id
 	// AfterID, at most Limit (default 1000).
 	Audit(ctx context.Context, afterID int64, limit int) ([]AuditEntry, error)
+	// TrustLevels returns the trust level moderators set per peer.
+	TrustLevels(ctx context.Context) ([]TrustSetting, error)
+}
+
+// TrustSetting is a moderator's trust level for a peer.
+type TrustSetting struct {
+	Peer   string    `json:"peer"`
+	Level  string    `json:"level"`
+	Reason string    `json:"reason,omitempty"`
+	SetBy  string    `json:"set_by"`
+	SetAt  time.Time `json:"set_at"`
 }
 
 // ModerationChange is applied atomically with its audit entries.
@@ -138,6 +149,8 @@ type ModerationChange struct {
 	// DropPeers removes every subscription of these peers and every
 	// delivery queued for them (a suspension).
 	DropPeers []string
+	// SetTrust records trust levels; level "normal" clears a setting.
+	SetTrust []TrustSetting
 	// Audit records who did what, when and why. Required.
 	Audit []AuditEntry
 }

@@ -154,6 +154,14 @@ var migrations = []string{
 		BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 	CREATE TRIGGER audit_append_only_delete BEFORE DELETE ON audit
 		BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;`,
+	// 6: trust levels set by moderators.
+	`CREATE TABLE peer_trust (
+		peer   TEXT PRIMARY KEY,
+		level  TEXT NOT NULL,
+		reason TEXT NOT NULL DEFAULT '',
+		set_by TEXT NOT NULL,
+		set_at INTEGER NOT NULL
+	);`,
 }
 
 // SchemaVersion is the version a freshly migrated store has.

@@ -83,6 +83,19 @@ func (db *DB) Moderate(ctx context.Context, c store.ModerationChange) ([]int64, 
 				return err
 			}
 		}
+		for _, ts := range c.SetTrust {
+			var err error
+			if ts.Level == "normal" {
+				_, err = tx.ExecContext(ctx, `DELETE FROM peer_trust WHERE peer = ?`, ts.Peer)
+			} else {
+				_, err = tx.ExecContext(ctx, `INSERT INTO peer_trust(peer, level, reason, set_by, set_at) VALUES (?, ?, ?, ?, ?)
+					ON CONFLICT(peer) DO UPDATE SET level = excluded.level, reason = excluded.reason,
+					set_by = excluded.set_by, set_at = excluded.set_at`, ts.Peer, ts.Level, ts.Reason, ts.SetBy, ms(ts.SetAt))
+			}
+			if err != nil {
+				return err
+			}
+		}
 		for _, e := range c.Audit {
 			at := e.At
 			if at.IsZero() {
@@ -122,6 +135,26 @@ func (db *DB) Audit(ctx context.Context, afterID int64, limit int) ([]store.Audi
 			e.Details = json.RawMessage(details)
 		}
 		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// TrustLevels implements store.Moderation.
+func (db *DB) TrustLevels(ctx context.Context) ([]store.TrustSetting, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT peer, level, reason, set_by, set_at FROM peer_trust ORDER BY peer`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.TrustSetting
+	for rows.Next() {
+		var t store.TrustSetting
+		var at int64
+		if err := rows.Scan(&t.Peer, &t.Level, &t.Reason, &t.SetBy, &at); err != nil {
+			return nil, err
+		}
+		t.SetAt = fromMS(at)
+		out = append(out, t)
 	}
 	return out, rows.Err()
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/runrig/runrig/policy"
 	"github.com/runrig/runrig/relay/admin"
+	"github.com/runrig/runrig/relay/store"
 	"github.com/runrig/runrig/trust"
 )
 
@@ -26,6 +27,10 @@ func (s *Server) adminModerationRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /audit", s.adminAudit)
 	mux.HandleFunc("POST /lists/import", s.adminImportList)
 	mux.HandleFunc("POST /drafts/approve", s.adminApproveDrafts)
+	mux.HandleFunc("POST /lists/subscriptions", s.adminSubscribeList)
+	mux.HandleFunc("GET /lists/subscriptions", s.adminListSubscriptions)
+	mux.HandleFunc("DELETE /lists/subscriptions/{name}", s.adminUnsubscribeList)
+	mux.HandleFunc("POST /lists/subscriptions/{name}/sync", s.adminSyncList)
 	mux.HandleFunc("POST /trust", s.adminSetTrust)
 	mux.HandleFunc("GET /trust", s.adminTrust)
 	mux.HandleFunc("GET /lists/export", s.adminExportList)
@@ -304,4 +309,61 @@ func (s *Server) adminTrust(w http.ResponseWriter, r *http.Request) {
 		out = append(out, *byPeer[peer])
 	}
 	adminJSON(w, out)
+}
+
+func (s *Server) adminSubscribeList(w http.ResponseWriter, r *http.Request) {
+	var req admin.ListSubscribe
+	if err := decodeAdmin(r, &req); err != nil {
+		adminError(w, http.StatusBadRequest, err)
+		return
+	}
+	var interval time.Duration
+	if req.Every != "" {
+		d, err := time.ParseDuration(req.Every)
+		if err != nil {
+			adminError(w, http.StatusBadRequest, errors.New("every must be a duration such as 24h"))
+			return
+		}
+		interval = d
+	}
+	l, err := s.SubscribeList(r.Context(), operatorOf(r, req.Reason), store.ListSubscription{Name: req.Name, URL: req.URL,
+		Priority: req.Priority, Interval: interval, Draft: !req.NoDraft, PlainAction: req.PlainSeverity, Excludes: req.Excludes})
+	if err != nil {
+		adminError(w, moderationStatus(err), err)
+		return
+	}
+	adminJSON(w, l)
+}
+
+func (s *Server) adminListSubscriptions(w http.ResponseWriter, r *http.Request) {
+	lists, err := s.store.ListSubscriptions(r.Context())
+	if err != nil {
+		adminError(w, http.StatusInternalServerError, err)
+		return
+	}
+	if lists == nil {
+		lists = []store.ListSubscription{}
+	}
+	adminJSON(w, lists)
+}
+
+func (s *Server) adminUnsubscribeList(w http.ResponseWriter, r *http.Request) {
+	if err := s.UnsubscribeList(r.Context(), operatorOf(r, r.URL.Query().Get("reason")), r.PathValue("name")); err != nil {
+		adminError(w, moderationStatus(err), err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) adminSyncList(w http.ResponseWriter, r *http.Request) {
+	res, err := s.SyncList(r.Context(), r.PathValue("name"))
+	if err != nil {
+		status := moderationStatus(err)
+		if status == http.StatusInternalServerError {
+			status = http.StatusBadGateway // the list could not be fetched or read
+		}
+		adminError(w, status, err)
+		return
+	}
+	adminJSON(w, res)
 }

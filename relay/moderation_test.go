@@ -4,7 +4,9 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -352,5 +354,127 @@ func TestRateLimitsScaleWithTrust(t *testing.T) {
 	}
 	if v := metric(t, r, `runrig_inbox_rejected_total{reason="rate_limited"}`); v != "2" {
 		t.Errorf("rate_limited metric = %q", v)
+	}
+}
+
+// Subscriptions to shared lists: entries come in as drafts by default;
+// excludes and existing (manual) rules are respected; entries the list
+// drops are reported as retracted and their rules kept; failures recorded.
+func TestListSubscriptions(t *testing.T) {
+	r := startRelay(t, nil)
+	ctx := context.Background()
+	var content atomic.Value
+	content.Store("#domain,#severity,#reject_media,#reject_reports,#public_comment,#obfuscate\n" +
+		"spam.example,suspend,false,false,Spam,false\n" +
+		"ads.example,silence,false,false,Ads,false\n" +
+		"friend.example,suspend,false,false,disputed,false\n" +
+		"cdn.partner.example,suspend,false,false,,false\n")
+	lists := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		c := content.Load().(string)
+		if c == "" {
+			http.Error(w, "gone", http.StatusInternalServerError)
+			return
+		}
+		w.Write([]byte(c))
+	}))
+	defer lists.Close()
+	if _, _, err := r.Admin.Block(ctx, admin.Block{Domain: "friend.example", Severity: "limit", Reason: "our own call"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Admin.SubscribeList(ctx, admin.ListSubscribe{Name: "shared", URL: lists.URL + "/blocks.csv",
+		Excludes: []string{"partner.example"}, Reason: "regional consensus list"}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := r.Admin.SyncList(ctx, "shared")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(res.Added, ",") != "spam.example,ads.example" || strings.Join(res.Skipped, ",") != "friend.example" ||
+		strings.Join(res.Excluded, ",") != "cdn.partner.example" {
+		t.Fatalf("first sync = %+v", res)
+	}
+	rules, _ := r.Admin.Rules(ctx)
+	for _, rule := range rules {
+		switch rule.Subject {
+		case "spam.example", "ads.example":
+			if !rule.Draft || rule.Source != "list:shared" {
+				t.Errorf("list rule = %+v, want a draft from list:shared", rule)
+			}
+		case "friend.example":
+			if rule.Action != policy.Limit || rule.Source != "manual" {
+				t.Errorf("manual rule overwritten: %+v", rule)
+			}
+		}
+	}
+	if _, err := r.Admin.ApproveDrafts(ctx, admin.ApproveDrafts{All: true, Reason: "reviewed"}); err != nil {
+		t.Fatal(err)
+	}
+
+	// The list drops spam.example: reported as retracted, its rule kept.
+	content.Store("#domain,#severity,#reject_media,#reject_reports,#public_comment,#obfuscate\nads.example,silence,false,false,Ads,false\n")
+	res, err = r.Admin.SyncList(ctx, "shared")
+	if err != nil || strings.Join(res.Retracted, ",") != "spam.example" {
+		t.Fatalf("second sync = %+v, %v", res, err)
+	}
+	subs, _ := r.Admin.ListSubscriptions(ctx)
+	if len(subs) != 1 || strings.Join(subs[0].Retracted, ",") != "spam.example" || subs[0].LastFetch.IsZero() {
+		t.Errorf("subscription = %+v", subs)
+	}
+	rules, _ = r.Admin.Rules(ctx)
+	var kept bool
+	for _, rule := range rules {
+		kept = kept || rule.Subject == "spam.example"
+	}
+	if !kept {
+		t.Error("a retracted entry's rule was dropped silently")
+	}
+	// A failed fetch is recorded, nothing changes.
+	content.Store("")
+	if _, err := r.Admin.SyncList(ctx, "shared"); err == nil {
+		t.Error("failed fetch not reported")
+	}
+	subs, _ = r.Admin.ListSubscriptions(ctx)
+	if subs[0].LastError == "" || strings.Join(subs[0].Retracted, ",") != "spam.example" {
+		t.Errorf("after a failed fetch: %+v", subs[0])
+	}
+	entries, _ := r.Admin.Audit(ctx, 0, 0)
+	var whats []string
+	for _, e := range entries {
+		whats = append(whats, e.What)
+	}
+	for _, want := range []string{"list.subscribe", "list.sync", "rule.approve", "list.retracted", "list.fetch_failed"} {
+		if !strings.Contains(strings.Join(whats, " "), want) {
+			t.Errorf("audit lacks %s: %v", want, whats)
+		}
+	}
+	if _, err := r.Admin.SubscribeList(ctx, admin.ListSubscribe{Name: "bad name", URL: "ftp://x"}); err == nil {
+		t.Error("bad subscription accepted")
+	}
+}
+
+// When two followed lists disagree about a domain, the higher priority
+// list's rule is the one created.
+func TestListPriority(t *testing.T) {
+	r := startRelay(t, nil)
+	ctx := context.Background()
+	serve := func(body string) *httptest.Server {
+		s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte(body)) }))
+		t.Cleanup(s.Close)
+		return s
+	}
+	strict := serve("#domain,#severity,#reject_media,#reject_reports,#public_comment,#obfuscate\ncontested.example,suspend,false,false,,false\n")
+	lenient := serve("#domain,#severity,#reject_media,#reject_reports,#public_comment,#obfuscate\ncontested.example,silence,false,false,,false\n")
+	for _, l := range []admin.ListSubscribe{{Name: "strict", URL: strict.URL, Priority: 1}, {Name: "lenient", URL: lenient.URL, Priority: 5}} {
+		if _, err := r.Admin.SubscribeList(ctx, l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	synced, err := r.SyncDue(ctx)
+	if err != nil || strings.Join(synced, ",") != "lenient,strict" {
+		t.Fatalf("synced %v, %v", synced, err)
+	}
+	rules, _ := r.Admin.Rules(ctx)
+	if len(rules) != 1 || rules[0].Source != "list:lenient" || rules[0].Action != policy.Limit {
+		t.Fatalf("rules = %+v", rules)
 	}
 }

@@ -69,6 +69,7 @@ type Server struct {
 
 	// Peers: fetching, key cache, deliveries.
 	fetch      *fetch.Client
+	listFetch  *fetch.Client // larger bodies, for shared lists
 	keys       *trust.Keys
 	dispatcher *delivery.Dispatcher
 
@@ -121,6 +122,7 @@ func New(ctx context.Context, cfg Config, st store.Store, log *slog.Logger) (*Se
 	egress := policy.Egress{AllowPrivate: cfg.AllowPrivateNetworks}
 	ua := fmt.Sprintf("%s/%s (+%s)", softwareName, Version, cfg.PublicURL)
 	s.fetch = fetch.New(fetch.Config{Egress: egress, Signer: s.signer, UserAgent: ua, Permit: s.permitPeer})
+	s.listFetch = fetch.New(fetch.Config{Egress: egress, UserAgent: ua, MaxBody: policy.MaxListBytes, Timeout: 30 * time.Second})
 	s.keys = trust.NewKeys(s.fetch, trust.KeysConfig{MinRefetch: cfg.KeyRefetch})
 	dc := cfg.Delivery
 	dc.Signer, dc.Egress, dc.UserAgent = s.signer, egress, ua
@@ -206,7 +208,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	adm := &http.Server{Handler: s.AdminHandler(), ReadHeaderTimeout: readHeaderTimeout}
 
 	runCtx, stopBG := context.WithCancel(context.WithoutCancel(ctx))
-	s.bg.Add(3)
+	s.bg.Add(4)
+	go func() { defer s.bg.Done(); s.syncLists(runCtx) }()
 	go func() { defer s.bg.Done(); s.dispatcher.Run(runCtx) }()
 	go func() { defer s.bg.Done(); s.prune(runCtx) }()
 	go func() { defer s.bg.Done(); s.refreshPolicy(runCtx) }()

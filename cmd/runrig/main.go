@@ -40,6 +40,9 @@ Moderation (every change is recorded in the audit log):
                                   print the rules as Mastodon's CSV
   lists drafts | lists approve ID...|--all
                                   review rules that came in as drafts
+  lists subscribe NAME URL [--priority N] [--every 24h] [--exclude D,...] [--no-draft]
+  lists subscriptions | lists sync NAME | lists unsubscribe NAME
+                                  follow shared lists; new entries come in as drafts
   trust [list] | trust DOMAIN --level trusted|normal|limited|untrusted
                                   trust levels scale each peer's inbound rate limit
 `

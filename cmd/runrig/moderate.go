@@ -298,6 +298,10 @@ func listsCmd(c *admin.Client, args []string, asJSON bool, stdout, stderr io.Wri
 	allows := fs.Bool("allows", false, "export: the allow list instead of the blocks")
 	obfuscate := fs.Bool("obfuscate", false, "export: mask domains marked obfuscate")
 	all := fs.Bool("all", false, "approve: every draft")
+	priority := fs.Int("priority", 0, "subscribe: a higher priority list is applied first")
+	every := fs.String("every", "24h", "subscribe: how often the list is fetched")
+	noDraft := fs.Bool("no-draft", false, "subscribe: apply new entries at once instead of as drafts")
+	exclude := fs.String("exclude", "", "subscribe: domains never taken from the list (comma-separated)")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return 2
@@ -364,6 +368,48 @@ func listsCmd(c *admin.Client, args []string, asJSON bool, stdout, stderr io.Wri
 		return report(stdout, stderr, asJSON, approved, err, func(w io.Writer) {
 			fmt.Fprintf(w, "approved %d draft rules\n", len(approved))
 		})
+	case "subscribe":
+		if len(pos) != 2 {
+			fmt.Fprintln(stderr, "runrig admin lists subscribe: want NAME URL")
+			return 2
+		}
+		l, err := c.SubscribeList(ctx, admin.ListSubscribe{Name: pos[0], URL: pos[1], Priority: *priority, Every: *every,
+			NoDraft: *noDraft, PlainSeverity: *severity, Excludes: split(*exclude), Reason: *reason})
+		return report(stdout, stderr, asJSON, l, err, func(w io.Writer) {
+			fmt.Fprintf(w, "subscribed to %s (%s), fetched every %s; new entries come in as drafts: %t\n", l.Name, l.URL, l.Interval, l.Draft)
+		})
+	case "subscriptions":
+		lists, err := c.ListSubscriptions(ctx)
+		return report(stdout, stderr, asJSON, lists, err, func(w io.Writer) {
+			if len(lists) == 0 {
+				fmt.Fprintln(w, "no list subscriptions")
+			}
+			for _, l := range lists {
+				fmt.Fprintf(w, "%s  %s  priority %d, every %s, %d entries, last fetch %s\n", l.Name, l.URL, l.Priority,
+					l.Interval, len(l.Entries), ago(l.LastFetch))
+				if l.LastError != "" {
+					fmt.Fprintf(w, "  last error: %s\n", l.LastError)
+				}
+				if len(l.Retracted) > 0 {
+					fmt.Fprintf(w, "  retracted by the list, rules kept for review: %s\n", strings.Join(l.Retracted, ", "))
+				}
+			}
+		})
+	case "unsubscribe", "sync":
+		if len(pos) != 1 {
+			fmt.Fprintf(stderr, "runrig admin lists %s: want NAME\n", verb)
+			return 2
+		}
+		if verb == "unsubscribe" {
+			err := c.UnsubscribeList(ctx, pos[0], *reason)
+			return report(stdout, stderr, asJSON, map[string]string{"unsubscribed": pos[0]}, err,
+				func(w io.Writer) { fmt.Fprintf(w, "unsubscribed from %s; its rules stay\n", pos[0]) })
+		}
+		res, err := c.SyncList(ctx, pos[0])
+		return report(stdout, stderr, asJSON, res, err, func(w io.Writer) {
+			fmt.Fprintf(w, "%s: %d added, %d skipped (already ruled), %d excluded, %d retracted\n", pos[0],
+				len(res.Added), len(res.Skipped), len(res.Excluded), len(res.Retracted))
+		})
 	case "export":
 		b, err := c.ExportList(ctx, *allows, *obfuscate)
 		if err != nil {
@@ -373,7 +419,7 @@ func listsCmd(c *admin.Client, args []string, asJSON bool, stdout, stderr io.Wri
 		stdout.Write(b)
 		return 0
 	default:
-		fmt.Fprintf(stderr, "runrig admin lists: unknown %q (import, export, drafts, approve)\n", verb)
+		fmt.Fprintf(stderr, "runrig admin lists: unknown %q (import, export, drafts, approve, subscribe, subscriptions, unsubscribe, sync)\n", verb)
 		return 2
 	}
 }

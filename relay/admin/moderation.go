@@ -227,3 +227,67 @@ func (c *Client) Trust(ctx context.Context) ([]PeerTrust, error) {
 	err := c.do(ctx, http.MethodGet, "/trust", nil, &out)
 	return out, err
 }
+
+// ListSubscribe follows a shared list at a URL.
+type ListSubscribe struct {
+	Name     string `json:"name"`
+	URL      string `json:"url"`
+	Priority int    `json:"priority,omitempty"`
+	// Every is the fetch interval, e.g. "24h" (the default).
+	Every string `json:"every,omitempty"`
+	// NoDraft applies new entries at once instead of as drafts.
+	NoDraft       bool     `json:"no_draft,omitempty"`
+	PlainSeverity string   `json:"plain_severity,omitempty"`
+	Excludes      []string `json:"excludes,omitempty"`
+	Reason        string   `json:"reason,omitempty"`
+}
+
+// ListSubscription is a followed list and the state of its last fetch.
+type ListSubscription struct {
+	Name        string        `json:"name"`
+	URL         string        `json:"url"`
+	Priority    int           `json:"priority"`
+	Interval    time.Duration `json:"interval"`
+	Draft       bool          `json:"draft"`
+	PlainAction string        `json:"plain_action"`
+	Excludes    []string      `json:"excludes,omitempty"`
+	Author      string        `json:"author"`
+	LastFetch   time.Time     `json:"last_fetch,omitzero"`
+	LastError   string        `json:"last_error,omitempty"`
+	Entries     []string      `json:"entries,omitempty"`
+	Retracted   []string      `json:"retracted,omitempty"`
+}
+
+// Synced reports a fetch of a list.
+type Synced struct {
+	Added     []string `json:"added"`
+	Skipped   []string `json:"skipped"`
+	Excluded  []string `json:"excluded"`
+	Retracted []string `json:"retracted"`
+}
+
+// SubscribeList follows a list.
+func (c *Client) SubscribeList(ctx context.Context, req ListSubscribe) (ListSubscription, error) {
+	var out ListSubscription
+	err := c.do(ctx, http.MethodPost, "/lists/subscriptions", req, &out)
+	return out, err
+}
+
+// ListSubscriptions lists the followed lists.
+func (c *Client) ListSubscriptions(ctx context.Context) ([]ListSubscription, error) {
+	var out []ListSubscription
+	err := c.do(ctx, http.MethodGet, "/lists/subscriptions", nil, &out)
+	return out, err
+}
+
+// UnsubscribeList stops following a list.
+func (c *Client) UnsubscribeList(ctx context.Context, name, reason string) error {
+	return c.do(ctx, http.MethodDelete, "/lists/subscriptions/"+url.PathEscape(name)+"?reason="+url.QueryEscape(reason), nil, nil)
+}
+
+// SyncList fetches a list now.
+func (c *Client) SyncList(ctx context.Context, name string) (Synced, error) {
+	var out Synced
+	err := c.do(ctx, http.MethodPost, "/lists/subscriptions/"+url.PathEscape(name)+"/sync", nil, &out)
+	return out, err
+}

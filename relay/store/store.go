@@ -126,6 +126,37 @@ type Moderation interface {
 	Audit(ctx context.Context, afterID int64, limit int) ([]AuditEntry, error)
 	// TrustLevels returns the trust level moderators set per peer.
 	TrustLevels(ctx context.Context) ([]TrustSetting, error)
+	// ListSubscriptions returns the shared lists the relay follows,
+	// highest priority first.
+	ListSubscriptions(ctx context.Context) ([]ListSubscription, error)
+}
+
+// ListSubscription is a shared domain list the relay fetches on a
+// schedule.
+type ListSubscription struct {
+	Name string `json:"name"`
+	URL  string `json:"url"`
+	// Priority orders lists: a higher one is applied first, so its rule
+	// wins when lists disagree about a domain.
+	Priority int `json:"priority"`
+	// Interval between fetches.
+	Interval time.Duration `json:"interval"`
+	// Draft makes new entries drafts for review (the default).
+	Draft bool `json:"draft"`
+	// PlainAction is the action of a plain-text list's entries.
+	PlainAction string `json:"plain_action"`
+	// Excludes are domains (with their subdomains) never taken from it.
+	Excludes []string  `json:"excludes,omitempty"`
+	Created  time.Time `json:"created"`
+	Author   string    `json:"author"`
+	// State of the last fetch.
+	LastFetch time.Time `json:"last_fetch,omitzero"`
+	LastError string    `json:"last_error,omitempty"`
+	// Entries are the domains the list held at its last fetch.
+	Entries []string `json:"entries,omitempty"`
+	// Retracted are domains the list dropped while the relay still has
+	// rules from it: reported for review, never silently removed.
+	Retracted []string `json:"retracted,omitempty"`
 }
 
 // TrustSetting is a moderator's trust level for a peer.
@@ -151,6 +182,10 @@ type ModerationChange struct {
 	DropPeers []string
 	// SetTrust records trust levels; level "normal" clears a setting.
 	SetTrust []TrustSetting
+	// PutList creates or replaces a list subscription (its fetch state
+	// included); RemoveList deletes one by name.
+	PutList    *ListSubscription
+	RemoveList string
 	// Audit records who did what, when and why. Required.
 	Audit []AuditEntry
 }

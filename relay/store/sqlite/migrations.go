@@ -162,6 +162,22 @@ var migrations = []string{
 		set_by TEXT NOT NULL,
 		set_at INTEGER NOT NULL
 	);`,
+	// 7: subscriptions to shared domain lists.
+	`CREATE TABLE list_subscriptions (
+		name         TEXT PRIMARY KEY,
+		url          TEXT NOT NULL,
+		priority     INTEGER NOT NULL DEFAULT 0,
+		interval_ms  INTEGER NOT NULL,
+		draft        INTEGER NOT NULL DEFAULT 1,
+		plain_action TEXT NOT NULL DEFAULT 'suspend',
+		excludes     TEXT NOT NULL DEFAULT '[]',
+		created_at   INTEGER NOT NULL,
+		author       TEXT NOT NULL,
+		last_fetch   INTEGER NOT NULL DEFAULT 0,
+		last_error   TEXT NOT NULL DEFAULT '',
+		entries      TEXT NOT NULL DEFAULT '[]',
+		retracted    TEXT NOT NULL DEFAULT '[]'
+	);`,
 }
 
 // SchemaVersion is the version a freshly migrated store has.

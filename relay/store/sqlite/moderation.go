@@ -96,6 +96,31 @@ func (db *DB) Moderate(ctx context.Context, c store.ModerationChange) ([]int64, 
 				return err
 			}
 		}
+		if c.RemoveList != "" {
+			res, err := tx.ExecContext(ctx, `DELETE FROM list_subscriptions WHERE name = ?`, c.RemoveList)
+			if err != nil {
+				return err
+			}
+			if n, _ := res.RowsAffected(); n == 0 {
+				return fmt.Errorf("list %s: %w", c.RemoveList, store.ErrNotFound)
+			}
+		}
+		if l := c.PutList; l != nil {
+			ex, _ := json.Marshal(nonNil(l.Excludes))
+			en, _ := json.Marshal(nonNil(l.Entries))
+			re, _ := json.Marshal(nonNil(l.Retracted))
+			if _, err := tx.ExecContext(ctx, `INSERT INTO list_subscriptions(name, url, priority, interval_ms, draft,
+				plain_action, excludes, created_at, author, last_fetch, last_error, entries, retracted)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+				ON CONFLICT(name) DO UPDATE SET url = excluded.url, priority = excluded.priority,
+				interval_ms = excluded.interval_ms, draft = excluded.draft, plain_action = excluded.plain_action,
+				excludes = excluded.excludes, last_fetch = excluded.last_fetch, last_error = excluded.last_error,
+				entries = excluded.entries, retracted = excluded.retracted`,
+				l.Name, l.URL, l.Priority, l.Interval.Milliseconds(), l.Draft, l.PlainAction, string(ex),
+				ms(l.Created), l.Author, ms(l.LastFetch), l.LastError, string(en), string(re)); err != nil {
+				return err
+			}
+		}
 		for _, e := range c.Audit {
 			at := e.At
 			if at.IsZero() {
@@ -155,6 +180,45 @@ func (db *DB) TrustLevels(ctx context.Context) ([]store.TrustSetting, error) {
 		}
 		t.SetAt = fromMS(at)
 		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// ListSubscriptions implements store.Moderation.
+func (db *DB) ListSubscriptions(ctx context.Context) ([]store.ListSubscription, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT name, url, priority, interval_ms, draft, plain_action, excludes,
+		created_at, author, last_fetch, last_error, entries, retracted FROM list_subscriptions ORDER BY priority DESC, name`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.ListSubscription
+	for rows.Next() {
+		var l store.ListSubscription
+		var interval, created, last int64
+		var ex, en, re string
+		if err := rows.Scan(&l.Name, &l.URL, &l.Priority, &interval, &l.Draft, &l.PlainAction, &ex, &created, &l.Author,
+			&last, &l.LastError, &en, &re); err != nil {
+			return nil, err
+		}
+		l.Interval = time.Duration(interval) * time.Millisecond
+		l.Created, l.LastFetch = fromMS(created), fromMS(last)
+		for _, p := range []struct {
+			raw string
+			dst *[]string
+		}{{ex, &l.Excludes}, {en, &l.Entries}, {re, &l.Retracted}} {
+			if err := json.Unmarshal([]byte(p.raw), p.dst); err != nil {
+				return nil, fmt.Errorf("list %s: %w", l.Name, err)
+			}
+		}
+		out = append(out, l)
 	}
 	return out, rows.Err()
 }

@@ -33,6 +33,7 @@ func (s *Server) adminModerationRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /lists/subscriptions/{name}/sync", s.adminSyncList)
 	mux.HandleFunc("POST /trust", s.adminSetTrust)
 	mux.HandleFunc("GET /trust", s.adminTrust)
+	mux.HandleFunc("GET /keys", s.adminKeys)
 	mux.HandleFunc("GET /lists/export", s.adminExportList)
 }
 

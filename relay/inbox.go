@@ -189,7 +189,7 @@ func (s *Server) verify(ctx context.Context, signed *httpsig.Signed, in *inbound
 		s.metrics.sigFailures.WithLabelValues("key_owner").Inc()
 		return refuse(http.StatusUnauthorized, "signature", "signature: key owner %s may not act for %s", key.Owner, in.Actor)
 	}
-	return nil
+	return s.checkPin(ctx, in.Peer, key)
 }
 
 // errText shortens fetch errors for a one-line reason.

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/runrig/runrig/relay"
+	"github.com/runrig/runrig/relay/admin"
 	"github.com/runrig/runrig/relay/relaytest"
 )
 
@@ -98,6 +99,25 @@ func TestKeyRotation(t *testing.T) {
 	time.Sleep(5 * time.Millisecond) // past the test relay's 1ms refetch interval
 	publish(t, r, a, a.Note("", "new key", nil), http.StatusAccepted)
 	waitFor(t, "both posts", func() bool { return len(b.ReceivedOf("Announce")) == 2 })
+	// The first key was pinned; the rotation is recorded and surfaced.
+	keys, err := r.Admin.Keys(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rotated *admin.PinnedKey
+	for i := range keys {
+		if keys[i].KeyID == a.KeyID {
+			rotated = &keys[i]
+		}
+	}
+	if rotated == nil || rotated.Rotations != 1 || rotated.PreviousFingerprint == "" ||
+		rotated.PreviousFingerprint == rotated.Fingerprint || rotated.Peer != a.Host() {
+		t.Fatalf("pinned keys = %+v", keys)
+	}
+	entries, _ := r.Admin.Audit(context.Background(), 0, 0)
+	if len(entries) != 1 || entries[0].What != "key.rotated" || entries[0].Subject != a.KeyID {
+		t.Errorf("audit = %+v", entries)
+	}
 }
 
 // By default the relay refuses to fetch keys from private addresses, so a

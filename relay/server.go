@@ -81,6 +81,7 @@ type Server struct {
 	// every change; limiter enforces the inbound rates they scale.
 	trustLevels atomic.Pointer[map[string]trust.Level]
 	limiter     *trust.Limiter
+	pins        pins
 
 	metrics    *metrics
 	inboxSlots chan struct{} // bounds concurrent inbox requests
@@ -129,6 +130,9 @@ func New(ctx context.Context, cfg Config, st store.Store, log *slog.Logger) (*Se
 	s.dispatcher = delivery.New(st, dc, log.With("component", "delivery"))
 	s.metrics = newMetrics(s)
 	if err := s.reloadPolicy(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.loadPins(ctx); err != nil {
 		return nil, err
 	}
 	s.dispatcher.OnResult = s.onDeliveryResult

@@ -45,6 +45,7 @@ Moderation (every change is recorded in the audit log):
                                   follow shared lists; new entries come in as drafts
   trust [list] | trust DOMAIN --level trusted|normal|limited|untrusted
                                   trust levels scale each peer's inbound rate limit
+  keys [--rotated]                peers' pinned keys and their rotations
 `
 
 func main() {

@@ -26,6 +26,7 @@ var moderationCommands = map[string]func(c *admin.Client, args []string, asJSON 
 	"audit": auditCmd,
 	"lists": listsCmd,
 	"trust": trustCmd,
+	"keys":  keysCmd,
 }
 
 func modCtx() (context.Context, context.CancelFunc) {
@@ -459,4 +460,43 @@ func trustCmd(c *admin.Client, args []string, asJSON bool, stdout, stderr io.Wri
 	err = c.SetTrust(ctx, admin.SetTrust{Domain: pos[0], Level: *level, Reason: *reason})
 	return report(stdout, stderr, asJSON, map[string]string{"peer": pos[0], "level": *level}, err,
 		func(w io.Writer) { fmt.Fprintf(w, "%s is now %s\n", pos[0], *level) })
+}
+
+// keysCmd: keys — the pinned peer keys and their rotations.
+func keysCmd(c *admin.Client, args []string, asJSON bool, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("runrig admin keys", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.BoolVar(&asJSON, "json", asJSON, "print JSON")
+	rotated := fs.Bool("rotated", false, "only keys that rotated")
+	if _, err := parseInterspersed(fs, args); err != nil {
+		return 2
+	}
+	ctx, cancel := modCtx()
+	defer cancel()
+	keys, err := c.Keys(ctx)
+	if *rotated {
+		var only []admin.PinnedKey
+		for _, k := range keys {
+			if k.Rotations > 0 {
+				only = append(only, k)
+			}
+		}
+		keys = only
+	}
+	return report(stdout, stderr, asJSON, keys, err, func(w io.Writer) {
+		if len(keys) == 0 {
+			fmt.Fprintln(w, "no pinned keys")
+			return
+		}
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "PEER\tKEY\tFINGERPRINT\tROTATIONS\tLAST ROTATED")
+		for _, k := range keys {
+			last := "-"
+			if !k.RotatedAt.IsZero() {
+				last = k.RotatedAt.Format(time.RFC3339)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", k.Peer, k.KeyID, k.Fingerprint[:16], k.Rotations, last)
+		}
+		tw.Flush()
+	})
 }

@@ -291,3 +291,22 @@ func (c *Client) SyncList(ctx context.Context, name string) (Synced, error) {
 	err := c.do(ctx, http.MethodPost, "/lists/subscriptions/"+url.PathEscape(name)+"/sync", nil, &out)
 	return out, err
 }
+
+// PinnedKey is a peer key as first verified, with its rotations.
+type PinnedKey struct {
+	KeyID               string    `json:"key_id"`
+	Owner               string    `json:"owner"`
+	Peer                string    `json:"peer"`
+	Fingerprint         string    `json:"fingerprint"`
+	PreviousFingerprint string    `json:"previous_fingerprint,omitempty"`
+	Rotations           int       `json:"rotations"`
+	FirstSeen           time.Time `json:"first_seen"`
+	RotatedAt           time.Time `json:"rotated_at,omitzero"`
+}
+
+// Keys lists the pinned peer keys.
+func (c *Client) Keys(ctx context.Context) ([]PinnedKey, error) {
+	var out []PinnedKey
+	err := c.do(ctx, http.MethodGet, "/keys", nil, &out)
+	return out, err
+}

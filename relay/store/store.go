@@ -31,6 +31,7 @@ type Store interface {
 	Settings
 	Listings
 	Moderation
+	Keys
 	// Prune forgets seen activity ids older than before, drops payloads
 	// no delivery refers to and listings that ended by now.
 	Prune(ctx context.Context, before, now time.Time) error
@@ -129,6 +130,28 @@ type Moderation interface {
 	// ListSubscriptions returns the shared lists the relay follows,
 	// highest priority first.
 	ListSubscriptions(ctx context.Context) ([]ListSubscription, error)
+}
+
+// Keys holds the peers' pinned keys: the first key that verified for a
+// key id, and every proven rotation since.
+type Keys interface {
+	// PinnedKeys returns every pinned key.
+	PinnedKeys(ctx context.Context) ([]PinnedKey, error)
+	// PinKey records a pin or a rotation of one (with its audit entry).
+	PinKey(ctx context.Context, k PinnedKey, audit *AuditEntry) error
+}
+
+// PinnedKey is the key a peer signs with, as first verified.
+type PinnedKey struct {
+	KeyID       string `json:"key_id"`
+	Owner       string `json:"owner"`
+	Peer        string `json:"peer"`
+	Fingerprint string `json:"fingerprint"`
+	// PreviousFingerprint is the key before the last rotation.
+	PreviousFingerprint string    `json:"previous_fingerprint,omitempty"`
+	Rotations           int       `json:"rotations"`
+	FirstSeen           time.Time `json:"first_seen"`
+	RotatedAt           time.Time `json:"rotated_at,omitzero"`
 }
 
 // ListSubscription is a shared domain list the relay fetches on a

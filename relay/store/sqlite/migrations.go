@@ -178,6 +178,18 @@ var migrations = []string{
 		entries      TEXT NOT NULL DEFAULT '[]',
 		retracted    TEXT NOT NULL DEFAULT '[]'
 	);`,
+	// 8: pinned peer keys.
+	`CREATE TABLE pinned_keys (
+		key_id               TEXT PRIMARY KEY,
+		owner                TEXT NOT NULL,
+		peer                 TEXT NOT NULL,
+		fingerprint          TEXT NOT NULL,
+		previous_fingerprint TEXT NOT NULL DEFAULT '',
+		rotations            INTEGER NOT NULL DEFAULT 0,
+		first_seen           INTEGER NOT NULL,
+		rotated_at           INTEGER NOT NULL DEFAULT 0
+	);
+	CREATE INDEX pinned_keys_peer ON pinned_keys(peer);`,
 }
 
 // SchemaVersion is the version a freshly migrated store has.

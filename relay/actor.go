@@ -41,6 +41,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /.well-known/host-meta", s.handleHostMeta)
 	mux.HandleFunc("GET /listings", s.handleListings)
 	mux.HandleFunc("GET /policy/blocks.csv", s.handlePublishedBlocks)
+	mux.HandleFunc("GET /policy/endorsements.json", s.handlePublishedEndorsements)
 	mux.HandleFunc("GET /ns", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/ld+json")
 		w.Header().Set("Access-Control-Allow-Origin", "*")

@@ -478,3 +478,49 @@ func TestListPriority(t *testing.T) {
 		t.Fatalf("rules = %+v", rules)
 	}
 }
+
+// Relays publish endorsements and censures; a relay reads those of the
+// peers it trusts, and they inform without blocking anything.
+func TestEndorsementsBetweenRelays(t *testing.T) {
+	a, b := startRelay(t, nil), startRelay(t, nil)
+	ctx := context.Background()
+	if err := b.Admin.Endorse(ctx, admin.Endorse{Domain: "goodcoop.example", Kind: "endorse", Reason: "reliable partner for years"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Admin.Endorse(ctx, admin.Endorse{Domain: "spammy.example", Kind: "censure", Reason: "mass unsolicited offers"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []admin.Endorse{{Domain: "x.example", Kind: "adore", Reason: "r"},
+		{Domain: "x.example", Kind: "endorse"}, {Domain: "x.example", Kind: "endorse", Reason: strings.Repeat("x", 256)}} {
+		if err := b.Admin.Endorse(ctx, bad); err == nil {
+			t.Errorf("endorsement %+v accepted", bad)
+		}
+	}
+	bHost := strings.TrimPrefix(b.URL, "http://")
+	if pe, _ := a.Admin.PeerEndorsements(ctx); len(pe) != 0 {
+		t.Fatalf("read endorsements from an untrusted peer: %+v", pe)
+	}
+	if err := a.Admin.SetTrust(ctx, admin.SetTrust{Domain: bHost, Level: "trusted"}); err != nil {
+		t.Fatal(err)
+	}
+	pe, err := a.Admin.PeerEndorsements(ctx)
+	if err != nil || len(pe) != 2 {
+		t.Fatalf("peer endorsements = %+v, %v", pe, err)
+	}
+	for _, e := range pe {
+		if e.From != bHost || e.Error != "" {
+			t.Errorf("peer endorsement = %+v", e)
+		}
+	}
+	// They inform only: spammy.example is not blocked on A.
+	if rules, _ := a.Admin.Rules(ctx); len(rules) != 0 {
+		t.Errorf("a censure created rules: %+v", rules)
+	}
+	own, _ := b.Admin.Endorsements(ctx)
+	if err := b.Admin.Withdraw(ctx, own[0].ID, "merged"); err != nil {
+		t.Fatal(err)
+	}
+	if own, _ = b.Admin.Endorsements(ctx); len(own) != 1 {
+		t.Errorf("after withdraw: %+v", own)
+	}
+}

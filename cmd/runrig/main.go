@@ -46,6 +46,10 @@ Moderation (every change is recorded in the audit log):
   trust [list] | trust DOMAIN --level trusted|normal|limited|untrusted
                                   trust levels scale each peer's inbound rate limit
   keys [--rotated]                peers' pinned keys and their rotations
+  endorse|censure DOMAIN --reason R
+                                  publish an opinion of a domain (never blocks by itself)
+  endorsements [--peers] | withdraw ID
+                                  yours, or those of the relays you trust
 `
 
 func main() {

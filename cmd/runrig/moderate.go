@@ -27,6 +27,14 @@ var moderationCommands = map[string]func(c *admin.Client, args []string, asJSON 
 	"lists": listsCmd,
 	"trust": trustCmd,
 	"keys":  keysCmd,
+	"endorse": func(c *admin.Client, a []string, j bool, o, e io.Writer) int {
+		return endorseCmd(c, "endorse", a, j, o, e)
+	},
+	"censure": func(c *admin.Client, a []string, j bool, o, e io.Writer) int {
+		return endorseCmd(c, "censure", a, j, o, e)
+	},
+	"endorsements": endorsementsCmd,
+	"withdraw":     withdrawCmd,
 }
 
 func modCtx() (context.Context, context.CancelFunc) {
@@ -499,4 +507,85 @@ func keysCmd(c *admin.Client, args []string, asJSON bool, stdout, stderr io.Writ
 		}
 		tw.Flush()
 	})
+}
+
+// endorseCmd: endorse|censure DOMAIN --reason R.
+func endorseCmd(c *admin.Client, kind string, args []string, asJSON bool, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("runrig admin "+kind, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.BoolVar(&asJSON, "json", asJSON, "print JSON")
+	reason := fs.String("reason", "", "why, at most 255 characters (published)")
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return 2
+	}
+	if len(pos) != 1 || *reason == "" {
+		fmt.Fprintf(stderr, "runrig admin %s: want DOMAIN --reason R\n", kind)
+		return 2
+	}
+	ctx, cancel := modCtx()
+	defer cancel()
+	err = c.Endorse(ctx, admin.Endorse{Domain: pos[0], Kind: kind, Reason: *reason})
+	return report(stdout, stderr, asJSON, map[string]string{kind: pos[0]}, err,
+		func(w io.Writer) { fmt.Fprintf(w, "%s: %sd; published at /policy/endorsements.json\n", pos[0], kind) })
+}
+
+// endorsementsCmd: endorsements [--peers].
+func endorsementsCmd(c *admin.Client, args []string, asJSON bool, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("runrig admin endorsements", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.BoolVar(&asJSON, "json", asJSON, "print JSON")
+	peers := fs.Bool("peers", false, "read those published by the peers you trust (trust level trusted)")
+	if _, err := parseInterspersed(fs, args); err != nil {
+		return 2
+	}
+	ctx, cancel := modCtx()
+	defer cancel()
+	if *peers {
+		pe, err := c.PeerEndorsements(ctx)
+		return report(stdout, stderr, asJSON, pe, err, func(w io.Writer) {
+			if len(pe) == 0 {
+				fmt.Fprintln(w, "nothing from trusted peers (mark relays you trust with: runrig admin trust DOMAIN --level trusted)")
+			}
+			for _, e := range pe {
+				if e.Error != "" {
+					fmt.Fprintf(w, "%s: could not read: %s\n", e.From, e.Error)
+					continue
+				}
+				fmt.Fprintf(w, "%s %ss %s: %s\n", e.From, e.Kind, e.Domain, e.Reason)
+			}
+		})
+	}
+	es, err := c.Endorsements(ctx)
+	return report(stdout, stderr, asJSON, es, err, func(w io.Writer) {
+		if len(es) == 0 {
+			fmt.Fprintln(w, "no endorsements or censures")
+		}
+		for _, e := range es {
+			fmt.Fprintf(w, "%d  %s %s: %s (by %s)\n", e.ID, e.Kind, e.Domain, e.Reason, e.Author)
+		}
+	})
+}
+
+// withdrawCmd: withdraw ID [--reason R].
+func withdrawCmd(c *admin.Client, args []string, asJSON bool, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("runrig admin withdraw", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.BoolVar(&asJSON, "json", asJSON, "print JSON")
+	reason := fs.String("reason", "", "why (recorded in the audit log)")
+	pos, err := parseInterspersed(fs, args)
+	if err != nil || len(pos) != 1 {
+		fmt.Fprintln(stderr, "runrig admin withdraw: want one endorsement ID")
+		return 2
+	}
+	id, err := strconv.ParseInt(pos[0], 10, 64)
+	if err != nil {
+		fmt.Fprintf(stderr, "runrig admin withdraw: %q is not an id\n", pos[0])
+		return 2
+	}
+	ctx, cancel := modCtx()
+	defer cancel()
+	err = c.Withdraw(ctx, id, *reason)
+	return report(stdout, stderr, asJSON, map[string]int64{"withdrawn": id}, err,
+		func(w io.Writer) { fmt.Fprintf(w, "withdrawn %d\n", id) })
 }

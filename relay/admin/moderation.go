@@ -310,3 +310,56 @@ func (c *Client) Keys(ctx context.Context) ([]PinnedKey, error) {
 	err := c.do(ctx, http.MethodGet, "/keys", nil, &out)
 	return out, err
 }
+
+// Endorse endorses or censures a domain.
+type Endorse struct {
+	Domain string `json:"domain"`
+	// Kind is endorse or censure.
+	Kind   string `json:"kind"`
+	Reason string `json:"reason"`
+}
+
+// Endorsement is one of the relay's own endorsements or censures.
+type Endorsement struct {
+	ID      int64     `json:"id"`
+	Domain  string    `json:"domain"`
+	Kind    string    `json:"kind"`
+	Reason  string    `json:"reason"`
+	Author  string    `json:"author"`
+	Created time.Time `json:"created"`
+}
+
+// PeerEndorsement is an endorsement or censure read from a trusted peer;
+// Error says why a peer could not be read.
+type PeerEndorsement struct {
+	From    string    `json:"from"`
+	Domain  string    `json:"domain,omitempty"`
+	Kind    string    `json:"kind,omitempty"`
+	Reason  string    `json:"reason,omitempty"`
+	Created time.Time `json:"created,omitzero"`
+	Error   string    `json:"error,omitempty"`
+}
+
+// Endorse records an endorsement or censure.
+func (c *Client) Endorse(ctx context.Context, req Endorse) error {
+	return c.do(ctx, http.MethodPost, "/endorsements", req, nil)
+}
+
+// Endorsements lists the relay's own endorsements and censures.
+func (c *Client) Endorsements(ctx context.Context) ([]Endorsement, error) {
+	var out []Endorsement
+	err := c.do(ctx, http.MethodGet, "/endorsements", nil, &out)
+	return out, err
+}
+
+// PeerEndorsements reads those of trusted peers.
+func (c *Client) PeerEndorsements(ctx context.Context) ([]PeerEndorsement, error) {
+	var out []PeerEndorsement
+	err := c.do(ctx, http.MethodGet, "/endorsements/peers", nil, &out)
+	return out, err
+}
+
+// Withdraw withdraws an endorsement or censure.
+func (c *Client) Withdraw(ctx context.Context, id int64, reason string) error {
+	return c.do(ctx, http.MethodDelete, fmt.Sprintf("/endorsements/%d?reason=%s", id, url.QueryEscape(reason)), nil, nil)
+}

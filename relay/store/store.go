@@ -130,6 +130,21 @@ type Moderation interface {
 	// ListSubscriptions returns the shared lists the relay follows,
 	// highest priority first.
 	ListSubscriptions(ctx context.Context) ([]ListSubscription, error)
+	// Endorsements returns the relay's own endorsements and censures.
+	Endorsements(ctx context.Context) ([]Endorsement, error)
+}
+
+// Endorsement is a moderator's public opinion of another domain, in the
+// spirit of Fediseer: it informs other relays' moderators and never blocks
+// anything by itself.
+type Endorsement struct {
+	ID     int64  `json:"id"`
+	Domain string `json:"domain"`
+	// Kind is "endorse" or "censure".
+	Kind    string    `json:"kind"`
+	Reason  string    `json:"reason"`
+	Author  string    `json:"author"`
+	Created time.Time `json:"created"`
 }
 
 // Keys holds the peers' pinned keys: the first key that verified for a
@@ -209,6 +224,9 @@ type ModerationChange struct {
 	// included); RemoveList deletes one by name.
 	PutList    *ListSubscription
 	RemoveList string
+	// Endorse records endorsements; Unendorse withdraws them by id.
+	Endorse   []Endorsement
+	Unendorse []int64
 	// Audit records who did what, when and why. Required.
 	Audit []AuditEntry
 }

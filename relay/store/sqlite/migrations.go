@@ -190,6 +190,16 @@ var migrations = []string{
 		rotated_at           INTEGER NOT NULL DEFAULT 0
 	);
 	CREATE INDEX pinned_keys_peer ON pinned_keys(peer);`,
+	// 9: endorsements and censures of other domains.
+	`CREATE TABLE endorsements (
+		id         INTEGER PRIMARY KEY,
+		domain     TEXT NOT NULL,
+		kind       TEXT NOT NULL,
+		reason     TEXT NOT NULL,
+		author     TEXT NOT NULL,
+		created_at INTEGER NOT NULL,
+		UNIQUE (domain, kind)
+	);`,
 }
 
 // SchemaVersion is the version a freshly migrated store has.

@@ -121,6 +121,23 @@ func (db *DB) Moderate(ctx context.Context, c store.ModerationChange) ([]int64, 
 				return err
 			}
 		}
+		for _, e := range c.Endorse {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO endorsements(domain, kind, reason, author, created_at)
+				VALUES (?, ?, ?, ?, ?) ON CONFLICT(domain, kind) DO UPDATE SET reason = excluded.reason,
+				author = excluded.author, created_at = excluded.created_at`,
+				e.Domain, e.Kind, e.Reason, e.Author, ms(e.Created)); err != nil {
+				return err
+			}
+		}
+		for _, id := range c.Unendorse {
+			res, err := tx.ExecContext(ctx, `DELETE FROM endorsements WHERE id = ?`, id)
+			if err != nil {
+				return err
+			}
+			if n, _ := res.RowsAffected(); n == 0 {
+				return fmt.Errorf("endorsement %d: %w", id, store.ErrNotFound)
+			}
+		}
 		for _, e := range c.Audit {
 			at := e.At
 			if at.IsZero() {
@@ -219,6 +236,26 @@ func (db *DB) ListSubscriptions(ctx context.Context) ([]store.ListSubscription, 
 			}
 		}
 		out = append(out, l)
+	}
+	return out, rows.Err()
+}
+
+// Endorsements implements store.Moderation.
+func (db *DB) Endorsements(ctx context.Context) ([]store.Endorsement, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT id, domain, kind, reason, author, created_at FROM endorsements ORDER BY domain, kind`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []store.Endorsement{}
+	for rows.Next() {
+		var e store.Endorsement
+		var created int64
+		if err := rows.Scan(&e.ID, &e.Domain, &e.Kind, &e.Reason, &e.Author, &created); err != nil {
+			return nil, err
+		}
+		e.Created = fromMS(created)
+		out = append(out, e)
 	}
 	return out, rows.Err()
 }

@@ -308,7 +308,9 @@ func (s *Server) adminTrust(w http.ResponseWriter, r *http.Request) {
 	}
 	out := make([]admin.PeerTrust, 0, len(order))
 	for _, peer := range order {
-		out = append(out, *byPeer[peer])
+		p := *byPeer[peer]
+		p.Rejected = s.rejections.get(peer)
+		out = append(out, p)
 	}
 	adminJSON(w, out)
 }

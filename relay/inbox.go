@@ -86,6 +86,7 @@ func (s *Server) handleInbox(w http.ResponseWriter, r *http.Request) {
 		peer := "unknown"
 		if in != nil {
 			peer = in.Peer
+			s.rejections.inc(peer)
 		}
 		s.metrics.rejected.WithLabelValues(rf.reason).Inc()
 		if in != nil {

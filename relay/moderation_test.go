@@ -343,7 +343,7 @@ func TestRateLimitsScaleWithTrust(t *testing.T) {
 	var found bool
 	for _, p := range peers {
 		if p.Peer == trusted.Host() {
-			found = p.Level == "trusted" && p.Reason == "founding member" && p.Subscriptions == 1
+			found = p.Level == "trusted" && p.Reason == "founding member" && p.Subscriptions == 1 && p.Rejected == 1
 		}
 	}
 	if !found {

@@ -55,3 +55,32 @@ func (p *peerLog) Warn(peer, reason, msg string, args ...any) {
 	}
 	p.log.Warn(msg, args...)
 }
+
+// maxCountedPeers bounds the per-peer rejection counters.
+const maxCountedPeers = 10000
+
+// peerCounts counts refusals per peer since the relay started, kept in
+// memory: a peer must not be able to make the relay write to its store by
+// sending bad requests.
+type peerCounts struct {
+	mu sync.Mutex // guards m
+	m  map[string]int64
+}
+
+func (c *peerCounts) inc(peer string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[string]int64{}
+	}
+	if _, ok := c.m[peer]; !ok && len(c.m) >= maxCountedPeers {
+		return
+	}
+	c.m[peer]++
+}
+
+func (c *peerCounts) get(peer string) int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.m[peer]
+}

@@ -82,6 +82,7 @@ type Server struct {
 	trustLevels atomic.Pointer[map[string]trust.Level]
 	limiter     *trust.Limiter
 	pins        pins
+	rejections  peerCounts // inbox refusals per peer since start
 
 	metrics    *metrics
 	inboxSlots chan struct{} // bounds concurrent inbox requests

@@ -454,9 +454,9 @@ func trustCmd(c *admin.Client, args []string, asJSON bool, stdout, stderr io.Wri
 				return
 			}
 			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "PEER\tTRUST\tSUBSCRIPTIONS\tDELIVERED\tFAILED\tSET BY\tREASON")
+			fmt.Fprintln(tw, "PEER\tTRUST\tSUBSCRIPTIONS\tDELIVERED\tFAILED\tREJECTED\tSET BY\tREASON")
 			for _, p := range peers {
-				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\t%s\n", p.Peer, p.Level, p.Subscriptions, p.Delivered, p.Failed, p.SetBy, p.Reason)
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\n", p.Peer, p.Level, p.Subscriptions, p.Delivered, p.Failed, p.Rejected, p.SetBy, p.Reason)
 			}
 			tw.Flush()
 		})

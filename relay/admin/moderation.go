@@ -214,6 +214,8 @@ type PeerTrust struct {
 	Subscriptions int       `json:"subscriptions"`
 	Delivered     int64     `json:"delivered"`
 	Failed        int64     `json:"failed"`
+	// Rejected counts its inbox requests refused since the relay started.
+	Rejected int64 `json:"rejected_since_start"`
 }
 
 // SetTrust sets a peer's trust level.

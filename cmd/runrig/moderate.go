@@ -37,6 +37,36 @@ var moderationCommands = map[string]func(c *admin.Client, args []string, asJSON 
 	"withdraw":     withdrawCmd,
 }
 
+// cmdFlags starts the flag set of an admin command, with --json.
+func cmdFlags(name string, asJSON *bool, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("runrig admin "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.BoolVar(asJSON, "json", *asJSON, "print JSON")
+	return fs
+}
+
+// oneArg parses args and requires exactly one positional argument, named
+// what in the usage message; ok is false when the command should exit 2.
+func oneArg(fs *flag.FlagSet, args []string, what string, stderr io.Writer) (arg string, ok bool) {
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return "", false
+	}
+	if len(pos) != 1 {
+		fmt.Fprintf(stderr, "%s: want one %s\n", fs.Name(), what)
+		return "", false
+	}
+	return pos[0], true
+}
+
+// reportRule prints an added rule, or what it would affect for a preview.
+func reportRule(stdout, stderr io.Writer, asJSON, preview bool, r policy.Rule, a admin.Affected, err error) int {
+	if preview {
+		return report(stdout, stderr, asJSON, a, err, func(w io.Writer) { printAffected(w, a) })
+	}
+	return report(stdout, stderr, asJSON, r, err, func(w io.Writer) { printRule(w, r) })
+}
+
 func modCtx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), time.Minute)
 }
@@ -91,9 +121,7 @@ func rulesCmd(c *admin.Client, args []string, asJSON bool, stdout, stderr io.Wri
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		verb, args = args[0], args[1:]
 	}
-	fs := flag.NewFlagSet("runrig admin rules "+verb, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.BoolVar(&asJSON, "json", asJSON, "print JSON")
+	fs := cmdFlags("rules "+verb, &asJSON, stderr)
 	kind := fs.String("kind", "domain", "add: what the subject is: domain, actor or key")
 	subject := fs.String("subject", "", "add: the domain, actor IRI or key id")
 	action := fs.String("action", "", "add: accept, limit, reject or suspend")
@@ -183,9 +211,7 @@ func split(s string) []string {
 
 // blockCmd: block DOMAIN [--severity suspend|reject|limit|silence] --reason R ...
 func blockCmd(c *admin.Client, args []string, asJSON bool, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("runrig admin block", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.BoolVar(&asJSON, "json", asJSON, "print JSON")
+	fs := cmdFlags("block", &asJSON, stderr)
 	var b admin.Block
 	fs.StringVar(&b.Severity, "severity", "suspend", "suspend, reject, or limit (Mastodon's silence)")
 	fs.StringVar(&b.Reason, "reason", "", "why (recorded in the audit log)")
@@ -195,49 +221,33 @@ func blockCmd(c *admin.Client, args []string, asJSON bool, stdout, stderr io.Wri
 	fs.BoolVar(&b.Obfuscate, "obfuscate", false, "mask the domain in the published list")
 	fs.StringVar(&b.ExpiresIn, "expires", "", "lapse after this long (e.g. 720h)")
 	fs.BoolVar(&b.Preview, "preview", false, "only tell which subscribers and queued deliveries it would affect")
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
+	domain, ok := oneArg(fs, args, "DOMAIN", stderr)
+	if !ok {
 		return 2
 	}
-	if len(pos) != 1 {
-		fmt.Fprintln(stderr, "runrig admin block: want one DOMAIN")
-		return 2
-	}
-	b.Domain = pos[0]
+	b.Domain = domain
 	ctx, cancel := modCtx()
 	defer cancel()
 	r, a, err := c.Block(ctx, b)
-	if b.Preview {
-		return report(stdout, stderr, asJSON, a, err, func(w io.Writer) { printAffected(w, a) })
-	}
-	return report(stdout, stderr, asJSON, r, err, func(w io.Writer) { printRule(w, r) })
+	return reportRule(stdout, stderr, asJSON, b.Preview, r, a, err)
 }
 
 // allowCmd: allow DOMAIN [--reason R].
 func allowCmd(c *admin.Client, args []string, asJSON bool, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("runrig admin allow", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.BoolVar(&asJSON, "json", asJSON, "print JSON")
+	fs := cmdFlags("allow", &asJSON, stderr)
 	var a admin.Allow
 	fs.StringVar(&a.Reason, "reason", "", "why (recorded in the audit log)")
 	fs.StringVar(&a.PublicComment, "public-comment", "", "comment shown with the published list")
 	fs.BoolVar(&a.Preview, "preview", false, "only tell which subscribers it would affect")
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
+	domain, ok := oneArg(fs, args, "DOMAIN", stderr)
+	if !ok {
 		return 2
 	}
-	if len(pos) != 1 {
-		fmt.Fprintln(stderr, "runrig admin allow: want one DOMAIN")
-		return 2
-	}
-	a.Domain = pos[0]
+	a.Domain = domain
 	ctx, cancel := modCtx()
 	defer cancel()
 	r, aff, err := c.Allow(ctx, a)
-	if a.Preview {
-		return report(stdout, stderr, asJSON, aff, err, func(w io.Writer) { printAffected(w, aff) })
-	}
-	return report(stdout, stderr, asJSON, r, err, func(w io.Writer) { printRule(w, r) })
+	return reportRule(stdout, stderr, asJSON, a.Preview, r, aff, err)
 }
 
 // auditCmd: audit [--after ID] [--limit N] | audit export (JSON Lines, all).
@@ -246,9 +256,7 @@ func auditCmd(c *admin.Client, args []string, asJSON bool, stdout, stderr io.Wri
 	if export {
 		args = args[1:]
 	}
-	fs := flag.NewFlagSet("runrig admin audit", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.BoolVar(&asJSON, "json", asJSON, "print JSON")
+	fs := cmdFlags("audit", &asJSON, stderr)
 	after := fs.Int64("after", 0, "only entries after this id")
 	limit := fs.Int("limit", 100, "at most this many entries")
 	if _, err := parseInterspersed(fs, args); err != nil {
@@ -296,9 +304,7 @@ func listsCmd(c *admin.Client, args []string, asJSON bool, stdout, stderr io.Wri
 		return 2
 	}
 	verb, args := args[0], args[1:]
-	fs := flag.NewFlagSet("runrig admin lists "+verb, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.BoolVar(&asJSON, "json", asJSON, "print JSON")
+	fs := cmdFlags("lists "+verb, &asJSON, stderr)
 	name := fs.String("name", "", "import: the list's name, shown as the rules' source (default: the file name)")
 	severity := fs.String("severity", "suspend", "import: action for a plain-text list's domains")
 	draft := fs.Bool("draft", false, "import: create the rules as drafts for review")
@@ -435,9 +441,7 @@ func listsCmd(c *admin.Client, args []string, asJSON bool, stdout, stderr io.Wri
 
 // trustCmd: trust [list] | trust DOMAIN --level L [--reason R].
 func trustCmd(c *admin.Client, args []string, asJSON bool, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("runrig admin trust", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.BoolVar(&asJSON, "json", asJSON, "print JSON")
+	fs := cmdFlags("trust", &asJSON, stderr)
 	level := fs.String("level", "", "trusted, normal, limited or untrusted")
 	reason := fs.String("reason", "", "why (recorded in the audit log)")
 	pos, err := parseInterspersed(fs, args)
@@ -472,9 +476,7 @@ func trustCmd(c *admin.Client, args []string, asJSON bool, stdout, stderr io.Wri
 
 // keysCmd: keys — the pinned peer keys and their rotations.
 func keysCmd(c *admin.Client, args []string, asJSON bool, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("runrig admin keys", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.BoolVar(&asJSON, "json", asJSON, "print JSON")
+	fs := cmdFlags("keys", &asJSON, stderr)
 	rotated := fs.Bool("rotated", false, "only keys that rotated")
 	if _, err := parseInterspersed(fs, args); err != nil {
 		return 2
@@ -511,30 +513,22 @@ func keysCmd(c *admin.Client, args []string, asJSON bool, stdout, stderr io.Writ
 
 // endorseCmd: endorse|censure DOMAIN --reason R.
 func endorseCmd(c *admin.Client, kind string, args []string, asJSON bool, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("runrig admin "+kind, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.BoolVar(&asJSON, "json", asJSON, "print JSON")
+	fs := cmdFlags(kind, &asJSON, stderr)
 	reason := fs.String("reason", "", "why, at most 255 characters (published)")
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
-		return 2
-	}
-	if len(pos) != 1 || *reason == "" {
-		fmt.Fprintf(stderr, "runrig admin %s: want DOMAIN --reason R\n", kind)
+	domain, ok := oneArg(fs, args, "DOMAIN (with --reason)", stderr)
+	if !ok {
 		return 2
 	}
 	ctx, cancel := modCtx()
 	defer cancel()
-	err = c.Endorse(ctx, admin.Endorse{Domain: pos[0], Kind: kind, Reason: *reason})
-	return report(stdout, stderr, asJSON, map[string]string{kind: pos[0]}, err,
-		func(w io.Writer) { fmt.Fprintf(w, "%s: %sd; published at /policy/endorsements.json\n", pos[0], kind) })
+	err := c.Endorse(ctx, admin.Endorse{Domain: domain, Kind: kind, Reason: *reason})
+	return report(stdout, stderr, asJSON, map[string]string{kind: domain}, err,
+		func(w io.Writer) { fmt.Fprintf(w, "%s: %sd; published at /policy/endorsements.json\n", domain, kind) })
 }
 
 // endorsementsCmd: endorsements [--peers].
 func endorsementsCmd(c *admin.Client, args []string, asJSON bool, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("runrig admin endorsements", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.BoolVar(&asJSON, "json", asJSON, "print JSON")
+	fs := cmdFlags("endorsements", &asJSON, stderr)
 	peers := fs.Bool("peers", false, "read those published by the peers you trust (trust level trusted)")
 	if _, err := parseInterspersed(fs, args); err != nil {
 		return 2
@@ -569,18 +563,15 @@ func endorsementsCmd(c *admin.Client, args []string, asJSON bool, stdout, stderr
 
 // withdrawCmd: withdraw ID [--reason R].
 func withdrawCmd(c *admin.Client, args []string, asJSON bool, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("runrig admin withdraw", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.BoolVar(&asJSON, "json", asJSON, "print JSON")
+	fs := cmdFlags("withdraw", &asJSON, stderr)
 	reason := fs.String("reason", "", "why (recorded in the audit log)")
-	pos, err := parseInterspersed(fs, args)
-	if err != nil || len(pos) != 1 {
-		fmt.Fprintln(stderr, "runrig admin withdraw: want one endorsement ID")
+	arg, ok := oneArg(fs, args, "endorsement ID", stderr)
+	if !ok {
 		return 2
 	}
-	id, err := strconv.ParseInt(pos[0], 10, 64)
+	id, err := strconv.ParseInt(arg, 10, 64)
 	if err != nil {
-		fmt.Fprintf(stderr, "runrig admin withdraw: %q is not an id\n", pos[0])
+		fmt.Fprintf(stderr, "runrig admin withdraw: %q is not an id\n", arg)
 		return 2
 	}
 	ctx, cancel := modCtx()

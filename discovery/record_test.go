@@ -48,7 +48,7 @@ func TestVerify(t *testing.T) {
 	_, otherPriv, _ := ed25519.GenerateKey(rand.Reader)
 	const actor, keyID = "https://relay.example/actor", "https://relay.example/actor#ed25519-key"
 	res := &fakeResolver{keys: map[string]AssertionKey{
-		keyID: {ID: keyID, Controller: actor, Public: pub},
+		keyID:                             {ID: keyID, Controller: actor, Public: pub},
 		"https://relay.example/other#key": {ID: "https://relay.example/other#key", Controller: "https://relay.example/other", Public: pub},
 	}}
 	rec := func(seq uint64, mutate func(*Record)) Record {

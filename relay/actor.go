@@ -129,6 +129,9 @@ func (s *Server) handleActor(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	doc, err := marshalAS(s.actorDoc(name))
+	if err == nil && name == "" {
+		doc, err = s.withAssertionMethod(doc)
+	}
 	if err != nil {
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return

@@ -34,6 +34,7 @@ func (s *Server) adminModerationRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /trust", s.adminSetTrust)
 	mux.HandleFunc("GET /trust", s.adminTrust)
 	mux.HandleFunc("GET /keys", s.adminKeys)
+	mux.HandleFunc("GET /self", s.adminSelf)
 	s.adminEndorsementRoutes(mux)
 	mux.HandleFunc("GET /lists/export", s.adminExportList)
 }

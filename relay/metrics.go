@@ -29,6 +29,7 @@ type metrics struct {
 	listingsBad   *prometheus.CounterVec // reason
 	listings      *prometheus.CounterVec // kind
 	policy        *prometheus.CounterVec // action, rule
+	announcements *prometheus.CounterVec // result
 }
 
 func newMetrics(s *Server) *metrics {
@@ -69,6 +70,10 @@ func newMetrics(s *Server) *metrics {
 		Name: "runrig_policy_rejections_total",
 		Help: "Requests, deliveries and fetches refused by moderation, by action and rule id (default: the federation mode).",
 	}, []string{"action", "rule"})
+	m.announcements = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "runrig_discovery_announcements_total",
+		Help: "Discovery announcements checked, by result: verified or the reason they were refused.",
+	}, []string{"result"})
 	version := "devel"
 	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
 		version = bi.Main.Version
@@ -76,7 +81,7 @@ func newMetrics(s *Server) *metrics {
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "runrig_build_info", Help: "Build information."}, []string{"version"})
 	build.WithLabelValues(version).Set(1)
 	m.reg.MustRegister(m.inbound, m.rejected, m.sigFailures, m.deliveries, m.deliveryTime, m.attempts,
-		m.subscriptions, m.listingsBad, m.listings, m.policy, build, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		m.subscriptions, m.listingsBad, m.listings, m.policy, m.announcements, build, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&stateCollector{s: s})
 	return m
 }

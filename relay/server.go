@@ -2,6 +2,7 @@ package relay
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -19,6 +20,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/runrig/runrig/discovery"
 	"github.com/runrig/runrig/policy"
 	"github.com/runrig/runrig/relay/admin"
 	"github.com/runrig/runrig/relay/delivery"
@@ -66,6 +68,9 @@ type Server struct {
 	keyID   string
 	pubPEM  string
 	signer  *httpsig.Signer
+	// announceKey signs discovery announcements (FEP-521a assertionMethod).
+	announceKey   ed25519.PrivateKey
+	announcements *discovery.Verifier
 
 	// Peers: fetching, key cache, deliveries.
 	fetch      *fetch.Client
@@ -136,6 +141,11 @@ func New(ctx context.Context, cfg Config, st store.Store, log *slog.Logger) (*Se
 	if err := s.loadPins(ctx); err != nil {
 		return nil, err
 	}
+	if s.announceKey, err = s.loadAnnounceKey(ctx); err != nil {
+		return nil, err
+	}
+	s.announcements = discovery.NewVerifier(s.fetch)
+	s.announcements.Permit = s.permitPeer
 	s.dispatcher.OnResult = s.onDeliveryResult
 	s.dispatcher.Permit = s.permitPeer
 	s.dispatcher.OnExpired = func(n int) { s.metrics.deliveries.WithLabelValues("expired").Add(float64(n)) }

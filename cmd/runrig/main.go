@@ -50,6 +50,7 @@ Moderation (every change is recorded in the audit log):
                                   publish an opinion of a domain (never blocks by itself)
   endorsements [--peers] | withdraw ID
                                   yours, or those of the relays you trust
+  self                            this relay's signed discovery announcement
 `
 
 func main() {

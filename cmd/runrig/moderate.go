@@ -35,6 +35,7 @@ var moderationCommands = map[string]func(c *admin.Client, args []string, asJSON 
 	},
 	"endorsements": endorsementsCmd,
 	"withdraw":     withdrawCmd,
+	"self":         selfCmd,
 }
 
 // cmdFlags starts the flag set of an admin command, with --json.
@@ -579,4 +580,22 @@ func withdrawCmd(c *admin.Client, args []string, asJSON bool, stdout, stderr io.
 	err = c.Withdraw(ctx, id, *reason)
 	return report(stdout, stderr, asJSON, map[string]int64{"withdrawn": id}, err,
 		func(w io.Writer) { fmt.Fprintf(w, "withdrawn %d\n", id) })
+}
+
+// selfCmd: self — this relay's signed discovery announcement (JSON).
+func selfCmd(c *admin.Client, args []string, _ bool, stdout, stderr io.Writer) int {
+	ctx, cancel := modCtx()
+	defer cancel()
+	b, err := c.Self(ctx)
+	if err != nil {
+		fmt.Fprintln(stderr, "runrig admin self:", err)
+		return 1
+	}
+	var v any
+	if json.Unmarshal(b, &v) == nil {
+		printJSON(stdout, v)
+		return 0
+	}
+	stdout.Write(b)
+	return 0
 }

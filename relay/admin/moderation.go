@@ -365,3 +365,8 @@ func (c *Client) PeerEndorsements(ctx context.Context) ([]PeerEndorsement, error
 func (c *Client) Withdraw(ctx context.Context, id int64, reason string) error {
 	return c.do(ctx, http.MethodDelete, fmt.Sprintf("/endorsements/%d?reason=%s", id, url.QueryEscape(reason)), nil, nil)
 }
+
+// Self returns the relay's own signed discovery announcement.
+func (c *Client) Self(ctx context.Context) ([]byte, error) {
+	return c.raw(ctx, "/self")
+}

@@ -1,0 +1,103 @@
+package relay
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/runrig/runrig/discovery"
+	"github.com/runrig/runrig/relay/listing"
+	"github.com/runrig/runrig/relay/store"
+)
+
+// Announcements.
+const (
+	settingAnnounceKey = "announce_key"
+	// announceValidity is how long an announcement of this relay is valid.
+	announceValidity = 24 * time.Hour
+	multikeyContext  = "https://w3id.org/security/multikey/v1"
+)
+
+// announceKeyID is the id of the relay's announcement key, listed in its
+// actor's assertionMethod.
+func (s *Server) announceKeyID() string { return s.actorID + "#ed25519-key" }
+
+// loadAnnounceKey returns the Ed25519 announcement key, creating it on
+// first start.
+func (s *Server) loadAnnounceKey(ctx context.Context) (ed25519.PrivateKey, error) {
+	v, err := s.store.Setting(ctx, settingAnnounceKey)
+	if errors.Is(err, store.ErrNotFound) {
+		_, priv, gerr := ed25519.GenerateKey(rand.Reader)
+		if gerr != nil {
+			return nil, gerr
+		}
+		v, err = s.store.InitSetting(ctx, settingAnnounceKey, base64.StdEncoding.EncodeToString(priv.Seed()))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("announcement key: %w", err)
+	}
+	seed, err := base64.StdEncoding.DecodeString(v)
+	if err != nil || len(seed) != ed25519.SeedSize {
+		return nil, errors.New("announcement key: stored key is not an Ed25519 seed")
+	}
+	return ed25519.NewKeyFromSeed(seed), nil
+}
+
+// withAssertionMethod adds the announcement key to the relay actor's
+// document (go-ap/activitypub does not model assertionMethod).
+func (s *Server) withAssertionMethod(doc []byte) ([]byte, error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(doc, &m); err != nil {
+		return nil, err
+	}
+	m["@context"], _ = json.Marshal(append(append([]any{}, contexts...), multikeyContext))
+	m["assertionMethod"], _ = json.Marshal([]map[string]string{{
+		"id": s.announceKeyID(), "type": "Multikey", "controller": s.actorID,
+		"publicKeyMultibase": discovery.EncodeMultikey(s.announceKey.Public().(ed25519.PublicKey)),
+	}})
+	return json.Marshal(m)
+}
+
+// Announcement returns this relay's signed announcement.
+func (s *Server) Announcement() ([]byte, error) {
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	r := discovery.Record{
+		Domain: s.host, Actor: s.actorID, Inbox: s.inboxID, Software: softwareName + " " + Version,
+		Seq: uint64(now.UnixMilli()), Issued: now, Expires: now.Add(announceValidity),
+	}
+	for _, reg := range s.cfg.Regions {
+		r.Regions = append(r.Regions, reg.Code)
+	}
+	for _, k := range listing.Kinds {
+		r.Kinds = append(r.Kinds, string(k))
+	}
+	return discovery.Sign(r, s.announceKeyID(), s.announceKey)
+}
+
+// VerifyAnnouncement verifies another node's signed announcement against
+// the domain it names, and against the moderation rules.
+func (s *Server) VerifyAnnouncement(ctx context.Context, b []byte) (discovery.Record, error) {
+	r, err := s.announcements.Verify(ctx, b)
+	if err != nil {
+		s.metrics.announcements.WithLabelValues(discovery.Reason(err)).Inc()
+		return r, err
+	}
+	s.metrics.announcements.WithLabelValues("verified").Inc()
+	return r, nil
+}
+
+func (s *Server) adminSelf(w http.ResponseWriter, r *http.Request) {
+	b, err := s.Announcement()
+	if err != nil {
+		adminError(w, http.StatusInternalServerError, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(b)
+}

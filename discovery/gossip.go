@@ -1,0 +1,314 @@
+package discovery
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+)
+
+// Limits of the gossip layer.
+const (
+	// maxNodeMeta is kept far under memberlist's 512-byte limit, above
+	// which it panics.
+	maxNodeMeta = 256
+	// verifyQueue bounds announcements waiting for verification.
+	verifyQueue = 1024
+	// maxStateRecords bounds the records exchanged in one push/pull.
+	maxStateRecords = 2000
+	// verifyTimeout bounds the verification of one announcement.
+	verifyTimeout = 15 * time.Second
+)
+
+// GossipConfig configures a regional gossip cluster. Zero fields take the
+// defaults given.
+type GossipConfig struct {
+	// Name is this node's name in the cluster; its domain.
+	Name string
+	// Bind is the address (host:port; port 0 picks one) for both UDP and
+	// TCP.
+	Bind string
+	// Join are addresses of members to join.
+	Join []string
+	// Profile is "lan" (default), "wan" or "local": memberlist's timing.
+	Profile string
+	// SecretKey, when set (16, 24 or 32 bytes), encrypts the cluster's
+	// traffic with AES-GCM; every member needs it.
+	SecretKey []byte
+	// Label, when set, is authenticated with every packet: clusters with
+	// different labels ignore each other.
+	Label string
+	// ProbeInterval, GossipInterval and PushPullInterval override the
+	// profile (tests shorten them).
+	ProbeInterval, GossipInterval, PushPullInterval time.Duration
+	// Logger receives memberlist's and the layer's messages.
+	Logger *slog.Logger
+}
+
+// Verify checks a signed announcement and returns its record.
+type Verify func(ctx context.Context, signed []byte) (Record, error)
+
+// Gossip spreads signed announcements through a memberlist cluster. Every
+// announcement received is verified before it enters the directory or is
+// passed on; memberlist does not relay user messages, so a verified, newer
+// announcement is re-broadcast here (deduplicated by domain and sequence).
+// Push/pull state exchange carries the full set, for late joiners and for
+// records too large for a gossip packet.
+type Gossip struct {
+	ml      *memberlist.Memberlist
+	q       *memberlist.TransmitLimitedQueue
+	verify  Verify
+	dir     *Directory
+	log     *slog.Logger
+	pending chan []byte
+	done    chan struct{}
+	wg      sync.WaitGroup
+
+	// OnRejected, if set before announcements arrive, is told why one
+	// was refused.
+	OnRejected func(err error)
+
+	// mu guards the following fields.
+	mu      sync.Mutex
+	relayed map[string]uint64 // domain → highest sequence passed on
+	own     []byte
+}
+
+// StartGossip joins (or starts) a cluster.
+func StartGossip(cfg GossipConfig, verify Verify, dir *Directory) (*Gossip, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	var mc *memberlist.Config
+	switch cfg.Profile {
+	case "", "lan":
+		mc = memberlist.DefaultLANConfig()
+	case "wan":
+		mc = memberlist.DefaultWANConfig()
+	case "local":
+		mc = memberlist.DefaultLocalConfig()
+	default:
+		return nil, fmt.Errorf("gossip profile %q: want lan, wan or local", cfg.Profile)
+	}
+	host, portStr, err := net.SplitHostPort(cfg.Bind)
+	if err != nil {
+		return nil, fmt.Errorf("gossip bind %q: %w", cfg.Bind, err)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil {
+		return nil, fmt.Errorf("gossip bind %q: %w", cfg.Bind, err)
+	}
+	g := &Gossip{verify: verify, dir: dir, log: cfg.Logger, pending: make(chan []byte, verifyQueue),
+		done: make(chan struct{}), relayed: map[string]uint64{}}
+	mc.Name, mc.BindAddr, mc.BindPort, mc.AdvertiseAddr, mc.AdvertisePort = cfg.Name, host, port, host, port
+	mc.Delegate, mc.Events = g, g
+	mc.SecretKey, mc.Label = cfg.SecretKey, cfg.Label
+	mc.Logger = log.New(io.Discard, "", 0)
+	if cfg.ProbeInterval > 0 {
+		mc.ProbeInterval, mc.ProbeTimeout = cfg.ProbeInterval, cfg.ProbeInterval/2
+	}
+	if cfg.GossipInterval > 0 {
+		mc.GossipInterval = cfg.GossipInterval
+	}
+	if cfg.PushPullInterval > 0 {
+		mc.PushPullInterval = cfg.PushPullInterval
+	}
+	if g.ml, err = memberlist.Create(mc); err != nil {
+		return nil, fmt.Errorf("gossip: %w", err)
+	}
+	g.q = &memberlist.TransmitLimitedQueue{NumNodes: g.ml.NumMembers, RetransmitMult: 3}
+	g.wg.Add(1)
+	go g.work()
+	if len(cfg.Join) > 0 {
+		if _, err := g.ml.Join(cfg.Join); err != nil {
+			g.Shutdown()
+			return nil, fmt.Errorf("gossip join: %w", err)
+		}
+	}
+	return g, nil
+}
+
+// Addr is the address the node listens on, host:port.
+func (g *Gossip) Addr() string {
+	n := g.ml.LocalNode()
+	return net.JoinHostPort(n.Addr.String(), strconv.Itoa(int(n.Port)))
+}
+
+// Members counts the cluster's live members, this node included.
+func (g *Gossip) Members() int { return g.ml.NumMembers() }
+
+// Announce spreads this node's own signed announcement.
+func (g *Gossip) Announce(signed []byte) {
+	g.mu.Lock()
+	g.own = signed
+	g.mu.Unlock()
+	g.q.QueueBroadcast(broadcast{msg: signed, name: "own"})
+}
+
+// Leave tells the cluster this node is going, then stops it.
+func (g *Gossip) Leave(timeout time.Duration) error {
+	err := g.ml.Leave(timeout)
+	return errorsJoin(err, g.Shutdown())
+}
+
+// Shutdown stops the node without telling the cluster (as a crash would).
+func (g *Gossip) Shutdown() error {
+	select {
+	case <-g.done:
+		return nil
+	default:
+	}
+	close(g.done)
+	err := g.ml.Shutdown()
+	g.wg.Wait()
+	return err
+}
+
+func errorsJoin(a, b error) error {
+	if a != nil {
+		return a
+	}
+	return b
+}
+
+// work verifies received announcements off memberlist's goroutines.
+func (g *Gossip) work() {
+	defer g.wg.Done()
+	for {
+		select {
+		case <-g.done:
+			return
+		case b := <-g.pending:
+			g.accept(b)
+		}
+	}
+}
+
+func (g *Gossip) accept(b []byte) {
+	_, rec, err := Parse(b)
+	if err == nil {
+		g.mu.Lock()
+		known := rec.Seq <= g.relayed[rec.Domain]
+		g.mu.Unlock()
+		if known {
+			return // already verified and passed on
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), verifyTimeout)
+	defer cancel()
+	rec, err = g.verify(ctx, b)
+	if err != nil {
+		if g.OnRejected != nil {
+			g.OnRejected(err)
+		}
+		return
+	}
+	g.dir.Put(rec, b, SourceGossip, time.Now())
+	g.mu.Lock()
+	newer := rec.Seq > g.relayed[rec.Domain]
+	if newer {
+		g.relayed[rec.Domain] = rec.Seq
+	}
+	g.mu.Unlock()
+	if newer {
+		g.q.QueueBroadcast(broadcast{msg: b, name: rec.Domain})
+	}
+}
+
+func (g *Gossip) enqueue(b []byte) {
+	select {
+	case g.pending <- append([]byte(nil), b...):
+	default:
+		g.log.Warn("gossip: verification queue full; announcement dropped")
+	}
+}
+
+// NodeMeta implements memberlist.Delegate: a short protocol marker, kept
+// under both memberlist's limit and maxNodeMeta (memberlist panics above
+// 512 bytes). Records travel as messages, never as metadata.
+func (g *Gossip) NodeMeta(limit int) []byte {
+	meta := []byte("runrig/" + strconv.Itoa(RecordVersion))
+	if n := min(limit, maxNodeMeta); len(meta) > n {
+		meta = meta[:n]
+	}
+	return meta
+}
+
+// NotifyMsg implements memberlist.Delegate.
+func (g *Gossip) NotifyMsg(b []byte) {
+	if len(b) > 0 && len(b) <= MaxRecordBytes {
+		g.enqueue(b)
+	}
+}
+
+// GetBroadcasts implements memberlist.Delegate.
+func (g *Gossip) GetBroadcasts(overhead, limit int) [][]byte {
+	return g.q.GetBroadcasts(overhead, limit)
+}
+
+// LocalState implements memberlist.Delegate: every verified announcement
+// held, and this node's own.
+func (g *Gossip) LocalState(join bool) []byte {
+	var all [][]byte
+	g.mu.Lock()
+	if g.own != nil {
+		all = append(all, g.own)
+	}
+	g.mu.Unlock()
+	for _, e := range g.dir.List(time.Now()) {
+		if len(all) >= maxStateRecords {
+			break
+		}
+		if e.Signed != nil {
+			all = append(all, e.Signed)
+		}
+	}
+	b, _ := json.Marshal(all)
+	return b
+}
+
+// MergeRemoteState implements memberlist.Delegate.
+func (g *Gossip) MergeRemoteState(buf []byte, join bool) {
+	var all [][]byte
+	if json.Unmarshal(buf, &all) != nil {
+		return
+	}
+	for i, b := range all {
+		if i >= maxStateRecords {
+			break
+		}
+		g.enqueue(b)
+	}
+}
+
+// NotifyJoin implements memberlist.EventDelegate.
+func (g *Gossip) NotifyJoin(n *memberlist.Node) { g.dir.SetDown(n.Name, false) }
+
+// NotifyLeave implements memberlist.EventDelegate: a member that failed or
+// left is marked down in the directory.
+func (g *Gossip) NotifyLeave(n *memberlist.Node) { g.dir.SetDown(n.Name, true) }
+
+// NotifyUpdate implements memberlist.EventDelegate.
+func (g *Gossip) NotifyUpdate(*memberlist.Node) {}
+
+// broadcast is a queued announcement; a newer one of the same name
+// replaces an older one.
+type broadcast struct {
+	msg  []byte
+	name string
+}
+
+func (b broadcast) Invalidates(o memberlist.Broadcast) bool {
+	ob, ok := o.(broadcast)
+	return ok && ob.name == b.name
+}
+func (b broadcast) Message() []byte { return b.msg }
+func (b broadcast) Finished()       {}

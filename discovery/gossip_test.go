@@ -1,0 +1,135 @@
+package discovery
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+)
+
+// keyring stands in for the actors the domains publish: it maps key ids
+// to their Ed25519 keys, as fetching each domain's actor would.
+type keyring struct {
+	mu   sync.Mutex
+	keys map[string]AssertionKey
+}
+
+func (k *keyring) AssertionKey(_ context.Context, id string) (AssertionKey, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	key, ok := k.keys[id]
+	if !ok {
+		return key, errors.New("no such key")
+	}
+	return key, nil
+}
+
+type node struct {
+	domain string
+	priv   ed25519.PrivateKey
+	dir    *Directory
+	g      *Gossip
+	rej    sync.Map
+}
+
+func announce(t *testing.T, n *node, seq uint64, priv ed25519.PrivateKey) []byte {
+	now := time.Now()
+	b, err := Sign(Record{Domain: n.domain, Actor: "https://" + n.domain + "/actor", Inbox: "https://" + n.domain + "/inbox",
+		Software: "runrig test", Regions: []string{"it-bg"}, Seq: seq, Issued: now, Expires: now.Add(time.Hour)},
+		"https://"+n.domain+"/actor#ed25519-key", priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// A regional cluster of 20 memberlist nodes on loopback: every node's
+// announcement is found and verified by every other; a forged one is
+// rejected everywhere; a crashed node is marked down.
+func TestGossipCluster(t *testing.T) {
+	const n = 20
+	ring := &keyring{keys: map[string]AssertionKey{}}
+	nodes := make([]*node, n)
+	for i := range nodes {
+		pub, priv, _ := ed25519.GenerateKey(rand.Reader)
+		d := fmt.Sprintf("node%02d.example", i)
+		ring.keys["https://"+d+"/actor#ed25519-key"] = AssertionKey{ID: "https://" + d + "/actor#ed25519-key",
+			Controller: "https://" + d + "/actor", Public: pub}
+		nodes[i] = &node{domain: d, priv: priv, dir: NewDirectory()}
+	}
+	for i, nd := range nodes {
+		v := NewVerifier(ring)
+		cfg := GossipConfig{Name: nd.domain, Bind: "127.0.0.1:0", Profile: "local", Label: "runrig-test",
+			ProbeInterval: 200 * time.Millisecond, GossipInterval: 50 * time.Millisecond, PushPullInterval: time.Second}
+		if i > 0 {
+			cfg.Join = []string{nodes[0].g.Addr()}
+		}
+		g, err := StartGossip(cfg, v.Verify, nd.dir)
+		if err != nil {
+			t.Fatalf("node %d: %v", i, err)
+		}
+		nd := nd
+		g.OnRejected = func(err error) { nd.rej.Store(Reason(err), true) }
+		nd.g = g
+		t.Cleanup(func() { g.Shutdown() })
+	}
+	for _, nd := range nodes {
+		nd.g.Announce(announce(t, nd, 1, nd.priv))
+	}
+	waitUntil(t, 30*time.Second, "every node knows every verified announcement", func() bool {
+		for _, nd := range nodes {
+			for _, other := range nodes {
+				if other == nd {
+					continue
+				}
+				if e, ok := nd.dir.Get(other.domain); !ok || !e.Verified {
+					return false
+				}
+			}
+		}
+		return true
+	})
+
+	// A forged announcement of node03 (signed with another key) is
+	// rejected by everyone and never replaces the real one.
+	_, wrong, _ := ed25519.GenerateKey(rand.Reader)
+	nodes[5].g.Announce(announce(t, nodes[3], 99, wrong))
+	waitUntil(t, 20*time.Second, "the forgery is rejected", func() bool {
+		_, ok := nodes[10].rej.Load("forged")
+		return ok
+	})
+	for _, nd := range nodes {
+		if e, ok := nd.dir.Get(nodes[3].domain); ok && e.Record.Seq == 99 {
+			t.Fatalf("%s accepted a forged announcement", nd.domain)
+		}
+	}
+
+	// node07 crashes (no leave): the others mark it down.
+	nodes[7].g.Shutdown()
+	waitUntil(t, 30*time.Second, "crashed node marked down", func() bool {
+		for i, nd := range nodes {
+			if i == 7 {
+				continue
+			}
+			if e, _ := nd.dir.Get(nodes[7].domain); !e.Down {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -65,6 +65,7 @@ type Verify func(ctx context.Context, signed []byte) (Record, error)
 type Gossip struct {
 	ml      *memberlist.Memberlist
 	q       *memberlist.TransmitLimitedQueue
+	name    string // this node's domain: its own announcements come back
 	verify  Verify
 	dir     *Directory
 	log     *slog.Logger
@@ -106,7 +107,7 @@ func StartGossip(cfg GossipConfig, verify Verify, dir *Directory) (*Gossip, erro
 	if err != nil {
 		return nil, fmt.Errorf("gossip bind %q: %w", cfg.Bind, err)
 	}
-	g := &Gossip{verify: verify, dir: dir, log: cfg.Logger, pending: make(chan []byte, verifyQueue),
+	g := &Gossip{name: cfg.Name, verify: verify, dir: dir, log: cfg.Logger, pending: make(chan []byte, verifyQueue),
 		done: make(chan struct{}), relayed: map[string]uint64{}}
 	mc.Name, mc.BindAddr, mc.BindPort, mc.AdvertiseAddr, mc.AdvertisePort = cfg.Name, host, port, host, port
 	mc.Delegate, mc.Events = g, g
@@ -194,6 +195,9 @@ func (g *Gossip) work() {
 
 func (g *Gossip) accept(b []byte) {
 	_, rec, err := Parse(b)
+	if err == nil && rec.Domain == g.name {
+		return // our own announcement, back from the cluster
+	}
 	if err == nil {
 		g.mu.Lock()
 		known := rec.Seq <= g.relayed[rec.Domain]

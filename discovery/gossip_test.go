@@ -80,6 +80,13 @@ func TestGossipCluster(t *testing.T) {
 	for _, nd := range nodes {
 		nd.g.Announce(announce(t, nd, 1, nd.priv))
 	}
+	defer func() {
+		for _, nd := range nodes {
+			if _, self := nd.dir.Get(nd.domain); self {
+				t.Errorf("%s holds its own announcement", nd.domain)
+			}
+		}
+	}()
 	waitUntil(t, 30*time.Second, "every node knows every verified announcement", func() bool {
 		for _, nd := range nodes {
 			for _, other := range nodes {

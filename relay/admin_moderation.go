@@ -35,6 +35,7 @@ func (s *Server) adminModerationRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /trust", s.adminTrust)
 	mux.HandleFunc("GET /keys", s.adminKeys)
 	mux.HandleFunc("GET /self", s.adminSelf)
+	mux.HandleFunc("GET /peers", s.adminPeers)
 	s.adminEndorsementRoutes(mux)
 	mux.HandleFunc("GET /lists/export", s.adminExportList)
 }

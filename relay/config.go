@@ -76,6 +76,9 @@ type Config struct {
 	// scaled the same way. Default 100.
 	InboundBurst float64
 
+	// Gossip joins a regional memberlist cluster when Gossip.Bind is set.
+	Gossip GossipConfig
+
 	// Regions are the regions this relay serves, each with a followable
 	// actor; listings are routed to them. Default none.
 	Regions []Region
@@ -139,4 +142,19 @@ func (c *Config) validate() error {
 		return fmt.Errorf("data dir must be set")
 	}
 	return nil
+}
+
+// GossipConfig configures the optional regional gossip cluster.
+type GossipConfig struct {
+	// Bind is the host:port for memberlist's UDP and TCP; empty disables
+	// gossip.
+	Bind string
+	// Join are addresses of cluster members to join.
+	Join []string
+	// Profile is lan (default), wan or local.
+	Profile string
+	// Key, when set, is the cluster's AES key, base64 (16, 24 or 32 bytes).
+	Key string
+	// Label, when set, separates clusters sharing a network.
+	Label string
 }

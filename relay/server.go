@@ -71,6 +71,8 @@ type Server struct {
 	// announceKey signs discovery announcements (FEP-521a assertionMethod).
 	announceKey   ed25519.PrivateKey
 	announcements *discovery.Verifier
+	directory     *discovery.Directory
+	gossip        *discovery.Gossip // nil when gossip is off
 
 	// Peers: fetching, key cache, deliveries.
 	fetch      *fetch.Client
@@ -146,6 +148,7 @@ func New(ctx context.Context, cfg Config, st store.Store, log *slog.Logger) (*Se
 	}
 	s.announcements = discovery.NewVerifier(s.fetch)
 	s.announcements.Permit = s.permitPeer
+	s.directory = discovery.NewDirectory()
 	s.dispatcher.OnResult = s.onDeliveryResult
 	s.dispatcher.Permit = s.permitPeer
 	s.dispatcher.OnExpired = func(n int) { s.metrics.deliveries.WithLabelValues("expired").Add(float64(n)) }
@@ -229,6 +232,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	go func() { defer s.bg.Done(); s.prune(runCtx) }()
 	go func() { defer s.bg.Done(); s.refreshPolicy(runCtx) }()
 
+	if err := s.startGossip(runCtx); err != nil {
+		stopBG()
+		ln.Close()
+		adminLn.Close()
+		return fmt.Errorf("gossip: %w", err)
+	}
 	errc := make(chan error, 2)
 	go func() { errc <- pub.Serve(ln) }()
 	go func() { errc <- adm.Serve(adminLn) }()

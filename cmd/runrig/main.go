@@ -51,6 +51,7 @@ Moderation (every change is recorded in the audit log):
   endorsements [--peers] | withdraw ID
                                   yours, or those of the relays you trust
   self                            this relay's signed discovery announcement
+  peers                           relays and FMP servers discovered (verified, with trust and policy)
 `
 
 func main() {

@@ -36,6 +36,7 @@ var moderationCommands = map[string]func(c *admin.Client, args []string, asJSON 
 	"endorsements": endorsementsCmd,
 	"withdraw":     withdrawCmd,
 	"self":         selfCmd,
+	"peers":        peersCmd,
 }
 
 // cmdFlags starts the flag set of an admin command, with --json.
@@ -598,4 +599,32 @@ func selfCmd(c *admin.Client, args []string, _ bool, stdout, stderr io.Writer) i
 	}
 	stdout.Write(b)
 	return 0
+}
+
+// peersCmd: peers — the discovery directory.
+func peersCmd(c *admin.Client, args []string, asJSON bool, stdout, stderr io.Writer) int {
+	fs := cmdFlags("peers", &asJSON, stderr)
+	if _, err := parseInterspersed(fs, args); err != nil {
+		return 2
+	}
+	ctx, cancel := modCtx()
+	defer cancel()
+	peers, err := c.Peers(ctx)
+	return report(stdout, stderr, asJSON, peers, err, func(w io.Writer) {
+		if len(peers) == 0 {
+			fmt.Fprintln(w, "no peers discovered yet")
+			return
+		}
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "DOMAIN\tSTATE\tSOURCES\tREGIONS\tTRUST\tPOLICY\tSOFTWARE\tLAST SEEN")
+		for _, p := range peers {
+			state := "up"
+			if p.Down {
+				state = "down"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.Domain, state, strings.Join(p.Sources, ","),
+				strings.Join(p.Regions, ","), p.Trust, p.Policy, p.Software, ago(p.LastSeen))
+		}
+		tw.Flush()
+	})
 }

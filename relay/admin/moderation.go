@@ -370,3 +370,28 @@ func (c *Client) Withdraw(ctx context.Context, id int64, reason string) error {
 func (c *Client) Self(ctx context.Context) ([]byte, error) {
 	return c.raw(ctx, "/self")
 }
+
+// Peer is a relay or FMP server in the discovery directory.
+type Peer struct {
+	Domain   string    `json:"domain"`
+	Actor    string    `json:"actor"`
+	Inbox    string    `json:"inbox"`
+	Regions  []string  `json:"regions,omitempty"`
+	Kinds    []string  `json:"kinds,omitempty"`
+	Software string    `json:"software"`
+	Sources  []string  `json:"sources"`
+	Verified bool      `json:"verified"`
+	Down     bool      `json:"down"`
+	LastSeen time.Time `json:"last_seen"`
+	Expires  time.Time `json:"expires"`
+	// Trust and Policy are the moderators' view (admin only).
+	Trust  string `json:"trust,omitempty"`
+	Policy string `json:"policy,omitempty"`
+}
+
+// Peers lists the discovery directory.
+func (c *Client) Peers(ctx context.Context) ([]Peer, error) {
+	var out []Peer
+	err := c.do(ctx, http.MethodGet, "/peers", nil, &out)
+	return out, err
+}

@@ -162,6 +162,34 @@ func all() []setting {
 			return strconv.FormatFloat(*ptr(c), 'g', -1, 64)
 		})
 	}
+	s, g = str(func(c *relay.Config, _ *Log) *string { return &c.Gossip.Bind })
+	add("gossip-bind", "host:port for regional gossip (memberlist, UDP and TCP); off when unset", s, g)
+	add("gossip-join", "gossip members to join, host:port separated by commas",
+		func(c *relay.Config, _ *Log, v string) error {
+			c.Gossip.Join = nil
+			for _, a := range strings.Split(v, ",") {
+				if a = strings.TrimSpace(a); a != "" {
+					c.Gossip.Join = append(c.Gossip.Join, a)
+				}
+			}
+			return nil
+		}, func(c *relay.Config, _ *Log) string { return strings.Join(c.Gossip.Join, ",") })
+	add("gossip-profile", "gossip timing: lan, wan or local", func(c *relay.Config, _ *Log, v string) error {
+		if v != "lan" && v != "wan" && v != "local" {
+			return fmt.Errorf("want lan, wan or local, got %q", v)
+		}
+		c.Gossip.Profile = v
+		return nil
+	}, func(c *relay.Config, _ *Log) string {
+		if c.Gossip.Profile == "" {
+			return "lan"
+		}
+		return c.Gossip.Profile
+	})
+	s, g = str(func(c *relay.Config, _ *Log) *string { return &c.Gossip.Key })
+	add("gossip-key", "the gossip cluster's encryption key, base64 of 16, 24 or 32 bytes (every member needs it)", s, g)
+	s, g = str(func(c *relay.Config, _ *Log) *string { return &c.Gossip.Label })
+	add("gossip-label", "a label separating gossip clusters that share a network", s, g)
 	add("regions", "regions served, each with a followable actor: CODE or CODE=minLat,minLon,maxLat,maxLon, separated by ;",
 		func(c *relay.Config, _ *Log, v string) error {
 			rs, err := relay.ParseRegions(v)

@@ -1,0 +1,104 @@
+package relay
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/runrig/runrig/discovery"
+	"github.com/runrig/runrig/policy"
+	"github.com/runrig/runrig/relay/admin"
+)
+
+// gossipLeaveTimeout bounds telling the cluster this node is going.
+const gossipLeaveTimeout = 2 * time.Second
+
+// startGossip joins the regional cluster when configured, announces this
+// relay and re-announces it before the announcement expires.
+func (s *Server) startGossip(ctx context.Context) error {
+	gc := s.cfg.Gossip
+	if gc.Bind == "" {
+		return nil
+	}
+	var key []byte
+	if gc.Key != "" {
+		k, err := base64.StdEncoding.DecodeString(gc.Key)
+		if err != nil || (len(k) != 16 && len(k) != 24 && len(k) != 32) {
+			return fmt.Errorf("gossip key: want base64 of 16, 24 or 32 bytes")
+		}
+		key = k
+	}
+	g, err := discovery.StartGossip(discovery.GossipConfig{Name: s.host, Bind: gc.Bind, Join: gc.Join,
+		Profile: gc.Profile, SecretKey: key, Label: gc.Label, Logger: s.log.With("component", "gossip")},
+		s.VerifyAnnouncement, s.directory)
+	if err != nil {
+		return err
+	}
+	s.gossip = g
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		t := time.NewTicker(announceValidity / 2)
+		defer t.Stop()
+		for {
+			if b, err := s.Announcement(); err == nil {
+				g.Announce(b)
+			} else {
+				s.log.Error("signing the announcement", "err", err)
+			}
+			select {
+			case <-ctx.Done():
+				g.Leave(gossipLeaveTimeout)
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	s.log.Info("joined regional gossip", "addr", g.Addr(), "members", g.Members())
+	return nil
+}
+
+// GossipAddr is the gossip address, or "" when gossip is off.
+func (s *Server) GossipAddr() string {
+	if s.gossip == nil {
+		return ""
+	}
+	return s.gossip.Addr()
+}
+
+// peerViews lists the directory with each peer's trust and policy state.
+func (s *Server) peerViews() []admin.Peer {
+	out := []admin.Peer{}
+	for _, e := range s.directory.List(time.Now()) {
+		d := s.judge(policy.Subject{Peer: e.Record.Domain, Actor: e.Record.Actor})
+		p := admin.Peer{Domain: e.Record.Domain, Actor: e.Record.Actor, Inbox: e.Record.Inbox, Regions: e.Record.Regions,
+			Kinds: e.Record.Kinds, Software: e.Record.Software, Verified: e.Verified, Down: e.Down, LastSeen: e.LastSeen,
+			Expires: e.Record.Expires, Trust: string(s.trustOf(e.Record.Domain)), Policy: string(d.Action)}
+		for _, src := range e.Sources {
+			p.Sources = append(p.Sources, string(src))
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+func (s *Server) adminPeers(w http.ResponseWriter, r *http.Request) { adminJSON(w, s.peerViews()) }
+
+// handlePeers serves the public directory: verified peers that are not
+// blocked.
+func (s *Server) handlePeers(w http.ResponseWriter, r *http.Request) {
+	out := []admin.Peer{}
+	for _, p := range s.peerViews() {
+		if !p.Verified || policy.Action(p.Policy).Blocks() {
+			continue
+		}
+		p.Trust, p.Policy = "", ""
+		out = append(out, p)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Access-Control-Allow-Origin", "*")
+	json.NewEncoder(w).Encode(out)
+}

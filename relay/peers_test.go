@@ -1,0 +1,63 @@
+package relay_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/runrig/runrig/relay"
+	"github.com/runrig/runrig/relay/admin"
+)
+
+// Three relays in one regional gossip cluster find each other: every
+// announcement is verified against the announcer's own actor before it
+// enters the directory; the public directory leaves out blocked peers.
+func TestRelaysDiscoverEachOtherByGossip(t *testing.T) {
+	gossip := func(join ...string) func(*relay.Config) {
+		return func(c *relay.Config) {
+			c.Gossip = relay.GossipConfig{Bind: "127.0.0.1:0", Join: join, Profile: "local", Label: "test-region"}
+			c.Regions, _ = relay.ParseRegions("it-bg")
+		}
+	}
+	a := startRelay(t, gossip())
+	b := startRelay(t, gossip(a.GossipAddr()))
+	c := startRelay(t, gossip(a.GossipAddr()))
+	ctx := context.Background()
+	host := func(r *testRelay) string { return strings.TrimPrefix(r.URL, "http://") }
+	for _, r := range []*testRelay{a, b, c} {
+		waitFor(t, "directory of "+host(r), func() bool {
+			peers, _ := r.Admin.Peers(ctx)
+			seen := 0
+			for _, p := range peers {
+				if p.Domain == host(r) {
+					t.Fatalf("%s lists itself", host(r))
+				}
+				if p.Verified && !p.Down && len(p.Sources) == 1 && p.Sources[0] == "gossip" && p.Regions[0] == "it-bg" {
+					seen++
+				}
+			}
+			return seen == 2
+		})
+	}
+	if _, _, err := a.Admin.Block(ctx, admin.Block{Domain: host(c), Severity: "reject", Reason: "left the cooperative"}); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get(a.URL + "/peers")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pub []admin.Peer
+	json.NewDecoder(resp.Body).Decode(&pub)
+	resp.Body.Close()
+	if len(pub) != 1 || pub[0].Domain != host(b) || pub[0].Actor != b.Actor() || pub[0].Trust != "" {
+		t.Errorf("public directory of A = %+v", pub)
+	}
+	peers, _ := a.Admin.Peers(ctx)
+	for _, p := range peers {
+		if p.Domain == host(c) && p.Policy != "reject" {
+			t.Errorf("admin view of C = %+v", p)
+		}
+	}
+}

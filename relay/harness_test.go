@@ -97,10 +97,11 @@ func startRelayIn(t *testing.T, dir, addr string, mutate func(*relay.Config)) *t
 func (r *testRelay) Actor() string { return r.URL + "/actor" }
 func (r *testRelay) Inbox() string { return r.URL + "/inbox" }
 
-// waitFor polls cond until it holds or 15 seconds pass.
+// waitFor polls cond until it holds or 30 seconds pass (generous: the
+// suite runs under the race detector beside other packages on 2 cores).
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)

@@ -41,6 +41,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /.well-known/host-meta", s.handleHostMeta)
 	mux.HandleFunc("GET /listings", s.handleListings)
 	mux.HandleFunc("GET /peers", s.handlePeers)
+	mux.HandleFunc("GET /.well-known/runrig-announcement", s.handleOwnAnnouncement)
 	mux.HandleFunc("GET /policy/blocks.csv", s.handlePublishedBlocks)
 	mux.HandleFunc("GET /policy/endorsements.json", s.handlePublishedEndorsements)
 	mux.HandleFunc("GET /ns", func(w http.ResponseWriter, r *http.Request) {

@@ -36,6 +36,7 @@ func (s *Server) adminModerationRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /keys", s.adminKeys)
 	mux.HandleFunc("GET /self", s.adminSelf)
 	mux.HandleFunc("GET /peers", s.adminPeers)
+	mux.HandleFunc("POST /peers", s.adminAddPeer)
 	s.adminEndorsementRoutes(mux)
 	mux.HandleFunc("GET /lists/export", s.adminExportList)
 }

@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/runrig/runrig/discovery"
@@ -101,4 +103,60 @@ func (s *Server) handlePeers(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Access-Control-Allow-Origin", "*")
 	json.NewEncoder(w).Encode(out)
+}
+
+// handleOwnAnnouncement serves this relay's signed announcement, for
+// operators who add it to their directory by hand.
+func (s *Server) handleOwnAnnouncement(w http.ResponseWriter, r *http.Request) {
+	b, err := s.Announcement()
+	if err != nil {
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Access-Control-Allow-Origin", "*")
+	w.Write(b)
+}
+
+// AddPeer fetches the announcement a peer serves at baseURL, verifies it
+// against the peer's own actor and adds it to the directory (source
+// manual).
+func (s *Server) AddPeer(ctx context.Context, baseURL string) (discovery.Record, error) {
+	peer, err := policy.PeerOf(baseURL)
+	if err != nil {
+		return discovery.Record{}, fmt.Errorf("%w: %v", policy.ErrBadRule, err)
+	}
+	u, _ := url.Parse(baseURL) // PeerOf parsed it already
+	body, err := s.fetch.Get(ctx, u.Scheme+"://"+u.Host+"/.well-known/runrig-announcement")
+	if err != nil {
+		return discovery.Record{}, err
+	}
+	rec, err := s.VerifyAnnouncement(ctx, body)
+	if err != nil {
+		return rec, err
+	}
+	if rec.Domain != peer {
+		return rec, fmt.Errorf("%w: %s announces %s", discovery.ErrMalformed, peer, rec.Domain)
+	}
+	s.directory.Put(rec, body, discovery.SourceManual, time.Now())
+	s.log.Info("peer added to the directory by hand", "peer", peer)
+	return rec, nil
+}
+
+func (s *Server) adminAddPeer(w http.ResponseWriter, r *http.Request) {
+	var req admin.AddPeer
+	if err := decodeAdmin(r, &req); err != nil {
+		adminError(w, http.StatusBadRequest, err)
+		return
+	}
+	rec, err := s.AddPeer(r.Context(), req.URL)
+	if err != nil {
+		status := http.StatusBadGateway
+		if errors.Is(err, policy.ErrBadRule) {
+			status = http.StatusBadRequest
+		}
+		adminError(w, status, err)
+		return
+	}
+	adminJSON(w, rec)
 }

@@ -61,3 +61,23 @@ func TestRelaysDiscoverEachOtherByGossip(t *testing.T) {
 		}
 	}
 }
+
+// An operator adds a peer by hand: its announcement is fetched from its
+// well-known URL and verified against its actor before it is listed.
+func TestAddPeerByHand(t *testing.T) {
+	a, b := startRelay(t, nil), startRelay(t, nil)
+	ctx := context.Background()
+	if _, err := a.Admin.AddPeer(ctx, b.URL+"/some/page"); err != nil {
+		t.Fatal(err)
+	}
+	peers, _ := a.Admin.Peers(ctx)
+	if len(peers) != 1 || peers[0].Actor != b.Actor() || peers[0].Sources[0] != "manual" || !peers[0].Verified {
+		t.Fatalf("peers = %+v", peers)
+	}
+	if _, err := a.Admin.AddPeer(ctx, "http://127.0.0.1:1"); err == nil {
+		t.Error("added an unreachable peer")
+	}
+	if _, err := a.Admin.AddPeer(ctx, "not a url"); err == nil {
+		t.Error("added a non-URL")
+	}
+}

@@ -52,6 +52,7 @@ Moderation (every change is recorded in the audit log):
                                   yours, or those of the relays you trust
   self                            this relay's signed discovery announcement
   peers                           relays and FMP servers discovered (verified, with trust and policy)
+  peers add URL                   verify a peer's announcement and add it by hand
 `
 
 func main() {

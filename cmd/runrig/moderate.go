@@ -601,14 +601,19 @@ func selfCmd(c *admin.Client, args []string, _ bool, stdout, stderr io.Writer) i
 	return 0
 }
 
-// peersCmd: peers — the discovery directory.
+// peersCmd: peers [add URL] — the discovery directory.
 func peersCmd(c *admin.Client, args []string, asJSON bool, stdout, stderr io.Writer) int {
 	fs := cmdFlags("peers", &asJSON, stderr)
-	if _, err := parseInterspersed(fs, args); err != nil {
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
 		return 2
 	}
 	ctx, cancel := modCtx()
 	defer cancel()
+	if len(pos) == 2 && pos[0] == "add" {
+		rec, err := c.AddPeer(ctx, pos[1])
+		return report(stdout, stderr, asJSON, rec, err, func(w io.Writer) { fmt.Fprintf(w, "verified and added %s\n", pos[1]) })
+	}
 	peers, err := c.Peers(ctx)
 	return report(stdout, stderr, asJSON, peers, err, func(w io.Writer) {
 		if len(peers) == 0 {

@@ -395,3 +395,16 @@ func (c *Client) Peers(ctx context.Context) ([]Peer, error) {
 	err := c.do(ctx, http.MethodGet, "/peers", nil, &out)
 	return out, err
 }
+
+// AddPeer adds a peer to the directory by hand.
+type AddPeer struct {
+	// URL is the peer's base URL, e.g. https://relay.example.
+	URL string `json:"url"`
+}
+
+// AddPeer fetches, verifies and adds a peer's announcement.
+func (c *Client) AddPeer(ctx context.Context, url string) (json.RawMessage, error) {
+	var out json.RawMessage
+	err := c.do(ctx, http.MethodPost, "/peers", AddPeer{URL: url}, &out)
+	return out, err
+}

@@ -18,7 +18,9 @@ const (
 	// RecordVersion is the version of the record format.
 	RecordVersion = 1
 	// MaxRecordBytes bounds a signed announcement.
-	MaxRecordBytes = 16 << 10
+	MaxRecordBytes = 64 << 10
+	// MaxMembers bounds the FMP servers a relay lists in its announcement.
+	MaxMembers = 200
 	// MaxValidity bounds how long an announcement is valid.
 	MaxValidity = 48 * time.Hour
 	// clockSkew is how far in the future an issue time may be.
@@ -47,10 +49,22 @@ type Record struct {
 	Kinds   []string `json:"kinds,omitempty"`
 	// Software is "name version".
 	Software string `json:"software"`
+	// Members are the servers subscribed to this relay that opted in to
+	// be discoverable (by following its directory actor).
+	Members []Member `json:"members,omitempty"`
 	// Seq orders announcements of a domain: the highest wins.
 	Seq     uint64    `json:"seq"`
 	Issued  time.Time `json:"issued"`
 	Expires time.Time `json:"expires"`
+}
+
+// Member is an FMP server listed in its relay's announcement. Its actor
+// was verified by the relay when it subscribed.
+type Member struct {
+	Domain  string   `json:"domain"`
+	Actor   string   `json:"actor"`
+	Regions []string `json:"regions,omitempty"`
+	Kinds   []string `json:"kinds,omitempty"`
 }
 
 // Signed is a record with its signature, as it travels.
@@ -132,8 +146,13 @@ func Parse(b []byte) (Signed, Record, error) {
 	if r.Domain == "" || authority(r.Actor) != r.Domain || authority(r.Inbox) != r.Domain || authority(s.Key) != r.Domain {
 		return s, r, fmt.Errorf("%w: actor, inbox and key must be on the domain %q", ErrMalformed, r.Domain)
 	}
-	if len(r.Addrs) > 16 || len(r.Regions) > 64 || len(r.Kinds) > 8 {
-		return s, r, fmt.Errorf("%w: too many addresses, regions or kinds", ErrMalformed)
+	if len(r.Addrs) > 16 || len(r.Regions) > 64 || len(r.Kinds) > 8 || len(r.Members) > MaxMembers {
+		return s, r, fmt.Errorf("%w: too many addresses, regions, kinds or members", ErrMalformed)
+	}
+	for _, m := range r.Members {
+		if m.Domain == "" || authority(m.Actor) != m.Domain || len(m.Regions) > 64 || len(m.Kinds) > 8 {
+			return s, r, fmt.Errorf("%w: member %q", ErrMalformed, m.Domain)
+		}
 	}
 	return s, r, nil
 }

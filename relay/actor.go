@@ -89,6 +89,8 @@ var sliceSummaries = map[string]string{
 	"offers":   "Offers of products from producers, relayed by this relay.",
 	"requests": "Wholesale requests from buyers, relayed by this relay.",
 	"surplus":  "Surplus food to be picked up before a deadline, relayed by this relay.",
+	directorySlice: "Follow this actor to have your server listed, with the regions and kinds you follow here, " +
+		"in this relay's signed discovery announcement.",
 }
 
 // actorDoc is the document of the relay actor (name "") or a slice actor.

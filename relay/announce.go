@@ -64,12 +64,52 @@ func (s *Server) withAssertionMethod(doc []byte) ([]byte, error) {
 	return json.Marshal(m)
 }
 
+// members lists the subscribed servers that opted in to discovery, with
+// the regions and listing kinds of the slices they follow.
+func (s *Server) members(ctx context.Context) ([]discovery.Member, error) {
+	optedIn, err := s.store.SubscribersIn(ctx, directorySlice, store.Accepted)
+	if err != nil {
+		return nil, err
+	}
+	var out []discovery.Member
+	for _, sub := range optedIn {
+		if len(out) >= discovery.MaxMembers {
+			break
+		}
+		m := discovery.Member{Domain: sub.Peer, Actor: sub.Actor}
+		subs, err := s.store.PeerSubscriptions(ctx, sub.Peer)
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range subs {
+			if o.State != store.Accepted {
+				continue
+			}
+			sl := s.slices[o.Slice]
+			switch {
+			case sl.Region != "":
+				m.Regions = append(m.Regions, sl.Region)
+			case sl.Kind != "":
+				m.Kinds = append(m.Kinds, string(sl.Kind))
+			}
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
 // Announcement returns this relay's signed announcement.
 func (s *Server) Announcement() ([]byte, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	members, err := s.members(ctx)
+	if err != nil {
+		return nil, err
+	}
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	r := discovery.Record{
 		Domain: s.host, Actor: s.actorID, Inbox: s.inboxID, Software: softwareName + " " + Version,
-		Seq: uint64(now.UnixMilli()), Issued: now, Expires: now.Add(announceValidity),
+		Seq: uint64(now.UnixMilli()), Issued: now, Expires: now.Add(announceValidity), Members: members,
 	}
 	for _, reg := range s.cfg.Regions {
 		r.Regions = append(r.Regions, reg.Code)

@@ -26,6 +26,10 @@ func (s *Server) handleSliceOutbox(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
+	if name == directorySlice {
+		s.collection(s.sliceActor(name)+"/outbox", 0)(w, r) // carries no listings
+		return
+	}
 	actor := s.sliceActor(name)
 	id := actor + "/outbox"
 	page := 0

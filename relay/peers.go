@@ -82,6 +82,12 @@ func (s *Server) peerViews() []admin.Peer {
 		for _, src := range e.Sources {
 			p.Sources = append(p.Sources, string(src))
 		}
+		for _, m := range e.Record.Members {
+			if md := s.judge(policy.Subject{Peer: m.Domain, Actor: m.Actor}); md.Action.Blocks() {
+				continue // a blocked member is not passed on
+			}
+			p.Members = append(p.Members, admin.Member{Domain: m.Domain, Actor: m.Actor, Regions: m.Regions, Kinds: m.Kinds})
+		}
 		out = append(out, p)
 	}
 	return out

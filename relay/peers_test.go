@@ -7,8 +7,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/runrig/runrig/discovery"
 	"github.com/runrig/runrig/relay"
 	"github.com/runrig/runrig/relay/admin"
+	"github.com/runrig/runrig/relay/relaytest"
 )
 
 // Three relays in one regional gossip cluster find each other: every
@@ -79,5 +81,52 @@ func TestAddPeerByHand(t *testing.T) {
 	}
 	if _, err := a.Admin.AddPeer(ctx, "not a url"); err == nil {
 		t.Error("added a non-URL")
+	}
+}
+
+// An FMP server that follows the relay's directory actor is listed in the
+// relay's signed announcement with the regions and kinds it follows;
+// servers that did not opt in are not. Other relays see it as a member.
+func TestFMPOptInToDiscovery(t *testing.T) {
+	a := startRelay(t, func(c *relay.Config) { c.Regions, _ = relay.ParseRegions("it-bg") })
+	b := startRelay(t, nil)
+	ctx := context.Background()
+	fmp, quiet := newInstance(t, relaytest.Mastodon), newInstance(t, relaytest.Mastodon)
+	subscribe(t, a, quiet)
+	for _, slice := range []string{"directory", "region-it-bg", "surplus"} {
+		followSlice(t, a, fmp, slice)
+	}
+	raw, err := a.Admin.Self(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rec, err := discovery.Parse(raw)
+	if err != nil || len(rec.Members) != 1 {
+		t.Fatalf("members = %+v, %v", rec.Members, err)
+	}
+	m := rec.Members[0]
+	if m.Domain != fmp.Host() || m.Actor != fmp.ActorID || strings.Join(m.Regions, ",") != "it-bg" || strings.Join(m.Kinds, ",") != "surplus" {
+		t.Errorf("member = %+v", m)
+	}
+	if _, err := b.Admin.AddPeer(ctx, a.URL); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get(b.URL + "/peers")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pub []admin.Peer
+	json.NewDecoder(resp.Body).Decode(&pub)
+	resp.Body.Close()
+	if len(pub) != 1 || len(pub[0].Members) != 1 || pub[0].Members[0].Domain != fmp.Host() {
+		t.Errorf("B's public directory = %+v", pub)
+	}
+	// The directory actor carries no listings.
+	resp, _ = http.Get(a.URL + "/actors/directory/outbox")
+	var outbox struct{ TotalItems int }
+	json.NewDecoder(resp.Body).Decode(&outbox)
+	resp.Body.Close()
+	if outbox.TotalItems != 0 {
+		t.Errorf("directory outbox = %+v", outbox)
 	}
 }

@@ -34,8 +34,14 @@ func buildSlices(regions []Region) map[string]slice {
 	for _, r := range regions {
 		m["region-"+r.Code] = slice{Name: "region-" + r.Code, Region: r.Code}
 	}
+	m[directorySlice] = slice{Name: directorySlice}
 	return m
 }
+
+// directorySlice is the actor a subscribed server follows to opt in to
+// discovery: it is then listed in the relay's signed announcement. No
+// listings are routed to it.
+const directorySlice = "directory"
 
 // sliceNames lists the slices, kinds first, then regions.
 func (s *Server) sliceNames() []string {

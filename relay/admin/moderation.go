@@ -384,9 +384,19 @@ type Peer struct {
 	Down     bool      `json:"down"`
 	LastSeen time.Time `json:"last_seen"`
 	Expires  time.Time `json:"expires"`
+	// Members are the FMP servers the peer lists as opted in.
+	Members []Member `json:"members,omitempty"`
 	// Trust and Policy are the moderators' view (admin only).
 	Trust  string `json:"trust,omitempty"`
 	Policy string `json:"policy,omitempty"`
+}
+
+// Member is an FMP server listed by its relay.
+type Member struct {
+	Domain  string   `json:"domain"`
+	Actor   string   `json:"actor"`
+	Regions []string `json:"regions,omitempty"`
+	Kinds   []string `json:"kinds,omitempty"`
 }
 
 // Peers lists the discovery directory.

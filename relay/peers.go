@@ -93,7 +93,45 @@ func (s *Server) peerViews() []admin.Peer {
 	return out
 }
 
-func (s *Server) adminPeers(w http.ResponseWriter, r *http.Request) { adminJSON(w, s.peerViews()) }
+// adminPeers lists the directory; ?region= and ?kind= select peers (or
+// their members) serving that region and carrying that kind.
+func (s *Server) adminPeers(w http.ResponseWriter, r *http.Request) {
+	region, kind := r.URL.Query().Get("region"), r.URL.Query().Get("kind")
+	if region == "" && kind == "" {
+		adminJSON(w, s.peerViews())
+		return
+	}
+	out := []admin.Peer{}
+	for _, p := range s.peerViews() {
+		if !p.Verified || policy.Action(p.Policy).Blocks() {
+			continue
+		}
+		var members []admin.Member
+		for _, m := range p.Members {
+			if matches(m.Regions, region) && matches(m.Kinds, kind) {
+				members = append(members, m)
+			}
+		}
+		if (matches(p.Regions, region) && matches(p.Kinds, kind)) || len(members) > 0 {
+			p.Members = members
+			out = append(out, p)
+		}
+	}
+	adminJSON(w, out)
+}
+
+// matches reports whether want is empty or among have.
+func matches(have []string, want string) bool {
+	if want == "" {
+		return true
+	}
+	for _, h := range have {
+		if h == want {
+			return true
+		}
+	}
+	return false
+}
 
 // handlePeers serves the public directory: verified peers that are not
 // blocked.

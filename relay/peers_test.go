@@ -121,6 +121,15 @@ func TestFMPOptInToDiscovery(t *testing.T) {
 	if len(pub) != 1 || len(pub[0].Members) != 1 || pub[0].Members[0].Domain != fmp.Host() {
 		t.Errorf("B's public directory = %+v", pub)
 	}
+	for _, q := range []struct {
+		region, kind string
+		peers        int
+	}{{"it-bg", "surplus", 1}, {"it-bg", "", 1}, {"it-mi", "", 0}, {"", "offer", 1}} {
+		found, err := b.Admin.Discover(ctx, q.region, q.kind)
+		if err != nil || len(found) != q.peers {
+			t.Errorf("discover %+v = %+v, %v", q, found, err)
+		}
+	}
 	// The directory actor carries no listings.
 	resp, _ = http.Get(a.URL + "/actors/directory/outbox")
 	var outbox struct{ TotalItems int }

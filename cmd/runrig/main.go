@@ -53,6 +53,8 @@ Moderation (every change is recorded in the audit log):
   self                            this relay's signed discovery announcement
   peers                           relays and FMP servers discovered (verified, with trust and policy)
   peers add URL                   verify a peer's announcement and add it by hand
+  discover [--region X] [--kind K]
+                                  verified peers (and their FMP members) for a region or kind
 `
 
 func main() {

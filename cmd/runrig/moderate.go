@@ -37,6 +37,7 @@ var moderationCommands = map[string]func(c *admin.Client, args []string, asJSON 
 	"withdraw":     withdrawCmd,
 	"self":         selfCmd,
 	"peers":        peersCmd,
+	"discover":     discoverCmd,
 }
 
 // cmdFlags starts the flag set of an admin command, with --json.
@@ -631,5 +632,29 @@ func peersCmd(c *admin.Client, args []string, asJSON bool, stdout, stderr io.Wri
 				strings.Join(p.Regions, ","), p.Trust, p.Policy, p.Software, ago(p.LastSeen))
 		}
 		tw.Flush()
+	})
+}
+
+// discoverCmd: discover [--region CODE] [--kind offer|request|surplus].
+func discoverCmd(c *admin.Client, args []string, asJSON bool, stdout, stderr io.Writer) int {
+	fs := cmdFlags("discover", &asJSON, stderr)
+	region := fs.String("region", "", "only peers serving this region")
+	kind := fs.String("kind", "", "only peers carrying this listing kind")
+	if _, err := parseInterspersed(fs, args); err != nil {
+		return 2
+	}
+	ctx, cancel := modCtx()
+	defer cancel()
+	peers, err := c.Discover(ctx, *region, *kind)
+	return report(stdout, stderr, asJSON, peers, err, func(w io.Writer) {
+		if len(peers) == 0 {
+			fmt.Fprintln(w, "no verified peer matches")
+		}
+		for _, p := range peers {
+			fmt.Fprintf(w, "%s  %s  regions %s  kinds %s\n", p.Domain, p.Inbox, strings.Join(p.Regions, ","), strings.Join(p.Kinds, ","))
+			for _, m := range p.Members {
+				fmt.Fprintf(w, "  member %s  %s  regions %s  kinds %s\n", m.Domain, m.Actor, strings.Join(m.Regions, ","), strings.Join(m.Kinds, ","))
+			}
+		}
 	})
 }

@@ -401,8 +401,14 @@ type Member struct {
 
 // Peers lists the discovery directory.
 func (c *Client) Peers(ctx context.Context) ([]Peer, error) {
+	return c.Discover(ctx, "", "")
+}
+
+// Discover lists verified, unblocked peers (or their opted-in members)
+// serving region and carrying kind; empty matches all.
+func (c *Client) Discover(ctx context.Context, region, kind string) ([]Peer, error) {
 	var out []Peer
-	err := c.do(ctx, http.MethodGet, "/peers", nil, &out)
+	err := c.do(ctx, http.MethodGet, "/peers?region="+url.QueryEscape(region)+"&kind="+url.QueryEscape(kind), nil, &out)
 	return out, err
 }
 

@@ -190,6 +190,14 @@ func all() []setting {
 	add("gossip-key", "the gossip cluster's encryption key, base64 of 16, 24 or 32 bytes (every member needs it)", s, g)
 	s, g = str(func(c *relay.Config, _ *Log) *string { return &c.Gossip.Label })
 	add("gossip-label", "a label separating gossip clusters that share a network", s, g)
+	add("region", "regions served, comma-separated codes (like regions, without boxes)",
+		func(c *relay.Config, _ *Log, v string) error {
+			rs, err := relay.ParseRegions(strings.ReplaceAll(v, ",", ";"))
+			if err == nil {
+				c.Regions = append(c.Regions, rs...)
+			}
+			return err
+		}, func(c *relay.Config, _ *Log) string { return "none" })
 	add("regions", "regions served, each with a followable actor: CODE or CODE=minLat,minLon,maxLat,maxLon, separated by ;",
 		func(c *relay.Config, _ *Log, v string) error {
 			rs, err := relay.ParseRegions(v)

@@ -433,6 +433,24 @@ func TestModerationCLI(t *testing.T) {
 	if out := runCLI(t, "admin", "--data", data, "audit"); !strings.Contains(out, "rule.remove") {
 		t.Errorf("audit: %s", out)
 	}
+	// Lists: import as drafts, review, approve, export.
+	csvFile := filepath.Join(dir, "shared.csv")
+	os.WriteFile(csvFile, []byte("#domain,#severity,#reject_media,#reject_reports,#public_comment,#obfuscate\nads.example,silence,false,false,Ads,false\n"), 0o600)
+	if out := runCLI(t, "admin", "--data", data, "lists", "import", csvFile, "--draft"); !strings.Contains(out, "added 1 rules from list shared") {
+		t.Errorf("lists import: %s", out)
+	}
+	if out := runCLI(t, "admin", "--data", data, "lists", "drafts"); !strings.Contains(out, "limit domain ads.example (source list:shared") {
+		t.Errorf("lists drafts: %s", out)
+	}
+	if out := runCLI(t, "admin", "--data", data, "lists", "approve", "--all"); !strings.Contains(out, "approved 1 draft rules") {
+		t.Errorf("lists approve: %s", out)
+	}
+	if out := runCLI(t, "admin", "--data", data, "lists", "export"); !strings.Contains(out, "ads.example,silence,false,false,Ads,false") {
+		t.Errorf("lists export: %s", out)
+	}
+	if out := runCLI(t, "admin", "--data", data, "lists", "subscriptions"); !strings.Contains(out, "no list subscriptions") {
+		t.Errorf("lists subscriptions: %s", out)
+	}
 	// Flags may follow positional arguments.
 	cmd := exec.Command(binary, "admin", "--data", data, "approve", bad.Host(), "--slice", "surplus")
 	cmd.Env = cleanEnv()

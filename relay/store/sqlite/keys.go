@@ -41,10 +41,7 @@ func (db *DB) PinKey(ctx context.Context, k store.PinnedKey, audit *store.AuditE
 			return err
 		}
 		if audit != nil {
-			_, err := tx.ExecContext(ctx, `INSERT INTO audit(at, who, what, subject, why, source, details)
-				VALUES (?, ?, ?, ?, ?, ?, ?)`, ms(audit.At), audit.Who, audit.What, audit.Subject, audit.Why, audit.Source,
-				string(audit.Details))
-			return err
+			return appendAudit(ctx, tx, []store.AuditEntry{*audit})
 		}
 		return nil
 	})

@@ -45,112 +45,172 @@ func (db *DB) Moderate(ctx context.Context, c store.ModerationChange) ([]int64, 
 	}
 	var ids []int64
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		for _, id := range c.Remove {
-			res, err := tx.ExecContext(ctx, `DELETE FROM rules WHERE id = ?`, id)
-			if err != nil {
-				return err
-			}
-			if n, _ := res.RowsAffected(); n == 0 {
-				return fmt.Errorf("rule %d: %w", id, store.ErrNotFound)
-			}
+		var err error
+		if err = removeRules(ctx, tx, c.Remove); err != nil {
+			return err
 		}
-		for _, id := range c.Approve {
-			res, err := tx.ExecContext(ctx, `UPDATE rules SET draft = 0 WHERE id = ? AND draft = 1`, id)
-			if err != nil {
-				return err
-			}
-			if n, _ := res.RowsAffected(); n == 0 {
-				return fmt.Errorf("draft rule %d: %w", id, store.ErrNotFound)
-			}
+		if err = approveRules(ctx, tx, c.Approve); err != nil {
+			return err
 		}
-		for _, r := range c.Add {
-			filters, _ := json.Marshal(r.Filters)
-			var id int64
-			if err := tx.QueryRowContext(ctx, `INSERT INTO rules(kind, subject, action, filters, public_comment,
-				private_comment, source, draft, obfuscate, reject_reports, expires_at, created_at, author)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-				r.Kind, r.Subject, r.Action, string(filters), r.PublicComment, r.PrivateComment, r.Source, r.Draft,
-				r.Obfuscate, r.RejectReports, ms(r.Expires), ms(r.Created), r.Author).Scan(&id); err != nil {
-				return err
-			}
-			ids = append(ids, id)
+		if ids, err = addRules(ctx, tx, c.Add); err != nil {
+			return err
 		}
-		for _, peer := range c.DropPeers {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM subscribers WHERE peer = ?`, peer); err != nil {
-				return err
-			}
-			if _, err := tx.ExecContext(ctx, `DELETE FROM deliveries WHERE peer = ?`, peer); err != nil {
-				return err
-			}
-		}
-		for _, ts := range c.SetTrust {
-			var err error
-			if ts.Level == "normal" {
-				_, err = tx.ExecContext(ctx, `DELETE FROM peer_trust WHERE peer = ?`, ts.Peer)
-			} else {
-				_, err = tx.ExecContext(ctx, `INSERT INTO peer_trust(peer, level, reason, set_by, set_at) VALUES (?, ?, ?, ?, ?)
-					ON CONFLICT(peer) DO UPDATE SET level = excluded.level, reason = excluded.reason,
-					set_by = excluded.set_by, set_at = excluded.set_at`, ts.Peer, ts.Level, ts.Reason, ts.SetBy, ms(ts.SetAt))
-			}
-			if err != nil {
-				return err
-			}
-		}
-		if c.RemoveList != "" {
-			res, err := tx.ExecContext(ctx, `DELETE FROM list_subscriptions WHERE name = ?`, c.RemoveList)
-			if err != nil {
-				return err
-			}
-			if n, _ := res.RowsAffected(); n == 0 {
-				return fmt.Errorf("list %s: %w", c.RemoveList, store.ErrNotFound)
-			}
-		}
-		if l := c.PutList; l != nil {
-			ex, _ := json.Marshal(nonNil(l.Excludes))
-			en, _ := json.Marshal(nonNil(l.Entries))
-			re, _ := json.Marshal(nonNil(l.Retracted))
-			if _, err := tx.ExecContext(ctx, `INSERT INTO list_subscriptions(name, url, priority, interval_ms, draft,
-				plain_action, excludes, created_at, author, last_fetch, last_error, entries, retracted)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-				ON CONFLICT(name) DO UPDATE SET url = excluded.url, priority = excluded.priority,
-				interval_ms = excluded.interval_ms, draft = excluded.draft, plain_action = excluded.plain_action,
-				excludes = excluded.excludes, last_fetch = excluded.last_fetch, last_error = excluded.last_error,
-				entries = excluded.entries, retracted = excluded.retracted`,
-				l.Name, l.URL, l.Priority, l.Interval.Milliseconds(), l.Draft, l.PlainAction, string(ex),
-				ms(l.Created), l.Author, ms(l.LastFetch), l.LastError, string(en), string(re)); err != nil {
-				return err
-			}
-		}
-		for _, e := range c.Endorse {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO endorsements(domain, kind, reason, author, created_at)
-				VALUES (?, ?, ?, ?, ?) ON CONFLICT(domain, kind) DO UPDATE SET reason = excluded.reason,
-				author = excluded.author, created_at = excluded.created_at`,
-				e.Domain, e.Kind, e.Reason, e.Author, ms(e.Created)); err != nil {
-				return err
-			}
-		}
-		for _, id := range c.Unendorse {
-			res, err := tx.ExecContext(ctx, `DELETE FROM endorsements WHERE id = ?`, id)
-			if err != nil {
-				return err
-			}
-			if n, _ := res.RowsAffected(); n == 0 {
-				return fmt.Errorf("endorsement %d: %w", id, store.ErrNotFound)
-			}
-		}
-		for _, e := range c.Audit {
-			at := e.At
-			if at.IsZero() {
-				at = time.Now()
-			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO audit(at, who, what, subject, why, source, details)
-				VALUES (?, ?, ?, ?, ?, ?, ?)`, ms(at), e.Who, e.What, e.Subject, e.Why, e.Source, string(e.Details)); err != nil {
+		for _, step := range []func() error{
+			func() error { return dropPeers(ctx, tx, c.DropPeers) },
+			func() error { return setTrust(ctx, tx, c.SetTrust) },
+			func() error { return changeLists(ctx, tx, c.PutList, c.RemoveList) },
+			func() error { return changeEndorsements(ctx, tx, c.Endorse, c.Unendorse) },
+			func() error { return appendAudit(ctx, tx, c.Audit) },
+		} {
+			if err := step(); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
 	return ids, err
+}
+
+// exactlyOne fails with ErrNotFound when an update touched no row.
+func exactlyOne(res sql.Result, what string) error {
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("%s: %w", what, store.ErrNotFound)
+	}
+	return nil
+}
+
+func removeRules(ctx context.Context, tx *sql.Tx, ids []int64) error {
+	for _, id := range ids {
+		res, err := tx.ExecContext(ctx, `DELETE FROM rules WHERE id = ?`, id)
+		if err != nil {
+			return err
+		}
+		if err := exactlyOne(res, fmt.Sprintf("rule %d", id)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func approveRules(ctx context.Context, tx *sql.Tx, ids []int64) error {
+	for _, id := range ids {
+		res, err := tx.ExecContext(ctx, `UPDATE rules SET draft = 0 WHERE id = ? AND draft = 1`, id)
+		if err != nil {
+			return err
+		}
+		if err := exactlyOne(res, fmt.Sprintf("draft rule %d", id)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func addRules(ctx context.Context, tx *sql.Tx, rules []policy.Rule) ([]int64, error) {
+	var ids []int64
+	for _, r := range rules {
+		filters, _ := json.Marshal(r.Filters)
+		var id int64
+		if err := tx.QueryRowContext(ctx, `INSERT INTO rules(kind, subject, action, filters, public_comment,
+			private_comment, source, draft, obfuscate, reject_reports, expires_at, created_at, author)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			r.Kind, r.Subject, r.Action, string(filters), r.PublicComment, r.PrivateComment, r.Source, r.Draft,
+			r.Obfuscate, r.RejectReports, ms(r.Expires), ms(r.Created), r.Author).Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, nil
+}
+
+func dropPeers(ctx context.Context, tx *sql.Tx, peers []string) error {
+	for _, peer := range peers {
+		for _, q := range []string{`DELETE FROM subscribers WHERE peer = ?`, `DELETE FROM deliveries WHERE peer = ?`} {
+			if _, err := tx.ExecContext(ctx, q, peer); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func setTrust(ctx context.Context, tx *sql.Tx, settings []store.TrustSetting) error {
+	for _, ts := range settings {
+		var err error
+		if ts.Level == "normal" {
+			_, err = tx.ExecContext(ctx, `DELETE FROM peer_trust WHERE peer = ?`, ts.Peer)
+		} else {
+			_, err = tx.ExecContext(ctx, `INSERT INTO peer_trust(peer, level, reason, set_by, set_at) VALUES (?, ?, ?, ?, ?)
+				ON CONFLICT(peer) DO UPDATE SET level = excluded.level, reason = excluded.reason,
+				set_by = excluded.set_by, set_at = excluded.set_at`, ts.Peer, ts.Level, ts.Reason, ts.SetBy, ms(ts.SetAt))
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func changeLists(ctx context.Context, tx *sql.Tx, put *store.ListSubscription, remove string) error {
+	if remove != "" {
+		res, err := tx.ExecContext(ctx, `DELETE FROM list_subscriptions WHERE name = ?`, remove)
+		if err != nil {
+			return err
+		}
+		if err := exactlyOne(res, "list "+remove); err != nil {
+			return err
+		}
+	}
+	if put == nil {
+		return nil
+	}
+	ex, _ := json.Marshal(nonNil(put.Excludes))
+	en, _ := json.Marshal(nonNil(put.Entries))
+	re, _ := json.Marshal(nonNil(put.Retracted))
+	_, err := tx.ExecContext(ctx, `INSERT INTO list_subscriptions(name, url, priority, interval_ms, draft,
+		plain_action, excludes, created_at, author, last_fetch, last_error, entries, retracted)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT(name) DO UPDATE SET url = excluded.url, priority = excluded.priority,
+		interval_ms = excluded.interval_ms, draft = excluded.draft, plain_action = excluded.plain_action,
+		excludes = excluded.excludes, last_fetch = excluded.last_fetch, last_error = excluded.last_error,
+		entries = excluded.entries, retracted = excluded.retracted`,
+		put.Name, put.URL, put.Priority, put.Interval.Milliseconds(), put.Draft, put.PlainAction, string(ex),
+		ms(put.Created), put.Author, ms(put.LastFetch), put.LastError, string(en), string(re))
+	return err
+}
+
+func changeEndorsements(ctx context.Context, tx *sql.Tx, add []store.Endorsement, withdraw []int64) error {
+	for _, e := range add {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO endorsements(domain, kind, reason, author, created_at)
+			VALUES (?, ?, ?, ?, ?) ON CONFLICT(domain, kind) DO UPDATE SET reason = excluded.reason,
+			author = excluded.author, created_at = excluded.created_at`,
+			e.Domain, e.Kind, e.Reason, e.Author, ms(e.Created)); err != nil {
+			return err
+		}
+	}
+	for _, id := range withdraw {
+		res, err := tx.ExecContext(ctx, `DELETE FROM endorsements WHERE id = ?`, id)
+		if err != nil {
+			return err
+		}
+		if err := exactlyOne(res, fmt.Sprintf("endorsement %d", id)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func appendAudit(ctx context.Context, tx *sql.Tx, entries []store.AuditEntry) error {
+	for _, e := range entries {
+		at := e.At
+		if at.IsZero() {
+			at = time.Now()
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO audit(at, who, what, subject, why, source, details)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`, ms(at), e.Who, e.What, e.Subject, e.Why, e.Source, string(e.Details)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Audit implements store.Moderation.

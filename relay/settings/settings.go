@@ -82,18 +82,34 @@ func num(f func(c *relay.Config) *int) (func(*relay.Config, *Log, string) error,
 		}
 }
 
+// settingList collects settings.
+type settingList []setting
+
+// add appends a setting.
+func (l *settingList) add(name, doc string, set func(*relay.Config, *Log, string) error, get func(*relay.Config, *Log) string) {
+	*l = append(*l, setting{name: name, doc: doc, set: set, get: get})
+}
+
+// all returns every setting, in the order usage shows them.
 func all() []setting {
-	var ss []setting
-	add := func(name, doc string, set func(*relay.Config, *Log, string) error, get func(*relay.Config, *Log) string) {
-		ss = append(ss, setting{name: name, doc: doc, set: set, get: get})
-	}
+	var l settingList
+	l.serverSettings()
+	l.moderationSettings()
+	l.discoverySettings()
+	l.listingSettings()
+	l.deliverySettings()
+	return l
+}
+
+// serverSettings adds where the relay listens, who it is, its data, approval and logs.
+func (l *settingList) serverSettings() {
 	s, g := str(func(c *relay.Config, _ *Log) *string { return &c.Listen })
-	add("listen", "address the public HTTP server listens on", s, g)
+	l.add("listen", "address the public HTTP server listens on", s, g)
 	s, g = str(func(c *relay.Config, _ *Log) *string { return &c.PublicURL })
-	add("public-url", "scheme and host peers reach this relay at, e.g. https://relay.example", s, g)
+	l.add("public-url", "scheme and host peers reach this relay at, e.g. https://relay.example", s, g)
 	s, g = str(func(c *relay.Config, _ *Log) *string { return &c.DataDir })
-	add("data", "directory holding the store, the actor key and the admin socket", s, g)
-	ss = append(ss, setting{name: "allow-private-networks", bool: true,
+	l.add("data", "directory holding the store, the actor key and the admin socket", s, g)
+	*l = append(*l, setting{name: "allow-private-networks", bool: true,
 		doc: "let fetches and deliveries reach loopback and private addresses (tests and local demos only)",
 		set: func(c *relay.Config, _ *Log, v string) error {
 			b, err := strconv.ParseBool(v)
@@ -104,7 +120,7 @@ func all() []setting {
 			return nil
 		},
 		get: func(c *relay.Config, _ *Log) string { return strconv.FormatBool(c.AllowPrivateNetworks) }})
-	add("approval", "auto: accept subscriptions at once; manual: hold them until an operator approves",
+	l.add("approval", "auto: accept subscriptions at once; manual: hold them until an operator approves",
 		func(c *relay.Config, _ *Log, v string) error {
 			if v != string(relay.ApproveAuto) && v != string(relay.ApproveManual) {
 				return fmt.Errorf("want auto or manual, got %q", v)
@@ -112,14 +128,14 @@ func all() []setting {
 			c.Approval = relay.Approval(v)
 			return nil
 		}, func(c *relay.Config, _ *Log) string { return string(c.Approval) })
-	add("log-format", "log format: text or json", func(_ *relay.Config, l *Log, v string) error {
+	l.add("log-format", "log format: text or json", func(_ *relay.Config, l *Log, v string) error {
 		if v != "text" && v != "json" {
 			return fmt.Errorf("want text or json, got %q", v)
 		}
 		l.Format = v
 		return nil
 	}, func(_ *relay.Config, l *Log) string { return l.Format })
-	add("log-level", "log level: debug, info, warn or error", func(_ *relay.Config, l *Log, v string) error {
+	l.add("log-level", "log level: debug, info, warn or error", func(_ *relay.Config, l *Log, v string) error {
 		switch v {
 		case "debug", "info", "warn", "error":
 			l.Level = v
@@ -127,7 +143,11 @@ func all() []setting {
 		}
 		return fmt.Errorf("want debug, info, warn or error, got %q", v)
 	}, func(_ *relay.Config, l *Log) string { return l.Level })
-	add("federation-mode", "blocklist: federate with everyone not blocked; allowlist: only with allowed peers",
+}
+
+// moderationSettings adds the federation mode and inbound rate limits.
+func (l *settingList) moderationSettings() {
+	l.add("federation-mode", "blocklist: federate with everyone not blocked; allowlist: only with allowed peers",
 		func(c *relay.Config, _ *Log, v string) error {
 			m, err := policy.ParseMode(v)
 			c.FederationMode = m
@@ -148,7 +168,7 @@ func all() []setting {
 			func(c *relay.Config) *float64 { return &c.InboundBurst }},
 	} {
 		ptr := f.ptr
-		add(f.name, f.doc, func(c *relay.Config, _ *Log, v string) error {
+		l.add(f.name, f.doc, func(c *relay.Config, _ *Log, v string) error {
 			x, err := strconv.ParseFloat(v, 64)
 			if err != nil || x <= 0 {
 				return fmt.Errorf("want a positive number, got %q", v)
@@ -162,9 +182,13 @@ func all() []setting {
 			return strconv.FormatFloat(*ptr(c), 'g', -1, 64)
 		})
 	}
-	s, g = str(func(c *relay.Config, _ *Log) *string { return &c.Gossip.Bind })
-	add("gossip-bind", "host:port for regional gossip (memberlist, UDP and TCP); off when unset", s, g)
-	add("gossip-join", "gossip members to join, host:port separated by commas",
+}
+
+// discoverySettings adds gossip and the regions served.
+func (l *settingList) discoverySettings() {
+	s, g := str(func(c *relay.Config, _ *Log) *string { return &c.Gossip.Bind })
+	l.add("gossip-bind", "host:port for regional gossip (memberlist, UDP and TCP); off when unset", s, g)
+	l.add("gossip-join", "gossip members to join, host:port separated by commas",
 		func(c *relay.Config, _ *Log, v string) error {
 			c.Gossip.Join = nil
 			for _, a := range strings.Split(v, ",") {
@@ -174,7 +198,7 @@ func all() []setting {
 			}
 			return nil
 		}, func(c *relay.Config, _ *Log) string { return strings.Join(c.Gossip.Join, ",") })
-	add("gossip-profile", "gossip timing: lan, wan or local", func(c *relay.Config, _ *Log, v string) error {
+	l.add("gossip-profile", "gossip timing: lan, wan or local", func(c *relay.Config, _ *Log, v string) error {
 		if v != "lan" && v != "wan" && v != "local" {
 			return fmt.Errorf("want lan, wan or local, got %q", v)
 		}
@@ -187,10 +211,10 @@ func all() []setting {
 		return c.Gossip.Profile
 	})
 	s, g = str(func(c *relay.Config, _ *Log) *string { return &c.Gossip.Key })
-	add("gossip-key", "the gossip cluster's encryption key, base64 of 16, 24 or 32 bytes (every member needs it)", s, g)
+	l.add("gossip-key", "the gossip cluster's encryption key, base64 of 16, 24 or 32 bytes (every member needs it)", s, g)
 	s, g = str(func(c *relay.Config, _ *Log) *string { return &c.Gossip.Label })
-	add("gossip-label", "a label separating gossip clusters that share a network", s, g)
-	add("region", "regions served, comma-separated codes (like regions, without boxes)",
+	l.add("gossip-label", "a label separating gossip clusters that share a network", s, g)
+	l.add("region", "regions served, comma-separated codes (like regions, without boxes)",
 		func(c *relay.Config, _ *Log, v string) error {
 			rs, err := relay.ParseRegions(strings.ReplaceAll(v, ",", ";"))
 			if err == nil {
@@ -198,7 +222,7 @@ func all() []setting {
 			}
 			return err
 		}, func(c *relay.Config, _ *Log) string { return "none" })
-	add("regions", "regions served, each with a followable actor: CODE or CODE=minLat,minLon,maxLat,maxLon, separated by ;",
+	l.add("regions", "regions served, each with a followable actor: CODE or CODE=minLat,minLon,maxLat,maxLon, separated by ;",
 		func(c *relay.Config, _ *Log, v string) error {
 			rs, err := relay.ParseRegions(v)
 			if err == nil {
@@ -211,25 +235,32 @@ func all() []setting {
 			}
 			return relay.FormatRegions(c.Regions)
 		})
-	s, g = dur(func(c *relay.Config) *time.Duration { return &c.ListingHorizon })
-	add("listing-horizon", "longest an offer or wholesale request may run (default 2160h, 90 days)", s, g)
+}
+
+// listingSettings adds listing horizons.
+func (l *settingList) listingSettings() {
+	s, g := dur(func(c *relay.Config) *time.Duration { return &c.ListingHorizon })
+	l.add("listing-horizon", "longest an offer or wholesale request may run (default 2160h, 90 days)", s, g)
 	s, g = dur(func(c *relay.Config) *time.Duration { return &c.SurplusHorizon })
-	add("surplus-horizon", "longest a surplus listing may run (default 168h, 7 days)", s, g)
-	s, g = dur(func(c *relay.Config) *time.Duration { return &c.Delivery.RetryBase })
-	add("retry-base", "delay before a failed delivery's first retry (doubles each time; default 15s)", s, g)
+	l.add("surplus-horizon", "longest a surplus listing may run (default 168h, 7 days)", s, g)
+}
+
+// deliverySettings adds retries, concurrency and the circuit breaker.
+func (l *settingList) deliverySettings() {
+	s, g := dur(func(c *relay.Config) *time.Duration { return &c.Delivery.RetryBase })
+	l.add("retry-base", "delay before a failed delivery's first retry (doubles each time; default 15s)", s, g)
 	s, g = dur(func(c *relay.Config) *time.Duration { return &c.Delivery.RetryMax })
-	add("retry-max", "longest delay between retries (default 6h)", s, g)
+	l.add("retry-max", "longest delay between retries (default 6h)", s, g)
 	s, g = num(func(c *relay.Config) *int { return &c.Delivery.MaxAttempts })
-	add("max-attempts", "attempts before a delivery is dead (default 20)", s, g)
+	l.add("max-attempts", "attempts before a delivery is dead (default 20)", s, g)
 	s, g = num(func(c *relay.Config) *int { return &c.Delivery.PerPeerConcurrency })
-	add("peer-concurrency", "simultaneous deliveries to one subscriber (default 4)", s, g)
+	l.add("peer-concurrency", "simultaneous deliveries to one subscriber (default 4)", s, g)
 	s, g = dur(func(c *relay.Config) *time.Duration { return &c.Delivery.RequestTimeout })
-	add("delivery-timeout", "time limit of one delivery request (default 15s)", s, g)
+	l.add("delivery-timeout", "time limit of one delivery request (default 15s)", s, g)
 	s, g = num(func(c *relay.Config) *int { return &c.Delivery.CircuitThreshold })
-	add("circuit-threshold", "consecutive failures that pause deliveries to a subscriber (default 5)", s, g)
+	l.add("circuit-threshold", "consecutive failures that pause deliveries to a subscriber (default 5)", s, g)
 	s, g = dur(func(c *relay.Config) *time.Duration { return &c.Delivery.CircuitBase })
-	add("circuit-pause", "first pause after the circuit opens (doubles; default 30s)", s, g)
-	return ss
+	l.add("circuit-pause", "first pause after the circuit opens (doubles; default 30s)", s, g)
 }
 
 // ErrHelp is returned when -h or --help was asked for; usage was printed.

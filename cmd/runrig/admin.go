@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -13,6 +12,25 @@ import (
 
 	"github.com/runrig/runrig/relay/admin"
 )
+
+// command runs one admin command against a running relay.
+type command func(c *admin.Client, args []string, asJSON bool, stdout, stderr io.Writer) int
+
+// commands are the admin commands that are not about moderation or
+// discovery (those are in moderationCommands).
+var commands = map[string]command{
+	"subscribers": subscribersCmd,
+	"approve": func(c *admin.Client, a []string, j bool, o, e io.Writer) int {
+		return decideCmd(c, "approve", a, j, o, e)
+	},
+	"reject": func(c *admin.Client, a []string, j bool, o, e io.Writer) int {
+		return decideCmd(c, "reject", a, j, o, e)
+	},
+	"remove": func(c *admin.Client, a []string, j bool, o, e io.Writer) int {
+		return decideCmd(c, "remove", a, j, o, e)
+	},
+	"deliveries": deliveriesCmd,
+}
 
 func adminCmd(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("runrig admin", flag.ContinueOnError)
@@ -32,88 +50,86 @@ func adminCmd(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	// Flags may also follow the command: runrig admin subscribers --json.
-	cmd, cmdArgs := rest[0], rest[1:]
-	if run, ok := moderationCommands[cmd]; ok {
-		c, err := admin.Dial(*data)
-		if err != nil {
-			fmt.Fprintln(stderr, "runrig admin:", err)
-			return 1
-		}
-		return run(c, cmdArgs, *asJSON, stdout, stderr)
+	name, cmdArgs := rest[0], rest[1:]
+	run, ok := commands[name]
+	if !ok {
+		run, ok = moderationCommands[name]
 	}
-	sub := flag.NewFlagSet("runrig admin "+cmd, flag.ContinueOnError)
-	sub.SetOutput(stderr)
-	sub.BoolVar(asJSON, "json", *asJSON, "print JSON")
-	state := sub.String("state", "", "deliveries: only this state (queued, retrying, dead)")
-	peer := sub.String("peer", "", "deliveries: only this peer")
-	limit := sub.Int("limit", 100, "deliveries: at most this many")
-	sliceName := sub.String("slice", "", "approve, reject, remove: the slice subscription (e.g. surplus, region-it-bg); default the relay itself")
-	pos, err := parseInterspersed(sub, cmdArgs)
-	if err != nil {
+	if !ok {
+		fmt.Fprintf(stderr, "runrig admin: unknown command %q\n\n%s", name, usage)
 		return 2
 	}
-
 	c, err := admin.Dial(*data)
 	if err != nil {
 		fmt.Fprintln(stderr, "runrig admin:", err)
 		return 1
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	var out any
-	var text func(io.Writer)
-	switch cmd {
-	case "subscribers":
-		subs, e := c.Subscribers(ctx)
-		out, err, text = subs, e, func(w io.Writer) { printSubscribers(w, subs) }
-	case "approve", "reject", "remove":
-		if len(pos) != 1 {
-			fmt.Fprintf(stderr, "runrig admin %s: want one DOMAIN\n", cmd)
-			return 2
-		}
-		switch cmd {
-		case "approve":
-			out, err = c.Approve(ctx, pos[0], *sliceName)
-		case "reject":
-			out, err = c.Reject(ctx, pos[0], *sliceName)
-		default:
-			err = c.Remove(ctx, pos[0], *sliceName)
-			out = map[string]string{"removed": pos[0]}
-		}
-		text = func(w io.Writer) { fmt.Fprintf(w, "%s: done\n", pos[0]) }
-	case "deliveries":
-		if len(pos) > 0 && pos[0] == "retry" {
-			ids := make([]int64, 0, len(pos)-1)
-			for _, a := range pos[1:] {
-				id, perr := strconv.ParseInt(a, 10, 64)
-				if perr != nil {
-					fmt.Fprintf(stderr, "runrig admin deliveries retry: %q is not a delivery id\n", a)
-					return 2
-				}
-				ids = append(ids, id)
-			}
-			r, e := c.Retry(ctx, ids)
-			out, err, text = r, e, func(w io.Writer) { fmt.Fprintf(w, "requeued %d dead deliveries\n", r.Requeued) }
-			break
-		}
-		ds, e := c.Deliveries(ctx, *state, *peer, *limit)
-		out, err, text = ds, e, func(w io.Writer) { printDeliveries(w, ds) }
-	default:
-		fmt.Fprintf(stderr, "runrig admin: unknown command %q\n\n%s", cmd, usage)
+	return run(c, cmdArgs, *asJSON, stdout, stderr)
+}
+
+func subscribersCmd(c *admin.Client, args []string, asJSON bool, stdout, stderr io.Writer) int {
+	fs := cmdFlags("subscribers", &asJSON, stderr)
+	if _, err := parseInterspersed(fs, args); err != nil {
 		return 2
 	}
+	ctx, cancel := modCtx()
+	defer cancel()
+	subs, err := c.Subscribers(ctx)
+	return report(stdout, stderr, asJSON, subs, err, func(w io.Writer) { printSubscribers(w, subs) })
+}
+
+// decideCmd: approve|reject|remove DOMAIN [--slice NAME].
+func decideCmd(c *admin.Client, verb string, args []string, asJSON bool, stdout, stderr io.Writer) int {
+	fs := cmdFlags(verb, &asJSON, stderr)
+	slice := fs.String("slice", "", "the slice subscription (e.g. surplus, region-it-bg); default the relay itself")
+	domain, ok := oneArg(fs, args, "DOMAIN", stderr)
+	if !ok {
+		return 2
+	}
+	ctx, cancel := modCtx()
+	defer cancel()
+	var out any
+	var err error
+	switch verb {
+	case "approve":
+		out, err = c.Approve(ctx, domain, *slice)
+	case "reject":
+		out, err = c.Reject(ctx, domain, *slice)
+	default:
+		err = c.Remove(ctx, domain, *slice)
+		out = map[string]string{"removed": domain}
+	}
+	return report(stdout, stderr, asJSON, out, err, func(w io.Writer) { fmt.Fprintf(w, "%s: done\n", domain) })
+}
+
+// deliveriesCmd: deliveries [--state S] [--peer DOMAIN] [--limit N] |
+// deliveries retry [ID...].
+func deliveriesCmd(c *admin.Client, args []string, asJSON bool, stdout, stderr io.Writer) int {
+	fs := cmdFlags("deliveries", &asJSON, stderr)
+	state := fs.String("state", "", "only this state (queued, retrying, dead)")
+	peer := fs.String("peer", "", "only this peer")
+	limit := fs.Int("limit", 100, "at most this many")
+	pos, err := parseInterspersed(fs, args)
 	if err != nil {
-		fmt.Fprintln(stderr, "runrig admin:", err)
-		return 1
+		return 2
 	}
-	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		enc.Encode(out)
-		return 0
+	ctx, cancel := modCtx()
+	defer cancel()
+	if len(pos) > 0 && pos[0] == "retry" {
+		ids := make([]int64, 0, len(pos)-1)
+		for _, a := range pos[1:] {
+			id, perr := strconv.ParseInt(a, 10, 64)
+			if perr != nil {
+				fmt.Fprintf(stderr, "runrig admin deliveries retry: %q is not a delivery id\n", a)
+				return 2
+			}
+			ids = append(ids, id)
+		}
+		r, err := c.Retry(ctx, ids)
+		return report(stdout, stderr, asJSON, r, err, func(w io.Writer) { fmt.Fprintf(w, "requeued %d dead deliveries\n", r.Requeued) })
 	}
-	text(stdout)
-	return 0
+	ds, err := c.Deliveries(ctx, *state, *peer, *limit)
+	return report(stdout, stderr, asJSON, ds, err, func(w io.Writer) { printDeliveries(w, ds) })
 }
 
 func ago(t time.Time) string {

@@ -17,7 +17,7 @@ import (
 
 // moderationCommands are the admin commands moderators use. Each parses its
 // own flags, which may follow its positional arguments.
-var moderationCommands = map[string]func(c *admin.Client, args []string, asJSON bool, stdout, stderr io.Writer) int{
+var moderationCommands = map[string]command{
 	"rules": rulesCmd,
 	"block": blockCmd,
 	"allow": allowCmd,

@@ -3,6 +3,7 @@ package discovery
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -156,8 +157,7 @@ func (g *Gossip) Announce(signed []byte) {
 
 // Leave tells the cluster this node is going, then stops it.
 func (g *Gossip) Leave(timeout time.Duration) error {
-	err := g.ml.Leave(timeout)
-	return errorsJoin(err, g.Shutdown())
+	return errors.Join(g.ml.Leave(timeout), g.Shutdown())
 }
 
 // Shutdown stops the node without telling the cluster (as a crash would).
@@ -171,13 +171,6 @@ func (g *Gossip) Shutdown() error {
 	err := g.ml.Shutdown()
 	g.wg.Wait()
 	return err
-}
-
-func errorsJoin(a, b error) error {
-	if a != nil {
-		return a
-	}
-	return b
 }
 
 // work verifies received announcements off memberlist's goroutines.

@@ -43,7 +43,6 @@ type Set struct {
 	actors  map[string][]*Rule
 	keys    map[string][]*Rule
 	noop    []*Rule // filter-only rules, any kind
-	all     []*Rule
 }
 
 // NewSet indexes the rules live at now.
@@ -57,7 +56,6 @@ func NewSet(mode Mode, rules []Rule, now time.Time) *Set {
 		if !r.Live(now) {
 			continue
 		}
-		s.all = append(s.all, r)
 		if r.Action == Noop {
 			s.noop = append(s.noop, r) // filters only
 			continue
@@ -73,9 +71,6 @@ func NewSet(mode Mode, rules []Rule, now time.Time) *Set {
 	}
 	return s
 }
-
-// Mode returns the federation mode.
-func (s *Set) Mode() Mode { return s.mode }
 
 // domainRules returns the domain rules covering peer, most specific first:
 // the exact host:port, then the host, then each parent domain.
@@ -238,6 +233,3 @@ func covers(r *Rule, subj Subject) bool {
 	}
 	return host == r.Subject || strings.HasSuffix(host, "."+r.Subject)
 }
-
-// Rules returns the live rules.
-func (s *Set) Rules() []*Rule { return s.all }

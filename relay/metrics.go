@@ -89,10 +89,8 @@ func newMetrics(s *Server) *metrics {
 func (m *metrics) observeDelivery(r delivery.Result) {
 	o := r.Outcome
 	switch {
-	case o.Expired && o.Err == "blocked":
-		m.deliveries.WithLabelValues("blocked").Inc()
-	case o.Expired:
-		m.deliveries.WithLabelValues("expired").Inc()
+	case o.Dropped != "":
+		m.deliveries.WithLabelValues(o.Dropped).Inc()
 	case o.Deferred:
 		m.deliveries.WithLabelValues("deferred").Inc()
 	case o.Delivered:

@@ -19,9 +19,6 @@ import (
 // changes, so that expired rules stop applying.
 const policyReloadInterval = time.Minute
 
-// ErrBadRule is returned for a rule an operator cannot add.
-var ErrBadRule = policy.ErrBadRule
-
 // reloadPolicy rebuilds the rule set from the store.
 func (s *Server) reloadPolicy(ctx context.Context) error {
 	rules, err := s.store.Rules(ctx)
@@ -296,5 +293,5 @@ func (s *Server) Rules(ctx context.Context) ([]policy.Rule, error) {
 	return s.store.Rules(ctx)
 }
 
-// errRuleNotFound reports a missing rule to admin callers.
+// isNotFound reports a missing rule, list or subscription.
 func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }

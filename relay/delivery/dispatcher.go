@@ -48,9 +48,8 @@ type Dispatcher struct {
 	// claim dropped because their message expired.
 	OnExpired func(n int)
 	// Permit, if set before Run, is asked before every attempt whether
-	// the peer may still receive; a refused delivery is dropped (reported
-	// as expired with Err "blocked"), so a newly blocked subscriber gets
-	// nothing more, at once.
+	// the peer may still receive; a refused delivery is dropped (reason
+	// "blocked"), so a newly blocked subscriber gets nothing more, at once.
 	Permit func(peer string) bool
 
 	wake    chan struct{}
@@ -261,11 +260,11 @@ func (d *Dispatcher) work(ctx context.Context, name string, p *peer) {
 		d.mu.Unlock()
 
 		if now := time.Now(); !it.d.Expires.IsZero() && now.After(it.d.Expires) {
-			d.results <- Result{Outcome: store.Outcome{Delivery: it.d, At: now, Expired: true}}
+			d.results <- Result{Outcome: store.Outcome{Delivery: it.d, At: now, Dropped: "expired"}}
 			continue
 		}
 		if d.Permit != nil && !d.Permit(it.d.Peer) {
-			d.results <- Result{Outcome: store.Outcome{Delivery: it.d, At: time.Now(), Expired: true, Err: "blocked"}}
+			d.results <- Result{Outcome: store.Outcome{Delivery: it.d, At: time.Now(), Dropped: "blocked"}}
 			continue
 		}
 		if open {

@@ -103,11 +103,6 @@ const (
 	ReasonTime         = "bad_time"
 )
 
-// AllReasons lists every reason code, for metrics and documentation.
-var AllReasons = []string{ReasonMissing, ReasonType, ReasonHost, ReasonActor, ReasonPurpose, ReasonAction,
-	ReasonDecimal, ReasonPositive, ReasonUnit, ReasonCurrency, ReasonBelowMinimum, ReasonTimeOrder,
-	ReasonExpired, ReasonHorizon, ReasonCoordinate, ReasonTooLong, ReasonTooMany, ReasonTime}
-
 // Rules are the checks' parameters. Zero fields take the defaults given.
 type Rules struct {
 	// Now is the time listings are checked at; time.Now when zero.

@@ -263,9 +263,6 @@ func (l *settingList) deliverySettings() {
 	l.add("circuit-pause", "first pause after the circuit opens (doubles; default 30s)", s, g)
 }
 
-// ErrHelp is returned when -h or --help was asked for; usage was printed.
-var ErrHelp = flag.ErrHelp
-
 // Load parses the serve command's settings from args and getenv. Usage and
 // errors about flags go to out.
 func Load(args []string, getenv func(string) string, out io.Writer) (relay.Config, Log, error) {

@@ -461,8 +461,9 @@ type Outcome struct {
 	Deferred bool
 	// Dead: failed for the last time.
 	Dead bool
-	// Expired: not attempted because the message expired; dropped.
-	Expired bool
+	// Dropped, when set, says why the delivery was not attempted and is
+	// removed: "expired" (the message ended) or "blocked" (moderation).
+	Dropped string
 	// Err describes a failure.
 	Err string
 	// NextAttempt is when a failed or deferred delivery is tried again.

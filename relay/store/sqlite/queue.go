@@ -202,7 +202,7 @@ func (db *DB) Complete(ctx context.Context, outcomes []store.Outcome) error {
 		if o.Deferred {
 			continue
 		}
-		if o.Expired {
+		if o.Dropped != "" {
 			done = append(done, o.Delivery.ID)
 			payloads[o.Delivery.PayloadID] = true
 			continue
@@ -246,7 +246,7 @@ func (db *DB) Complete(ctx context.Context, outcomes []store.Outcome) error {
 		for _, o := range outcomes {
 			var err error
 			switch {
-			case o.Delivered, o.Expired:
+			case o.Delivered, o.Dropped != "":
 			case o.Deferred:
 				_, err = defer_.ExecContext(ctx, ms(o.NextAttempt), o.Delivery.ID)
 			default:

@@ -43,6 +43,8 @@ type Set struct {
 	actors  map[string][]*Rule
 	keys    map[string][]*Rule
 	noop    []*Rule // filter-only rules, any kind
+	// filtering is set when some live rule has filters.
+	filtering bool
 }
 
 // NewSet indexes the rules live at now.
@@ -55,6 +57,9 @@ func NewSet(mode Mode, rules []Rule, now time.Time) *Set {
 		r := &rules[i]
 		if !r.Live(now) {
 			continue
+		}
+		if !r.Filters.Empty() {
+			s.filtering = true
 		}
 		if r.Action == Noop {
 			s.noop = append(s.noop, r) // filters only
@@ -159,6 +164,10 @@ func strongest(rs []*Rule) *Rule {
 	}
 	return best
 }
+
+// Filtering reports whether any live rule has filters, so callers can
+// skip gathering Facts when none would be looked at.
+func (s *Set) Filtering() bool { return s.filtering }
 
 // Facts are what filters look at in an activity.
 type Facts struct {

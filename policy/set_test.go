@@ -84,6 +84,9 @@ func TestFilters(t *testing.T) {
 			MaxAge: 24 * time.Hour, RejectMedia: true}},
 	}
 	s := NewSet(Blocklist, rules, now)
+	if !s.Filtering() || NewSet(Blocklist, []Rule{dom(2, "x.example", Reject)}, now).Filtering() {
+		t.Error("Filtering does not say whether a live rule filters")
+	}
 	subj := Subject{Peer: "a.noisy.example"}
 	tests := []struct {
 		f       Facts

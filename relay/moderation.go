@@ -97,7 +97,11 @@ func (s *Server) admit(in *inbound, keyID string) error {
 		s.countRejection(d.Action, d.Rule)
 		return refuse(http.StatusForbidden, "policy", "refused: %s", d.Reason())
 	}
-	if r, why := s.policy.Load().Filter(subj, factsOf(in), time.Now()); r != nil {
+	set := s.policy.Load()
+	if !set.Filtering() {
+		return nil // no rule filters: the body need not be read again
+	}
+	if r, why := set.Filter(subj, factsOf(in), time.Now()); r != nil {
 		s.countRejection("filter", r)
 		return refuse(http.StatusForbidden, "policy", "refused by rule %d: %s", r.ID, why)
 	}

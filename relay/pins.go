@@ -37,9 +37,12 @@ func (s *Server) loadPins(ctx context.Context) error {
 // different one later only as a rotation proven over HTTPS, which is
 // recorded and audited for moderators.
 func (s *Server) checkPin(ctx context.Context, peer string, key trust.Key) error {
-	fp, err := trust.Fingerprint(key.Public)
-	if err != nil {
-		return err
+	fp := key.Fingerprint // computed when the key was fetched
+	if fp == "" {
+		var err error
+		if fp, err = trust.Fingerprint(key.Public); err != nil {
+			return err
+		}
 	}
 	s.pins.mu.Lock()
 	pinned, ok := s.pins.m[key.ID]

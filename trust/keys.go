@@ -19,6 +19,8 @@ type Key struct {
 	Public crypto.PublicKey
 	// FetchedAt is when the key was fetched.
 	FetchedAt time.Time
+	// Fingerprint is [Fingerprint] of Public, computed once when fetched.
+	Fingerprint string
 }
 
 // KeyFetcher fetches a key by its id. Implementations check that the key
@@ -125,6 +127,7 @@ func (k *Keys) load(ctx context.Context, keyID string) (Key, error) {
 			c.err = fmt.Errorf("fetched key %q for keyId %q", c.key.ID, keyID)
 		} else {
 			c.key.FetchedAt = k.now()
+			c.key.Fingerprint, _ = Fingerprint(c.key.Public)
 		}
 	}
 

@@ -128,7 +128,7 @@ func (s *Server) actorDoc(name string) vocab.Item {
 
 func (s *Server) handleActor(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("slice")
-	if _, ok := s.slices[name]; name != "" && !ok {
+	if !s.knownSlice(name) {
 		http.NotFound(w, r)
 		return
 	}
@@ -154,7 +154,7 @@ func (s *Server) collection(id string, total int) http.HandlerFunc {
 
 func (s *Server) handleFollowers(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("slice")
-	if _, ok := s.slices[name]; name != "" && !ok {
+	if !s.knownSlice(name) {
 		http.NotFound(w, r)
 		return
 	}
@@ -172,7 +172,7 @@ func (s *Server) handleFollowers(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleFollowing(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("slice")
-	if _, ok := s.slices[name]; !ok {
+	if name == "" || !s.knownSlice(name) {
 		http.NotFound(w, r)
 		return
 	}

@@ -185,12 +185,11 @@ func (s *Server) adminBlock(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sev := req.Severity
-	if sev == "" || sev == "silence" {
-		if sev == "" {
-			sev = "suspend"
-		} else {
-			sev = "limit"
-		}
+	switch sev {
+	case "":
+		sev = "suspend"
+	case "silence": // Mastodon's name for limit
+		sev = "limit"
 	}
 	action, err := policy.ParseAction(sev)
 	if err != nil || action == policy.Accept {

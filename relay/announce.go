@@ -99,9 +99,7 @@ func (s *Server) members(ctx context.Context) ([]discovery.Member, error) {
 }
 
 // Announcement returns this relay's signed announcement.
-func (s *Server) Announcement() ([]byte, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
+func (s *Server) Announcement(ctx context.Context) ([]byte, error) {
 	members, err := s.members(ctx)
 	if err != nil {
 		return nil, err
@@ -133,7 +131,7 @@ func (s *Server) VerifyAnnouncement(ctx context.Context, b []byte) (discovery.Re
 }
 
 func (s *Server) adminSelf(w http.ResponseWriter, r *http.Request) {
-	b, err := s.Announcement()
+	b, err := s.Announcement(r.Context())
 	if err != nil {
 		adminError(w, http.StatusInternalServerError, err)
 		return

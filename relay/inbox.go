@@ -56,7 +56,7 @@ func refuse(status int, reason, format string, args ...any) *refusal {
 
 func (s *Server) handleInbox(w http.ResponseWriter, r *http.Request) {
 	inboxSlice := r.PathValue("slice")
-	if _, ok := s.slices[inboxSlice]; inboxSlice != "" && !ok {
+	if !s.knownSlice(inboxSlice) {
 		http.NotFound(w, r)
 		return
 	}

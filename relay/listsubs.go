@@ -211,8 +211,9 @@ func excluded(domain string, excludes []string) bool {
 }
 
 // SyncDue fetches the lists whose interval has passed, highest priority
-// first, so that when lists disagree about a domain the higher one's rule
-// is the one created. It returns the names synced.
+// first, so that when lists due together disagree about a domain the
+// higher one's rule is the one created. A rule already created from a list
+// is not replaced by a later sync of another. It returns the names synced.
 func (s *Server) SyncDue(ctx context.Context) ([]string, error) {
 	lists, err := s.store.ListSubscriptions(ctx)
 	if err != nil {
@@ -235,18 +236,19 @@ func (s *Server) SyncDue(ctx context.Context) ([]string, error) {
 	return synced, nil
 }
 
-// syncLists runs SyncDue now and then until ctx is done.
+// syncLists runs SyncDue every listCheckInterval until ctx is done. The
+// first run waits for the first tick: start-up does no list fetching.
 func (s *Server) syncLists(ctx context.Context) {
 	t := time.NewTicker(listCheckInterval)
 	defer t.Stop()
 	for {
-		if _, err := s.SyncDue(ctx); err != nil && ctx.Err() == nil {
-			s.log.Error("syncing shared lists", "err", err)
-		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+		if _, err := s.SyncDue(ctx); err != nil && ctx.Err() == nil {
+			s.log.Error("syncing shared lists", "err", err)
 		}
 	}
 }

@@ -46,7 +46,7 @@ func (s *Server) startGossip(ctx context.Context) error {
 		t := time.NewTicker(announceValidity / 2)
 		defer t.Stop()
 		for {
-			if b, err := s.Announcement(); err == nil {
+			if b, err := s.Announcement(ctx); err == nil {
 				g.Announce(b)
 			} else {
 				s.log.Error("signing the announcement", "err", err)
@@ -152,7 +152,7 @@ func (s *Server) handlePeers(w http.ResponseWriter, r *http.Request) {
 // handleOwnAnnouncement serves this relay's signed announcement, for
 // operators who add it to their directory by hand.
 func (s *Server) handleOwnAnnouncement(w http.ResponseWriter, r *http.Request) {
-	b, err := s.Announcement()
+	b, err := s.Announcement(r.Context())
 	if err != nil {
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return

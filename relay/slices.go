@@ -59,6 +59,13 @@ func (s *Server) sliceNames() []string {
 	return names
 }
 
+// knownSlice reports whether name is the relay itself ("") or one of its
+// slices.
+func (s *Server) knownSlice(name string) bool {
+	_, ok := s.slices[name]
+	return name == "" || ok
+}
+
 // sliceActor is the IRI of a slice's actor; "" is the relay actor.
 func (s *Server) sliceActor(name string) string {
 	if name == "" {

@@ -190,31 +190,33 @@ type peerTally struct {
 	circuitUntil      time.Time
 }
 
-// Complete implements store.Queue.
-func (db *DB) Complete(ctx context.Context, outcomes []store.Outcome) error {
-	if len(outcomes) == 0 {
-		return nil
-	}
-	tallies := map[string]*peerTally{}
-	var done []int64
-	payloads := map[int64]bool{}
+// batchSummary is what a batch of outcomes changes: deliveries to delete,
+// payloads that may have become orphans, and each peer's tally.
+type batchSummary struct {
+	done     []int64
+	payloads map[int64]bool
+	tallies  map[string]*peerTally
+}
+
+func summarize(outcomes []store.Outcome) batchSummary {
+	b := batchSummary{payloads: map[int64]bool{}, tallies: map[string]*peerTally{}}
 	for _, o := range outcomes {
 		if o.Deferred {
 			continue
 		}
-		if o.Dropped != "" {
-			done = append(done, o.Delivery.ID)
-			payloads[o.Delivery.PayloadID] = true
-			continue
+		if o.Delivered || o.Dropped != "" {
+			b.done = append(b.done, o.Delivery.ID)
+			b.payloads[o.Delivery.PayloadID] = true
 		}
-		t := tallies[o.Delivery.Peer]
+		if o.Dropped != "" {
+			continue // not attempted: says nothing of the peer
+		}
+		t := b.tallies[o.Delivery.Peer]
 		if t == nil {
 			t = &peerTally{}
-			tallies[o.Delivery.Peer] = t
+			b.tallies[o.Delivery.Peer] = t
 		}
 		if o.Delivered {
-			done = append(done, o.Delivery.ID)
-			payloads[o.Delivery.PayloadID] = true
 			t.delivered++
 			t.failStreak = 0
 			if o.At.After(t.lastSuccess) {
@@ -231,6 +233,16 @@ func (db *DB) Complete(ctx context.Context, outcomes []store.Outcome) error {
 			t.circuitUntil = o.CircuitUntil
 		}
 	}
+	return b
+}
+
+// Complete implements store.Queue.
+func (db *DB) Complete(ctx context.Context, outcomes []store.Outcome) error {
+	if len(outcomes) == 0 {
+		return nil
+	}
+	sum := summarize(outcomes)
+	done, payloads, tallies := sum.done, sum.payloads, sum.tallies
 	return db.tx(ctx, func(tx *sql.Tx) error {
 		for start := 0; start < len(done); start += 500 {
 			ids := done[start:min(start+500, len(done))]

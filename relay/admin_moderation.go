@@ -143,7 +143,7 @@ func (s *Server) addOrPreview(w http.ResponseWriter, r *http.Request, rule polic
 			adminError(w, moderationStatus(err), err)
 			return
 		}
-		adminJSON(w, admin.Affected{Peers: aff.Peers, Subscriptions: aff.Subscriptions, QueuedDeliveries: aff.QueuedDeliveries})
+		adminJSON(w, aff)
 		return
 	}
 	added, err := s.AddRule(r.Context(), operatorOf(r, why), rule)
@@ -228,12 +228,10 @@ func (s *Server) adminAudit(w http.ResponseWriter, r *http.Request) {
 		adminError(w, http.StatusInternalServerError, err)
 		return
 	}
-	out := make([]admin.AuditEntry, 0, len(entries))
-	for _, e := range entries {
-		out = append(out, admin.AuditEntry{ID: e.ID, At: e.At, Who: e.Who, What: e.What, Subject: e.Subject,
-			Why: e.Why, Source: e.Source, Details: e.Details})
+	if entries == nil {
+		entries = []store.AuditEntry{}
 	}
-	adminJSON(w, out)
+	adminJSON(w, entries)
 }
 
 func (s *Server) adminApproveDrafts(w http.ResponseWriter, r *http.Request) {

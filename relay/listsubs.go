@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/runrig/runrig/policy"
+	"github.com/runrig/runrig/relay/admin"
 	"github.com/runrig/runrig/relay/store"
 )
 
@@ -72,23 +73,15 @@ func (s *Server) UnsubscribeList(ctx context.Context, op Operator, name string) 
 	return err
 }
 
-// SyncResult reports one fetch of a list.
-type SyncResult struct {
-	Added     []string `json:"added"`
-	Skipped   []string `json:"skipped"`
-	Excluded  []string `json:"excluded"`
-	Retracted []string `json:"retracted"`
-}
-
 // SyncList fetches a list now and applies it: new entries become rules
 // (drafts unless the subscription says otherwise) unless excluded or
 // already covered by a rule (a manual rule is never overwritten); entries
 // the list dropped are reported as retracted, and their rules are kept for
 // a moderator to decide.
-func (s *Server) SyncList(ctx context.Context, name string) (SyncResult, error) {
+func (s *Server) SyncList(ctx context.Context, name string) (admin.Synced, error) {
 	lists, err := s.store.ListSubscriptions(ctx)
 	if err != nil {
-		return SyncResult{}, err
+		return admin.Synced{}, err
 	}
 	var l *store.ListSubscription
 	for i := range lists {
@@ -97,7 +90,7 @@ func (s *Server) SyncList(ctx context.Context, name string) (SyncResult, error) 
 		}
 	}
 	if l == nil {
-		return SyncResult{}, fmt.Errorf("list %s: %w", name, store.ErrNotFound)
+		return admin.Synced{}, fmt.Errorf("list %s: %w", name, store.ErrNotFound)
 	}
 	res, entries, err := s.fetchList(ctx, l)
 	l.LastFetch = time.Now().UTC()
@@ -125,18 +118,18 @@ func (s *Server) SyncList(ctx context.Context, name string) (SyncResult, error) 
 	return res, s.reloadPolicy(ctx)
 }
 
-func (s *Server) fetchList(ctx context.Context, l *store.ListSubscription) (SyncResult, []policy.Entry, error) {
+func (s *Server) fetchList(ctx context.Context, l *store.ListSubscription) (admin.Synced, []policy.Entry, error) {
 	body, err := s.listFetch.Get(ctx, l.URL)
 	if err != nil {
-		return SyncResult{}, nil, err
+		return admin.Synced{}, nil, err
 	}
 	entries, err := policy.ParseList(body, policy.Action(l.PlainAction))
-	return SyncResult{}, entries, err
+	return admin.Synced{}, entries, err
 }
 
 // diffList compares a fetched list with the rules and the previous fetch.
-func (s *Server) diffList(ctx context.Context, l *store.ListSubscription, entries []policy.Entry) (store.ModerationChange, SyncResult, error) {
-	res := SyncResult{Added: []string{}, Skipped: []string{}, Excluded: []string{}, Retracted: []string{}}
+func (s *Server) diffList(ctx context.Context, l *store.ListSubscription, entries []policy.Entry) (store.ModerationChange, admin.Synced, error) {
+	res := admin.Synced{Added: []string{}, Skipped: []string{}, Excluded: []string{}, Retracted: []string{}}
 	rules, err := s.store.Rules(ctx)
 	if err != nil {
 		return store.ModerationChange{}, res, err

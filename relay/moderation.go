@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/runrig/runrig/policy"
+	"github.com/runrig/runrig/relay/admin"
 	"github.com/runrig/runrig/relay/listing"
 	"github.com/runrig/runrig/relay/store"
 	"github.com/runrig/runrig/trust"
@@ -254,28 +255,19 @@ func (s *Server) ApproveDrafts(ctx context.Context, op Operator, ids []int64) ([
 	return approve, s.reloadPolicy(ctx)
 }
 
-// Affected is what a rule would touch.
-type Affected struct {
-	// Peers are the subscribed peers it covers.
-	Peers []string `json:"peers"`
-	// Subscriptions and QueuedDeliveries count what they hold.
-	Subscriptions    int `json:"subscriptions"`
-	QueuedDeliveries int `json:"queued_deliveries"`
-}
-
 // Preview tells which current subscribers and queued deliveries a rule
 // would affect, without applying it.
-func (s *Server) Preview(ctx context.Context, r policy.Rule) (Affected, error) {
+func (s *Server) Preview(ctx context.Context, r policy.Rule) (admin.Affected, error) {
 	if err := r.Normalize(); err != nil {
-		return Affected{}, err
+		return admin.Affected{}, err
 	}
 	r.ID, r.Draft, r.Expires = -1, false, time.Time{}
 	only := policy.NewSet(policy.Blocklist, []policy.Rule{r}, time.Now())
 	sts, err := s.store.SubscriberStatuses(ctx)
 	if err != nil {
-		return Affected{}, err
+		return admin.Affected{}, err
 	}
-	out := Affected{Peers: []string{}}
+	out := admin.Affected{Peers: []string{}}
 	seen := map[string]bool{}
 	for _, st := range sts {
 		d := only.Decide(policy.Subject{Peer: st.Peer, Actor: st.Actor})

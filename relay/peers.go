@@ -86,7 +86,7 @@ func (s *Server) peerViews() []admin.Peer {
 			if md := s.judge(policy.Subject{Peer: m.Domain, Actor: m.Actor}); md.Action.Blocks() {
 				continue // a blocked member is not passed on
 			}
-			p.Members = append(p.Members, admin.Member{Domain: m.Domain, Actor: m.Actor, Regions: m.Regions, Kinds: m.Kinds})
+			p.Members = append(p.Members, m)
 		}
 		out = append(out, p)
 	}

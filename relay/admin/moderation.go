@@ -10,7 +10,9 @@ import (
 	"os/user"
 	"time"
 
+	"github.com/runrig/runrig/discovery"
 	"github.com/runrig/runrig/policy"
+	"github.com/runrig/runrig/relay/store"
 )
 
 // OperatorHeader carries the operator's user name to the admin API, for
@@ -67,16 +69,7 @@ type Affected struct {
 }
 
 // AuditEntry is one line of the audit log.
-type AuditEntry struct {
-	ID      int64           `json:"id"`
-	At      time.Time       `json:"at"`
-	Who     string          `json:"who"`
-	What    string          `json:"what"`
-	Subject string          `json:"subject"`
-	Why     string          `json:"why,omitempty"`
-	Source  string          `json:"source,omitempty"`
-	Details json.RawMessage `json:"details,omitempty"`
-}
+type AuditEntry = store.AuditEntry
 
 // Rules lists every rule.
 func (c *Client) Rules(ctx context.Context) ([]policy.Rule, error) {
@@ -245,20 +238,7 @@ type ListSubscribe struct {
 }
 
 // ListSubscription is a followed list and the state of its last fetch.
-type ListSubscription struct {
-	Name        string        `json:"name"`
-	URL         string        `json:"url"`
-	Priority    int           `json:"priority"`
-	Interval    time.Duration `json:"interval"`
-	Draft       bool          `json:"draft"`
-	PlainAction string        `json:"plain_action"`
-	Excludes    []string      `json:"excludes,omitempty"`
-	Author      string        `json:"author"`
-	LastFetch   time.Time     `json:"last_fetch,omitzero"`
-	LastError   string        `json:"last_error,omitempty"`
-	Entries     []string      `json:"entries,omitempty"`
-	Retracted   []string      `json:"retracted,omitempty"`
-}
+type ListSubscription = store.ListSubscription
 
 // Synced reports a fetch of a list.
 type Synced struct {
@@ -295,16 +275,7 @@ func (c *Client) SyncList(ctx context.Context, name string) (Synced, error) {
 }
 
 // PinnedKey is a peer key as first verified, with its rotations.
-type PinnedKey struct {
-	KeyID               string    `json:"key_id"`
-	Owner               string    `json:"owner"`
-	Peer                string    `json:"peer"`
-	Fingerprint         string    `json:"fingerprint"`
-	PreviousFingerprint string    `json:"previous_fingerprint,omitempty"`
-	Rotations           int       `json:"rotations"`
-	FirstSeen           time.Time `json:"first_seen"`
-	RotatedAt           time.Time `json:"rotated_at,omitzero"`
-}
+type PinnedKey = store.PinnedKey
 
 // Keys lists the pinned peer keys.
 func (c *Client) Keys(ctx context.Context) ([]PinnedKey, error) {
@@ -322,14 +293,7 @@ type Endorse struct {
 }
 
 // Endorsement is one of the relay's own endorsements or censures.
-type Endorsement struct {
-	ID      int64     `json:"id"`
-	Domain  string    `json:"domain"`
-	Kind    string    `json:"kind"`
-	Reason  string    `json:"reason"`
-	Author  string    `json:"author"`
-	Created time.Time `json:"created"`
-}
+type Endorsement = store.Endorsement
 
 // PeerEndorsement is an endorsement or censure read from a trusted peer;
 // Error says why a peer could not be read.
@@ -392,12 +356,7 @@ type Peer struct {
 }
 
 // Member is an FMP server listed by its relay.
-type Member struct {
-	Domain  string   `json:"domain"`
-	Actor   string   `json:"actor"`
-	Regions []string `json:"regions,omitempty"`
-	Kinds   []string `json:"kinds,omitempty"`
-}
+type Member = discovery.Member
 
 // Peers lists the discovery directory.
 func (c *Client) Peers(ctx context.Context) ([]Peer, error) {

@@ -228,20 +228,3 @@ func (s *Server) SyncDue(ctx context.Context) ([]string, error) {
 	}
 	return synced, nil
 }
-
-// syncLists runs SyncDue every listCheckInterval until ctx is done. The
-// first run waits for the first tick: start-up does no list fetching.
-func (s *Server) syncLists(ctx context.Context) {
-	t := time.NewTicker(listCheckInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		if _, err := s.SyncDue(ctx); err != nil && ctx.Err() == nil {
-			s.log.Error("syncing shared lists", "err", err)
-		}
-	}
-}

@@ -227,10 +227,21 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 
 	runCtx, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	s.bg.Add(4)
-	go func() { defer s.bg.Done(); s.syncLists(runCtx) }()
+	go func() {
+		// Lists wait for the first tick: start-up does no list fetching.
+		defer s.bg.Done()
+		s.every(runCtx, listCheckInterval, false, "syncing shared lists", func(ctx context.Context) error {
+			_, err := s.SyncDue(ctx)
+			return err
+		})
+	}()
 	go func() { defer s.bg.Done(); s.dispatcher.Run(runCtx) }()
-	go func() { defer s.bg.Done(); s.prune(runCtx) }()
-	go func() { defer s.bg.Done(); s.refreshPolicy(runCtx) }()
+	go func() { defer s.bg.Done(); s.every(runCtx, pruneInterval, true, "pruning the store", s.prune) }()
+	go func() {
+		// Rebuilt now and then so expired rules stop applying without a change.
+		defer s.bg.Done()
+		s.every(runCtx, policyReloadInterval, false, "reloading moderation rules", s.reloadPolicy)
+	}()
 
 	if err := s.startGossip(runCtx); err != nil {
 		stopBG()
@@ -303,37 +314,29 @@ func (s *Server) listenAdmin() (net.Listener, error) {
 	return ln, nil
 }
 
-// refreshPolicy rebuilds the rule set now and then, so expired rules stop
-// applying without a change.
-func (s *Server) refreshPolicy(ctx context.Context) {
-	t := time.NewTicker(policyReloadInterval)
+// every runs f every interval until ctx is done (first at once when now
+// is set), logging its errors as what.
+func (s *Server) every(ctx context.Context, interval time.Duration, now bool, what string, f func(context.Context) error) {
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
+		if now {
+			if err := f(ctx); err != nil && ctx.Err() == nil {
+				s.log.Error(what, "err", err)
+			}
+		}
+		now = true
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := s.reloadPolicy(ctx); err != nil && ctx.Err() == nil {
-				s.log.Error("reloading moderation rules", "err", err)
-			}
 		}
 	}
 }
 
-// prune forgets old activity ids and orphaned payloads.
-func (s *Server) prune(ctx context.Context) {
-	t := time.NewTicker(pruneInterval)
-	defer t.Stop()
-	for {
-		if err := s.store.Prune(ctx, time.Now().Add(-s.cfg.SeenRetention), time.Now()); err != nil && ctx.Err() == nil {
-			s.log.Error("pruning the store", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+// prune forgets old activity ids, orphaned payloads and ended listings.
+func (s *Server) prune(ctx context.Context) error {
+	return s.store.Prune(ctx, time.Now().Add(-s.cfg.SeenRetention), time.Now())
 }
 
 func (s *Server) onDeliveryResult(r delivery.Result) {

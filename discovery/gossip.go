@@ -23,8 +23,10 @@ const (
 	maxNodeMeta = 256
 	// verifyQueue bounds announcements waiting for verification.
 	verifyQueue = 1024
-	// maxStateRecords bounds the records exchanged in one push/pull.
+	// maxStateRecords and maxStateBytes bound the records exchanged in
+	// one push/pull, both the state sent and the state accepted.
 	maxStateRecords = 2000
+	maxStateBytes   = 8 << 20
 	// verifyTimeout bounds the verification of one announcement.
 	verifyTimeout = 15 * time.Second
 )
@@ -255,17 +257,19 @@ func (g *Gossip) GetBroadcasts(overhead, limit int) [][]byte {
 // held, and this node's own.
 func (g *Gossip) LocalState(join bool) []byte {
 	var all [][]byte
+	size := 0
 	g.mu.Lock()
 	if g.own != nil {
-		all = append(all, g.own)
+		all, size = append(all, g.own), len(g.own)
 	}
 	g.mu.Unlock()
 	for _, e := range g.dir.List(time.Now()) {
-		if len(all) >= maxStateRecords {
+		// Base64 in JSON grows a record by a third.
+		if len(all) >= maxStateRecords || size+len(e.Signed)*4/3 > maxStateBytes {
 			break
 		}
 		if e.Signed != nil {
-			all = append(all, e.Signed)
+			all, size = append(all, e.Signed), size+len(e.Signed)*4/3
 		}
 	}
 	b, _ := json.Marshal(all)
@@ -274,6 +278,10 @@ func (g *Gossip) LocalState(join bool) []byte {
 
 // MergeRemoteState implements memberlist.Delegate.
 func (g *Gossip) MergeRemoteState(buf []byte, join bool) {
+	if len(buf) > maxStateBytes+maxStateBytes/8 {
+		g.log.Warn("gossip: remote state too large; ignored", "bytes", len(buf))
+		return
+	}
 	var all [][]byte
 	if json.Unmarshal(buf, &all) != nil {
 		return

@@ -6,6 +6,8 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -45,6 +47,18 @@ func announce(t *testing.T, n *node, seq uint64, priv ed25519.PrivateKey) []byte
 		t.Fatal(err)
 	}
 	return b
+}
+
+func TestMergeRemoteStateIsBounded(t *testing.T) {
+	g := &Gossip{pending: make(chan []byte, verifyQueue), log: slogDiscard()}
+	g.MergeRemoteState(make([]byte, maxStateBytes*2), false)
+	if n := len(g.pending); n != 0 {
+		t.Fatalf("oversized state enqueued %d records", n)
+	}
+	g.MergeRemoteState([]byte(`["e30=","e30="]`), false)
+	if len(g.pending) != 2 {
+		t.Fatalf("state of two records enqueued %d", len(g.pending))
+	}
 }
 
 // A regional cluster of 20 memberlist nodes on loopback: every node's
@@ -145,3 +159,5 @@ func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+func slogDiscard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

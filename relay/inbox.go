@@ -57,10 +57,12 @@ func refuse(status int, reason, format string, args ...any) *refusal {
 func (s *Server) handleInbox(w http.ResponseWriter, r *http.Request) {
 	inboxSlice := r.PathValue("slice")
 	if !s.knownSlice(inboxSlice) {
+		s.metrics.rejected.WithLabelValues("not_found").Inc()
 		http.NotFound(w, r)
 		return
 	}
 	if r.Method != http.MethodPost {
+		s.metrics.rejected.WithLabelValues("method").Inc()
 		w.Header().Set("Allow", http.MethodPost)
 		http.Error(w, "inbox accepts POST only", http.StatusMethodNotAllowed)
 		return

@@ -95,6 +95,14 @@ func TestEndpoints(t *testing.T) {
 	if resp, _ := get("/inbox", ""); resp.StatusCode != http.StatusMethodNotAllowed {
 		t.Errorf("GET /inbox: %d", resp.StatusCode)
 	}
+	if resp, _ := get("/actors/nowhere/inbox", ""); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("unknown slice inbox: %d", resp.StatusCode)
+	}
+	for _, reason := range []string{"method", "not_found"} {
+		if v := metric(t, r, `runrig_inbox_rejected_total{reason="`+reason+`"}`); v != "1" {
+			t.Errorf("rejected reason=%s = %q", reason, v)
+		}
+	}
 }
 
 // Mastodon and Misskey subscribe with a Follow of as:Public; a Create is

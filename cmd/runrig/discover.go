@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -10,7 +9,8 @@ import (
 	"github.com/runrig/runrig/relay/admin"
 )
 
-// selfCmd: self — this relay's signed discovery announcement (JSON).
+// selfCmd: self — this relay's signed discovery announcement, printed
+// exactly as signed: re-indenting it would change the signed record bytes.
 func selfCmd(c *admin.Client, args []string, _ bool, stdout, stderr io.Writer) int {
 	ctx, cancel := modCtx()
 	defer cancel()
@@ -19,12 +19,8 @@ func selfCmd(c *admin.Client, args []string, _ bool, stdout, stderr io.Writer) i
 		fmt.Fprintln(stderr, "runrig admin self:", err)
 		return 1
 	}
-	var v any
-	if json.Unmarshal(b, &v) == nil {
-		printJSON(stdout, v)
-		return 0
-	}
 	stdout.Write(b)
+	fmt.Fprintln(stdout)
 	return 0
 }
 

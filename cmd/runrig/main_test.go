@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/runrig/runrig/discovery"
 	"github.com/runrig/runrig/relay/admin"
 	"github.com/runrig/runrig/relay/relaytest"
 )
@@ -457,5 +458,41 @@ func TestModerationCLI(t *testing.T) {
 	if o, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(o), "to surplus") {
 		t.Errorf("approve --slice after DOMAIN: %v %s", err, o)
 	}
+	// runrig admin self prints the announcement exactly as signed: a copy
+	// of its output verifies.
+	ann := strings.TrimSpace(runCLI(t, "admin", "--data", data, "self"))
+	v := discovery.NewVerifier(actorKeys{})
+	if _, err := v.Verify(context.Background(), []byte(ann)); err != nil {
+		t.Fatalf("self output does not verify: %v\n%s", err, ann)
+	}
+	if !strings.HasPrefix(ann, `{"record":`) {
+		t.Errorf("self output is not the signed document as is:\n%s", ann)
+	}
 	p.kill9(t)
+}
+
+// actorKeys resolves an announcement key from the relay actor's
+// assertionMethod, as another relay would (without its safeguards).
+type actorKeys struct{}
+
+func (actorKeys) AssertionKey(_ context.Context, keyID string) (discovery.AssertionKey, error) {
+	actor, _, _ := strings.Cut(keyID, "#")
+	resp, err := http.Get(actor)
+	if err != nil {
+		return discovery.AssertionKey{}, err
+	}
+	defer resp.Body.Close()
+	var doc struct {
+		AssertionMethod []struct{ ID, Controller, PublicKeyMultibase string }
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil {
+		return discovery.AssertionKey{}, err
+	}
+	for _, m := range doc.AssertionMethod {
+		if m.ID == keyID {
+			pub, err := discovery.DecodeMultikey(m.PublicKeyMultibase)
+			return discovery.AssertionKey{ID: m.ID, Controller: m.Controller, Public: pub}, err
+		}
+	}
+	return discovery.AssertionKey{}, fmt.Errorf("no key %s", keyID)
 }

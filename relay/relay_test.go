@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/runrig/runrig/relay"
 	"github.com/runrig/runrig/relay/relaytest"
@@ -327,6 +328,9 @@ func TestRejectDropsQueuedDeliveries(t *testing.T) {
 	if _, err := r.Admin.Reject(ctx, c.Host(), ""); err != nil {
 		t.Fatal(err)
 	}
+	// A request already on the wire when the reject landed cannot be
+	// recalled: let it get its 503 before the peer accepts again.
+	time.Sleep(300 * time.Millisecond)
 	c.InboxStatus.Store(http.StatusAccepted)
 	waitFor(t, "Reject", func() bool { return len(c.ReceivedOf("Reject")) == 1 })
 	waitFor(t, "queue for c drained", func() bool {

@@ -63,7 +63,15 @@ type Dispatcher struct {
 	mu       sync.Mutex
 	peers    map[string]*peer
 	inflight map[int64]bool // claimed and not yet recorded
+	// cutoffs are set by DropPeer, by peer and slice: deliveries created
+	// before the cutoff are not sent, even if a worker already took them.
+	cutoffs map[string]time.Time
 }
+
+// maxCutoffs bounds DropPeer's cutoffs; the oldest go first.
+const maxCutoffs = 10000
+
+func cutoffKey(peer, slice string) string { return peer + "\x00" + slice }
 
 // peer is the in-memory state of one destination peer.
 type peer struct {
@@ -102,6 +110,7 @@ func New(q store.Queue, cfg Config, log *slog.Logger) *Dispatcher {
 		signing:  make(chan struct{}, runtime.GOMAXPROCS(0)),
 		peers:    map[string]*peer{},
 		inflight: map[int64]bool{},
+		cutoffs:  map[string]time.Time{},
 	}
 }
 
@@ -121,6 +130,18 @@ func (d *Dispatcher) Notify() {
 func (d *Dispatcher) DropPeer(peer, slice string, before time.Time) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if len(d.cutoffs) >= maxCutoffs {
+		var oldest string
+		for k, t := range d.cutoffs {
+			if oldest == "" || t.Before(d.cutoffs[oldest]) {
+				oldest = k
+			}
+		}
+		delete(d.cutoffs, oldest)
+	}
+	if key := cutoffKey(peer, slice); before.After(d.cutoffs[key]) {
+		d.cutoffs[key] = before
+	}
 	p := d.peers[peer]
 	if p == nil {
 		return
@@ -257,7 +278,13 @@ func (d *Dispatcher) work(ctx context.Context, name string, p *peer) {
 		p.queue = p.queue[1:]
 		open := time.Now().Before(p.circuitUntil)
 		until := p.circuitUntil
+		cutoff := d.cutoffs[cutoffKey(it.d.Peer, it.d.Slice)]
 		d.mu.Unlock()
+
+		if it.d.CreatedAt.Before(cutoff) { // the subscription ended after it was taken
+			d.results <- Result{Outcome: store.Outcome{Delivery: it.d, At: time.Now(), Dropped: "unsubscribed"}}
+			continue
+		}
 
 		if now := time.Now(); !it.d.Expires.IsZero() && now.After(it.d.Expires) {
 			d.results <- Result{Outcome: store.Outcome{Delivery: it.d, At: now, Dropped: "expired"}}

@@ -462,7 +462,8 @@ type Outcome struct {
 	// Dead: failed for the last time.
 	Dead bool
 	// Dropped, when set, says why the delivery was not attempted and is
-	// removed: "expired" (the message ended) or "blocked" (moderation).
+	// removed: "expired" (the message ended), "blocked" (moderation) or
+	// "unsubscribed" (the subscription ended after it was queued).
 	Dropped string
 	// Err describes a failure.
 	Err string

@@ -93,3 +93,16 @@ func (d *Directory) List(now time.Time) []Entry {
 	sort.Slice(out, func(i, j int) bool { return out[i].Record.Domain < out[j].Record.Domain })
 	return out
 }
+
+// matches reports whether want is empty or among have.
+func matches(have []string, want string) bool {
+	if want == "" {
+		return true
+	}
+	for _, h := range have {
+		if h == want {
+			return true
+		}
+	}
+	return false
+}

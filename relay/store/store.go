@@ -32,6 +32,7 @@ type Store interface {
 	Listings
 	Moderation
 	Keys
+	Federation
 	// Prune forgets seen activity ids older than before, drops payloads
 	// no delivery refers to and listings that ended by now.
 	Prune(ctx context.Context, before, now time.Time) error
@@ -258,6 +259,36 @@ type Settings interface {
 	InitSetting(ctx context.Context, name, value string) (string, error)
 }
 
+// Federation holds this relay's own subscriptions to other relays
+// (relay-to-relay federation). They are written through [Queue.Apply],
+// with the Follow that makes them.
+type Federation interface {
+	// RelayFollows returns every relay this relay follows or asked to.
+	RelayFollows(ctx context.Context) ([]RelayFollow, error)
+}
+
+// RelayFollow is this relay's subscription to another relay.
+type RelayFollow struct {
+	// Peer is the followed relay's authority, host[:port].
+	Peer string
+	// Actor and Inbox are the followed relay's actor and inbox.
+	Actor string
+	Inbox string
+	// FollowID is the id of this relay's Follow.
+	FollowID  string
+	State     SubscriptionState
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// RelayFollowAnswer records another relay's Accept or Reject of this
+// relay's Follow.
+type RelayFollowAnswer struct {
+	Peer     string
+	FollowID string
+	State    SubscriptionState
+}
+
 // SubscriptionState is where a subscription stands.
 type SubscriptionState string
 
@@ -335,6 +366,16 @@ type Change struct {
 	// Seen is the id of the inbound activity that caused the change; a
 	// second Change with the same Seen fails with ErrDuplicate.
 	Seen string
+	// SeenObject, when set, is the object an Announce shares: a second
+	// Change with the same SeenObject fails with ErrDuplicate, so an object
+	// reaching this relay along several paths of a relay mesh is relayed
+	// once.
+	SeenObject string
+	// Follow creates or replaces this relay's subscription to a relay.
+	Follow *RelayFollow
+	// FollowAnswer records a relay's answer to this relay's Follow; it
+	// fails with ErrNotFound when the follow id does not match.
+	FollowAnswer *RelayFollowAnswer
 	// Upsert creates or replaces a subscription.
 	Upsert *Subscriber
 	// Update replaces an existing subscription. If the peer has none (it

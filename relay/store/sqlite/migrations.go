@@ -200,6 +200,16 @@ var migrations = []string{
 		created_at INTEGER NOT NULL,
 		UNIQUE (domain, kind)
 	);`,
+	// 10: this relay's subscriptions to other relays.
+	`CREATE TABLE relay_follows (
+		peer       TEXT PRIMARY KEY,
+		actor      TEXT NOT NULL,
+		inbox      TEXT NOT NULL,
+		follow_id  TEXT NOT NULL UNIQUE,
+		state      TEXT NOT NULL,
+		created_at INTEGER NOT NULL,
+		updated_at INTEGER NOT NULL
+	);`,
 }
 
 // SchemaVersion is the version a freshly migrated store has.

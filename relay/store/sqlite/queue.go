@@ -13,15 +13,16 @@ import (
 // Apply implements store.Queue.
 func (db *DB) Apply(ctx context.Context, c store.Change) error {
 	return db.tx(ctx, func(tx *sql.Tx) error {
-		if c.Seen != "" {
-			res, err := tx.ExecContext(ctx, `INSERT INTO seen(activity_id, seen_at) VALUES (?, ?) ON CONFLICT DO NOTHING`,
-				c.Seen, ms(time.Now()))
-			if err != nil {
+		if err := markSeen(ctx, tx, c.Seen); err != nil {
+			return err
+		}
+		if c.SeenObject != "" {
+			if err := markSeen(ctx, tx, "object:"+c.SeenObject); err != nil {
 				return err
 			}
-			if n, _ := res.RowsAffected(); n == 0 {
-				return store.ErrDuplicate
-			}
+		}
+		if err := applyFollows(ctx, tx, c); err != nil {
+			return err
 		}
 		if k := c.Remove; k != nil {
 			if _, err := tx.ExecContext(ctx, `DELETE FROM subscribers WHERE slice = ? AND peer = ?`, k.Slice, k.Peer); err != nil {
@@ -69,6 +70,66 @@ func (db *DB) Apply(ctx context.Context, c store.Change) error {
 		}
 		return insertMessages(ctx, tx, c.Messages)
 	})
+}
+
+// markSeen records an id as seen; ErrDuplicate if it was already.
+func markSeen(ctx context.Context, tx *sql.Tx, id string) error {
+	if id == "" {
+		return nil
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO seen(activity_id, seen_at) VALUES (?, ?) ON CONFLICT DO NOTHING`, id, ms(time.Now()))
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return store.ErrDuplicate
+	}
+	return nil
+}
+
+// applyFollows records this relay's Follow of a relay, or the answer to it.
+func applyFollows(ctx context.Context, tx *sql.Tx, c store.Change) error {
+	now := ms(time.Now())
+	if f := c.Follow; f != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO relay_follows(peer, actor, inbox, follow_id, state, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(peer) DO UPDATE SET actor = excluded.actor, inbox = excluded.inbox,
+			follow_id = excluded.follow_id, state = excluded.state, updated_at = excluded.updated_at`,
+			f.Peer, f.Actor, f.Inbox, f.FollowID, f.State, now, now); err != nil {
+			return err
+		}
+	}
+	if a := c.FollowAnswer; a != nil {
+		res, err := tx.ExecContext(ctx, `UPDATE relay_follows SET state = ?, updated_at = ? WHERE peer = ? AND follow_id = ?`,
+			a.State, now, a.Peer, a.FollowID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return store.ErrNotFound
+		}
+	}
+	return nil
+}
+
+// RelayFollows implements store.Federation.
+func (db *DB) RelayFollows(ctx context.Context) ([]store.RelayFollow, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT peer, actor, inbox, follow_id, state, created_at, updated_at
+		FROM relay_follows ORDER BY peer`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.RelayFollow
+	for rows.Next() {
+		var f store.RelayFollow
+		var created, updated int64
+		if err := rows.Scan(&f.Peer, &f.Actor, &f.Inbox, &f.FollowID, &f.State, &created, &updated); err != nil {
+			return nil, err
+		}
+		f.CreatedAt, f.UpdatedAt = fromMS(created), fromMS(updated)
+		out = append(out, f)
+	}
+	return out, rows.Err()
 }
 
 func insertMessages(ctx context.Context, tx *sql.Tx, msgs []store.Message) error {

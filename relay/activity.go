@@ -38,6 +38,9 @@ type inbound struct {
 	// Embedded: carries an LD signature or an FEP-8b32 proof, so it must be
 	// forwarded byte for byte.
 	Embedded bool
+	// Hops is how many relays the activity has crossed, as the sending
+	// relay's Announce says (0 from a server).
+	Hops int
 	// decision is what the moderation rules say of the sender.
 	decision policy.Decision
 }
@@ -55,6 +58,7 @@ type envelope struct {
 	Audience  json.RawMessage `json:"audience"`
 	Signature json.RawMessage `json:"signature"`
 	Proof     json.RawMessage `json:"proof"`
+	Hops      json.RawMessage `json:"https://w3id.org/runrig/ns#hops"`
 }
 
 // iris reads a JSON-LD value that is an IRI, an object with an id, or an
@@ -118,6 +122,9 @@ func parseInbound(body []byte) (in *inbound, err error) {
 	}
 	if len(env.ID) == 0 {
 		return nil, fmt.Errorf("%w: no id", errNotActivity)
+	}
+	if in.Hops, err = parseHops(env.Hops); err != nil {
+		return nil, err
 	}
 	it, err := vocab.UnmarshalJSON(body)
 	if err != nil || it == nil {

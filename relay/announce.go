@@ -31,20 +31,26 @@ func (s *Server) announceKeyID() string { return s.actorID + "#ed25519-key" }
 // loadAnnounceKey returns the Ed25519 announcement key, creating it on
 // first start.
 func (s *Server) loadAnnounceKey(ctx context.Context) (ed25519.PrivateKey, error) {
-	v, err := s.store.Setting(ctx, settingAnnounceKey)
+	return s.loadEd25519(ctx, settingAnnounceKey, "announcement key")
+}
+
+// loadEd25519 returns the Ed25519 key kept in a setting, creating it on
+// first start.
+func (s *Server) loadEd25519(ctx context.Context, setting, what string) (ed25519.PrivateKey, error) {
+	v, err := s.store.Setting(ctx, setting)
 	if errors.Is(err, store.ErrNotFound) {
 		_, priv, gerr := ed25519.GenerateKey(rand.Reader)
 		if gerr != nil {
 			return nil, gerr
 		}
-		v, err = s.store.InitSetting(ctx, settingAnnounceKey, base64.StdEncoding.EncodeToString(priv.Seed()))
+		v, err = s.store.InitSetting(ctx, setting, base64.StdEncoding.EncodeToString(priv.Seed()))
 	}
 	if err != nil {
-		return nil, fmt.Errorf("announcement key: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	seed, err := base64.StdEncoding.DecodeString(v)
 	if err != nil || len(seed) != ed25519.SeedSize {
-		return nil, errors.New("announcement key: stored key is not an Ed25519 seed")
+		return nil, fmt.Errorf("%s: stored key is not an Ed25519 seed", what)
 	}
 	return ed25519.NewKeyFromSeed(seed), nil
 }
@@ -114,6 +120,12 @@ func (s *Server) Announcement(ctx context.Context) ([]byte, error) {
 	}
 	for _, k := range listing.Kinds {
 		r.Kinds = append(r.Kinds, string(k))
+	}
+	if s.dht != nil {
+		r.PeerID, r.Addrs = s.dht.PeerID().String(), s.dht.Addrs()
+	}
+	if s.gossip != nil {
+		r.Gossip = s.gossip.Addr()
 	}
 	return discovery.Sign(r, s.announceKeyID(), s.announceKey)
 }

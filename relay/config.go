@@ -78,6 +78,10 @@ type Config struct {
 
 	// Gossip joins a regional memberlist cluster when Gossip.Bind is set.
 	Gossip GossipConfig
+	// DHT joins the wide-area Kademlia DHT when DHT.Listen is set.
+	DHT DHTConfig
+	// Federation subscribes this relay to the relays it discovers.
+	Federation FederationConfig
 
 	// Regions are the regions this relay serves, each with a followable
 	// actor; listings are routed to them. Default none.
@@ -116,6 +120,15 @@ func (c *Config) validate() error {
 	}
 	if c.SeenRetention <= 0 {
 		c.SeenRetention = 7 * 24 * time.Hour
+	}
+	if c.Federation.MaxHops <= 0 {
+		c.Federation.MaxHops = 3
+	}
+	if c.Federation.Interval <= 0 {
+		c.Federation.Interval = time.Minute
+	}
+	if c.DHT.LookupInterval <= 0 {
+		c.DHT.LookupInterval = 10 * time.Minute
 	}
 	if c.ShutdownTimeout <= 0 {
 		c.ShutdownTimeout = 20 * time.Second

@@ -81,6 +81,11 @@ func (s *Server) relay(ctx context.Context, in *inbound) (string, error) {
 		}
 	}
 	change := store.Change{Seen: in.ID, Messages: msgs, PutListing: rec, DeleteListing: del}
+	if reannounced(in) {
+		// In a mesh of relays the same object arrives along several
+		// paths, each time in another relay's Announce: it is relayed once.
+		change.SeenObject = in.ObjectID
+	}
 	if err := s.store.Apply(ctx, change); err != nil {
 		if errors.Is(err, store.ErrDuplicate) {
 			return "duplicate", nil
@@ -92,7 +97,7 @@ func (s *Server) relay(ctx context.Context, in *inbound) (string, error) {
 }
 
 // mayPublish: only peers with an accepted subscription, to the relay or
-// to a slice, may publish through it.
+// to a slice, and relays this relay follows may publish through it.
 func (s *Server) mayPublish(ctx context.Context, peer string) (bool, error) {
 	subs, err := s.store.PeerSubscriptions(ctx, peer)
 	if err != nil {
@@ -103,7 +108,7 @@ func (s *Server) mayPublish(ctx context.Context, peer string) (bool, error) {
 			return true, nil
 		}
 	}
-	return false, nil
+	return s.followsRelay(ctx, peer)
 }
 
 // checkListing validates a listing and returns its index record.
@@ -127,9 +132,12 @@ func (s *Server) checkListing(in *inbound, now time.Time) (*store.ListingRecord,
 // receive for in, and to whom.
 func (s *Server) sliceMessage(ctx context.Context, in *inbound, name string, now, expires time.Time) (store.Message, error) {
 	msg := store.Message{ActivityID: in.ID, Body: in.raw, At: now, Expires: expires, KeyID: s.sliceKeyID(name)}
-	if !in.Embedded && (in.Type == vocab.CreateType || in.Type == vocab.AnnounceType) {
+	if reannounced(in) {
 		msg.ActivityID = s.newID()
 		body, err := s.announce(name, msg.ActivityID, in.ObjectID, now)
+		if err == nil {
+			body, err = withHops(body, in.Hops+1)
+		}
 		if err != nil {
 			return msg, err
 		}
@@ -139,9 +147,13 @@ func (s *Server) sliceMessage(ctx context.Context, in *inbound, name string, now
 	if err != nil {
 		return msg, err
 	}
+	// Never back toward the origin: not to the sender, nor to the
+	// object's own server. Past the hop bound, not to other relays.
+	origin, _ := policy.PeerOf(in.ObjectID)
+	lastHop := in.Hops+1 >= s.cfg.Federation.MaxHops
 	seen := make(map[string]bool, len(subs))
 	for _, t := range subs {
-		if t.Peer == in.Peer || seen[t.Inbox] {
+		if t.Peer == in.Peer || t.Peer == origin || seen[t.Inbox] || (lastHop && s.isRelay(t.Peer)) {
 			continue
 		}
 		if d := s.judge(policy.Subject{Peer: t.Peer, Actor: t.Actor}); d.Action.Blocks() {
@@ -152,6 +164,13 @@ func (s *Server) sliceMessage(ctx context.Context, in *inbound, name string, now
 		msg.Targets = append(msg.Targets, store.Target{Peer: t.Peer, Inbox: t.Inbox, Slice: name})
 	}
 	return msg, nil
+}
+
+// reannounced reports whether in is relayed as an Announce of its object,
+// signed by this relay: a Create or Announce without an LD signature or
+// proof.
+func reannounced(in *inbound) bool {
+	return !in.Embedded && (in.Type == vocab.CreateType || in.Type == vocab.AnnounceType)
 }
 
 // announce is an Announce of object by a slice's actor ("" for the relay).

@@ -71,14 +71,24 @@ func (s *Server) GossipAddr() string {
 	return s.gossip.Addr()
 }
 
-// peerViews lists the directory with each peer's trust and policy state.
-func (s *Server) peerViews() []admin.Peer {
+// peerViews lists the directory with each peer's trust and policy state,
+// and this relay's subscription to it.
+func (s *Server) peerViews(ctx context.Context) ([]admin.Peer, error) {
+	follows, err := s.store.RelayFollows(ctx)
+	if err != nil {
+		return nil, err
+	}
+	following := make(map[string]string, len(follows))
+	for _, f := range follows {
+		following[f.Peer] = string(f.State)
+	}
 	out := []admin.Peer{}
 	for _, e := range s.directory.List(time.Now()) {
 		d := s.judge(policy.Subject{Peer: e.Record.Domain, Actor: e.Record.Actor})
 		p := admin.Peer{Domain: e.Record.Domain, Actor: e.Record.Actor, Inbox: e.Record.Inbox, Regions: e.Record.Regions,
 			Kinds: e.Record.Kinds, Software: e.Record.Software, Verified: e.Verified, Down: e.Down, LastSeen: e.LastSeen,
-			Expires: e.Record.Expires, Trust: string(s.trustOf(e.Record.Domain)), Policy: string(d.Action)}
+			Expires: e.Record.Expires, Trust: string(s.trustOf(e.Record.Domain)), Policy: string(d.Action),
+			Following: following[e.Record.Domain]}
 		for _, src := range e.Sources {
 			p.Sources = append(p.Sources, string(src))
 		}
@@ -90,19 +100,31 @@ func (s *Server) peerViews() []admin.Peer {
 		}
 		out = append(out, p)
 	}
-	return out
+	return out, nil
 }
 
 // adminPeers lists the directory; ?region= and ?kind= select peers (or
-// their members) serving that region and carrying that kind.
+// their members) serving that region and carrying that kind; ?lookup=1
+// asks the DHT first.
 func (s *Server) adminPeers(w http.ResponseWriter, r *http.Request) {
 	region, kind := r.URL.Query().Get("region"), r.URL.Query().Get("kind")
+	if r.URL.Query().Get("lookup") != "" {
+		if err := s.lookupDHT(r.Context(), region, kind); err != nil {
+			adminError(w, http.StatusGatewayTimeout, fmt.Errorf("DHT lookup: %w", err))
+			return
+		}
+	}
+	views, err := s.peerViews(r.Context())
+	if err != nil {
+		adminError(w, http.StatusInternalServerError, err)
+		return
+	}
 	if region == "" && kind == "" {
-		adminJSON(w, s.peerViews())
+		adminJSON(w, views)
 		return
 	}
 	out := []admin.Peer{}
-	for _, p := range s.peerViews() {
+	for _, p := range views {
 		if !p.Verified || policy.Action(p.Policy).Blocks() {
 			continue
 		}
@@ -136,12 +158,17 @@ func matches(have []string, want string) bool {
 // handlePeers serves the public directory: verified peers that are not
 // blocked.
 func (s *Server) handlePeers(w http.ResponseWriter, r *http.Request) {
+	views, err := s.peerViews(r.Context())
+	if err != nil {
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
 	out := []admin.Peer{}
-	for _, p := range s.peerViews() {
+	for _, p := range views {
 		if !p.Verified || policy.Action(p.Policy).Blocks() {
 			continue
 		}
-		p.Trust, p.Policy = "", ""
+		p.Trust, p.Policy, p.Following = "", "", ""
 		out = append(out, p)
 	}
 	w.Header().Set("Content-Type", "application/json")

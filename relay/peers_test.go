@@ -139,3 +139,58 @@ func TestFMPOptInToDiscovery(t *testing.T) {
 		t.Errorf("directory outbox = %+v", outbox)
 	}
 }
+
+// Three relays on a loopback DHT: each announces itself (peer id and full
+// multiaddrs in its signed announcement), and `discover` on one finds the
+// others, verified against their actors. A restarted relay keeps its peer
+// id.
+func TestRelaysDiscoverEachOtherByDHT(t *testing.T) {
+	ctx := context.Background()
+	dht := func(boot ...string) func(*relay.Config) {
+		return func(c *relay.Config) {
+			c.DHT = relay.DHTConfig{Listen: []string{"/ip4/127.0.0.1/tcp/0"}, Bootstrap: boot}
+			c.Regions, _ = relay.ParseRegions("it-bg")
+		}
+	}
+	self := func(r *testRelay) discovery.Record {
+		b, err := r.Admin.Self(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, rec, err := discovery.Parse(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rec
+	}
+	a := startRelay(t, dht())
+	ra := self(a)
+	if ra.PeerID == "" || len(ra.Addrs) == 0 || !strings.HasSuffix(ra.Addrs[0], "/p2p/"+ra.PeerID) {
+		t.Fatalf("self announcement lacks the peer id or full multiaddrs: %+v", ra)
+	}
+	b := startRelay(t, dht(ra.Addrs[0]))
+	c := startRelay(t, dht(ra.Addrs[0]))
+	host := func(r *testRelay) string { return strings.TrimPrefix(r.URL, "http://") }
+	waitFor(t, "C discovers A and B in the DHT", func() bool {
+		peers, err := c.Admin.Discover(ctx, "it-bg", "")
+		if err != nil {
+			t.Logf("discover: %v", err)
+			return false
+		}
+		found := map[string]bool{}
+		for _, p := range peers {
+			if p.Verified && len(p.Sources) == 1 && p.Sources[0] == "dht" {
+				found[p.Domain] = true
+			}
+		}
+		return len(peers) == 2 && found[host(a)] && found[host(b)]
+	})
+
+	// The identity is kept in the store: a restart keeps the peer id.
+	pid, dir := self(b).PeerID, b.DataDir
+	b.stop()
+	b2 := startRelayIn(t, dir, "127.0.0.1:0", dht(ra.Addrs[0]))
+	if got := self(b2).PeerID; got != pid {
+		t.Errorf("peer id after restart = %s, want %s", got, pid)
+	}
+}

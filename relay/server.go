@@ -73,6 +73,7 @@ type Server struct {
 	announcements *discovery.Verifier
 	directory     *discovery.Directory
 	gossip        *discovery.Gossip // nil when gossip is off
+	dht           *discovery.DHT    // nil when the DHT is off
 
 	// Peers: fetching, key cache, deliveries.
 	fetch      *fetch.Client
@@ -243,6 +244,19 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		s.every(runCtx, policyReloadInterval, false, "reloading moderation rules", s.reloadPolicy)
 	}()
 
+	if s.cfg.Federation.Relays {
+		s.bg.Add(1)
+		go func() {
+			defer s.bg.Done()
+			s.every(runCtx, s.cfg.Federation.Interval, false, "following discovered relays", s.federate)
+		}()
+	}
+	if err := s.startDHT(runCtx); err != nil {
+		stopBG()
+		ln.Close()
+		adminLn.Close()
+		return fmt.Errorf("dht: %w", err)
+	}
 	if err := s.startGossip(runCtx); err != nil {
 		stopBG()
 		ln.Close()

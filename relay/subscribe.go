@@ -175,7 +175,7 @@ func (s *Server) undo(ctx context.Context, in *inbound, inboxSlice string) (stri
 }
 
 // followBackAnswer records a LitePub subscriber's Accept or Reject of a
-// follow-back.
+// follow-back, or a relay's answer to this relay's Follow.
 func (s *Server) followBackAnswer(ctx context.Context, in *inbound) (string, error) {
 	subs, err := s.store.PeerSubscriptions(ctx, in.Peer)
 	if err != nil {
@@ -199,6 +199,9 @@ func (s *Server) followBackAnswer(ctx context.Context, in *inbound) (string, err
 			return "", err
 		}
 		return "follow_back_" + string(state), nil
+	}
+	if res, err := s.relayFollowAnswer(ctx, in); res != "" || err != nil {
+		return res, err
 	}
 	return "ignored", nil
 }

@@ -44,14 +44,18 @@ func peersCmd(c *admin.Client, args []string, asJSON bool, stdout, stderr io.Wri
 			return
 		}
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "DOMAIN\tSTATE\tSOURCES\tREGIONS\tTRUST\tPOLICY\tSOFTWARE\tLAST SEEN")
+		fmt.Fprintln(tw, "DOMAIN\tSTATE\tSOURCES\tREGIONS\tTRUST\tPOLICY\tFOLLOWING\tSOFTWARE\tLAST SEEN")
 		for _, p := range peers {
 			state := "up"
 			if p.Down {
 				state = "down"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.Domain, state, strings.Join(p.Sources, ","),
-				strings.Join(p.Regions, ","), p.Trust, p.Policy, p.Software, ago(p.LastSeen))
+			following := p.Following
+			if following == "" {
+				following = "-"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.Domain, state, strings.Join(p.Sources, ","),
+				strings.Join(p.Regions, ","), p.Trust, p.Policy, following, p.Software, ago(p.LastSeen))
 		}
 		tw.Flush()
 	})

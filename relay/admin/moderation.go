@@ -353,6 +353,9 @@ type Peer struct {
 	// Trust and Policy are the moderators' view (admin only).
 	Trust  string `json:"trust,omitempty"`
 	Policy string `json:"policy,omitempty"`
+	// Following is where this relay's own subscription to the peer
+	// stands (pending, accepted, rejected), or "" (admin only).
+	Following string `json:"following,omitempty"`
 }
 
 // Member is an FMP server listed by its relay.
@@ -360,14 +363,17 @@ type Member = discovery.Member
 
 // Peers lists the discovery directory.
 func (c *Client) Peers(ctx context.Context) ([]Peer, error) {
-	return c.Discover(ctx, "", "")
+	var out []Peer
+	err := c.do(ctx, http.MethodGet, "/peers", nil, &out)
+	return out, err
 }
 
-// Discover lists verified, unblocked peers (or their opted-in members)
-// serving region and carrying kind; empty matches all.
+// Discover looks peers up in the DHT (when the relay runs one), then lists
+// the verified, unblocked peers (or their opted-in members) serving region
+// and carrying kind; empty matches all.
 func (c *Client) Discover(ctx context.Context, region, kind string) ([]Peer, error) {
 	var out []Peer
-	err := c.do(ctx, http.MethodGet, "/peers?region="+url.QueryEscape(region)+"&kind="+url.QueryEscape(kind), nil, &out)
+	err := c.do(ctx, http.MethodGet, "/peers?lookup=1&region="+url.QueryEscape(region)+"&kind="+url.QueryEscape(kind), nil, &out)
 	return out, err
 }
 

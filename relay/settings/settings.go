@@ -8,6 +8,8 @@ package settings
 import (
 	"flag"
 	"fmt"
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
 	"io"
 	"os"
 	"sort"
@@ -85,6 +87,21 @@ func num(f func(c *relay.Config) *int) (func(*relay.Config, *Log, string) error,
 // settingList collects settings.
 type settingList []setting
 
+// addBool appends a true/false setting, which as a flag may be given
+// without a value.
+func (l *settingList) addBool(name, doc string, f func(c *relay.Config) *bool) {
+	*l = append(*l, setting{name: name, bool: true, doc: doc,
+		set: func(c *relay.Config, _ *Log, v string) error {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return fmt.Errorf("want true or false, got %q", v)
+			}
+			*f(c) = b
+			return nil
+		},
+		get: func(c *relay.Config, _ *Log) string { return strconv.FormatBool(*f(c)) }})
+}
+
 // add appends a setting.
 func (l *settingList) add(name, doc string, set func(*relay.Config, *Log, string) error, get func(*relay.Config, *Log) string) {
 	*l = append(*l, setting{name: name, doc: doc, set: set, get: get})
@@ -109,17 +126,8 @@ func (l *settingList) serverSettings() {
 	l.add("public-url", "scheme and host peers reach this relay at, e.g. https://relay.example", s, g)
 	s, g = str(func(c *relay.Config, _ *Log) *string { return &c.DataDir })
 	l.add("data", "directory holding the store, the actor key and the admin socket", s, g)
-	*l = append(*l, setting{name: "allow-private-networks", bool: true,
-		doc: "let fetches and deliveries reach loopback and private addresses (tests and local demos only)",
-		set: func(c *relay.Config, _ *Log, v string) error {
-			b, err := strconv.ParseBool(v)
-			if err != nil {
-				return fmt.Errorf("want true or false, got %q", v)
-			}
-			c.AllowPrivateNetworks = b
-			return nil
-		},
-		get: func(c *relay.Config, _ *Log) string { return strconv.FormatBool(c.AllowPrivateNetworks) }})
+	l.addBool("allow-private-networks", "let fetches and deliveries reach loopback and private addresses (tests and local demos only)",
+		func(c *relay.Config) *bool { return &c.AllowPrivateNetworks })
 	l.add("approval", "auto: accept subscriptions at once; manual: hold them until an operator approves",
 		func(c *relay.Config, _ *Log, v string) error {
 			if v != string(relay.ApproveAuto) && v != string(relay.ApproveManual) {
@@ -188,16 +196,8 @@ func (l *settingList) moderationSettings() {
 func (l *settingList) discoverySettings() {
 	s, g := str(func(c *relay.Config, _ *Log) *string { return &c.Gossip.Bind })
 	l.add("gossip-bind", "host:port for regional gossip (memberlist, UDP and TCP); off when unset", s, g)
-	l.add("gossip-join", "gossip members to join, host:port separated by commas",
-		func(c *relay.Config, _ *Log, v string) error {
-			c.Gossip.Join = nil
-			for _, a := range strings.Split(v, ",") {
-				if a = strings.TrimSpace(a); a != "" {
-					c.Gossip.Join = append(c.Gossip.Join, a)
-				}
-			}
-			return nil
-		}, func(c *relay.Config, _ *Log) string { return strings.Join(c.Gossip.Join, ",") })
+	s, g = commaList(func(c *relay.Config) *[]string { return &c.Gossip.Join }, nil)
+	l.add("gossip-join", "gossip members to join, host:port separated by commas", s, g)
 	l.add("gossip-profile", "gossip timing: lan, wan or local", func(c *relay.Config, _ *Log, v string) error {
 		if v != "lan" && v != "wan" && v != "local" {
 			return fmt.Errorf("want lan, wan or local, got %q", v)
@@ -214,6 +214,18 @@ func (l *settingList) discoverySettings() {
 	l.add("gossip-key", "the gossip cluster's encryption key, base64 of 16, 24 or 32 bytes (every member needs it)", s, g)
 	s, g = str(func(c *relay.Config, _ *Log) *string { return &c.Gossip.Label })
 	l.add("gossip-label", "a label separating gossip clusters that share a network", s, g)
+	s, g = commaList(func(c *relay.Config) *[]string { return &c.DHT.Listen }, checkMultiaddr(false))
+	l.add("dht-listen", "libp2p multiaddrs for the wide-area DHT, separated by commas (e.g. /ip4/0.0.0.0/tcp/4001); off when unset", s, g)
+	s, g = commaList(func(c *relay.Config) *[]string { return &c.DHT.Bootstrap }, checkMultiaddr(true))
+	l.add("dht-bootstrap", "DHT nodes to join through: full multiaddrs ending in /p2p/PEER-ID, separated by commas (runrig admin self prints a relay's)", s, g)
+	s, g = dur(func(c *relay.Config) *time.Duration { return &c.DHT.LookupInterval })
+	l.add("dht-lookup-interval", "how often the relay looks up peers in the DHT (default 10m)", s, g)
+	l.addBool("federate-relays", "subscribe automatically to discovered, verified relays that the moderation rules accept (allowlist mode: only allowed ones)",
+		func(c *relay.Config) *bool { return &c.Federation.Relays })
+	s, g = num(func(c *relay.Config) *int { return &c.Federation.MaxHops })
+	l.add("max-hops", "how many relays an activity may cross before it is no longer passed to other relays (default 3)", s, g)
+	s, g = dur(func(c *relay.Config) *time.Duration { return &c.Federation.Interval })
+	l.add("federation-interval", "how often the directory is checked for relays to follow (default 1m)", s, g)
 	l.add("region", "regions served, comma-separated codes (like regions, without boxes)",
 		func(c *relay.Config, _ *Log, v string) error {
 			rs, err := relay.ParseRegions(strings.ReplaceAll(v, ",", ";"))
@@ -361,4 +373,44 @@ func loadFile(path string, ss []setting, cfg *relay.Config, lg *Log) error {
 		}
 	}
 	return nil
+}
+
+// commaList reads a comma-separated list into the field at ptr, checking
+// each element with check (when set).
+func commaList(ptr func(*relay.Config) *[]string, check func(string) error) (func(*relay.Config, *Log, string) error, func(*relay.Config, *Log) string) {
+	return func(c *relay.Config, _ *Log, v string) error {
+			var out []string
+			for _, a := range strings.Split(v, ",") {
+				if a = strings.TrimSpace(a); a == "" {
+					continue
+				}
+				if check != nil {
+					if err := check(a); err != nil {
+						return err
+					}
+				}
+				out = append(out, a)
+			}
+			*ptr(c) = out
+			return nil
+		}, func(c *relay.Config, _ *Log) string {
+			return strings.Join(*ptr(c), ",")
+		}
+}
+
+// checkMultiaddr checks a libp2p multiaddr, and that it names a peer when
+// withPeer is set.
+func checkMultiaddr(withPeer bool) func(string) error {
+	return func(s string) error {
+		a, err := ma.NewMultiaddr(s)
+		if err != nil {
+			return fmt.Errorf("%q is not a multiaddr: %w", s, err)
+		}
+		if withPeer {
+			if _, err := peer.AddrInfoFromP2pAddr(a); err != nil {
+				return fmt.Errorf("%q must end in /p2p/PEER-ID", s)
+			}
+		}
+		return nil
+	}
 }

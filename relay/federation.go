@@ -1,0 +1,159 @@
+package relay
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	vocab "github.com/go-ap/activitypub"
+
+	"github.com/runrig/runrig/policy"
+	"github.com/runrig/runrig/relay/store"
+)
+
+// Relay-to-relay federation.
+const (
+	// hopsProperty carries, in a relay's Announce, how many relays the
+	// activity has crossed. It is a full IRI so that it needs no context.
+	hopsProperty = "https://w3id.org/runrig/ns#hops"
+	// maxHopsValue bounds the hop count a peer may claim.
+	maxHopsValue = 1000
+	// refollowAfter is how long a relay that rejected this relay's Follow
+	// is left alone before it is asked again.
+	refollowAfter = 24 * time.Hour
+)
+
+// FederationConfig configures relay-to-relay federation.
+type FederationConfig struct {
+	// Relays makes this relay subscribe automatically to every verified
+	// relay in its discovery directory that the moderation rules accept
+	// (in allowlist mode: only allowed ones; limited peers are not
+	// followed), with the same relay handshake a server uses. Default off.
+	Relays bool
+	// MaxHops is how many relays an activity may cross: one that has
+	// crossed MaxHops relays still reaches this relay's own subscribers
+	// but is not passed on to other relays. Default 3.
+	MaxHops int
+	// Interval is how often the directory is checked for relays to
+	// follow. Default one minute.
+	Interval time.Duration
+}
+
+// federate follows every verified, reachable relay of the directory that
+// the moderation rules accept and that this relay does not follow yet.
+// The Follow is queued durably with the record of it.
+func (s *Server) federate(ctx context.Context) error {
+	follows, err := s.store.RelayFollows(ctx)
+	if err != nil {
+		return err
+	}
+	have := make(map[string]store.RelayFollow, len(follows))
+	for _, f := range follows {
+		have[f.Peer] = f
+	}
+	now := time.Now()
+	for _, e := range s.directory.List(now) {
+		r := e.Record
+		if !e.Verified || e.Down || r.Domain == s.host {
+			continue
+		}
+		if d := s.judge(policy.Subject{Peer: r.Domain, Actor: r.Actor}); d.Action.Blocks() || d.Action == policy.Limit {
+			continue
+		}
+		if f, ok := have[r.Domain]; ok && f.Actor == r.Actor && (f.State != store.Rejected || now.Sub(f.UpdatedAt) < refollowAfter) {
+			continue
+		}
+		if err := s.followRelay(ctx, r.Domain, r.Actor, r.Inbox, now); err != nil {
+			return fmt.Errorf("following %s: %w", r.Domain, err)
+		}
+		s.log.Info("following a discovered relay", "peer", r.Domain, "actor", r.Actor)
+	}
+	return nil
+}
+
+// followRelay queues a Follow of a relay (Mastodon style: the object is
+// as:Public) and records it as pending.
+func (s *Server) followRelay(ctx context.Context, peer, actor, inbox string, now time.Time) error {
+	id := s.newID()
+	f := vocab.FollowNew(vocab.ID(id), vocab.IRI(asPublic))
+	f.Actor = vocab.IRI(s.actorID)
+	f.To = vocab.ItemCollection{vocab.IRI(actor)}
+	body, err := marshalAS(f)
+	if err != nil {
+		return err
+	}
+	msg := store.Message{ActivityID: id, Body: body, At: now, KeyID: s.sliceKeyID(""),
+		Targets: []store.Target{{Peer: peer, Inbox: inbox}}}
+	err = s.store.Apply(ctx, store.Change{Messages: []store.Message{msg},
+		Follow: &store.RelayFollow{Peer: peer, Actor: actor, Inbox: inbox, FollowID: id, State: store.Pending}})
+	if err == nil {
+		s.dispatcher.Notify()
+	}
+	return err
+}
+
+// relayFollowAnswer records a relay's Accept or Reject of this relay's
+// Follow; "" when in answers no such Follow.
+func (s *Server) relayFollowAnswer(ctx context.Context, in *inbound) (string, error) {
+	state := store.Accepted
+	if in.Type == vocab.RejectType {
+		state = store.Rejected
+	}
+	a := &store.RelayFollowAnswer{Peer: in.Peer, FollowID: in.ObjectID, State: state}
+	switch err := s.store.Apply(ctx, store.Change{Seen: in.ID, FollowAnswer: a}); {
+	case errors.Is(err, store.ErrDuplicate):
+		return "duplicate", nil
+	case errors.Is(err, store.ErrNotFound):
+		return "", nil
+	case err != nil:
+		return "", err
+	}
+	s.log.Info("a relay answered this relay's Follow", "peer", in.Peer, "state", state)
+	return "relay_follow_" + string(state), nil
+}
+
+// followsRelay reports whether this relay follows peer and was accepted.
+func (s *Server) followsRelay(ctx context.Context, peer string) (bool, error) {
+	follows, err := s.store.RelayFollows(ctx)
+	if err != nil {
+		return false, err
+	}
+	for _, f := range follows {
+		if f.Peer == peer && f.State == store.Accepted {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// isRelay reports whether peer is a relay this relay knows from discovery.
+func (s *Server) isRelay(peer string) bool {
+	e, ok := s.directory.Get(peer)
+	return ok && e.Verified
+}
+
+// withHops adds the hop count to an Announce this relay builds.
+func withHops(body []byte, hops int) ([]byte, error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(body, &m); err != nil {
+		return nil, err
+	}
+	m[hopsProperty] = json.RawMessage(strconv.Itoa(hops))
+	return json.Marshal(m)
+}
+
+// parseHops reads the hop count a relay's Announce carries (0 when
+// absent).
+func parseHops(raw json.RawMessage) (int, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return 0, nil
+	}
+	var n int
+	if err := json.Unmarshal(raw, &n); err != nil || n < 0 || n > maxHopsValue {
+		return 0, fmt.Errorf("%w: %s must be an integer from 0 to %d", errNotActivity, hopsProperty, maxHopsValue)
+	}
+	return n, nil
+}

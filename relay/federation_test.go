@@ -1,0 +1,115 @@
+package relay_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/runrig/runrig/relay"
+	"github.com/runrig/runrig/relay/admin"
+	"github.com/runrig/runrig/relay/relaytest"
+)
+
+func federating(c *relay.Config) {
+	c.Federation = relay.FederationConfig{Relays: true, Interval: 50 * time.Millisecond}
+}
+
+// following returns where r's subscription to peer stands.
+func following(t *testing.T, r *testRelay, peer *testRelay) string {
+	peers, err := r.Admin.Peers(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range peers {
+		if p.Actor == peer.Actor() {
+			return p.Following
+		}
+	}
+	return "absent"
+}
+
+// sample reads one sample of a relay's metrics (0 when absent).
+func sample(t *testing.T, r *testRelay, name string) float64 {
+	resp, err := http.Get(r.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
+			f, _ := strconv.ParseFloat(v, 64)
+			return f
+		}
+	}
+	return 0
+}
+
+// A federating relay follows the relays in its directory that the rules
+// accept, not limited ones; an activity that has crossed the hop bound
+// still reaches servers but is not passed to relays; the hop count each
+// relay adds is carried in its Announce.
+func TestFederationFollowsAndBoundsHops(t *testing.T) {
+	ctx := context.Background()
+	a := startRelay(t, func(c *relay.Config) { c.Federation.MaxHops = 2 })
+	b := startRelay(t, federating)
+	limited := startRelay(t, nil)
+	host := func(r *testRelay) string { return strings.TrimPrefix(r.URL, "http://") }
+	if _, _, err := b.Admin.Block(ctx, admin.Block{Domain: host(limited), Severity: "silence", Reason: "new"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []*testRelay{a, limited} {
+		if _, err := b.AddPeer(ctx, r.URL); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := a.AddPeer(ctx, b.URL); err != nil { // a knows b is a relay
+		t.Fatal(err)
+	}
+	waitFor(t, "b to follow a", func() bool { return following(t, b, a) == "accepted" })
+	time.Sleep(200 * time.Millisecond) // a few more federation rounds
+	if got := following(t, b, limited); got != "" {
+		t.Errorf("b follows a limited relay: %q", got)
+	}
+
+	fmp, server := newInstance(t, relaytest.Mastodon), newInstance(t, relaytest.Mastodon)
+	subscribe(t, a, fmp)
+	subscribe(t, a, server)
+	const relayed = `runrig_inbox_activities_total{result="relayed",type="Announce"}`
+
+	// One hop so far: a passes it to b too.
+	obj := fmp.URL() + "/notes/1"
+	publish(t, a, fmp, fmp.Activity("Announce", fmp.ActorID, obj, nil), http.StatusAccepted)
+	waitFor(t, "b to receive the first", func() bool { return sample(t, b, relayed) == 1 })
+
+	// Already one relay crossed: with a's, two, the bound: b is skipped.
+	var doc map[string]any
+	json.Unmarshal(fmp.Activity("Announce", fmp.ActorID, fmp.URL()+"/notes/2", nil), &doc)
+	doc["https://w3id.org/runrig/ns#hops"] = 1
+	body, _ := json.Marshal(doc)
+	publish(t, a, fmp, body, http.StatusAccepted)
+	waitFor(t, "the server to receive both", func() bool { return len(server.ReceivedOf("Announce")) == 2 })
+	for _, got := range server.ReceivedOf("Announce") {
+		want := 1.0
+		if got.ObjectID() != obj {
+			want = 2
+		}
+		if h, _ := got.Doc["https://w3id.org/runrig/ns#hops"].(float64); h != want {
+			t.Errorf("Announce of %s carries hops %v, want %v", got.ObjectID(), got.Doc["https://w3id.org/runrig/ns#hops"], want)
+		}
+	}
+	time.Sleep(300 * time.Millisecond)
+	if n := sample(t, b, relayed); n != 1 {
+		t.Errorf("b received %v Announces, want 1 (the second crossed the hop bound)", n)
+	}
+
+	doc["https://w3id.org/runrig/ns#hops"] = -1
+	doc["id"] = fmp.NewID("activities")
+	body, _ = json.Marshal(doc)
+	publish(t, a, fmp, body, http.StatusBadRequest)
+}

@@ -18,6 +18,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/p2p/security/noise"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	ma "github.com/multiformats/go-multiaddr"
 	manet "github.com/multiformats/go-multiaddr/net"
@@ -31,6 +32,9 @@ const (
 	lookupParallel = 8
 	// recordFetchTimeout bounds fetching one record from the DHT.
 	recordFetchTimeout = 10 * time.Second
+	// joinWait bounds the wait for a bootstrap peer to enter the routing
+	// table.
+	joinWait = 5 * time.Second
 )
 
 // DHTConfig configures a node of the relays' Kademlia DHT.
@@ -100,7 +104,7 @@ func StartDHT(ctx context.Context, cfg DHTConfig, verify Verify, dir *Directory)
 		boot = append(boot, *ai)
 	}
 	h, err := libp2p.New(libp2p.Identity(cfg.Identity), libp2p.ListenAddrStrings(cfg.Listen...),
-		libp2p.Transport(tcp.NewTCPTransport), libp2p.DisableRelay(), libp2p.ConnectionGater(gater),
+		libp2p.Transport(tcp.NewTCPTransport), libp2p.Security(noise.ID, noise.New), libp2p.DisableRelay(), libp2p.ConnectionGater(gater),
 		libp2p.UserAgent("runrig"))
 	if err != nil {
 		return nil, fmt.Errorf("dht listen: %w", err)
@@ -133,6 +137,11 @@ func (d *DHT) connect(ctx context.Context, boot []peer.AddrInfo) error {
 	}
 	if len(errs) == len(boot) {
 		return fmt.Errorf("dht bootstrap: no bootstrap peer answered: %w", errors.Join(errs...))
+	}
+	// A peer enters the routing table once identify shows it speaks the
+	// DHT protocol, shortly after the connection.
+	for deadline := time.Now().Add(joinWait); d.kad.RoutingTable().Size() == 0 && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
 	}
 	if err := <-d.kad.ForceRefresh(); err != nil {
 		d.log.Warn("dht: routing table refresh", "err", err)

@@ -1,5 +1,6 @@
 # Runrig relay. `make run` starts a relay on the embedded store in ./data;
-# `make test` runs every test; `make bench` measures signed fan-out.
+# `make test` runs every test; `make bench` measures signed fan-out and
+# discovery.
 GO ?= go
 
 .PHONY: run build test vet fmt-check bench clean
@@ -25,10 +26,13 @@ fmt-check:
 # Fan-out to 20 and 500 loopback subscribers through the real binary, with
 # the machine's raw RSA signing rate measured in the same run; the cost of
 # validating a listing against one signed delivery; then the per-signature
-# cost of the relay's own signer.
+# cost of the relay's own signer; then discovery: 50 DHT nodes (new
+# records found by lookups, p50/p99; heap per node) and 50 gossip nodes
+# (time until all know a new member), each against its target.
 bench:
 	$(GO) test -run '^$$' -bench 'Fanout|ListingValidation' -benchtime 1x -timeout 30m ./cmd/runrig/
 	$(GO) test -run '^$$' -bench 'Sign' -benchtime 2s ./relay/httpsig/
+	$(GO) test -run '^$$' -bench 'DHTLookup|GossipConvergence' -benchtime 1x -timeout 30m ./discovery/
 
 clean:
 	rm -rf bin

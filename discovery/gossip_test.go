@@ -38,7 +38,7 @@ type node struct {
 	rej    sync.Map
 }
 
-func announce(t *testing.T, n *node, seq uint64, priv ed25519.PrivateKey) []byte {
+func announce(t testing.TB, n *node, seq uint64, priv ed25519.PrivateKey) []byte {
 	now := time.Now()
 	b, err := Sign(Record{Domain: n.domain, Actor: "https://" + n.domain + "/actor", Inbox: "https://" + n.domain + "/inbox",
 		Software: "runrig test", Regions: []string{"it-bg"}, Seq: seq, Issued: now, Expires: now.Add(time.Hour)},

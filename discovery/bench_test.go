@@ -1,0 +1,166 @@
+package discovery
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"fmt"
+	"math"
+	"runtime"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/crypto"
+)
+
+// Targets of the discovery benchmarks (issue: loopback, 50 nodes).
+const (
+	targetLookupP99   = time.Second
+	targetHeapPerNode = 1 << 20
+	targetConvergence = 10 * time.Second
+)
+
+// percentile of sorted durations.
+func percentile(d []time.Duration, p float64) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	return d[min(len(d)-1, int(math.Ceil(p*float64(len(d))))-1)]
+}
+
+func heapAlloc() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
+}
+
+// BenchmarkDHTLookup starts 50 DHT nodes on loopback, then, again and
+// again, a new node that joins, publishes its record and is looked for by
+// a random existing node. It reports the time from the start of the
+// publication until a lookup finds and verifies the record, and the
+// lookup alone (p50/p99), against the 1 s target; and the heap each node
+// holds, against 1 MiB.
+func BenchmarkDHTLookup(b *testing.B) {
+	const n, trials = 50, 20
+	ring := &keyring{keys: map[string]AssertionKey{}}
+	before := heapAlloc()
+	nodes := startDHTNetwork(b, n, ring)
+	heap := float64(heapAlloc()-before) / n
+	ctx := context.Background()
+	var found, lookups []time.Duration
+	for i := 0; i < trials; i++ {
+		nd := newDHTNode(b, ring, fmt.Sprintf("new%02d.example", i), nodes[i%n].d.Addrs()[0])
+		region := fmt.Sprintf("trial-%d", i)
+		start := time.Now()
+		if err := nd.d.Publish(ctx, nd.sign(b, nd.record(1, start, time.Hour, []string{region}), nd.priv)); err != nil {
+			b.Fatal(err)
+		}
+		seeker := nodes[(i*7+3)%n]
+		for {
+			ls := time.Now()
+			recs, err := seeker.d.Lookup(ctx, region, "")
+			if err != nil {
+				b.Fatal(err)
+			}
+			if hasDomain(recs, nd.domain) {
+				lookups = append(lookups, time.Since(ls))
+				found = append(found, time.Since(start))
+				break
+			}
+			if time.Since(start) > time.Minute {
+				b.Fatalf("%s not found after a minute", nd.domain)
+			}
+		}
+	}
+	sort.Slice(found, func(i, j int) bool { return found[i] < found[j] })
+	sort.Slice(lookups, func(i, j int) bool { return lookups[i] < lookups[j] })
+	b.ReportMetric(float64(percentile(found, .5).Milliseconds()), "publish-to-found-p50-ms")
+	b.ReportMetric(float64(percentile(found, .99).Milliseconds()), "publish-to-found-p99-ms")
+	b.ReportMetric(float64(percentile(lookups, .5).Milliseconds()), "lookup-p50-ms")
+	b.ReportMetric(float64(percentile(lookups, .99).Milliseconds()), "lookup-p99-ms")
+	b.ReportMetric(float64(percentile(found, .99))/float64(targetLookupP99), "p99/target")
+	b.ReportMetric(heap/(1<<10), "heap-KiB/node")
+	b.ReportMetric(heap/targetHeapPerNode, "heap/target")
+}
+
+// newDHTNode starts one more DHT node joining through boot.
+func newDHTNode(tb testing.TB, ring *keyring, domain, boot string) *dhtNode {
+	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
+	id, _, _ := crypto.GenerateEd25519Key(rand.Reader)
+	ring.mu.Lock()
+	ring.keys["https://"+domain+"/actor#ed25519-key"] = AssertionKey{ID: "https://" + domain + "/actor#ed25519-key",
+		Controller: "https://" + domain + "/actor", Public: pub}
+	ring.mu.Unlock()
+	nd := &dhtNode{domain: domain, priv: priv, id: id, dir: NewDirectory()}
+	cfg := DHTConfig{Identity: id, Listen: []string{"/ip4/127.0.0.1/tcp/0"}, AllowPrivate: true, Bootstrap: []string{boot}}
+	var err error
+	if nd.d, err = StartDHT(context.Background(), cfg, NewVerifier(ring).Verify, nd.dir); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { nd.d.Close() })
+	return nd
+}
+
+// BenchmarkGossipConvergence starts 50 memberlist nodes on loopback with
+// the default (lan) timing, then new members one at a time, and reports
+// how long until every node counts the new member and holds its verified
+// announcement, against the 10 s target.
+func BenchmarkGossipConvergence(b *testing.B) {
+	const n, trials = 50, 5
+	ring := &keyring{keys: map[string]AssertionKey{}}
+	var nodes []*node
+	start := func(i int) *node {
+		pub, priv, _ := ed25519.GenerateKey(rand.Reader)
+		d := fmt.Sprintf("gossip%02d.example", i)
+		ring.mu.Lock()
+		ring.keys["https://"+d+"/actor#ed25519-key"] = AssertionKey{ID: "https://" + d + "/actor#ed25519-key",
+			Controller: "https://" + d + "/actor", Public: pub}
+		ring.mu.Unlock()
+		nd := &node{domain: d, priv: priv, dir: NewDirectory()}
+		cfg := GossipConfig{Name: d, Bind: "127.0.0.1:0", Profile: "lan"}
+		if len(nodes) > 0 {
+			cfg.Join = []string{nodes[0].g.Addr()}
+		}
+		g, err := StartGossip(cfg, NewVerifier(ring).Verify, nd.dir)
+		if err != nil {
+			b.Fatal(err)
+		}
+		nd.g = g
+		b.Cleanup(func() { g.Shutdown() })
+		return nd
+	}
+	for i := 0; i < n; i++ {
+		nodes = append(nodes, start(i))
+	}
+	var times []time.Duration
+	for i := 0; i < trials; i++ {
+		t0 := time.Now()
+		nd := start(n + i)
+		nd.g.Announce(announce(b, nd, 1, nd.priv))
+		for {
+			all := true
+			for _, o := range nodes {
+				if _, ok := o.dir.Get(nd.domain); !ok || o.g.Members() != len(nodes)+1 {
+					all = false
+					break
+				}
+			}
+			if all {
+				break
+			}
+			if time.Since(t0) > time.Minute {
+				b.Fatalf("%s not known everywhere after a minute", nd.domain)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		times = append(times, time.Since(t0))
+		nodes = append(nodes, nd)
+	}
+	sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
+	b.ReportMetric(float64(percentile(times, .5).Milliseconds()), "converge-p50-ms")
+	b.ReportMetric(float64(times[len(times)-1].Milliseconds()), "converge-max-ms")
+	b.ReportMetric(float64(times[len(times)-1])/float64(targetConvergence), "max/target")
+}

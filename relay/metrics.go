@@ -2,13 +2,15 @@ package relay
 
 import (
 	"context"
+	"net/http"
 	"runtime/debug"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"net/http"
 
+	"github.com/runrig/runrig/discovery"
 	"github.com/runrig/runrig/relay/delivery"
 	"github.com/runrig/runrig/relay/store"
 )
@@ -113,12 +115,24 @@ var (
 	queueDesc       = prometheus.NewDesc("runrig_delivery_queue", "Deliveries in the durable queue, by state.", []string{"state"}, nil)
 	subscribersDesc = prometheus.NewDesc("runrig_subscribers", "Subscriptions to the relay and its slices, by state.", []string{"state"}, nil)
 	inflightDesc    = prometheus.NewDesc("runrig_delivery_in_flight", "Deliveries held in memory by the dispatcher.", nil, nil)
+	failingDesc     = prometheus.NewDesc("runrig_subscribers_failing",
+		"Subscribers whose every delivery has failed for more than an hour.", nil, nil)
+	peersDesc = prometheus.NewDesc("runrig_discovery_peers",
+		"Verified peers in the discovery directory, by source (dht, gossip, manual) and state (up, down).", []string{"source", "state"}, nil)
+	followsDesc = prometheus.NewDesc("runrig_relay_follows", "This relay's subscriptions to other relays, by state.", []string{"state"}, nil)
+	dhtDesc     = prometheus.NewDesc("runrig_dht_routing_table_peers", "Peers in the DHT routing table (absent when the DHT is off).", nil, nil)
+	gossipDesc  = prometheus.NewDesc("runrig_gossip_members", "Live members of the gossip cluster, this node included (absent when gossip is off).", nil, nil)
 )
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- queueDesc
 	ch <- subscribersDesc
 	ch <- inflightDesc
+	ch <- failingDesc
+	ch <- peersDesc
+	ch <- followsDesc
+	ch <- dhtDesc
+	ch <- gossipDesc
 }
 
 func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
@@ -130,14 +144,74 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	if sts, err := c.s.store.SubscriberStatuses(ctx); err == nil {
 		counts := map[store.SubscriptionState]int{store.Pending: 0, store.Accepted: 0, store.Rejected: 0}
+		failing := 0
 		for _, st := range sts {
 			counts[st.State]++
+			if failingFor(st, time.Now()) > failingAfter {
+				failing++
+			}
 		}
 		for st, n := range counts {
 			ch <- prometheus.MustNewConstMetric(subscribersDesc, prometheus.GaugeValue, float64(n), string(st))
 		}
+		ch <- prometheus.MustNewConstMetric(failingDesc, prometheus.GaugeValue, float64(failing))
 	}
 	ch <- prometheus.MustNewConstMetric(inflightDesc, prometheus.GaugeValue, float64(c.s.dispatcher.InFlight()))
+	c.collectDiscovery(ctx, ch)
+}
+
+// failingAfter is how long a subscriber's deliveries must have failed
+// without a success for it to count as failing.
+const failingAfter = time.Hour
+
+// failingFor is how long every delivery to a subscriber has failed: since
+// its last success (or since it subscribed), when its last attempt failed.
+func failingFor(st store.SubscriberStatus, now time.Time) time.Duration {
+	h := st.Health
+	if h.ConsecutiveFailures == 0 || h.LastFailure.Before(h.LastSuccess) {
+		return 0
+	}
+	since := h.LastSuccess
+	if since.IsZero() {
+		since = st.CreatedAt
+	}
+	return now.Sub(since)
+}
+
+// collectDiscovery reports the directory, relay follows and the state of
+// the discovery layers. Every label value comes from a fixed set.
+func (c *stateCollector) collectDiscovery(ctx context.Context, ch chan<- prometheus.Metric) {
+	peers := map[[2]string]int{}
+	for _, src := range []discovery.Source{discovery.SourceDHT, discovery.SourceGossip, discovery.SourceManual} {
+		peers[[2]string{string(src), "up"}], peers[[2]string{string(src), "down"}] = 0, 0
+	}
+	for _, e := range c.s.directory.List(time.Now()) {
+		state := "up"
+		if e.Down {
+			state = "down"
+		}
+		for _, src := range e.Sources {
+			peers[[2]string{string(src), state}]++
+		}
+	}
+	for k, n := range peers {
+		ch <- prometheus.MustNewConstMetric(peersDesc, prometheus.GaugeValue, float64(n), k[0], k[1])
+	}
+	if follows, err := c.s.store.RelayFollows(ctx); err == nil {
+		counts := map[store.SubscriptionState]int{store.Pending: 0, store.Accepted: 0, store.Rejected: 0}
+		for _, f := range follows {
+			counts[f.State]++
+		}
+		for st, n := range counts {
+			ch <- prometheus.MustNewConstMetric(followsDesc, prometheus.GaugeValue, float64(n), string(st))
+		}
+	}
+	if c.s.dht != nil {
+		ch <- prometheus.MustNewConstMetric(dhtDesc, prometheus.GaugeValue, float64(c.s.dht.RoutingTableSize()))
+	}
+	if c.s.gossip != nil {
+		ch <- prometheus.MustNewConstMetric(gossipDesc, prometheus.GaugeValue, float64(c.s.gossip.Members()))
+	}
 }
 
 func (s *Server) metricsHandler() http.Handler {

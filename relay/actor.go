@@ -25,6 +25,7 @@ var contexts = []any{"https://www.w3.org/ns/activitystreams", "https://w3id.org/
 // Handler returns the public HTTP handler.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", s.handleFront)
 	mux.HandleFunc("GET /actor", s.handleActor)
 	mux.HandleFunc("/inbox", s.handleInbox)
 	mux.HandleFunc("GET /outbox", s.collection(s.cfg.PublicURL+"/outbox", 0))
@@ -84,6 +85,14 @@ func marshalAS(it vocab.Item) ([]byte, error) {
 	return json.Marshal(m)
 }
 
+// sliceSummary says what a slice carries.
+func (s *Server) sliceSummary(name string) string {
+	if sl := s.slices[name]; sl.Region != "" {
+		return "Listings for the region " + sl.Region + ", relayed by this relay."
+	}
+	return sliceSummaries[name]
+}
+
 // sliceSummaries describe what each kind of slice carries.
 var sliceSummaries = map[string]string{
 	"offers":   "Offers of products from producers, relayed by this relay.",
@@ -98,7 +107,7 @@ var sliceSummaries = map[string]string{
 func (s *Server) actorDoc(name string) vocab.Item {
 	id := s.sliceActor(name)
 	a := vocab.ServiceNew(vocab.ID(id))
-	a.Name = vocab.DefaultNaturalLanguageValue("Runrig relay")
+	a.Name = vocab.DefaultNaturalLanguageValue(s.cfg.Name)
 	a.PreferredUsername = vocab.DefaultNaturalLanguageValue("relay")
 	a.Summary = vocab.DefaultNaturalLanguageValue("A federation relay for cooperative food and farm platforms.")
 	a.Inbox = vocab.IRI(s.inboxID)
@@ -107,14 +116,9 @@ func (s *Server) actorDoc(name string) vocab.Item {
 	a.Following = vocab.IRI(s.cfg.PublicURL + "/following")
 	a.Endpoints = &vocab.Endpoints{SharedInbox: vocab.IRI(s.inboxID)}
 	if name != "" {
-		sl := s.slices[name]
-		summary := sliceSummaries[name]
-		if sl.Region != "" {
-			summary = "Listings for the region " + sl.Region + ", relayed by this relay."
-		}
-		a.Name = vocab.DefaultNaturalLanguageValue("Runrig relay: " + name)
+		a.Name = vocab.DefaultNaturalLanguageValue(s.cfg.Name + ": " + name)
 		a.PreferredUsername = vocab.DefaultNaturalLanguageValue(name)
-		a.Summary = vocab.DefaultNaturalLanguageValue(summary)
+		a.Summary = vocab.DefaultNaturalLanguageValue(s.sliceSummary(name))
 		a.Inbox = vocab.IRI(id + "/inbox")
 		a.Outbox = vocab.IRI(id + "/outbox")
 		a.Followers = vocab.IRI(id + "/followers")
@@ -229,7 +233,8 @@ func (s *Server) handleNodeInfo(w http.ResponseWriter, r *http.Request) {
 		Protocols: []string{"activitypub"},
 		Services:  discovery.Services{Inbound: []string{}, Outbound: []string{}},
 		Metadata: map[string]any{
-			"nodeName":    "Runrig relay",
+			"nodeName":    s.cfg.Name,
+			"contact":     s.cfg.Contact,
 			"relay":       true,
 			"approval":    s.cfg.Approval,
 			"subscribers": len(subs),

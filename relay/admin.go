@@ -25,6 +25,7 @@ func (s *Server) AdminHandler() http.Handler {
 	mux.HandleFunc("DELETE /subscribers/{peer}", s.adminRemove)
 	mux.HandleFunc("GET /deliveries", s.adminDeliveries)
 	mux.HandleFunc("POST /deliveries/retry", s.adminRetry)
+	mux.HandleFunc("POST /backup", s.adminBackup)
 	s.adminModerationRoutes(mux)
 	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
 	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)

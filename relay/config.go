@@ -9,6 +9,7 @@
 package relay
 
 import (
+	"encoding/base64"
 	"fmt"
 	"net/url"
 	"strings"
@@ -39,6 +40,15 @@ type Config struct {
 	// "https://relay.example". Every IRI the relay publishes is under it.
 	// Default "http://127.0.0.1:8080".
 	PublicURL string
+	// Name is the relay's name on its front page and actor. Default
+	// "Runrig relay".
+	Name string
+	// Description, when set, is a paragraph about this relay on its front
+	// page (who runs it, for which region).
+	Description string
+	// Contact, when set, is how to reach the operator (an e-mail address
+	// or a fediverse account), shown on the front page and in NodeInfo.
+	Contact string
 	// DataDir holds the store, the admin socket and its token. Default
 	// "./data".
 	DataDir string
@@ -108,6 +118,10 @@ func Defaults() Config {
 	}
 }
 
+// CheckConfig reports the first problem of a configuration that New would
+// refuse, naming the setting.
+func CheckConfig(c Config) error { return c.validate() }
+
 func (c *Config) validate() error {
 	if c.MaxBody <= 0 {
 		c.MaxBody = 1 << 20
@@ -120,6 +134,9 @@ func (c *Config) validate() error {
 	}
 	if c.SeenRetention <= 0 {
 		c.SeenRetention = 7 * 24 * time.Hour
+	}
+	if c.Name == "" {
+		c.Name = "Runrig relay"
 	}
 	if c.Federation.MaxHops <= 0 {
 		c.Federation.MaxHops = 3
@@ -140,19 +157,24 @@ func (c *Config) validate() error {
 		c.FederationMode = policy.Blocklist
 	}
 	if _, err := policy.ParseMode(string(c.FederationMode)); err != nil {
-		return err
+		return fmt.Errorf("federation_mode: %w", err)
 	}
 	if c.Approval != ApproveAuto && c.Approval != ApproveManual {
 		return fmt.Errorf("approval %q: want auto or manual", c.Approval)
 	}
+	if c.Gossip.Key != "" {
+		if k, err := base64.StdEncoding.DecodeString(c.Gossip.Key); err != nil || (len(k) != 16 && len(k) != 24 && len(k) != 32) {
+			return fmt.Errorf("gossip_key: want base64 of 16, 24 or 32 bytes")
+		}
+	}
 	u, err := url.Parse(c.PublicURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
 		(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
-		return fmt.Errorf("public URL %q: want scheme and host only, like https://relay.example", c.PublicURL)
+		return fmt.Errorf("public_url %q: want scheme and host only, like https://relay.example", c.PublicURL)
 	}
 	c.PublicURL = strings.TrimSuffix(c.PublicURL, "/")
 	if c.DataDir == "" {
-		return fmt.Errorf("data dir must be set")
+		return fmt.Errorf("data: the data directory must be set")
 	}
 	return nil
 }

@@ -14,6 +14,11 @@ Usage:
   runrig serve [flags]            run a relay (try: runrig serve --help)
   runrig admin [--data DIR] CMD   administer the relay running on DIR
   runrig listing validate FILE... check listings offline with the relay's rules
+  runrig config example           print a configuration file with every setting, documented
+  runrig config check FILE        validate a configuration file; names the bad key and why
+  runrig backup FILE [--data DIR] a consistent copy of the store (online, while the relay runs)
+  runrig restore FILE [--data DIR]
+                                  put a backup into an empty data directory
   runrig version                  print the version
 
 Admin commands (add --json for machine-readable output):
@@ -73,6 +78,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return adminCmd(args[1:], stdout, stderr)
 	case "listing":
 		return listingCmd(args[1:], stdout, stderr)
+	case "config":
+		return configCmd(args[1:], stdout, stderr)
+	case "backup":
+		return backupCmd(args[1:], stdout, stderr)
+	case "restore":
+		return restoreCmd(args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "runrig", version())
 		return 0

@@ -217,6 +217,25 @@ func (c *Client) Deliveries(ctx context.Context, state, peer string, limit int) 
 	return out, err
 }
 
+// BackupRequest asks the relay to back its store up to Path (absolute, on
+// the relay's machine; it must not exist).
+type BackupRequest struct {
+	Path string `json:"path"`
+}
+
+// BackupResult is a finished backup.
+type BackupResult struct {
+	Path  string `json:"path"`
+	Bytes int64  `json:"bytes"`
+}
+
+// Backup has the running relay write a consistent copy of its store.
+func (c *Client) Backup(ctx context.Context, path string) (BackupResult, error) {
+	var out BackupResult
+	err := c.do(ctx, http.MethodPost, "/backup", BackupRequest{Path: path}, &out)
+	return out, err
+}
+
 // Retry requeues dead deliveries: those with ids, or all when ids is empty.
 func (c *Client) Retry(ctx context.Context, ids []int64) (Retried, error) {
 	var out Retried

@@ -126,6 +126,12 @@ func (l *settingList) serverSettings() {
 	l.add("public-url", "scheme and host peers reach this relay at, e.g. https://relay.example", s, g)
 	s, g = str(func(c *relay.Config, _ *Log) *string { return &c.DataDir })
 	l.add("data", "directory holding the store, the actor key and the admin socket", s, g)
+	s, g = str(func(c *relay.Config, _ *Log) *string { return &c.Name })
+	l.add("name", "the relay's name on its front page and actor (default Runrig relay)", s, g)
+	s, g = str(func(c *relay.Config, _ *Log) *string { return &c.Description })
+	l.add("description", "a paragraph about this relay for its front page: who runs it, for which region", s, g)
+	s, g = str(func(c *relay.Config, _ *Log) *string { return &c.Contact })
+	l.add("contact", "how to reach the operator (e-mail or fediverse account), shown on the front page and in NodeInfo", s, g)
 	l.addBool("allow-private-networks", "let fetches and deliveries reach loopback and private addresses (tests and local demos only)",
 		func(c *relay.Config) *bool { return &c.AllowPrivateNetworks })
 	l.add("approval", "auto: accept subscriptions at once; manual: hold them until an operator approves",

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/runrig/runrig/relay"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -83,6 +85,42 @@ func TestExampleConfigIsComplete(t *testing.T) {
 	for _, st := range all() {
 		if !strings.Contains(string(b), "\n"+fileKey(st.name)+" = ") {
 			t.Errorf("deploy/runrig.example.toml does not document %s", fileKey(st.name))
+		}
+	}
+}
+
+// `runrig config example` prints every setting, and what it prints is a
+// valid configuration.
+func TestExampleIsCompleteAndValid(t *testing.T) {
+	var b strings.Builder
+	if err := Example(&b); err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range all() {
+		if !strings.Contains(b.String(), "\n"+fileKey(st.name)+" = ") && !strings.Contains(b.String(), "\n# "+fileKey(st.name)+" = ") {
+			t.Errorf("example lacks %s", fileKey(st.name))
+		}
+	}
+	path := filepath.Join(t.TempDir(), "runrig.toml")
+	os.WriteFile(path, []byte(b.String()), 0o600)
+	cfg, err := Check(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if def := relay.Defaults(); cfg.Listen != def.Listen || cfg.PublicURL != def.PublicURL {
+		t.Errorf("example does not hold the defaults: %+v", cfg)
+	}
+	for _, tc := range []struct{ file, want string }{
+		{"bogus = 1\n", `unknown key "bogus"`},
+		{"inbound_rate = \"fast\"\n", "inbound_rate"},
+		{"public_url = \"ftp://relay.example\"\n", "public_url"},
+		{"gossip_key = \"c2hvcnQ=\"\n", "gossip_key"},
+		{"dht_bootstrap = \"/ip4/1.2.3.4/tcp/4001\"\n", "dht_bootstrap"},
+		{"listen = [1, 2\n", "runrig.toml"},
+	} {
+		os.WriteFile(path, []byte(tc.file), 0o600)
+		if _, err := Check(path); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Check(%q) = %v, want an error naming %q", tc.file, err, tc.want)
 		}
 	}
 }

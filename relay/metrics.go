@@ -3,7 +3,9 @@ package relay
 import (
 	"context"
 	"net/http"
+	"regexp"
 	"runtime/debug"
+	"sort"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -217,3 +219,23 @@ func (c *stateCollector) collectDiscovery(ctx context.Context, ch chan<- prometh
 func (s *Server) metricsHandler() http.Handler {
 	return promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{})
 }
+
+// MetricNames lists the name of every metric the relay exports, sorted (a
+// histogram by its base name), for checking dashboards and alerting rules
+// against.
+func MetricNames() []string {
+	m := newMetrics(nil)
+	ch := make(chan *prometheus.Desc, 64)
+	go func() { m.reg.Describe(ch); close(ch) }()
+	var names []string
+	for d := range ch {
+		if sub := fqName.FindStringSubmatch(d.String()); sub != nil {
+			names = append(names, sub[1])
+		}
+	}
+	sort.Strings(names)
+	return names
+}
+
+// fqName finds a metric's name in its description.
+var fqName = regexp.MustCompile(`fqName: "([^"]+)"`)

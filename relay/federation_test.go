@@ -1,11 +1,9 @@
 package relay_test
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"net/http"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -31,23 +29,6 @@ func following(t *testing.T, r *testRelay, peer *testRelay) string {
 		}
 	}
 	return "absent"
-}
-
-// sample reads one sample of a relay's metrics (0 when absent).
-func sample(t *testing.T, r *testRelay, name string) float64 {
-	resp, err := http.Get(r.URL + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
-			f, _ := strconv.ParseFloat(v, 64)
-			return f
-		}
-	}
-	return 0
 }
 
 // A federating relay follows the relays in its directory that the rules
@@ -85,7 +66,7 @@ func TestFederationFollowsAndBoundsHops(t *testing.T) {
 	// One hop so far: a passes it to b too.
 	obj := fmp.URL() + "/notes/1"
 	publish(t, a, fmp, fmp.Activity("Announce", fmp.ActorID, obj, nil), http.StatusAccepted)
-	waitFor(t, "b to receive the first", func() bool { return sample(t, b, relayed) == 1 })
+	waitFor(t, "b to receive the first", func() bool { return metric(t, b, relayed) == "1" })
 
 	// Already one relay crossed: with a's, two, the bound: b is skipped.
 	var doc map[string]any
@@ -104,8 +85,8 @@ func TestFederationFollowsAndBoundsHops(t *testing.T) {
 		}
 	}
 	time.Sleep(300 * time.Millisecond)
-	if n := sample(t, b, relayed); n != 1 {
-		t.Errorf("b received %v Announces, want 1 (the second crossed the hop bound)", n)
+	if n := metric(t, b, relayed); n != "1" {
+		t.Errorf("b received %s Announces, want 1 (the second crossed the hop bound)", n)
 	}
 
 	doc["https://w3id.org/runrig/ns#hops"] = -1

@@ -129,16 +129,27 @@ func TestRelayMeshDeliversOnce(t *testing.T) {
 	}
 }
 
-// metric reads one sample from a relay's /metrics (0 when absent).
-func metric(t *testing.T, r meshRelay, sample string) float64 {
+// scrape returns the sample lines of a relay's /metrics.
+func scrape(t *testing.T, r meshRelay) []string {
 	resp, err := http.Get(r.url + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
+	var lines []string
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), sample+" "); ok {
+		if !strings.HasPrefix(sc.Text(), "#") {
+			lines = append(lines, sc.Text())
+		}
+	}
+	return lines
+}
+
+// metric reads one sample from a relay's /metrics (0 when absent).
+func metric(t *testing.T, r meshRelay, sample string) float64 {
+	for _, line := range scrape(t, r) {
+		if v, ok := strings.CutPrefix(line, sample+" "); ok {
 			f, _ := strconv.ParseFloat(v, 64)
 			return f
 		}
@@ -148,16 +159,10 @@ func metric(t *testing.T, r meshRelay, sample string) float64 {
 
 // metricsOf returns the samples of a relay's metrics that start with prefix.
 func metricsOf(t *testing.T, r meshRelay, prefix string) string {
-	resp, err := http.Get(r.url + "/metrics")
-	if err != nil {
-		return err.Error()
-	}
-	defer resp.Body.Close()
 	var out []string
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		if strings.HasPrefix(sc.Text(), prefix) {
-			out = append(out, sc.Text())
+	for _, line := range scrape(t, r) {
+		if strings.HasPrefix(line, prefix) {
+			out = append(out, line)
 		}
 	}
 	return strings.Join(out, "; ")

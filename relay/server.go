@@ -227,41 +227,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	adm := &http.Server{Handler: s.AdminHandler(), ReadHeaderTimeout: readHeaderTimeout}
 
 	runCtx, stopBG := context.WithCancel(context.WithoutCancel(ctx))
-	s.bg.Add(4)
-	go func() {
-		// Lists wait for the first tick: start-up does no list fetching.
-		defer s.bg.Done()
-		s.every(runCtx, listCheckInterval, false, "syncing shared lists", func(ctx context.Context) error {
-			_, err := s.SyncDue(ctx)
-			return err
-		})
-	}()
-	go func() { defer s.bg.Done(); s.dispatcher.Run(runCtx) }()
-	go func() { defer s.bg.Done(); s.every(runCtx, pruneInterval, true, "pruning the store", s.prune) }()
-	go func() {
-		// Rebuilt now and then so expired rules stop applying without a change.
-		defer s.bg.Done()
-		s.every(runCtx, policyReloadInterval, false, "reloading moderation rules", s.reloadPolicy)
-	}()
-
-	if s.cfg.Federation.Relays {
-		s.bg.Add(1)
-		go func() {
-			defer s.bg.Done()
-			s.every(runCtx, s.cfg.Federation.Interval, false, "following discovered relays", s.federate)
-		}()
-	}
-	if err := s.startDHT(runCtx); err != nil {
+	if err := s.startBackground(runCtx); err != nil {
 		stopBG()
 		ln.Close()
 		adminLn.Close()
-		return fmt.Errorf("dht: %w", err)
-	}
-	if err := s.startGossip(runCtx); err != nil {
-		stopBG()
-		ln.Close()
-		adminLn.Close()
-		return fmt.Errorf("gossip: %w", err)
+		return err
 	}
 	errc := make(chan error, 2)
 	go func() { errc <- pub.Serve(ln) }()
@@ -294,6 +264,40 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		serveErr = nil
 	}
 	return serveErr
+}
+
+// startBackground starts the relay's background work: the dispatcher,
+// the periodic loops, relay federation, and the discovery layers that are
+// configured. It all stops when ctx ends.
+func (s *Server) startBackground(ctx context.Context) error {
+	type loop struct {
+		interval time.Duration
+		now      bool // run at once, not only after the first interval
+		what     string
+		f        func(context.Context) error
+	}
+	loops := []loop{
+		// Lists wait for the first tick: start-up does no list fetching.
+		{listCheckInterval, false, "syncing shared lists", func(ctx context.Context) error { _, err := s.SyncDue(ctx); return err }},
+		{pruneInterval, true, "pruning the store", s.prune},
+		// Rebuilt now and then so expired rules stop applying without a change.
+		{policyReloadInterval, false, "reloading moderation rules", s.reloadPolicy},
+	}
+	if s.cfg.Federation.Relays {
+		loops = append(loops, loop{s.cfg.Federation.Interval, false, "following discovered relays", s.federate})
+	}
+	s.bg.Add(1 + len(loops))
+	go func() { defer s.bg.Done(); s.dispatcher.Run(ctx) }()
+	for _, l := range loops {
+		go func() { defer s.bg.Done(); s.every(ctx, l.interval, l.now, l.what, l.f) }()
+	}
+	if err := s.startDHT(ctx); err != nil {
+		return fmt.Errorf("dht: %w", err)
+	}
+	if err := s.startGossip(ctx); err != nil {
+		return fmt.Errorf("gossip: %w", err)
+	}
+	return nil
 }
 
 // listenAdmin opens the admin socket, reachable only by the operator's user

@@ -10,8 +10,6 @@ import (
 	"sort"
 	"testing"
 	"time"
-
-	"github.com/libp2p/go-libp2p/core/crypto"
 )
 
 // Targets of the discovery benchmarks (issue: loopback, 50 nodes).
@@ -84,24 +82,6 @@ func BenchmarkDHTLookup(b *testing.B) {
 	b.ReportMetric(float64(percentile(found, .99))/float64(targetLookupP99), "p99/target")
 	b.ReportMetric(heap/(1<<10), "heap-KiB/node")
 	b.ReportMetric(heap/targetHeapPerNode, "heap/target")
-}
-
-// newDHTNode starts one more DHT node joining through boot.
-func newDHTNode(tb testing.TB, ring *keyring, domain, boot string) *dhtNode {
-	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
-	id, _, _ := crypto.GenerateEd25519Key(rand.Reader)
-	ring.mu.Lock()
-	ring.keys["https://"+domain+"/actor#ed25519-key"] = AssertionKey{ID: "https://" + domain + "/actor#ed25519-key",
-		Controller: "https://" + domain + "/actor", Public: pub}
-	ring.mu.Unlock()
-	nd := &dhtNode{domain: domain, priv: priv, id: id, dir: NewDirectory()}
-	cfg := DHTConfig{Identity: id, Listen: []string{"/ip4/127.0.0.1/tcp/0"}, AllowPrivate: true, Bootstrap: []string{boot}}
-	var err error
-	if nd.d, err = StartDHT(context.Background(), cfg, NewVerifier(ring).Verify, nd.dir); err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { nd.d.Close() })
-	return nd
 }
 
 // BenchmarkGossipConvergence starts 50 memberlist nodes on loopback with

@@ -229,7 +229,7 @@ func (d *DHT) Lookup(ctx context.Context, region, kind string) ([]Record, error)
 				d.log.Debug("dht: record refused", "peer", id, "err", err)
 				return
 			}
-			if matches(rec.Regions, region) && matches(rec.Kinds, kind) {
+			if Matches(rec.Regions, region) && Matches(rec.Kinds, kind) {
 				mu.Lock()
 				out = append(out, rec)
 				mu.Unlock()

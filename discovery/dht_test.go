@@ -40,41 +40,48 @@ func (n *dhtNode) sign(t testing.TB, r Record, priv ed25519.PrivateKey) []byte {
 	return b
 }
 
+// newDHTNode starts a DHT node on loopback for domain, joining through
+// boot (none for the first node of a network). Its key is added to ring,
+// and the refusals its verifier and DHT report are kept in rej.
+func newDHTNode(tb testing.TB, ring *keyring, domain string, boot ...string) *dhtNode {
+	tb.Helper()
+	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
+	id, _, _ := crypto.GenerateEd25519Key(rand.Reader)
+	ring.mu.Lock()
+	ring.keys["https://"+domain+"/actor#ed25519-key"] = AssertionKey{ID: "https://" + domain + "/actor#ed25519-key",
+		Controller: "https://" + domain + "/actor", Public: pub}
+	ring.mu.Unlock()
+	nd := &dhtNode{domain: domain, priv: priv, id: id, dir: NewDirectory()}
+	v := NewVerifier(ring)
+	reject := func(err error) { nd.mu.Lock(); nd.rej = append(nd.rej, err); nd.mu.Unlock() }
+	verify := func(ctx context.Context, b []byte) (Record, error) {
+		r, err := v.Verify(ctx, b)
+		if err != nil {
+			reject(err)
+		}
+		return r, err
+	}
+	cfg := DHTConfig{Identity: id, Listen: []string{"/ip4/127.0.0.1/tcp/0"}, AllowPrivate: true, Bootstrap: boot}
+	var err error
+	if nd.d, err = StartDHT(context.Background(), cfg, verify, nd.dir); err != nil {
+		tb.Fatalf("%s: %v", domain, err)
+	}
+	nd.d.OnRejected = reject
+	tb.Cleanup(func() { nd.d.Close() })
+	return nd
+}
+
 // startDHTNetwork starts n DHT nodes on loopback; each joins through the
 // first node.
 func startDHTNetwork(t testing.TB, n int, ring *keyring) []*dhtNode {
 	t.Helper()
-	ctx := context.Background()
 	nodes := make([]*dhtNode, n)
 	for i := range nodes {
-		pub, priv, _ := ed25519.GenerateKey(rand.Reader)
-		id, _, _ := crypto.GenerateEd25519Key(rand.Reader)
-		d := fmt.Sprintf("dht%02d.example", i)
-		ring.mu.Lock()
-		ring.keys["https://"+d+"/actor#ed25519-key"] = AssertionKey{ID: "https://" + d + "/actor#ed25519-key",
-			Controller: "https://" + d + "/actor", Public: pub}
-		ring.mu.Unlock()
-		nd := &dhtNode{domain: d, priv: priv, id: id, dir: NewDirectory()}
-		cfg := DHTConfig{Identity: id, Listen: []string{"/ip4/127.0.0.1/tcp/0"}, AllowPrivate: true}
+		var boot []string
 		if i > 0 {
-			cfg.Bootstrap = nodes[0].d.Addrs()[:1]
+			boot = nodes[0].d.Addrs()[:1]
 		}
-		v := NewVerifier(ring)
-		reject := func(err error) { nd.mu.Lock(); nd.rej = append(nd.rej, err); nd.mu.Unlock() }
-		verify := func(ctx context.Context, b []byte) (Record, error) {
-			r, err := v.Verify(ctx, b)
-			if err != nil {
-				reject(err)
-			}
-			return r, err
-		}
-		var err error
-		if nd.d, err = StartDHT(ctx, cfg, verify, nd.dir); err != nil {
-			t.Fatalf("node %d: %v", i, err)
-		}
-		nd.d.OnRejected = reject
-		nodes[i] = nd
-		t.Cleanup(func() { nd.d.Close() })
+		nodes[i] = newDHTNode(t, ring, fmt.Sprintf("dht%02d.example", i), boot...)
 	}
 	// Refresh one at a time, so that every table knows more than the
 	// first node.

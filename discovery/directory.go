@@ -94,8 +94,9 @@ func (d *Directory) List(now time.Time) []Entry {
 	return out
 }
 
-// matches reports whether want is empty or among have.
-func matches(have []string, want string) bool {
+// Matches reports whether want is empty or among have: whether a peer
+// serving have (regions, kinds) matches a lookup for want.
+func Matches(have []string, want string) bool {
 	if want == "" {
 		return true
 	}

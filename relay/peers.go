@@ -130,29 +130,16 @@ func (s *Server) adminPeers(w http.ResponseWriter, r *http.Request) {
 		}
 		var members []admin.Member
 		for _, m := range p.Members {
-			if matches(m.Regions, region) && matches(m.Kinds, kind) {
+			if discovery.Matches(m.Regions, region) && discovery.Matches(m.Kinds, kind) {
 				members = append(members, m)
 			}
 		}
-		if (matches(p.Regions, region) && matches(p.Kinds, kind)) || len(members) > 0 {
+		if (discovery.Matches(p.Regions, region) && discovery.Matches(p.Kinds, kind)) || len(members) > 0 {
 			p.Members = members
 			out = append(out, p)
 		}
 	}
 	adminJSON(w, out)
-}
-
-// matches reports whether want is empty or among have.
-func matches(have []string, want string) bool {
-	if want == "" {
-		return true
-	}
-	for _, h := range have {
-		if h == want {
-			return true
-		}
-	}
-	return false
 }
 
 // handlePeers serves the public directory: verified peers that are not

@@ -18,30 +18,35 @@ import (
 // backupTimeout bounds one backup.
 const backupTimeout = 30 * time.Minute
 
-// dataFlag adds --data, defaulting to RUNRIG_DATA or ./data.
-func dataFlag(fs *flag.FlagSet) *string {
-	def := os.Getenv("RUNRIG_DATA")
-	if def == "" {
-		def = "./data"
+// fileAndData parses `NAME FILE [--data DIR]`; ok is false after a usage
+// error (already reported).
+func fileAndData(name string, args []string, stderr io.Writer) (file, data string, ok bool) {
+	fs := flag.NewFlagSet("runrig "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	data = os.Getenv("RUNRIG_DATA")
+	if data == "" {
+		data = "./data"
 	}
-	return fs.String("data", def, "data directory (env RUNRIG_DATA)")
+	fs.StringVar(&data, "data", data, "data directory (env RUNRIG_DATA)")
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return "", "", false
+	}
+	if len(pos) != 1 {
+		fmt.Fprintf(stderr, "usage: runrig %s FILE [--data DIR]\n", name)
+		return "", "", false
+	}
+	return pos[0], data, true
 }
 
 // backupCmd: backup FILE [--data DIR] — a consistent copy of the store,
 // taken by the running relay, or directly when none runs.
 func backupCmd(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("runrig backup", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	data := dataFlag(fs)
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
+	file, data, ok := fileAndData("backup", args, stderr)
+	if !ok {
 		return 2
 	}
-	if len(pos) != 1 {
-		fmt.Fprintln(stderr, "usage: runrig backup FILE [--data DIR]")
-		return 2
-	}
-	path, err := filepath.Abs(pos[0])
+	path, err := filepath.Abs(file)
 	if err != nil {
 		fmt.Fprintln(stderr, "runrig backup:", err)
 		return 1
@@ -49,13 +54,13 @@ func backupCmd(args []string, stdout, stderr io.Writer) int {
 	ctx, cancel := context.WithTimeout(context.Background(), backupTimeout)
 	defer cancel()
 	how := "from the running relay"
-	c, err := admin.Dial(*data)
+	c, err := admin.Dial(data)
 	if err == nil {
 		_, err = c.Backup(ctx, path)
 	}
 	if errors.Is(err, admin.ErrNotRunning) {
 		how = "from the store (no relay running)"
-		err = backupOffline(ctx, *data, path)
+		err = backupOffline(ctx, data, path)
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "runrig backup:", err)
@@ -66,7 +71,7 @@ func backupCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "runrig backup:", err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "backed up %s to %s (%d bytes), %s\n", *data, path, fi.Size(), how)
+	fmt.Fprintf(stdout, "backed up %s to %s (%d bytes), %s\n", data, path, fi.Size(), how)
 	return 0
 }
 
@@ -87,22 +92,15 @@ func backupOffline(ctx context.Context, dir, path string) error {
 // restoreCmd: restore FILE [--data DIR] — a backup into an empty data
 // directory.
 func restoreCmd(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("runrig restore", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	data := dataFlag(fs)
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
+	file, data, ok := fileAndData("restore", args, stderr)
+	if !ok {
 		return 2
 	}
-	if len(pos) != 1 {
-		fmt.Fprintln(stderr, "usage: runrig restore FILE [--data DIR]")
-		return 2
-	}
-	if err := sqlite.Restore(context.Background(), pos[0], *data); err != nil {
+	if err := sqlite.Restore(context.Background(), file, data); err != nil {
 		fmt.Fprintln(stderr, "runrig restore:", err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "restored %s into %s; start the relay with: runrig serve --data %s\n", pos[0], *data, *data)
+	fmt.Fprintf(stdout, "restored %s into %s; start the relay with: runrig serve --data %s\n", file, data, data)
 	return 0
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -361,5 +362,99 @@ func TestModerationAndAppendOnlyAudit(t *testing.T) {
 		if _, err := db.w.Exec(q); err == nil || !strings.Contains(err.Error(), "append-only") {
 			t.Errorf("%s: %v", q, err)
 		}
+	}
+}
+
+// A store of the previous schema version, in use (with a subscriber, a
+// rule and a queued delivery), is migrated to the current one: what it
+// held is kept, and what the new version adds works.
+func TestMigrateFromPreviousVersion(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	raw, err := sql.Open("sqlite", "file:"+filepath.Join(dir, FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	prev := SchemaVersion - 1
+	for i, m := range migrations[:prev] {
+		if _, err := raw.Exec(m); err != nil {
+			t.Fatalf("migration %d: %v", i+1, err)
+		}
+	}
+	if _, err := raw.Exec(fmt.Sprintf(`PRAGMA user_version = %d`, prev)); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+	// Fill it through the previous version's tables as the relay would.
+	db := open(t, dir)
+	if err := db.Apply(ctx, store.Change{Upsert: &store.Subscriber{Peer: "p1", Actor: "http://p1/actor", Inbox: "http://p1/inbox",
+		FollowID: "http://p1/f/1", Style: store.Mastodon, State: store.Accepted},
+		Messages: []store.Message{{ActivityID: "a1", Body: []byte(`{}`), At: time.Now(),
+			Targets: []store.Target{{Peer: "p1", Inbox: "http://p1/inbox"}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	// Back to the previous version, as an older binary left it.
+	raw, _ = sql.Open("sqlite", "file:"+filepath.Join(dir, FileName))
+	for _, q := range []string{`DROP TABLE relay_follows`, fmt.Sprintf(`PRAGMA user_version = %d`, prev)} {
+		if _, err := raw.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	raw.Close()
+
+	db = open(t, dir)
+	defer db.Close()
+	if v, _ := db.SchemaVersion(ctx); v != SchemaVersion {
+		t.Fatalf("schema version %d, want %d", v, SchemaVersion)
+	}
+	if sub, err := db.Subscriber(ctx, "", "p1"); err != nil || sub.State != store.Accepted {
+		t.Fatalf("subscription after migration: %+v %v", sub, err)
+	}
+	if d, _ := db.QueueDepth(ctx); d[store.Queued] != 1 {
+		t.Fatalf("queue after migration: %v", d)
+	}
+	f := &store.RelayFollow{Peer: "r1", Actor: "http://r1/actor", Inbox: "http://r1/inbox", FollowID: "http://me/f/1", State: store.Pending}
+	if err := db.Apply(ctx, store.Change{Follow: f}); err != nil {
+		t.Fatal(err)
+	}
+	if fs, err := db.RelayFollows(ctx); err != nil || len(fs) != 1 || fs[0].Peer != "r1" {
+		t.Fatalf("relay follows after migration: %+v %v", fs, err)
+	}
+}
+
+// Relay follows are recorded with their Follow and answered by id; an
+// object is relayed once across activities.
+func TestRelayFollowsAndSeenObjects(t *testing.T) {
+	ctx := context.Background()
+	db := open(t, t.TempDir())
+	defer db.Close()
+	f := &store.RelayFollow{Peer: "r1", Actor: "http://r1/actor", Inbox: "http://r1/inbox", FollowID: "http://me/f/1", State: store.Pending}
+	if err := db.Apply(ctx, store.Change{Follow: f}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		answer store.RelayFollowAnswer
+		want   error
+	}{
+		{store.RelayFollowAnswer{Peer: "r1", FollowID: "http://me/f/other", State: store.Accepted}, store.ErrNotFound},
+		{store.RelayFollowAnswer{Peer: "r2", FollowID: "http://me/f/1", State: store.Accepted}, store.ErrNotFound},
+		{store.RelayFollowAnswer{Peer: "r1", FollowID: "http://me/f/1", State: store.Accepted}, nil},
+	} {
+		if err := db.Apply(ctx, store.Change{FollowAnswer: &tc.answer}); !errors.Is(err, tc.want) {
+			t.Errorf("answer %+v: %v, want %v", tc.answer, err, tc.want)
+		}
+	}
+	if fs, _ := db.RelayFollows(ctx); len(fs) != 1 || fs[0].State != store.Accepted {
+		t.Errorf("follows = %+v", fs)
+	}
+	if err := db.Apply(ctx, store.Change{Seen: "a1", SeenObject: "o1"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Apply(ctx, store.Change{Seen: "a2", SeenObject: "o1"}); !errors.Is(err, store.ErrDuplicate) {
+		t.Errorf("a second activity sharing o1: %v", err)
+	}
+	if err := db.Apply(ctx, store.Change{Seen: "a2", SeenObject: "o2"}); err != nil {
+		t.Errorf("a2 was marked seen by the refused change: %v", err)
 	}
 }

@@ -42,10 +42,18 @@ func (s *Server) relay(ctx context.Context, in *inbound) (string, error) {
 	var rec *store.ListingRecord
 	var expires time.Time
 	if (in.Type == vocab.CreateType || in.Type == vocab.UpdateType) && listing.IsListing(in.raw) {
-		if rec, err = s.checkListing(in, now); err != nil {
+		if rec, err = s.checkListing(in.raw, in.ID, in.Peer, now); err != nil {
 			return "", err
 		}
 		expires = rec.End
+	}
+	if rec == nil && in.Type == vocab.AnnounceType && !in.Embedded {
+		if rec, err = s.relayedListing(ctx, in, now); err != nil {
+			return "", err
+		}
+		if rec != nil {
+			expires = rec.End
+		}
 	}
 	// A listing's Update or Delete also reaches the slices of its earlier
 	// version, whose followers hold it.
@@ -111,9 +119,11 @@ func (s *Server) mayPublish(ctx context.Context, peer string) (bool, error) {
 	return s.followsRelay(ctx, peer)
 }
 
-// checkListing validates a listing and returns its index record.
-func (s *Server) checkListing(in *inbound, now time.Time) (*store.ListingRecord, error) {
-	l, problems := listing.Check(in.raw, listing.Rules{Now: now, Horizon: s.cfg.ListingHorizon, SurplusHorizon: s.cfg.SurplusHorizon})
+// checkListing validates a listing (an activity carrying a Proposal, or a
+// bare Proposal) that activityID brought from peer, and returns its index
+// record.
+func (s *Server) checkListing(doc []byte, activityID, peer string, now time.Time) (*store.ListingRecord, error) {
+	l, problems := listing.Check(doc, listing.Rules{Now: now, Horizon: s.cfg.ListingHorizon, SurplusHorizon: s.cfg.SurplusHorizon})
 	if problems != nil {
 		for _, p := range problems {
 			s.metrics.listingsBad.WithLabelValues(p.Reason).Inc()
@@ -123,9 +133,9 @@ func (s *Server) checkListing(in *inbound, now time.Time) (*store.ListingRecord,
 		return nil, rf
 	}
 	s.metrics.listings.WithLabelValues(string(l.Kind)).Inc()
-	return &store.ListingRecord{ID: l.ID, ActivityID: in.ID, Actor: l.Actor, Peer: in.Peer, Kind: string(l.Kind),
+	return &store.ListingRecord{ID: l.ID, ActivityID: activityID, Actor: l.Actor, Peer: peer, Kind: string(l.Kind),
 		Name: l.Name, Start: l.Start, End: l.End, Lat: l.Lat, Lon: l.Lon, Regions: s.regionsOf(l),
-		Products: l.Products, Activity: in.raw, ReceivedAt: now}, nil
+		Products: l.Products, Activity: doc, ReceivedAt: now}, nil
 }
 
 // sliceMessage builds what the subscribers of one slice ("" for the relay)

@@ -11,6 +11,7 @@ import (
 	vocab "github.com/go-ap/activitypub"
 
 	"github.com/runrig/runrig/policy"
+	"github.com/runrig/runrig/relay/listing"
 	"github.com/runrig/runrig/relay/store"
 )
 
@@ -113,6 +114,43 @@ func (s *Server) relayFollowAnswer(ctx context.Context, in *inbound) (string, er
 	}
 	s.log.Info("a relay answered this relay's Follow", "peer", in.Peer, "state", state)
 	return "relay_follow_" + string(state), nil
+}
+
+// relayedListing reads the listing another relay announced, so that it
+// reaches this relay's slices and index too. A relay's Announce carries
+// only the object's id: the object is fetched from its own server (signed
+// GET, egress guard, size and time bounds), never taken from the relay,
+// and checked like a listing posted here (an invalid one gets 422). It
+// returns nil when the sender is not a relay this relay follows, or the
+// object is not a listing or cannot be read (it is then relayed as any
+// Announce).
+func (s *Server) relayedListing(ctx context.Context, in *inbound, now time.Time) (*store.ListingRecord, error) {
+	if in.ObjectID == "" {
+		return nil, nil
+	}
+	if ok, err := s.followsRelay(ctx, in.Peer); err != nil || !ok {
+		return nil, err
+	}
+	body, err := s.fetch.Get(ctx, in.ObjectID)
+	if err != nil {
+		s.peerLog.Warn(in.Peer, "object_fetch", "fetching an object a relay announced", "object", in.ObjectID, "err", err)
+		return nil, nil
+	}
+	doc, _ := json.Marshal(map[string]any{"id": in.ID, "type": "Announce", "actor": in.Actor, "object": json.RawMessage(body)})
+	if !json.Valid(body) || !listing.IsListing(doc) {
+		return nil, nil
+	}
+	rec, err := s.checkListing(body, in.ID, "", now)
+	if err != nil {
+		return nil, err
+	}
+	if rec.ID != in.ObjectID {
+		s.peerLog.Warn(in.Peer, "object_id", "an announced object has another id", "object", in.ObjectID, "id", rec.ID)
+		return nil, nil
+	}
+	rec.Peer, _ = policy.PeerOf(rec.Actor)
+	rec.Activity = doc
+	return rec, nil
 }
 
 // followsRelay reports whether this relay follows peer and was accepted.

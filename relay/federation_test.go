@@ -94,3 +94,49 @@ func TestFederationFollowsAndBoundsHops(t *testing.T) {
 	body, _ = json.Marshal(doc)
 	publish(t, a, fmp, body, http.StatusBadRequest)
 }
+
+// A listing another relay announces reaches this relay's slices and
+// index: the object is read from its author's server, not taken from the
+// announcing relay.
+func TestRelayedListingReachesSlices(t *testing.T) {
+	ctx := context.Background()
+	a := startRelay(t, nil)
+	b := startRelay(t, func(c *relay.Config) {
+		federating(c)
+		c.Regions, _ = relay.ParseRegions("it-mi")
+	})
+	if _, err := b.AddPeer(ctx, a.URL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "b to follow a", func() bool { return following(t, b, a) == "accepted" })
+	fmp, milan := newInstance(t, relaytest.Mastodon), newInstance(t, relaytest.Mastodon)
+	subscribe(t, a, fmp)
+	followSlice(t, b, milan, "region-it-mi")
+	body := fmp.Listing("offer", time.Now().Add(48*time.Hour), func(p map[string]any) { p["region"] = "it-mi" })
+	id := objectIDOf(t, body)
+	publish(t, a, fmp, body, http.StatusAccepted)
+	waitFor(t, "the region's follower at b", func() bool {
+		for _, got := range milan.ReceivedOf("Announce") {
+			if got.ObjectID() == id {
+				return true
+			}
+		}
+		return false
+	})
+	resp, err := http.Get(b.URL + "/listings?region=it-mi")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var page struct {
+		Items []struct {
+			ID     string
+			Actor  string
+			Object map[string]any
+		}
+	}
+	json.NewDecoder(resp.Body).Decode(&page)
+	resp.Body.Close()
+	if len(page.Items) != 1 || page.Items[0].ID != id || page.Items[0].Actor != fmp.ActorID || page.Items[0].Object["id"] != id {
+		t.Errorf("b's index = %+v", page.Items)
+	}
+}

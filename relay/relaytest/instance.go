@@ -106,6 +106,7 @@ type Instance struct {
 	seq      atomic.Int64
 	client   *http.Client
 	onRecv   func(string, time.Time)
+	objects  sync.Map // id → JSON of the listings it published, served at their ids
 }
 
 // Config tunes an Instance.
@@ -232,6 +233,10 @@ func (in *Instance) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		in.serveActor(w)
+	case r.Method == http.MethodGet && in.hasObject(in.Server.URL+r.URL.Path):
+		obj, _ := in.objects.Load(in.Server.URL + r.URL.Path)
+		w.Header().Set("Content-Type", "application/activity+json")
+		w.Write(obj.([]byte))
 	case r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/gone/"):
 		http.Error(w, "gone", http.StatusGone) // deleted accounts
 	case r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/users/"):
@@ -246,6 +251,11 @@ func (in *Instance) serve(w http.ResponseWriter, r *http.Request) {
 	default:
 		http.NotFound(w, r)
 	}
+}
+
+func (in *Instance) hasObject(id string) bool {
+	_, ok := in.objects.Load(id)
+	return ok
 }
 
 func (in *Instance) serveActor(w http.ResponseWriter) {

@@ -9,7 +9,8 @@ import (
 const SurplusIRI = "https://w3id.org/runrig/ns#Surplus"
 
 // Listing builds a public Create of a listing by the instance's actor, in
-// the shape of the relay's testdata: kind is "offer", "request" or
+// the shape of the relay's testdata (the instance then serves the Proposal
+// at its id): kind is "offer", "request" or
 // "surplus"; it ends at end. set, if given, edits the Proposal before it
 // is marshalled (to make invalid listings or add audience and regions).
 func (in *Instance) Listing(kind string, end time.Time, set func(proposal map[string]any)) []byte {
@@ -46,6 +47,8 @@ func (in *Instance) Listing(kind string, end time.Time, set func(proposal map[st
 	if set != nil {
 		set(proposal)
 	}
+	obj, _ := json.Marshal(proposal)
+	in.objects.Store(id, obj) // served at its id, like a real server
 	b, _ := json.Marshal(map[string]any{
 		"@context": []any{"https://www.w3.org/ns/activitystreams"},
 		"id":       in.NewID("activities"), "type": "Create", "actor": actor,

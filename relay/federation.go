@@ -45,7 +45,9 @@ type FederationConfig struct {
 
 // federate follows every verified, reachable relay of the directory that
 // the moderation rules accept and that this relay does not follow yet.
-// The Follow is queued durably with the record of it.
+// The Follow is queued durably with the record of it. Follows of relays
+// the rules now block or limit are dropped: nothing more is taken from
+// them (and nothing could be sent to them).
 func (s *Server) federate(ctx context.Context) error {
 	follows, err := s.store.RelayFollows(ctx)
 	if err != nil {
@@ -53,6 +55,13 @@ func (s *Server) federate(ctx context.Context) error {
 	}
 	have := make(map[string]store.RelayFollow, len(follows))
 	for _, f := range follows {
+		if d := s.judge(policy.Subject{Peer: f.Peer, Actor: f.Actor}); d.Action.Blocks() || d.Action == policy.Limit {
+			if err := s.store.Apply(ctx, store.Change{Unfollow: f.Peer}); err != nil {
+				return err
+			}
+			s.log.Info("no longer following a relay the rules refuse", "peer", f.Peer, "action", d.Action)
+			continue
+		}
 		have[f.Peer] = f
 	}
 	now := time.Now()

@@ -93,6 +93,12 @@ func TestFederationFollowsAndBoundsHops(t *testing.T) {
 	doc["id"] = fmp.NewID("activities")
 	body, _ = json.Marshal(doc)
 	publish(t, a, fmp, body, http.StatusBadRequest)
+
+	// Once a moderator blocks a, b stops following it.
+	if _, _, err := b.Admin.Block(ctx, admin.Block{Domain: host(a), Severity: "reject", Reason: "left"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "b to drop its follow of a", func() bool { return following(t, b, a) == "" })
 }
 
 // A listing another relay announces reaches this relay's slices and

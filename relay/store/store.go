@@ -376,6 +376,9 @@ type Change struct {
 	// FollowAnswer records a relay's answer to this relay's Follow; it
 	// fails with ErrNotFound when the follow id does not match.
 	FollowAnswer *RelayFollowAnswer
+	// Unfollow forgets this relay's subscription to the relay of that
+	// peer.
+	Unfollow string
 	// Upsert creates or replaces a subscription.
 	Upsert *Subscriber
 	// Update replaces an existing subscription. If the peer has none (it

@@ -98,6 +98,11 @@ func applyFollows(ctx context.Context, tx *sql.Tx, c store.Change) error {
 			return err
 		}
 	}
+	if c.Unfollow != "" {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM relay_follows WHERE peer = ?`, c.Unfollow); err != nil {
+			return err
+		}
+	}
 	if a := c.FollowAnswer; a != nil {
 		res, err := tx.ExecContext(ctx, `UPDATE relay_follows SET state = ?, updated_at = ? WHERE peer = ? AND follow_id = ?`,
 			a.State, now, a.Peer, a.FollowID)

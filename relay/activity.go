@@ -41,6 +41,10 @@ type inbound struct {
 	// Hops is how many relays the activity has crossed, as the sending
 	// relay's Announce says (0 from a server).
 	Hops int
+	// Via is the peer of the relay that forwarded an author's Update or
+	// Delete, signed with its own key; "" when the sender is the actor's
+	// own server.
+	Via string
 	// decision is what the moderation rules say of the sender.
 	decision policy.Decision
 }

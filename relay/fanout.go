@@ -25,12 +25,16 @@ import (
 // someone else; an Announce is re-announced the same way; Update, Delete and
 // Move are forwarded as they came.
 func (s *Server) relay(ctx context.Context, in *inbound) (string, error) {
-	ok, err := s.mayPublish(ctx, in.Peer)
+	sender := in.Peer
+	if in.Via != "" {
+		sender = in.Via
+	}
+	ok, err := s.mayPublish(ctx, sender)
 	if err != nil {
 		return "", err
 	}
 	if !ok {
-		return "", refuse(http.StatusForbidden, "not_subscriber", "%s is not an accepted subscriber of this relay", in.Peer)
+		return "", refuse(http.StatusForbidden, "not_subscriber", "%s is not an accepted subscriber of this relay", sender)
 	}
 	if !in.Public {
 		return "not_public", nil
@@ -41,7 +45,19 @@ func (s *Server) relay(ctx context.Context, in *inbound) (string, error) {
 	now := time.Now()
 	var rec *store.ListingRecord
 	var expires time.Time
-	if (in.Type == vocab.CreateType || in.Type == vocab.UpdateType) && listing.IsListing(in.raw) {
+	switch {
+	case in.Via != "":
+		rec, err = s.refetchForwarded(ctx, in, now)
+		if errors.Is(err, errNotGone) {
+			return "not_deleted", nil
+		}
+		if err != nil {
+			return "", err
+		}
+		if rec != nil {
+			expires = rec.End
+		}
+	case (in.Type == vocab.CreateType || in.Type == vocab.UpdateType) && listing.IsListing(in.raw):
 		if rec, err = s.checkListing(in.raw, in.ID, in.Peer, now); err != nil {
 			return "", err
 		}
@@ -163,7 +179,7 @@ func (s *Server) sliceMessage(ctx context.Context, in *inbound, name string, now
 	lastHop := in.Hops+1 >= s.cfg.Federation.MaxHops
 	seen := make(map[string]bool, len(subs))
 	for _, t := range subs {
-		if t.Peer == in.Peer || t.Peer == origin || seen[t.Inbox] || (lastHop && s.isRelay(t.Peer)) {
+		if t.Peer == in.Peer || t.Peer == in.Via || t.Peer == origin || seen[t.Inbox] || (lastHop && s.isRelay(t.Peer)) {
 			continue
 		}
 		if d := s.judge(policy.Subject{Peer: t.Peer, Actor: t.Actor}); d.Action.Blocks() {

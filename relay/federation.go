@@ -11,6 +11,7 @@ import (
 	vocab "github.com/go-ap/activitypub"
 
 	"github.com/runrig/runrig/policy"
+	"github.com/runrig/runrig/relay/fetch"
 	"github.com/runrig/runrig/relay/listing"
 	"github.com/runrig/runrig/relay/store"
 )
@@ -158,6 +159,74 @@ func (s *Server) relayedListing(ctx context.Context, in *inbound, now time.Time)
 		return nil, nil
 	}
 	rec.Peer, _ = policy.PeerOf(rec.Actor)
+	rec.Activity = doc
+	return rec, nil
+}
+
+// forwardedByRelay reports whether in is an author's Update or Delete that
+// a relay this relay follows forwarded, signed with the relay's key (as
+// relays forward these); it records the relay in in.Via. The body is then
+// not trusted: the object is read again from its author's server.
+func (s *Server) forwardedByRelay(ctx context.Context, keyID string, in *inbound) bool {
+	if in.Type != vocab.UpdateType && in.Type != vocab.DeleteType {
+		return false
+	}
+	peer, err := policy.PeerOf(keyID)
+	if err != nil {
+		return false
+	}
+	if ok, err := s.followsRelay(ctx, peer); err != nil || !ok {
+		return false
+	}
+	in.Via = peer
+	return true
+}
+
+// relayActor is the actor of a followed relay ("" if none).
+func (s *Server) relayActor(ctx context.Context, peer string) string {
+	follows, err := s.store.RelayFollows(ctx)
+	if err != nil {
+		return ""
+	}
+	for _, f := range follows {
+		if f.Peer == peer {
+			return f.Actor
+		}
+	}
+	return ""
+}
+
+// errNotGone: a relay forwarded a Delete of an object its author's server
+// still serves.
+var errNotGone = errors.New("the object still exists at its origin")
+
+// refetchForwarded reads the object of an Update or Delete a relay
+// forwarded from the author's server: an Update's listing is checked and
+// returned (nil when the object is not a listing or cannot be read); a
+// Delete stands only if the author's server answers 404 or 410.
+func (s *Server) refetchForwarded(ctx context.Context, in *inbound, now time.Time) (*store.ListingRecord, error) {
+	body, err := s.fetch.Get(ctx, in.ObjectID)
+	if in.Type == vocab.DeleteType {
+		if fetch.Gone(err) {
+			return nil, nil
+		}
+		return nil, errNotGone
+	}
+	if err != nil {
+		s.peerLog.Warn(in.Via, "object_fetch", "fetching an updated object a relay forwarded", "object", in.ObjectID, "err", err)
+		return nil, nil
+	}
+	doc, _ := json.Marshal(map[string]any{"id": in.ID, "type": "Update", "actor": in.Actor, "object": json.RawMessage(body)})
+	if !json.Valid(body) || !listing.IsListing(doc) {
+		return nil, nil
+	}
+	rec, err := s.checkListing(body, in.ID, in.Peer, now)
+	if err != nil {
+		return nil, err
+	}
+	if rec.ID != in.ObjectID || rec.Actor != in.Actor {
+		return nil, nil
+	}
 	rec.Activity = doc
 	return rec, nil
 }

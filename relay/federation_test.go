@@ -145,4 +145,33 @@ func TestRelayedListingReachesSlices(t *testing.T) {
 	if len(page.Items) != 1 || page.Items[0].ID != id || page.Items[0].Actor != fmp.ActorID || page.Items[0].Object["id"] != id {
 		t.Errorf("b's index = %+v", page.Items)
 	}
+
+	// The author's Update and Delete, forwarded by a under its own key,
+	// are taken by b only as the author's server confirms them.
+	index := func() (names []string) {
+		resp, err := http.Get(b.URL + "/listings?region=it-mi")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var page struct{ Items []struct{ Name string } }
+		json.NewDecoder(resp.Body).Decode(&page)
+		for _, it := range page.Items {
+			names = append(names, it.Name)
+		}
+		return names
+	}
+	publish(t, a, fmp, fmp.Revise(body, func(p map[string]any) { p["name"] = "New potatoes" }), http.StatusAccepted)
+	waitFor(t, "the update in b's index", func() bool { n := index(); return len(n) == 1 && n[0] == "New potatoes" })
+	waitFor(t, "the update at the region's follower", func() bool { return len(milan.ReceivedOf("Update")) == 1 })
+
+	// A forged Delete (the object is still there) is not taken.
+	still := fmp.Activity("Delete", fmp.ActorID, id, nil)
+	publish(t, a, fmp, still, http.StatusAccepted)
+	time.Sleep(300 * time.Millisecond)
+	if n := index(); len(n) != 1 {
+		t.Fatalf("b took a Delete of an object its author still serves: %v", n)
+	}
+	publish(t, a, fmp, fmp.Withdraw(id), http.StatusAccepted)
+	waitFor(t, "the listing gone from b's index", func() bool { return len(index()) == 0 })
 }

@@ -160,7 +160,7 @@ func (s *Server) receive(ctx context.Context, r *http.Request, inboxSlice string
 // for the activity's actor: the actor itself, or an actor of the same host
 // (an instance actor signing for its users, as GoToSocial does).
 func (s *Server) verify(ctx context.Context, signed *httpsig.Signed, in *inbound) error {
-	if !policy.SameHost(signed.KeyID, in.Actor) {
+	if !policy.SameHost(signed.KeyID, in.Actor) && !s.forwardedByRelay(ctx, signed.KeyID, in) {
 		s.metrics.sigFailures.WithLabelValues("key_owner").Inc()
 		return refuse(http.StatusUnauthorized, "signature", "signature: key %s is not on the actor's host", signed.KeyID)
 	}
@@ -188,9 +188,16 @@ func (s *Server) verify(ctx context.Context, signed *httpsig.Signed, in *inbound
 		s.metrics.sigFailures.WithLabelValues(httpsig.Reason(err)).Inc()
 		return refuse(http.StatusUnauthorized, "signature", "signature: %v", errText(err))
 	}
-	if key.Owner != in.Actor && !policy.SameHost(key.Owner, in.Actor) {
+	owner := in.Actor
+	if in.Via != "" {
+		owner = s.relayActor(ctx, in.Via) // a forwarding relay signs with its own actor's key
+	}
+	if key.Owner != owner && !policy.SameHost(key.Owner, owner) {
 		s.metrics.sigFailures.WithLabelValues("key_owner").Inc()
 		return refuse(http.StatusUnauthorized, "signature", "signature: key owner %s may not act for %s", key.Owner, in.Actor)
+	}
+	if in.Via != "" {
+		return s.checkPin(ctx, in.Via, key)
 	}
 	return s.checkPin(ctx, in.Peer, key)
 }

@@ -56,3 +56,24 @@ func (in *Instance) Listing(kind string, end time.Time, set func(proposal map[st
 	})
 	return b
 }
+
+// Revise builds a public Update of a listing made by Listing, with its
+// Proposal changed by set, and serves the new version at its id.
+func (in *Instance) Revise(create []byte, set func(proposal map[string]any)) []byte {
+	var doc map[string]any
+	json.Unmarshal(create, &doc)
+	proposal := doc["object"].(map[string]any)
+	set(proposal)
+	obj, _ := json.Marshal(proposal)
+	in.objects.Store(proposal["id"].(string), obj)
+	doc["id"], doc["type"] = in.NewID("activities"), "Update"
+	b, _ := json.Marshal(doc)
+	return b
+}
+
+// Withdraw stops serving a listing (its id answers 404) and builds the
+// public Delete of it.
+func (in *Instance) Withdraw(id string) []byte {
+	in.objects.Delete(id)
+	return in.Activity("Delete", in.ActorID, id, nil)
+}

@@ -113,7 +113,7 @@ func (s *Server) Announcement(ctx context.Context) ([]byte, error) {
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	r := discovery.Record{
 		Domain: s.host, Actor: s.actorID, Inbox: s.inboxID, Software: softwareName + " " + Version,
-		Seq: uint64(now.UnixMilli()), Issued: now, Expires: now.Add(announceValidity), Members: members,
+		Seq: s.nextSeq(now), Issued: now, Expires: now.Add(announceValidity), Members: members,
 	}
 	for _, reg := range s.cfg.Regions {
 		r.Regions = append(r.Regions, reg.Code)
@@ -128,6 +128,19 @@ func (s *Server) Announcement(ctx context.Context) ([]byte, error) {
 		r.Gossip = s.gossip.Addr()
 	}
 	return discovery.Sign(r, s.announceKeyID(), s.announceKey)
+}
+
+// nextSeq is the sequence number of a new announcement: the issue time in
+// milliseconds, kept strictly above the last one so that two announcements
+// of one millisecond are not taken for a replay.
+func (s *Server) nextSeq(now time.Time) uint64 {
+	for {
+		last := s.announceSeq.Load()
+		seq := max(uint64(now.UnixMilli()), last+1)
+		if s.announceSeq.CompareAndSwap(last, seq) {
+			return seq
+		}
+	}
 }
 
 // VerifyAnnouncement verifies another node's signed announcement against

@@ -68,3 +68,25 @@ func TestAnnouncementsVerifiedAgainstTheDomain(t *testing.T) {
 		}
 	}
 }
+
+// Announcements made in quick succession (the gossip join's and the first
+// re-announcement, the DHT's) never share a sequence number, which would
+// make the later one a replay.
+func TestAnnouncementSequenceIncreases(t *testing.T) {
+	r := startRelay(t, nil)
+	var last uint64
+	for i := 0; i < 50; i++ {
+		b, err := r.Announcement(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, rec, err := discovery.Parse(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec.Seq <= last {
+			t.Fatalf("announcement %d has seq %d after %d", i, rec.Seq, last)
+		}
+		last = rec.Seq
+	}
+}

@@ -74,6 +74,7 @@ type Server struct {
 	directory     *discovery.Directory
 	gossip        *discovery.Gossip // nil when gossip is off
 	dht           *discovery.DHT    // nil when the DHT is off
+	announceSeq   atomic.Uint64     // the last announcement's sequence number
 
 	// Peers: fetching, key cache, deliveries.
 	fetch      *fetch.Client

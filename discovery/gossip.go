@@ -52,6 +52,10 @@ type GossipConfig struct {
 	// ProbeInterval, GossipInterval and PushPullInterval override the
 	// profile (tests shorten them).
 	ProbeInterval, GossipInterval, PushPullInterval time.Duration
+	// Announcement, when set, is this node's signed announcement from the
+	// start: the state exchange of the join already carries it, so the
+	// members joined learn it at once rather than by gossip.
+	Announcement []byte
 	// Logger receives memberlist's and the layer's messages.
 	Logger *slog.Logger
 }
@@ -111,7 +115,7 @@ func StartGossip(cfg GossipConfig, verify Verify, dir *Directory) (*Gossip, erro
 		return nil, fmt.Errorf("gossip bind %q: %w", cfg.Bind, err)
 	}
 	g := &Gossip{name: cfg.Name, verify: verify, dir: dir, log: cfg.Logger, pending: make(chan []byte, verifyQueue),
-		done: make(chan struct{}), relayed: map[string]uint64{}}
+		done: make(chan struct{}), relayed: map[string]uint64{}, own: cfg.Announcement}
 	mc.Name, mc.BindAddr, mc.BindPort, mc.AdvertiseAddr, mc.AdvertisePort = cfg.Name, host, port, host, port
 	mc.Delegate, mc.Events = g, g
 	mc.SecretKey, mc.Label = cfg.SecretKey, cfg.Label
@@ -137,6 +141,9 @@ func StartGossip(cfg GossipConfig, verify Verify, dir *Directory) (*Gossip, erro
 			return nil, fmt.Errorf("gossip join: %w", err)
 		}
 	}
+	if cfg.Announcement != nil {
+		g.Announce(cfg.Announcement)
+	}
 	return g, nil
 }
 
@@ -148,6 +155,17 @@ func (g *Gossip) Addr() string {
 
 // Members counts the cluster's live members, this node included.
 func (g *Gossip) Members() int { return g.ml.NumMembers() }
+
+// HasMember reports whether the node named name is a live member, as this
+// node sees the cluster.
+func (g *Gossip) HasMember(name string) bool {
+	for _, m := range g.ml.Members() {
+		if m.Name == name {
+			return true
+		}
+	}
+	return false
+}
 
 // Announce spreads this node's own signed announcement.
 func (g *Gossip) Announce(signed []byte) {

@@ -33,8 +33,14 @@ func (s *Server) startGossip(ctx context.Context) error {
 		}
 		key = k
 	}
+	// The first announcement goes with the join's state exchange; the loop
+	// below announces again at once, with the gossip address.
+	first, err := s.Announcement(ctx)
+	if err != nil {
+		return err
+	}
 	g, err := discovery.StartGossip(discovery.GossipConfig{Name: s.host, Bind: gc.Bind, Join: gc.Join,
-		Profile: gc.Profile, SecretKey: key, Label: gc.Label, Logger: s.log.With("component", "gossip")},
+		Profile: gc.Profile, SecretKey: key, Label: gc.Label, Announcement: first, Logger: s.log.With("component", "gossip")},
 		s.VerifyAnnouncement, s.directory)
 	if err != nil {
 		return err

@@ -73,6 +73,10 @@ type Config struct {
 	SeenRetention time.Duration
 	// ShutdownTimeout bounds a graceful shutdown. Default 20s.
 	ShutdownTimeout time.Duration
+	// ShutdownDelay is how long, on shutdown, the relay keeps serving
+	// with /readyz answering 503 before it stops accepting requests, so
+	// that load balancers take it out of rotation first. Default 0.
+	ShutdownDelay time.Duration
 
 	// FederationMode is blocklist (federate with everyone not blocked,
 	// the default) or allowlist (only with allowed peers).
@@ -149,6 +153,9 @@ func (c *Config) validate() error {
 	}
 	if c.ShutdownTimeout <= 0 {
 		c.ShutdownTimeout = 20 * time.Second
+	}
+	if c.ShutdownDelay < 0 || c.ShutdownDelay >= c.ShutdownTimeout {
+		return fmt.Errorf("shutdown_delay %v: want from 0 to less than the shutdown timeout (%v)", c.ShutdownDelay, c.ShutdownTimeout)
 	}
 	if c.Approval == "" {
 		c.Approval = ApproveAuto

@@ -139,3 +139,28 @@ func TestShutdownKeepsUnfinishedWork(t *testing.T) {
 	startRelayIn(t, dir, r.Addr, shorter)
 	waitFor(t, "delivered after restart", func() bool { return len(held.ReceivedOf("Announce")) == 5 })
 }
+
+// With a shutdown delay, the relay keeps answering during the delay, with
+// /readyz at 503, before it stops.
+func TestReadyzDuringShutdownDelay(t *testing.T) {
+	r := startRelay(t, func(c *relay.Config) { c.ShutdownDelay = time.Second })
+	done := make(chan struct{})
+	go func() { r.stop(); close(done) }()
+	saw503 := false
+	for !saw503 {
+		select {
+		case <-done:
+			t.Fatal("the relay stopped without answering 503 on /readyz first")
+		default:
+		}
+		if resp, err := http.Get(r.URL + "/readyz"); err == nil {
+			saw503 = resp.StatusCode == http.StatusServiceUnavailable
+			resp.Body.Close()
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if resp, err := http.Get(r.URL + "/healthz"); err != nil || resp.StatusCode != 200 {
+		t.Errorf("not serving during the delay: %v", err)
+	}
+	<-done
+}

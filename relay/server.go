@@ -247,9 +247,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	case serveErr = <-errc:
 	}
 	s.ready.Store(false)
-	s.log.Info("shutting down")
+	s.log.Info("shutting down", "delay", s.cfg.ShutdownDelay)
 	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()
+	if serveErr == nil && s.cfg.ShutdownDelay > 0 {
+		time.Sleep(s.cfg.ShutdownDelay) // still serving, not ready
+	}
 	pub.Shutdown(sctx)
 	adm.Shutdown(sctx)
 	stopBG()

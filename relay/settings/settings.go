@@ -132,6 +132,8 @@ func (l *settingList) serverSettings() {
 	l.add("description", "a paragraph about this relay for its front page: who runs it, for which region", s, g)
 	s, g = str(func(c *relay.Config, _ *Log) *string { return &c.Contact })
 	l.add("contact", "how to reach the operator (e-mail or fediverse account), shown on the front page and in NodeInfo", s, g)
+	s, g = dur(func(c *relay.Config) *time.Duration { return &c.ShutdownDelay })
+	l.add("shutdown-delay", "on shutdown, keep serving this long with /readyz answering 503 so load balancers stop sending first (default 0)", s, g)
 	l.addBool("allow-private-networks", "let fetches and deliveries reach loopback and private addresses (tests and local demos only)",
 		func(c *relay.Config) *bool { return &c.AllowPrivateNetworks })
 	l.add("approval", "auto: accept subscriptions at once; manual: hold them until an operator approves",

@@ -43,8 +43,9 @@ type inbound struct {
 	Hops int
 	// Via is the peer of the relay that forwarded an author's Update or
 	// Delete, signed with its own key; "" when the sender is the actor's
-	// own server.
-	Via string
+	// own server. viaActor is that relay's actor.
+	Via      string
+	viaActor string
 	// decision is what the moderation rules say of the sender.
 	decision policy.Decision
 }

@@ -132,7 +132,8 @@ func (s *Server) mayPublish(ctx context.Context, peer string) (bool, error) {
 			return true, nil
 		}
 	}
-	return s.followsRelay(ctx, peer)
+	_, ok, err := s.acceptedFollow(ctx, peer)
+	return ok, err
 }
 
 // checkListing validates a listing (an activity carrying a Proposal, or a

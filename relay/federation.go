@@ -128,45 +128,25 @@ func (s *Server) relayFollowAnswer(ctx context.Context, in *inbound) (string, er
 
 // relayedListing reads the listing another relay announced, so that it
 // reaches this relay's slices and index too. A relay's Announce carries
-// only the object's id: the object is fetched from its own server (signed
-// GET, egress guard, size and time bounds), never taken from the relay,
-// and checked like a listing posted here (an invalid one gets 422). It
-// returns nil when the sender is not a relay this relay follows, or the
-// object is not a listing or cannot be read (it is then relayed as any
-// Announce).
+// only the object's id: the object is read from its author's server (see
+// fetchListing), never taken from the relay. It returns nil when the
+// sender is not a relay this relay follows, or the object is not a listing
+// or cannot be read (it is then relayed as any Announce).
 func (s *Server) relayedListing(ctx context.Context, in *inbound, now time.Time) (*store.ListingRecord, error) {
 	if in.ObjectID == "" {
 		return nil, nil
 	}
-	if ok, err := s.followsRelay(ctx, in.Peer); err != nil || !ok {
+	if _, ok, err := s.acceptedFollow(ctx, in.Peer); err != nil || !ok {
 		return nil, err
 	}
-	body, err := s.fetch.Get(ctx, in.ObjectID)
-	if err != nil {
-		s.peerLog.Warn(in.Peer, "object_fetch", "fetching an object a relay announced", "object", in.ObjectID, "err", err)
-		return nil, nil
-	}
-	doc, _ := json.Marshal(map[string]any{"id": in.ID, "type": "Announce", "actor": in.Actor, "object": json.RawMessage(body)})
-	if !json.Valid(body) || !listing.IsListing(doc) {
-		return nil, nil
-	}
-	rec, err := s.checkListing(body, in.ID, "", now)
-	if err != nil {
-		return nil, err
-	}
-	if rec.ID != in.ObjectID {
-		s.peerLog.Warn(in.Peer, "object_id", "an announced object has another id", "object", in.ObjectID, "id", rec.ID)
-		return nil, nil
-	}
-	rec.Peer, _ = policy.PeerOf(rec.Actor)
-	rec.Activity = doc
-	return rec, nil
+	return s.fetchListing(ctx, in, in.Peer, "", now)
 }
 
 // forwardedByRelay reports whether in is an author's Update or Delete that
 // a relay this relay follows forwarded, signed with the relay's key (as
-// relays forward these); it records the relay in in.Via. The body is then
-// not trusted: the object is read again from its author's server.
+// relays forward these); it records the relay in in.Via and its actor in
+// in.viaActor. The body is then not trusted: the object is read again
+// from its author's server.
 func (s *Server) forwardedByRelay(ctx context.Context, keyID string, in *inbound) bool {
 	if in.Type != vocab.UpdateType && in.Type != vocab.DeleteType {
 		return false
@@ -175,25 +155,12 @@ func (s *Server) forwardedByRelay(ctx context.Context, keyID string, in *inbound
 	if err != nil {
 		return false
 	}
-	if ok, err := s.followsRelay(ctx, peer); err != nil || !ok {
+	f, ok, err := s.acceptedFollow(ctx, peer)
+	if err != nil || !ok {
 		return false
 	}
-	in.Via = peer
+	in.Via, in.viaActor = peer, f.Actor
 	return true
-}
-
-// relayActor is the actor of a followed relay ("" if none).
-func (s *Server) relayActor(ctx context.Context, peer string) string {
-	follows, err := s.store.RelayFollows(ctx)
-	if err != nil {
-		return ""
-	}
-	for _, f := range follows {
-		if f.Peer == peer {
-			return f.Actor
-		}
-	}
-	return ""
 }
 
 // errNotGone: a relay forwarded a Delete of an object its author's server
@@ -205,44 +172,61 @@ var errNotGone = errors.New("the object still exists at its origin")
 // returned (nil when the object is not a listing or cannot be read); a
 // Delete stands only if the author's server answers 404 or 410.
 func (s *Server) refetchForwarded(ctx context.Context, in *inbound, now time.Time) (*store.ListingRecord, error) {
-	body, err := s.fetch.Get(ctx, in.ObjectID)
 	if in.Type == vocab.DeleteType {
-		if fetch.Gone(err) {
+		if _, err := s.fetch.Get(ctx, in.ObjectID); fetch.Gone(err) {
 			return nil, nil
 		}
 		return nil, errNotGone
 	}
+	return s.fetchListing(ctx, in, in.Via, in.Actor, now)
+}
+
+// fetchListing reads in's object from its own server (signed GET, egress
+// guard, size and time bounds) and, when it is a Proposal with that id
+// (and, when actor is set, by that actor), checks it like a listing posted
+// here: an invalid one gets 422. Objects that cannot be read or are not
+// listings give nil; fetch failures are counted and logged against via,
+// the relay that passed the object on.
+func (s *Server) fetchListing(ctx context.Context, in *inbound, via, actor string, now time.Time) (*store.ListingRecord, error) {
+	body, err := s.fetch.Get(ctx, in.ObjectID)
 	if err != nil {
-		s.peerLog.Warn(in.Via, "object_fetch", "fetching an updated object a relay forwarded", "object", in.ObjectID, "err", err)
+		s.metrics.relayedObjects.WithLabelValues("fetch_failed").Inc()
+		s.peerLog.Warn(via, "object_fetch", "fetching an object a relay passed on", "object", in.ObjectID, "err", err)
 		return nil, nil
 	}
-	doc, _ := json.Marshal(map[string]any{"id": in.ID, "type": "Update", "actor": in.Actor, "object": json.RawMessage(body)})
-	if !json.Valid(body) || !listing.IsListing(doc) {
+	if !listing.IsProposal(body) {
+		s.metrics.relayedObjects.WithLabelValues("not_listing").Inc()
 		return nil, nil
 	}
-	rec, err := s.checkListing(body, in.ID, in.Peer, now)
+	rec, err := s.checkListing(body, in.ID, "", now)
 	if err != nil {
+		s.metrics.relayedObjects.WithLabelValues("invalid").Inc()
 		return nil, err
 	}
-	if rec.ID != in.ObjectID || rec.Actor != in.Actor {
+	if rec.ID != in.ObjectID || (actor != "" && rec.Actor != actor) {
+		s.metrics.relayedObjects.WithLabelValues("mismatch").Inc()
+		s.peerLog.Warn(via, "object_id", "a passed-on object has another id or author", "object", in.ObjectID, "id", rec.ID)
 		return nil, nil
 	}
-	rec.Activity = doc
+	s.metrics.relayedObjects.WithLabelValues("listing").Inc()
+	rec.Peer, _ = policy.PeerOf(rec.Actor)
+	rec.Activity, _ = json.Marshal(map[string]any{"id": in.ID, "type": in.Type, "actor": in.Actor, "object": json.RawMessage(body)})
 	return rec, nil
 }
 
-// followsRelay reports whether this relay follows peer and was accepted.
-func (s *Server) followsRelay(ctx context.Context, peer string) (bool, error) {
+// acceptedFollow returns this relay's follow of peer, when peer accepted
+// it.
+func (s *Server) acceptedFollow(ctx context.Context, peer string) (store.RelayFollow, bool, error) {
 	follows, err := s.store.RelayFollows(ctx)
 	if err != nil {
-		return false, err
+		return store.RelayFollow{}, false, err
 	}
 	for _, f := range follows {
 		if f.Peer == peer && f.State == store.Accepted {
-			return true, nil
+			return f, true, nil
 		}
 	}
-	return false, nil
+	return store.RelayFollow{}, false, nil
 }
 
 // isRelay reports whether peer is a relay this relay knows from discovery.

@@ -190,7 +190,7 @@ func (s *Server) verify(ctx context.Context, signed *httpsig.Signed, in *inbound
 	}
 	owner := in.Actor
 	if in.Via != "" {
-		owner = s.relayActor(ctx, in.Via) // a forwarding relay signs with its own actor's key
+		owner = in.viaActor // a forwarding relay signs with its own actor's key
 	}
 	if key.Owner != owner && !policy.SameHost(key.Owner, owner) {
 		s.metrics.sigFailures.WithLabelValues("key_owner").Inc()

@@ -34,6 +34,9 @@ type metrics struct {
 	listings      *prometheus.CounterVec // kind
 	policy        *prometheus.CounterVec // action, rule
 	announcements *prometheus.CounterVec // result
+	// relayedObjects counts objects read from their authors' servers
+	// because a followed relay passed them on.
+	relayedObjects *prometheus.CounterVec // result
 }
 
 func newMetrics(s *Server) *metrics {
@@ -78,6 +81,10 @@ func newMetrics(s *Server) *metrics {
 		Name: "runrig_discovery_announcements_total",
 		Help: "Discovery announcements checked, by result: verified or the reason they were refused.",
 	}, []string{"result"})
+	m.relayedObjects = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "runrig_relayed_object_fetches_total",
+		Help: "Objects that followed relays passed on, read from their authors' servers, by result.",
+	}, []string{"result"})
 	version := "devel"
 	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
 		version = bi.Main.Version
@@ -85,7 +92,7 @@ func newMetrics(s *Server) *metrics {
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "runrig_build_info", Help: "Build information."}, []string{"version"})
 	build.WithLabelValues(version).Set(1)
 	m.reg.MustRegister(m.inbound, m.rejected, m.sigFailures, m.deliveries, m.deliveryTime, m.attempts,
-		m.subscriptions, m.listingsBad, m.listings, m.policy, m.announcements, build, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		m.subscriptions, m.listingsBad, m.listings, m.policy, m.announcements, m.relayedObjects, build, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&stateCollector{s: s})
 	return m
 }

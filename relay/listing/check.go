@@ -30,16 +30,15 @@ func IsListing(activity []byte) bool {
 	var env struct {
 		Object json.RawMessage `json:"object"`
 	}
-	if json.Unmarshal(activity, &env) != nil {
-		return false
-	}
+	return json.Unmarshal(activity, &env) == nil && IsProposal(env.Object)
+}
+
+// IsProposal reports whether an object (fetched on its own) is a Proposal.
+func IsProposal(object []byte) bool {
 	var obj struct {
 		Type json.RawMessage `json:"type"`
 	}
-	if json.Unmarshal(env.Object, &obj) != nil {
-		return false
-	}
-	return hasType(obj.Type, "Proposal")
+	return json.Unmarshal(object, &obj) == nil && hasType(obj.Type, "Proposal")
 }
 
 // KindOf reads a listing's kind cheaply, without checking it: for

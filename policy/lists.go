@@ -261,6 +261,18 @@ func MastodonSeverity(a Action) string {
 func WriteMastodonBlocks(w io.Writer, rules []Rule, obfuscate bool) error {
 	cw := csv.NewWriter(w)
 	cw.Write(strings.Split(MastodonBlocksHeader, ","))
+	for _, e := range Blocks(rules, obfuscate) {
+		cw.Write([]string{e.Domain, MastodonSeverity(e.Action), strconv.FormatBool(e.RejectMedia),
+			strconv.FormatBool(e.RejectReports), e.PublicComment, strconv.FormatBool(e.Obfuscate)})
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// Blocks lists the domain blocks among rules (drafts left out) as list
+// entries, domains masked where obfuscate is set and the rule asks for it.
+func Blocks(rules []Rule, obfuscate bool) []Entry {
+	var out []Entry
 	for _, r := range rules {
 		if r.Kind != Domain || r.Action == Accept || r.Draft {
 			continue
@@ -269,11 +281,10 @@ func WriteMastodonBlocks(w io.Writer, rules []Rule, obfuscate bool) error {
 		if obfuscate && r.Obfuscate {
 			domain = Mask(domain)
 		}
-		cw.Write([]string{domain, MastodonSeverity(r.Action), strconv.FormatBool(r.Filters.RejectMedia),
-			strconv.FormatBool(r.RejectReports), r.PublicComment, strconv.FormatBool(r.Obfuscate)})
+		out = append(out, Entry{Domain: domain, Action: r.Action, RejectMedia: r.Filters.RejectMedia,
+			RejectReports: r.RejectReports, PublicComment: r.PublicComment, Obfuscate: r.Obfuscate})
 	}
-	cw.Flush()
-	return cw.Error()
+	return out
 }
 
 // WriteMastodonAllows writes domain accept rules as Mastodon's allow CSV.

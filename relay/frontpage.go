@@ -40,25 +40,29 @@ func (s *Server) handleFront(w http.ResponseWriter, r *http.Request) {
 	if d.Mode == "" {
 		d.Mode = string(policy.Blocklist)
 	}
-	subs, err := s.store.SubscriberStatuses(r.Context())
+	// Servers subscribed to the relay or to any of its slices, each once.
+	peers := map[string]bool{}
+	for _, name := range append([]string{""}, s.sliceNames()...) {
+		subs, err := s.store.SubscribersIn(r.Context(), name, store.Accepted)
+		if err != nil {
+			http.Error(w, "store unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		for _, sub := range subs {
+			peers[sub.Peer] = true
+		}
+		if name != "" {
+			d.Slices = append(d.Slices, frontSlice{Account: name + "@" + s.host, Summary: s.sliceSummary(name),
+				Inbox: s.sliceActor(name) + "/inbox"})
+		}
+	}
+	d.Subscribers = len(peers)
+	live, err := s.liveRules(r.Context())
 	if err != nil {
 		http.Error(w, "store unavailable", http.StatusServiceUnavailable)
 		return
 	}
-	peers := map[string]bool{}
-	for _, sub := range subs {
-		if sub.State == store.Accepted {
-			peers[sub.Peer] = true
-		}
-	}
-	d.Subscribers = len(peers)
-	for _, name := range s.sliceNames() {
-		d.Slices = append(d.Slices, frontSlice{Account: name + "@" + s.host, Summary: s.sliceSummary(name),
-			Inbox: s.sliceActor(name) + "/inbox"})
-	}
-	if csv, err := s.ExportList(r.Context(), false, true); err == nil {
-		d.Blocks, _ = policy.ParseList(csv, policy.Suspend)
-	}
+	d.Blocks = policy.Blocks(live, true) // as /policy/blocks.csv publishes them
 	var buf bytes.Buffer
 	if err := frontPage.Execute(&buf, d); err != nil {
 		s.log.Error("rendering the front page", "err", err)

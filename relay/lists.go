@@ -73,6 +73,21 @@ func (s *Server) ImportList(ctx context.Context, op Operator, name string, data 
 // ExportList writes the rules as a Mastodon CSV: blocks (with obfuscated
 // domains masked when obfuscate) or, with allows, the allow list.
 func (s *Server) ExportList(ctx context.Context, allows, obfuscate bool) ([]byte, error) {
+	live, err := s.liveRules(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	if allows {
+		err = policy.WriteMastodonAllows(&buf, live)
+	} else {
+		err = policy.WriteMastodonBlocks(&buf, live, obfuscate)
+	}
+	return buf.Bytes(), err
+}
+
+// liveRules are the moderation rules in force now.
+func (s *Server) liveRules(ctx context.Context) ([]policy.Rule, error) {
 	rules, err := s.store.Rules(ctx)
 	if err != nil {
 		return nil, err
@@ -84,13 +99,7 @@ func (s *Server) ExportList(ctx context.Context, allows, obfuscate bool) ([]byte
 			live = append(live, r)
 		}
 	}
-	var buf bytes.Buffer
-	if allows {
-		err = policy.WriteMastodonAllows(&buf, live)
-	} else {
-		err = policy.WriteMastodonBlocks(&buf, live, obfuscate)
-	}
-	return buf.Bytes(), err
+	return live, nil
 }
 
 // handlePublishedBlocks serves the relay's own block list, obfuscated

@@ -458,3 +458,23 @@ func TestRelayFollowsAndSeenObjects(t *testing.T) {
 		t.Errorf("a2 was marked seen by the refused change: %v", err)
 	}
 }
+
+// A store a newer runrig migrated is refused, not opened and damaged: the
+// way back from an upgrade is the backup taken before it.
+func TestRefusesNewerSchema(t *testing.T) {
+	dir := t.TempDir()
+	open(t, dir).Close()
+	raw, _ := sql.Open("sqlite", "file:"+filepath.Join(dir, FileName))
+	if _, err := raw.Exec(fmt.Sprintf(`PRAGMA user_version = %d`, SchemaVersion+1)); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+	db, err := Open(context.Background(), dir)
+	if err == nil {
+		db.Close()
+		t.Fatal("opened a store of a newer schema")
+	}
+	if !strings.Contains(err.Error(), "upgrade runrig") {
+		t.Errorf("error = %v, want one that says to upgrade", err)
+	}
+}

@@ -77,9 +77,8 @@ func (s *Server) GossipAddr() string {
 	return s.gossip.Addr()
 }
 
-// peerViews lists the directory with each peer's trust and policy state,
-// and this relay's subscription to it.
-func (s *Server) peerViews(ctx context.Context) ([]admin.Peer, error) {
+// followStates maps each relay this relay follows to its follow's state.
+func (s *Server) followStates(ctx context.Context) (map[string]string, error) {
 	follows, err := s.store.RelayFollows(ctx)
 	if err != nil {
 		return nil, err
@@ -88,6 +87,12 @@ func (s *Server) peerViews(ctx context.Context) ([]admin.Peer, error) {
 	for _, f := range follows {
 		following[f.Peer] = string(f.State)
 	}
+	return following, nil
+}
+
+// peerViews lists the directory with each peer's trust and policy state,
+// and (for operators) the state of this relay's follow from following.
+func (s *Server) peerViews(following map[string]string) []admin.Peer {
 	out := []admin.Peer{}
 	for _, e := range s.directory.List(time.Now()) {
 		d := s.judge(policy.Subject{Peer: e.Record.Domain, Actor: e.Record.Actor})
@@ -106,7 +111,7 @@ func (s *Server) peerViews(ctx context.Context) ([]admin.Peer, error) {
 		}
 		out = append(out, p)
 	}
-	return out, nil
+	return out
 }
 
 // adminPeers lists the directory; ?region= and ?kind= select peers (or
@@ -120,11 +125,12 @@ func (s *Server) adminPeers(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	views, err := s.peerViews(r.Context())
+	following, err := s.followStates(r.Context())
 	if err != nil {
 		adminError(w, http.StatusInternalServerError, err)
 		return
 	}
+	views := s.peerViews(following)
 	if region == "" && kind == "" {
 		adminJSON(w, views)
 		return
@@ -151,17 +157,12 @@ func (s *Server) adminPeers(w http.ResponseWriter, r *http.Request) {
 // handlePeers serves the public directory: verified peers that are not
 // blocked.
 func (s *Server) handlePeers(w http.ResponseWriter, r *http.Request) {
-	views, err := s.peerViews(r.Context())
-	if err != nil {
-		http.Error(w, "internal error", http.StatusInternalServerError)
-		return
-	}
 	out := []admin.Peer{}
-	for _, p := range views {
+	for _, p := range s.peerViews(nil) {
 		if !p.Verified || policy.Action(p.Policy).Blocks() {
 			continue
 		}
-		p.Trust, p.Policy, p.Following = "", "", ""
+		p.Trust, p.Policy = "", ""
 		out = append(out, p)
 	}
 	w.Header().Set("Content-Type", "application/json")

@@ -21,6 +21,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/runrig/runrig/relay"
+	"github.com/runrig/runrig/relay/settings"
 )
 
 // builtin are series Prometheus itself provides.
@@ -199,7 +200,7 @@ func checkConfig(t *testing.T, text string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "runrig.toml")
 	os.WriteFile(path, []byte(text), 0o600)
-	if _, err := settingsCheck(path); err != nil {
+	if _, err := settings.Check(path); err != nil {
 		t.Errorf("embedded configuration: %v", err)
 	}
 }

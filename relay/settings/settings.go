@@ -8,8 +8,6 @@ package settings
 import (
 	"flag"
 	"fmt"
-	"github.com/libp2p/go-libp2p/core/peer"
-	ma "github.com/multiformats/go-multiaddr"
 	"io"
 	"os"
 	"sort"
@@ -18,6 +16,8 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/runrig/runrig/policy"
 	"github.com/runrig/runrig/relay"

@@ -73,8 +73,12 @@ func (c *Client) Actor(ctx context.Context, iri string) (Actor, error) {
 	return a, nil
 }
 
-// FetchKey fetches the key keyID: the document at keyID without its
-// fragment is either the owning actor or a key object. It implements
+// FetchKey fetches the key keyID. The document at keyID without its
+// fragment is a key object, a full actor (Mastodon's `actor#main-key`) or a
+// minimal actor that carries only id and publicKey (GoToSocial's
+// `/users/NAME/main-key`). It is read as a key only: an actor enters the
+// cache only when fetched by its own id, so a minimal document never stands
+// in for the actor whose inbox the relay delivers to. It implements
 // [trust.KeyFetcher].
 func (c *Client) FetchKey(ctx context.Context, keyID string) (trust.Key, error) {
 	docURL, _, _ := strings.Cut(keyID, "#")
@@ -82,9 +86,23 @@ func (c *Client) FetchKey(ctx context.Context, keyID string) (trust.Key, error) 
 	if err != nil {
 		return trust.Key{}, err
 	}
+	k, err := ParseKey(body, keyID)
+	if err != nil {
+		return trust.Key{}, err
+	}
+	if a, err := ParseActor(body, docURL); err == nil && a.ID == docURL {
+		c.actors.put(a) // fetched by the actor's id: the actor itself
+	}
+	return k, nil
+}
+
+// ParseKey reads the key keyID from the document served at keyID: a key
+// object (top-level publicKeyPem) or an actor, full or minimal, listing it
+// under publicKey. The key and its owner must be on keyID's host.
+func ParseKey(body []byte, keyID string) (trust.Key, error) {
 	var d actorDoc
 	if err := json.Unmarshal(body, &d); err != nil {
-		return trust.Key{}, fmt.Errorf("%w: %v", ErrNotActor, err)
+		return trust.Key{}, fmt.Errorf("%w: %v", ErrNoKey, err)
 	}
 	if d.PublicKeyPem != "" { // a key object
 		k, err := parseKey(keyDoc{ID: d.ID, Owner: d.Owner, PublicKeyPem: d.PublicKeyPem})
@@ -96,15 +114,24 @@ func (c *Client) FetchKey(ctx context.Context, keyID string) (trust.Key, error) 
 		}
 		return k, nil
 	}
-	a, err := ParseActor(body, docURL)
+	if d.ID == "" || !policy.SameHost(d.ID, keyID) {
+		return trust.Key{}, fmt.Errorf("%w: document %q served for key %s", ErrForeignID, d.ID, keyID)
+	}
+	keys, err := publicKeys(d.PublicKey)
 	if err != nil {
 		return trust.Key{}, err
 	}
-	c.actors.put(a)
-	for _, k := range a.Keys {
-		if k.ID == keyID {
-			return k, nil
+	for _, kd := range keys {
+		if kd.ID != keyID {
+			continue
 		}
+		if kd.Owner == "" {
+			kd.Owner = d.ID
+		}
+		if kd.Owner != d.ID {
+			return trust.Key{}, fmt.Errorf("%w: key %s owned by %q, served in %q", ErrForeignID, keyID, kd.Owner, d.ID)
+		}
+		return parseKey(kd)
 	}
 	return trust.Key{}, fmt.Errorf("%w: %s", ErrNoKey, keyID)
 }
@@ -130,20 +157,9 @@ func ParseActor(body []byte, fetchedFrom string) (Actor, error) {
 		ID: d.ID, Type: firstString(d.Type), Inbox: d.Inbox,
 		SharedInbox: d.Endpoints.SharedInbox, PreferredUsername: d.PreferredUsername,
 	}
-	var keys []keyDoc
-	pk := bytes.TrimSpace(d.PublicKey)
-	switch {
-	case len(pk) == 0 || bytes.Equal(pk, []byte("null")):
-	case pk[0] == '[':
-		if err := json.Unmarshal(pk, &keys); err != nil {
-			return Actor{}, fmt.Errorf("%w: publicKey: %v", ErrNotActor, err)
-		}
-	default:
-		var k keyDoc
-		if err := json.Unmarshal(pk, &k); err != nil {
-			return Actor{}, fmt.Errorf("%w: publicKey: %v", ErrNotActor, err)
-		}
-		keys = []keyDoc{k}
+	keys, err := publicKeys(d.PublicKey)
+	if err != nil {
+		return Actor{}, err
 	}
 	for _, kd := range keys {
 		if kd.Owner == "" {
@@ -159,6 +175,26 @@ func ParseActor(body []byte, fetchedFrom string) (Actor, error) {
 		a.Keys = append(a.Keys, k)
 	}
 	return a, nil
+}
+
+// publicKeys decodes an actor's publicKey: absent, one object or an array.
+func publicKeys(raw json.RawMessage) ([]keyDoc, error) {
+	pk := bytes.TrimSpace(raw)
+	switch {
+	case len(pk) == 0 || bytes.Equal(pk, []byte("null")):
+		return nil, nil
+	case pk[0] == '[':
+		var keys []keyDoc
+		if err := json.Unmarshal(pk, &keys); err != nil {
+			return nil, fmt.Errorf("%w: publicKey: %v", ErrNotActor, err)
+		}
+		return keys, nil
+	}
+	var k keyDoc
+	if err := json.Unmarshal(pk, &k); err != nil {
+		return nil, fmt.Errorf("%w: publicKey: %v", ErrNotActor, err)
+	}
+	return []keyDoc{k}, nil
 }
 
 func parseKey(kd keyDoc) (trust.Key, error) {

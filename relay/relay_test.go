@@ -209,7 +209,8 @@ func TestGoToSocialInstanceActorSigning(t *testing.T) {
 	waitFor(t, "software recorded", func() bool {
 		subs, _ := r.Admin.Subscribers(context.Background())
 		for _, s := range subs {
-			if s.Peer == gts.Host() && s.Software == "gotosocial 1.0.0" {
+			// GoToSocial v0.22.0-rc2's NodeInfo gives no version.
+			if s.Peer == gts.Host() && s.Software == "gotosocial" {
 				return true
 			}
 		}

@@ -1,8 +1,13 @@
 // Package relaytest provides stand-ins for other people's fediverse servers
-// — Mastodon, Pleroma/Akkoma, GoToSocial and Misskey-style instances on
-// loopback HTTP with their own RSA keys — for tests and benchmarks of the
-// relay. They sign and verify with go-fed/httpsig, an implementation
-// independent of the relay's own, so a bug shared by both sides cannot hide.
+// — Mastodon, Pleroma/Akkoma, GoToSocial and Misskey instances on loopback
+// HTTP with their own RSA keys — for tests and benchmarks of the relay.
+// Every document they serve or send to the relay is rendered from what
+// that software really serves or sends (testdata/, with its sources in
+// testdata/SOURCES.md), quirks included: GoToSocial's key id without a
+// fragment and the minimal actor it serves there, Misskey's system actor,
+// Pleroma's /relay actor. They sign and verify with go-fed/httpsig, an
+// implementation independent of the relay's own, so a bug shared by both
+// sides cannot hide.
 package relaytest
 
 import (
@@ -33,15 +38,19 @@ type Kind string
 
 // Instance kinds and how they subscribe.
 const (
-	// Mastodon's instance actor follows as:Public.
+	// Mastodon's instance actor (/actor) follows as:Public.
 	Mastodon Kind = "mastodon"
-	// Misskey's relay actor follows as:Public.
+	// Misskey's system.relay actor follows as:Public.
 	Misskey Kind = "misskey"
-	// Pleroma's /relay actor follows the relay actor (LitePub).
+	// Pleroma's /relay actor follows the relay actor (LitePub) and accepts
+	// the relay's follow-back.
 	Pleroma Kind = "pleroma"
-	// GoToSocial's instance actor follows the relay actor (LitePub),
-	// pushes posts of its users signed with the instance actor's key, and
-	// requires signed GETs (authorized fetch).
+	// GoToSocial's instance actor (/users/HOST) follows the relay actor
+	// (LitePub), signs with key id /users/HOST/main-key (no fragment; a
+	// minimal actor without inbox is served there), pushes its users'
+	// posts signed with the instance actor's key, requires signed GETs of
+	// its users, and never answers the relay's follow-back (its instance
+	// actor approves followers manually).
 	GoToSocial Kind = "gotosocial"
 )
 
@@ -93,7 +102,9 @@ type Instance struct {
 	InboxStatus atomic.Int32
 	// InboxDelay is how long the inbox waits before answering.
 	InboxDelay atomic.Int64
-	// AnswerFollowBack makes a LitePub instance Accept the relay's Follow.
+	// AnswerFollowBack makes the instance Accept the relay's Follow (its
+	// follow-back), as Pleroma does by default; GoToSocial leaves it
+	// unanswered unless a test sets this.
 	AnswerFollowBack atomic.Bool
 	// ActorFetches counts GETs of the instance actor (key and actor
 	// fetches by the relay).
@@ -107,6 +118,7 @@ type Instance struct {
 	client   *http.Client
 	onRecv   func(string, time.Time)
 	objects  sync.Map // id → JSON of the listings it published, served at their ids
+	noShared bool     // serve the actor without a shared inbox
 }
 
 // Config tunes an Instance.
@@ -132,31 +144,55 @@ func New(kind Kind, cfg Config) (*Instance, error) {
 		}
 	}
 	in := &Instance{Kind: kind, Key: key, relayKey: map[string]*rsa.PublicKey{},
-		client: &http.Client{Timeout: 30 * time.Second}, onRecv: cfg.OnReceive}
+		client: &http.Client{Timeout: 30 * time.Second}, onRecv: cfg.OnReceive, noShared: cfg.NoSharedInbox}
 	in.InboxStatus.Store(http.StatusAccepted)
-	in.AnswerFollowBack.Store(true)
+	in.AnswerFollowBack.Store(kind == Pleroma)
 	in.Server = httptest.NewServer(http.HandlerFunc(in.serve))
-	base := in.Server.URL
-	switch kind {
-	case Pleroma:
-		in.ActorID = base + "/relay"
-		in.Inbox = base + "/relay/inbox"
-	case GoToSocial:
-		host := strings.TrimPrefix(base, "http://")
-		in.ActorID = base + "/users/" + host
-		in.Inbox = base + "/users/" + host + "/inbox"
-	case Misskey:
-		in.ActorID = base + "/users/relay"
-		in.Inbox = base + "/users/relay/inbox"
-	default:
-		in.ActorID = base + "/actor"
-		in.Inbox = base + "/actor/inbox"
+	var doc struct {
+		ID, Inbox string
+		Endpoints struct{ SharedInbox string }
+		PublicKey struct{ ID string }
 	}
-	in.KeyID = in.ActorID + "#main-key"
+	if err := json.Unmarshal(in.actorDocument(), &doc); err != nil {
+		in.Server.Close()
+		return nil, err
+	}
+	in.ActorID, in.Inbox, in.KeyID = doc.ID, doc.Inbox, doc.PublicKey.ID
 	if !cfg.NoSharedInbox {
-		in.SharedInbox = base + "/inbox"
+		in.SharedInbox = doc.Endpoints.SharedInbox
 	}
 	return in, nil
+}
+
+// vars are the placeholders every document of this instance fills.
+func (in *Instance) vars(extra Vars) Vars {
+	v := Vars{"ORIGIN": in.Server.URL, "HOST": in.Host(), "PUBLIC_KEY_PEM": in.pemKey(),
+		"ID": in.freshID(), "PUBLISHED": time.Now().UTC().Format(time.RFC3339)}
+	for k, x := range extra {
+		v[k] = x
+	}
+	return v
+}
+
+// freshID is the unique part of a new activity id.
+func (in *Instance) freshID() string {
+	return fmt.Sprintf("%d-%d", time.Now().UnixNano(), in.seq.Add(1))
+}
+
+// actorDocument is the actor that subscribes to relays, as its software
+// serves it.
+func (in *Instance) actorDocument() []byte {
+	b := mustDocument(in.Kind, "instance-actor", in.vars(nil))
+	if !in.noShared {
+		return b
+	}
+	doc := decode(b)
+	delete(doc, "sharedInbox")
+	if ep, ok := doc["endpoints"].(map[string]any); ok {
+		delete(ep, "sharedInbox")
+	}
+	b, _ = json.Marshal(doc)
+	return b
 }
 
 // Close stops the instance.
@@ -225,27 +261,33 @@ func (in *Instance) pemKey() string {
 }
 
 func (in *Instance) serve(w http.ResponseWriter, r *http.Request) {
+	path := func(iri string) string { u, _, _ := strings.Cut(strings.TrimPrefix(iri, in.Server.URL), "#"); return u }
 	switch {
-	case r.Method == http.MethodGet && r.URL.Path == strings.TrimPrefix(in.ActorID, in.Server.URL):
+	case r.Method == http.MethodGet && r.URL.Path == path(in.ActorID):
 		in.ActorFetches.Add(1)
+		writeJSON(w, in.actorDocument())
+	case r.Method == http.MethodGet && r.URL.Path == path(in.KeyID):
+		// A key id without a fragment (GoToSocial) names its own document.
+		in.ActorFetches.Add(1)
+		writeJSON(w, mustDocument(in.Kind, "key", in.vars(nil)))
+	case r.Method == http.MethodGet && in.hasObject(in.Server.URL+r.URL.Path):
+		obj, _ := in.objects.Load(in.Server.URL + r.URL.Path)
+		writeJSON(w, obj.([]byte))
+	case r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/gone/"):
+		http.Error(w, "gone", http.StatusGone) // deleted accounts
+	case r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/users/"):
+		// The instance's users, with the instance's key. GoToSocial serves
+		// them to signed GETs only.
 		if in.Kind == GoToSocial && r.Header.Get("Signature") == "" {
 			http.Error(w, "signed GET required", http.StatusUnauthorized)
 			return
 		}
-		in.serveActor(w)
-	case r.Method == http.MethodGet && in.hasObject(in.Server.URL+r.URL.Path):
-		obj, _ := in.objects.Load(in.Server.URL + r.URL.Path)
-		w.Header().Set("Content-Type", "application/activity+json")
-		w.Write(obj.([]byte))
-	case r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/gone/"):
-		http.Error(w, "gone", http.StatusGone) // deleted accounts
-	case r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/users/"):
-		// Users of a GoToSocial instance: actors whose key is the instance's.
-		writeJSON(w, map[string]any{"id": in.Server.URL + r.URL.Path, "type": "Person", "inbox": in.Server.URL + r.URL.Path + "/inbox"})
+		user := strings.TrimPrefix(r.URL.Path, "/users/")
+		writeJSON(w, mustDocument(in.Kind, "actor", in.vars(Vars{"USER": user})))
 	case r.Method == http.MethodGet && r.URL.Path == "/.well-known/nodeinfo":
-		writeJSON(w, map[string]any{"links": []map[string]string{{"rel": "http://nodeinfo.diaspora.software/ns/schema/2.0", "href": in.Server.URL + "/nodeinfo/2.0"}}})
+		writeJSON(w, mustJSON(map[string]any{"links": []map[string]string{{"rel": "http://nodeinfo.diaspora.software/ns/schema/2.0", "href": in.Server.URL + "/nodeinfo/2.0"}}}))
 	case r.Method == http.MethodGet && r.URL.Path == "/nodeinfo/2.0":
-		writeJSON(w, map[string]any{"version": "2.0", "software": map[string]string{"name": string(in.Kind), "version": "1.0.0"}})
+		writeJSON(w, in.nodeInfo())
 	case r.Method == http.MethodPost && (r.URL.Path == "/inbox" || strings.HasSuffix(r.URL.Path, "/inbox")):
 		in.serveInbox(w, r)
 	default:
@@ -253,30 +295,32 @@ func (in *Instance) serve(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// nodeInfo is the instance's NodeInfo 2.0: GoToSocial's as captured (it
+// reports no version), a minimal one of the schema for the others.
+func (in *Instance) nodeInfo() []byte {
+	if b, err := Document(in.Kind, "nodeinfo", in.vars(nil)); err == nil {
+		return b
+	}
+	return mustJSON(map[string]any{"version": "2.0", "software": map[string]string{"name": string(in.Kind), "version": "1.0.0"},
+		"protocols": []string{"activitypub"}})
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
 func (in *Instance) hasObject(id string) bool {
 	_, ok := in.objects.Load(id)
 	return ok
 }
 
-func (in *Instance) serveActor(w http.ResponseWriter) {
-	typ := "Application"
-	if in.Kind == Misskey {
-		typ = "Service"
-	}
-	doc := map[string]any{
-		"@context": []any{"https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1"},
-		"id":       in.ActorID, "type": typ, "inbox": in.Inbox, "preferredUsername": "relay",
-		"publicKey": map[string]string{"id": in.KeyID, "owner": in.ActorID, "publicKeyPem": in.pemKey()},
-	}
-	if in.SharedInbox != "" {
-		doc["endpoints"] = map[string]string{"sharedInbox": in.SharedInbox}
-	}
-	writeJSON(w, doc)
-}
-
-func writeJSON(w http.ResponseWriter, v any) {
+func writeJSON(w http.ResponseWriter, doc []byte) {
 	w.Header().Set("Content-Type", "application/activity+json")
-	json.NewEncoder(w).Encode(v)
+	w.Write(doc)
 }
 
 func (in *Instance) serveInbox(w http.ResponseWriter, r *http.Request) {
@@ -327,7 +371,7 @@ func (in *Instance) serveInbox(w http.ResponseWriter, r *http.Request) {
 		in.mu.Lock()
 		in.received = append(in.received, rec)
 		in.mu.Unlock()
-		if rec.Type() == "Follow" && in.AnswerFollowBack.Load() && (in.Kind == Pleroma || in.Kind == GoToSocial) {
+		if rec.Type() == "Follow" && in.AnswerFollowBack.Load() {
 			go in.acceptFollowBack(rec)
 		}
 	}
@@ -412,7 +456,8 @@ func (in *Instance) acceptFollowBack(follow Received) {
 	if inbox == "" {
 		return
 	}
-	in.Post(context.Background(), inbox, in.Activity("Accept", in.ActorID, follow.Doc, nil))
+	actor, _ := follow.Doc["actor"].(string)
+	in.Post(context.Background(), inbox, mustDocument(in.Kind, "accept", in.vars(Vars{"FOLLOW_ID": follow.ID(), "FOLLOW_ACTOR": actor})))
 }
 
 // relayInboxFor finds the inbox of the actor that sent an activity.
@@ -450,47 +495,41 @@ func (in *Instance) Activity(typ, actor string, object any, to []string) []byte 
 }
 
 // Note builds a public Create of a Note by actor ("" for the subscribing
-// actor). extra properties are merged into the activity (e.g. a
-// "signature" to make it an LD-signed body).
+// actor), as the instance's software sends it. extra properties are merged
+// into the activity: Mastodon's LD signature is left out (as Mastodon sends
+// it in authorized-fetch mode) unless extra gives a "signature", which
+// makes it an LD-signed body.
 func (in *Instance) Note(actor, content string, extra map[string]any) []byte {
 	if actor == "" {
 		actor = in.ActorID
 	}
-	act := map[string]any{
-		"@context": []any{"https://www.w3.org/ns/activitystreams", map[string]any{"fmp": "https://fmp.example/ns#"}},
-		"id":       in.NewID("activities"), "type": "Create", "actor": actor, "to": []string{Public},
-		"object": map[string]any{"id": in.NewID("notes"), "type": "Note", "attributedTo": actor,
-			"content": content, "to": []string{Public}, "fmp:unknownProperty": "kept"},
+	object := in.NewID("notes")
+	if in.Kind == GoToSocial || in.Kind == Mastodon {
+		object = actor + "/statuses/" + in.freshID()
 	}
+	act := decode(mustDocument(in.Kind, "create", in.vars(Vars{"ACTOR": actor, "OBJECT_ID": object,
+		"CONTENT": content, "SIGNATURE": "", "USER": "alice"})))
+	delete(act, "signature")
 	for k, v := range extra {
 		act[k] = v
 	}
-	b, _ := json.Marshal(act)
-	return b
+	return mustJSON(act)
 }
 
-// Follow subscribes the instance to the relay the way its software does
-// and returns the Follow's id and the relay's answer status.
+// Follow subscribes the instance to the relay with the Follow its software
+// sends and returns the Follow's id and the relay's answer status.
 func (in *Instance) Follow(ctx context.Context, relayActor, relayInbox string) (string, int, error) {
-	object := Public
-	if in.Kind == Pleroma || in.Kind == GoToSocial {
-		object = relayActor
-	}
-	body := in.Activity("Follow", in.ActorID, object, []string{relayActor})
+	body := mustDocument(in.Kind, "follow", in.vars(Vars{"RELAY_ACTOR": relayActor}))
 	var doc struct{ ID string }
 	json.Unmarshal(body, &doc)
 	status, _, err := in.Post(ctx, relayInbox, body)
 	return doc.ID, status, err
 }
 
-// Unfollow sends Undo{Follow} for followID.
+// Unfollow sends its software's Undo{Follow} for followID.
 func (in *Instance) Unfollow(ctx context.Context, relayActor, relayInbox, followID string) (int, error) {
-	object := Public
-	if in.Kind == Pleroma || in.Kind == GoToSocial {
-		object = relayActor
-	}
-	follow := map[string]any{"id": followID, "type": "Follow", "actor": in.ActorID, "object": object}
-	status, _, err := in.Post(ctx, relayInbox, in.Activity("Undo", in.ActorID, follow, []string{relayActor}))
+	body := mustDocument(in.Kind, "undo", in.vars(Vars{"RELAY_ACTOR": relayActor, "FOLLOW_ID": followID}))
+	status, _, err := in.Post(ctx, relayInbox, body)
 	return status, err
 }
 

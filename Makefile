@@ -3,7 +3,7 @@
 # discovery.
 GO ?= go
 
-.PHONY: run build test vet fmt-check bench clean
+.PHONY: run build test interop vet fmt-check bench clean
 
 run:
 	$(GO) run ./cmd/runrig serve
@@ -16,6 +16,13 @@ build:
 # only makes their waits race the clock.
 test: fmt-check vet
 	$(GO) test -race -count=1 -p 1 -timeout 30m ./...
+
+# Only the interop tests: two real GoToSocial instances (from
+# ../shared/interop, or RUNRIG_INTEROP=DIR) subscribe to the real relay
+# binary. They need root (port 80 on 127.0.20.x) and curl; `make test`
+# runs them too, and skips them with one line where they cannot run.
+interop:
+	$(GO) test -race -count=1 -run Interop -v ./cmd/runrig/
 
 vet:
 	$(GO) vet ./...

@@ -36,6 +36,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := m.Run()
+	stopGTSRig()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
@@ -62,6 +63,7 @@ func (s *syncBuf) String() string {
 type proc struct {
 	cmd    *exec.Cmd
 	stdout *syncBuf
+	logs   *syncBuf // standard error: the relay's log
 	url    string
 	data   string
 	done   chan error
@@ -87,18 +89,35 @@ func freeAddr(t testing.TB) string {
 }
 
 // startServe runs `runrig serve` in dir with args and env and waits until
-// it is ready at url.
+// it is ready at url; the process is killed when the test ends.
 func startServe(t testing.TB, dir, url string, env []string, args ...string) *proc {
 	t.Helper()
+	p, err := launch(dir, url, env, args...)
+	if p != nil {
+		t.Cleanup(func() {
+			p.stop()
+			if t.Failed() {
+				t.Logf("runrig logs:\n%s", p.logs.String())
+			}
+		})
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// launch runs `runrig serve` in dir with args and env and waits until it
+// is ready at url. On error the process, if any, is returned stopped.
+func launch(dir, url string, env []string, args ...string) (*proc, error) {
 	cmd := exec.Command(binary, append([]string{"serve"}, args...)...)
 	cmd.Dir = dir
 	cmd.Env = cleanEnv(env...)
-	p := &proc{cmd: cmd, stdout: &syncBuf{}, url: url, done: make(chan error, 1)}
+	p := &proc{cmd: cmd, stdout: &syncBuf{}, logs: &syncBuf{}, url: url, done: make(chan error, 1)}
 	out, _ := cmd.StdoutPipe()
-	logs := &syncBuf{}
-	cmd.Stderr = logs
+	cmd.Stderr = p.logs
 	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	go func() {
 		sc := bufio.NewScanner(out)
@@ -107,28 +126,28 @@ func startServe(t testing.TB, dir, url string, env []string, args ...string) *pr
 		}
 		p.done <- cmd.Wait()
 	}()
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			<-p.done
-		}
-		if t.Failed() {
-			t.Logf("runrig logs:\n%s", logs.String())
-		}
-	})
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		resp, err := http.Get(url + "/readyz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
-				return p
+				return p, nil
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("runrig did not become ready at %s; logs:\n%s", url, logs.String())
+			p.stop()
+			return p, fmt.Errorf("runrig did not become ready at %s; logs:\n%s", url, p.logs.String())
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// stop kills the process if it still runs.
+func (p *proc) stop() {
+	if p.cmd.ProcessState == nil {
+		p.cmd.Process.Kill()
+		<-p.done
 	}
 }
 

@@ -365,3 +365,50 @@ func TestRepeatedLitePubFollow(t *testing.T) {
 		t.Fatalf("follow-backs = %d, want 1", n)
 	}
 }
+
+// A server that unsubscribes and follows again at once (an operator
+// switching the relay off and on) is accepted at once, receives what is
+// published after its new Follow, and nothing queued before its Undo.
+func TestFollowAgainAfterUndo(t *testing.T) {
+	r := startRelay(t, nil)
+	a, b := newInstance(t, relaytest.Mastodon), newInstance(t, relaytest.Mastodon)
+	subscribe(t, r, a)
+	followB := subscribe(t, r, b)
+	ctx := context.Background()
+
+	b.InboxStatus.Store(http.StatusInternalServerError) // b is down: the first post waits for a retry
+	before := a.Note("", "queued before the Undo", nil)
+	publish(t, r, a, before, http.StatusAccepted)
+	waitFor(t, "a failed delivery to b", func() bool {
+		d, _ := r.Admin.Deliveries(ctx, "retrying", b.Host(), 0)
+		return len(d.Deliveries) == 1
+	})
+	if status, err := b.Unfollow(ctx, r.Actor(), r.Inbox(), followB); err != nil || status != http.StatusAccepted {
+		t.Fatalf("Undo: %d %v", status, err)
+	}
+	b.InboxStatus.Store(http.StatusAccepted)
+	subscribe(t, r, b) // fails the test unless the new Follow's Accept arrives
+	after := a.Note("", "published after the new Follow", nil)
+	publish(t, r, a, after, http.StatusAccepted)
+	waitFor(t, "b receives the post made after its new Follow", func() bool {
+		return announced(b, objectIDOf(t, after)) == 1
+	})
+	if n := announced(b, objectIDOf(t, before)); n != 0 {
+		t.Errorf("b received %d copies of a post queued before its Undo", n)
+	}
+	d, _ := r.Admin.Deliveries(ctx, "", b.Host(), 0)
+	if len(d.Deliveries) != 0 {
+		t.Errorf("deliveries still queued for b: %+v", d.Deliveries)
+	}
+}
+
+// announced counts the Announces of object that reached in.
+func announced(in *relaytest.Instance, object string) int {
+	n := 0
+	for _, a := range in.ReceivedOf("Announce") {
+		if a.ObjectID() == object {
+			n++
+		}
+	}
+	return n
+}

@@ -168,7 +168,10 @@ func (s *Server) undo(ctx context.Context, in *inbound, inboxSlice string) (stri
 		}
 		return "", err
 	}
-	s.dispatcher.DropPeer(in.Peer, target.Slice, time.Now().Add(time.Hour))
+	// Deliveries for this subscription created until now are void; a new
+	// Follow right after (a server switching the relay off and on) gets
+	// its Accept and everything published from then on.
+	s.dispatcher.DropPeer(in.Peer, target.Slice, time.Now().Truncate(time.Millisecond))
 	s.metrics.subscriptions.WithLabelValues("removed").Inc()
 	s.log.Info("unsubscribed", "peer", in.Peer, "slice", sliceLabel(target.Slice), "actor", in.Actor)
 	return "unsubscribed", nil

@@ -53,7 +53,9 @@ type Config struct {
 	// circuit, pausing all deliveries to it. Default 5.
 	CircuitThreshold int
 	// CircuitBase is how long a circuit first stays open; it doubles with
-	// each further failure. Default 30s.
+	// each failed probe after it. Default 15s: with ±25% jitter a
+	// subscriber is tried again within 30 s of its first failure, as with
+	// RetryBase, even when its circuit opens.
 	CircuitBase time.Duration
 	// CircuitMax caps how long a circuit stays open. Default 30m.
 	CircuitMax time.Duration
@@ -63,7 +65,29 @@ type Config struct {
 	DrainTimeout time.Duration
 }
 
+// DefaultConfig returns the dispatcher's defaults (without a Signer).
+func DefaultConfig() Config {
+	return Config{
+		PerPeerConcurrency: 4,
+		PerPeerQueue:       64,
+		MaxInFlight:        1024,
+		ClaimBatch:         256,
+		RequestTimeout:     15 * time.Second,
+		Lease:              10 * time.Minute,
+		PollInterval:       time.Second,
+		RetryBase:          15 * time.Second,
+		RetryMax:           6 * time.Hour,
+		MaxAttempts:        20,
+		CircuitThreshold:   5,
+		CircuitBase:        15 * time.Second,
+		CircuitMax:         30 * time.Minute,
+		DrainTimeout:       10 * time.Second,
+	}
+}
+
+// setDefaults fills the fields left at zero from [DefaultConfig].
 func (c *Config) setDefaults() {
+	d := DefaultConfig()
 	def := func(v *int, d int) {
 		if *v <= 0 {
 			*v = d
@@ -74,18 +98,18 @@ func (c *Config) setDefaults() {
 			*v = d
 		}
 	}
-	def(&c.PerPeerConcurrency, 4)
-	def(&c.PerPeerQueue, 64)
-	def(&c.MaxInFlight, 1024)
-	def(&c.ClaimBatch, 256)
-	def(&c.MaxAttempts, 20)
-	def(&c.CircuitThreshold, 5)
-	defD(&c.RequestTimeout, 15*time.Second)
-	defD(&c.Lease, 10*time.Minute)
-	defD(&c.PollInterval, time.Second)
-	defD(&c.RetryBase, 15*time.Second)
-	defD(&c.RetryMax, 6*time.Hour)
-	defD(&c.CircuitBase, 30*time.Second)
-	defD(&c.CircuitMax, 30*time.Minute)
-	defD(&c.DrainTimeout, 10*time.Second)
+	def(&c.PerPeerConcurrency, d.PerPeerConcurrency)
+	def(&c.PerPeerQueue, d.PerPeerQueue)
+	def(&c.MaxInFlight, d.MaxInFlight)
+	def(&c.ClaimBatch, d.ClaimBatch)
+	def(&c.MaxAttempts, d.MaxAttempts)
+	def(&c.CircuitThreshold, d.CircuitThreshold)
+	defD(&c.RequestTimeout, d.RequestTimeout)
+	defD(&c.Lease, d.Lease)
+	defD(&c.PollInterval, d.PollInterval)
+	defD(&c.RetryBase, d.RetryBase)
+	defD(&c.RetryMax, d.RetryMax)
+	defD(&c.CircuitBase, d.CircuitBase)
+	defD(&c.CircuitMax, d.CircuitMax)
+	defD(&c.DrainTimeout, d.DrainTimeout)
 }

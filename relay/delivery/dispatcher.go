@@ -317,11 +317,17 @@ func (d *Dispatcher) attempt(ctx context.Context, p *peer, it item) Result {
 		return res
 	}
 	res.Reason, res.Outcome.Err = classify(status, err)
-	p.failures++
-	if p.failures >= d.cfg.CircuitThreshold {
-		open := retryDelay(p.failures-d.cfg.CircuitThreshold+1, d.cfg.CircuitBase, d.cfg.CircuitMax)
-		p.circuitUntil = now.Add(open)
-		res.Outcome.CircuitUntil = p.circuitUntil
+	// A request that was already on the wire when the circuit opened
+	// neither counts nor prolongs the pause: only failures while the
+	// circuit is closed do, so the first pause is CircuitBase and each
+	// failed probe after it doubles it.
+	if !now.Before(p.circuitUntil) {
+		p.failures++
+		if p.failures >= d.cfg.CircuitThreshold {
+			open := retryDelay(p.failures-d.cfg.CircuitThreshold+1, d.cfg.CircuitBase, d.cfg.CircuitMax)
+			p.circuitUntil = now.Add(open)
+			res.Outcome.CircuitUntil = p.circuitUntil
+		}
 	}
 	attempts := it.d.Attempts + 1
 	if status == http.StatusGone || attempts >= d.cfg.MaxAttempts {

@@ -1,0 +1,118 @@
+package delivery_test
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/runrig/runrig/policy"
+	"github.com/runrig/runrig/relay/delivery"
+	"github.com/runrig/runrig/relay/httpsig"
+	"github.com/runrig/runrig/relay/store"
+	"github.com/runrig/runrig/relay/store/sqlite"
+)
+
+// firstRetryBound is how soon a failing subscriber is tried again after
+// its first failure, whether or not its circuit opened meanwhile.
+const firstRetryBound = 30 * time.Second
+
+// With the default settings, every delivery to a failing subscriber is
+// scheduled again within 30 s of the subscriber's first failure: its own
+// retry, and the deferral of the deliveries its circuit pauses. Several
+// subscribers are used, each opening its circuit with its own jitter.
+func TestFirstRetryWithinBound(t *testing.T) {
+	const peers, perPeer = 6, 8
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	st, err := sqlite.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	defer down.Close()
+	now := time.Now()
+	for p := range peers {
+		peer := fmt.Sprintf("peer%d.example", p)
+		for i := range perPeer {
+			msg := store.Message{ActivityID: fmt.Sprintf("a-%d-%d", p, i), Body: []byte(`{}`), At: now,
+				Targets: []store.Target{{Peer: peer, Inbox: down.URL + "/" + peer + "/inbox"}}}
+			if err := st.Apply(ctx, store.Change{Messages: []store.Message{msg}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	key, _ := rsa.GenerateKey(rand.Reader, 2048)
+	d := delivery.New(st, delivery.Config{Signer: &httpsig.Signer{KeyID: "https://relay.example/actor#main-key", Key: key},
+		Egress: policy.Egress{AllowPrivate: true}}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	var mu sync.Mutex
+	var results []delivery.Result
+	done := make(chan struct{})
+	d.OnResult = func(r delivery.Result) {
+		mu.Lock()
+		defer mu.Unlock()
+		if results = append(results, r); len(results) == peers*perPeer {
+			close(done)
+		}
+	}
+	go d.Run(ctx)
+	select {
+	case <-done:
+	case <-time.After(2 * time.Minute):
+		t.Fatal("not every delivery was attempted or deferred")
+	}
+	cancel()
+	mu.Lock()
+	defer mu.Unlock()
+	// A peer is next tried at its earliest due retry, but not before its
+	// circuit closes: the dispatcher claims nothing for it until then.
+	type peerView struct{ first, next, circuit time.Time }
+	view := map[string]*peerView{}
+	opened := 0
+	for _, r := range results {
+		o := r.Outcome
+		if o.Delivered || o.Dead || o.NextAttempt.IsZero() {
+			t.Fatalf("unexpected outcome %+v", o)
+		}
+		v := view[o.Delivery.Peer]
+		if v == nil {
+			v = &peerView{}
+			view[o.Delivery.Peer] = v
+		}
+		if !o.Deferred && (v.first.IsZero() || o.At.Before(v.first)) {
+			v.first = o.At
+		}
+		if v.next.IsZero() || o.NextAttempt.Before(v.next) {
+			v.next = o.NextAttempt
+		}
+		if o.CircuitUntil.After(v.circuit) {
+			v.circuit = o.CircuitUntil
+			opened++
+		}
+	}
+	if opened < peers {
+		t.Fatalf("circuits opened %d times for %d peers; the test needs each to open", opened, peers)
+	}
+	for peer, v := range view {
+		retry := v.next
+		if v.circuit.After(retry) {
+			retry = v.circuit
+		}
+		if late := retry.Sub(v.first); late > firstRetryBound {
+			t.Errorf("%s: first retry %v after its first failure (earliest due retry %v, circuit open for %v), want within %v",
+				peer, late.Round(time.Millisecond), v.next.Sub(v.first).Round(time.Millisecond),
+				v.circuit.Sub(v.first).Round(time.Millisecond), firstRetryBound)
+		}
+	}
+}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/runrig/runrig/policy"
 	"github.com/runrig/runrig/relay/delivery"
+	"github.com/runrig/runrig/trust"
 )
 
 // Approval is how new subscriptions are handled.
@@ -87,7 +88,7 @@ type Config struct {
 	// 0.05×. Default 20.
 	InboundRate float64
 	// InboundBurst is how many activities a normal peer may send at once,
-	// scaled the same way. Default 100.
+	// scaled the same way. Default 1000.
 	InboundBurst float64
 
 	// Gossip joins a regional memberlist cluster when Gossip.Bind is set.
@@ -108,17 +109,40 @@ type Config struct {
 	SurplusHorizon time.Duration
 
 	// Delivery tunes the dispatcher (retries, concurrency, circuit
-	// breaker); zero fields take the dispatcher's defaults.
+	// breaker). Default [delivery.DefaultConfig]; zero fields take it too.
 	Delivery delivery.Config
 }
 
-// Defaults returns the configuration `runrig serve` uses with no settings.
+// Defaults returns the configuration `runrig serve` uses with no settings:
+// the one table of the relay's defaults. The help, `runrig config example`
+// and [Config] values left at zero all take their defaults from it.
 func Defaults() Config {
 	return Config{
-		Listen:    "127.0.0.1:8080",
-		PublicURL: "http://127.0.0.1:8080",
-		DataDir:   "./data",
-		Approval:  ApproveAuto,
+		Listen:          "127.0.0.1:8080",
+		PublicURL:       "http://127.0.0.1:8080",
+		Name:            "Runrig relay",
+		DataDir:         "./data",
+		Approval:        ApproveAuto,
+		MaxBody:         1 << 20,
+		SignaturePast:   13 * time.Hour,
+		SignatureFuture: time.Hour,
+		KeyRefetch:      time.Minute,
+		SeenRetention:   7 * 24 * time.Hour,
+		ShutdownTimeout: 20 * time.Second,
+		FederationMode:  policy.Blocklist,
+		// A peer of normal trust may send 20 activities a second for ever
+		// and 1,000 at once: a big instance flushing its queue after an
+		// outage sends that many in a burst, and every 429 delays its posts
+		// by minutes (senders back off). The bucket still bounds a hostile
+		// subscriber to 1,000 and then 20/s, after its signature verified.
+		InboundRate:    trust.DefaultRate().PerSecond,
+		InboundBurst:   trust.DefaultRate().Burst,
+		Gossip:         GossipConfig{Profile: "lan"},
+		DHT:            DHTConfig{LookupInterval: 10 * time.Minute},
+		Federation:     FederationConfig{MaxHops: 3, Interval: time.Minute},
+		ListingHorizon: 90 * 24 * time.Hour,
+		SurplusHorizon: 7 * 24 * time.Hour,
+		Delivery:       delivery.DefaultConfig(),
 	}
 }
 
@@ -126,42 +150,37 @@ func Defaults() Config {
 // refuse, naming the setting.
 func CheckConfig(c Config) error { return c.validate() }
 
+// validate fills the settings left at zero from [Defaults] and checks the
+// rest.
 func (c *Config) validate() error {
-	if c.MaxBody <= 0 {
-		c.MaxBody = 1 << 20
-	}
-	if c.SignaturePast <= 0 {
-		c.SignaturePast = 13 * time.Hour
-	}
-	if c.SignatureFuture <= 0 {
-		c.SignatureFuture = time.Hour
-	}
-	if c.SeenRetention <= 0 {
-		c.SeenRetention = 7 * 24 * time.Hour
-	}
+	d := Defaults()
+	fill(&c.MaxBody, d.MaxBody)
+	fill(&c.SignaturePast, d.SignaturePast)
+	fill(&c.SignatureFuture, d.SignatureFuture)
+	fill(&c.KeyRefetch, d.KeyRefetch)
+	fill(&c.SeenRetention, d.SeenRetention)
+	fill(&c.ShutdownTimeout, d.ShutdownTimeout)
+	fill(&c.InboundRate, d.InboundRate)
+	fill(&c.InboundBurst, d.InboundBurst)
+	fill(&c.Federation.MaxHops, d.Federation.MaxHops)
+	fill(&c.Federation.Interval, d.Federation.Interval)
+	fill(&c.DHT.LookupInterval, d.DHT.LookupInterval)
+	fill(&c.ListingHorizon, d.ListingHorizon)
+	fill(&c.SurplusHorizon, d.SurplusHorizon)
 	if c.Name == "" {
-		c.Name = "Runrig relay"
+		c.Name = d.Name
 	}
-	if c.Federation.MaxHops <= 0 {
-		c.Federation.MaxHops = 3
-	}
-	if c.Federation.Interval <= 0 {
-		c.Federation.Interval = time.Minute
-	}
-	if c.DHT.LookupInterval <= 0 {
-		c.DHT.LookupInterval = 10 * time.Minute
-	}
-	if c.ShutdownTimeout <= 0 {
-		c.ShutdownTimeout = 20 * time.Second
+	if c.Gossip.Profile == "" {
+		c.Gossip.Profile = d.Gossip.Profile
 	}
 	if c.ShutdownDelay < 0 || c.ShutdownDelay >= c.ShutdownTimeout {
 		return fmt.Errorf("shutdown_delay %v: want from 0 to less than the shutdown timeout (%v)", c.ShutdownDelay, c.ShutdownTimeout)
 	}
 	if c.Approval == "" {
-		c.Approval = ApproveAuto
+		c.Approval = d.Approval
 	}
 	if c.FederationMode == "" {
-		c.FederationMode = policy.Blocklist
+		c.FederationMode = d.FederationMode
 	}
 	if _, err := policy.ParseMode(string(c.FederationMode)); err != nil {
 		return fmt.Errorf("federation_mode: %w", err)
@@ -199,4 +218,11 @@ type GossipConfig struct {
 	Key string
 	// Label, when set, separates clusters sharing a network.
 	Label string
+}
+
+// fill sets *v to def when it is zero or less (unset).
+func fill[T int | int64 | float64 | time.Duration](v *T, def T) {
+	if *v <= 0 {
+		*v = def
+	}
 }

@@ -2,10 +2,12 @@ package relay_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -522,5 +524,53 @@ func TestEndorsementsBetweenRelays(t *testing.T) {
 	}
 	if own, _ = b.Admin.Endorsements(ctx); len(own) != 1 {
 		t.Errorf("after withdraw: %+v", own)
+	}
+}
+
+// With the default limits, a subscriber of normal trust flushing its queue
+// after an outage (1,000 activities at once) gets none refused: each 429
+// would delay its posts by minutes. TestRateLimitsScaleWithTrust shows the
+// limit still bounds a peer.
+func TestDefaultLimitsTakeABurst(t *testing.T) {
+	const burst, senders = 1000, 8
+	r := startRelay(t, nil)
+	ctx := context.Background()
+	flusher, sub := newInstance(t, relaytest.Mastodon), newInstance(t, relaytest.Mastodon)
+	subscribe(t, r, flusher)
+	subscribe(t, r, sub)
+	reqs := make(chan *http.Request, burst)
+	for i := range burst { // signed ahead, so they arrive as fast as a queue flush would
+		req, err := flusher.SignedRequest(ctx, r.Inbox(), flusher.Note("", fmt.Sprintf("queued post %d", i), nil), relaytest.Signing{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		reqs <- req
+	}
+	close(reqs)
+	statuses := make(chan int, burst)
+	var wg sync.WaitGroup
+	for range senders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for req := range reqs {
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				resp.Body.Close()
+				statuses <- resp.StatusCode
+			}
+		}()
+	}
+	wg.Wait()
+	close(statuses)
+	count := map[int]int{}
+	for s := range statuses {
+		count[s]++
+	}
+	if count[http.StatusAccepted] != burst {
+		t.Fatalf("of %d activities sent at once: %v by status; want all %d accepted", burst, count, http.StatusAccepted)
 	}
 }

@@ -37,7 +37,7 @@ var rateFactor = map[Level]float64{Trusted: 5, Normal: 1, Limited: 0.2, Untruste
 type RateConfig struct {
 	// PerSecond is the sustained rate of activities per second. Default 20.
 	PerSecond float64
-	// Burst is how many activities may arrive at once. Default 100.
+	// Burst is how many activities may arrive at once. Default 1000.
 	Burst float64
 }
 
@@ -62,13 +62,18 @@ type bucket struct {
 	at     time.Time
 }
 
-// NewLimiter returns a limiter.
+// DefaultRate is the rate of a peer of normal trust when none is set: 20
+// activities a second, 1,000 at once (a server flushing its queue after an
+// outage).
+func DefaultRate() RateConfig { return RateConfig{PerSecond: 20, Burst: 1000} }
+
+// NewLimiter returns a limiter; zero fields of cfg take [DefaultRate].
 func NewLimiter(cfg RateConfig) *Limiter {
 	if cfg.PerSecond <= 0 {
-		cfg.PerSecond = 20
+		cfg.PerSecond = DefaultRate().PerSecond
 	}
 	if cfg.Burst <= 0 {
-		cfg.Burst = 100
+		cfg.Burst = DefaultRate().Burst
 	}
 	return &Limiter{cfg: cfg, now: time.Now, buckets: map[string]*bucket{}}
 }

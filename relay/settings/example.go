@@ -33,7 +33,7 @@ func Example(w io.Writer) error {
 		fmt.Fprintf(&b, "# (flag --%s, environment %s)\n", st.name, envName(st.name))
 		v := st.get(&cfg, &lg)
 		switch {
-		case v == "default" || v == "none" || v == "":
+		case v == "":
 			fmt.Fprintf(&b, "# %s = \"\"\n", fileKey(st.name))
 		case st.bool || isNumber(v):
 			fmt.Fprintf(&b, "%s = %s\n", fileKey(st.name), v)

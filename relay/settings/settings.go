@@ -60,12 +60,7 @@ func dur(f func(c *relay.Config) *time.Duration) (func(*relay.Config, *Log, stri
 			}
 			*f(c) = d
 			return nil
-		}, func(c *relay.Config, _ *Log) string {
-			if *f(c) == 0 {
-				return "default"
-			}
-			return f(c).String()
-		}
+		}, func(c *relay.Config, _ *Log) string { return f(c).String() }
 }
 
 func num(f func(c *relay.Config) *int) (func(*relay.Config, *Log, string) error, func(*relay.Config, *Log) string) {
@@ -76,12 +71,7 @@ func num(f func(c *relay.Config) *int) (func(*relay.Config, *Log, string) error,
 			}
 			*f(c) = n
 			return nil
-		}, func(c *relay.Config, _ *Log) string {
-			if *f(c) == 0 {
-				return "default"
-			}
-			return strconv.Itoa(*f(c))
-		}
+		}, func(c *relay.Config, _ *Log) string { return strconv.Itoa(*f(c)) }
 }
 
 // settingList collects settings.
@@ -127,13 +117,13 @@ func (l *settingList) serverSettings() {
 	s, g = str(func(c *relay.Config, _ *Log) *string { return &c.DataDir })
 	l.add("data", "directory holding the store, the actor key and the admin socket", s, g)
 	s, g = str(func(c *relay.Config, _ *Log) *string { return &c.Name })
-	l.add("name", "the relay's name on its front page and actor (default Runrig relay)", s, g)
+	l.add("name", "the relay's name on its front page and actor", s, g)
 	s, g = str(func(c *relay.Config, _ *Log) *string { return &c.Description })
 	l.add("description", "a paragraph about this relay for its front page: who runs it, for which region", s, g)
 	s, g = str(func(c *relay.Config, _ *Log) *string { return &c.Contact })
 	l.add("contact", "how to reach the operator (e-mail or fediverse account), shown on the front page and in NodeInfo", s, g)
 	s, g = dur(func(c *relay.Config) *time.Duration { return &c.ShutdownDelay })
-	l.add("shutdown-delay", "on shutdown, keep serving this long with /readyz answering 503 so load balancers stop sending first (default 0)", s, g)
+	l.add("shutdown-delay", "on shutdown, keep serving this long with /readyz answering 503 so load balancers stop sending first", s, g)
 	l.addBool("allow-private-networks", "let fetches and deliveries reach loopback and private addresses (tests and local demos only)",
 		func(c *relay.Config) *bool { return &c.AllowPrivateNetworks })
 	l.add("approval", "auto: accept subscriptions at once; manual: hold them until an operator approves",
@@ -168,19 +158,14 @@ func (l *settingList) moderationSettings() {
 			m, err := policy.ParseMode(v)
 			c.FederationMode = m
 			return err
-		}, func(c *relay.Config, _ *Log) string {
-			if c.FederationMode == "" {
-				return "blocklist"
-			}
-			return string(c.FederationMode)
-		})
+		}, func(c *relay.Config, _ *Log) string { return string(c.FederationMode) })
 	for _, f := range []struct {
 		name, doc string
 		ptr       func(c *relay.Config) *float64
 	}{
-		{"inbound-rate", "activities per second a peer of normal trust may send (default 20; trusted 5x, limited 0.2x, untrusted 0.05x)",
+		{"inbound-rate", "activities per second a peer of normal trust may send (trusted peers 5x, limited 0.2x, untrusted 0.05x)",
 			func(c *relay.Config) *float64 { return &c.InboundRate }},
-		{"inbound-burst", "activities a peer of normal trust may send at once (default 100, scaled like the rate)",
+		{"inbound-burst", "activities a peer of normal trust may send at once, scaled like the rate: a big server flushing its queue after an outage sends about this many",
 			func(c *relay.Config) *float64 { return &c.InboundBurst }},
 	} {
 		ptr := f.ptr
@@ -191,12 +176,7 @@ func (l *settingList) moderationSettings() {
 			}
 			*ptr(c) = x
 			return nil
-		}, func(c *relay.Config, _ *Log) string {
-			if *ptr(c) == 0 {
-				return "default"
-			}
-			return strconv.FormatFloat(*ptr(c), 'g', -1, 64)
-		})
+		}, func(c *relay.Config, _ *Log) string { return strconv.FormatFloat(*ptr(c), 'g', -1, 64) })
 	}
 }
 
@@ -212,12 +192,7 @@ func (l *settingList) discoverySettings() {
 		}
 		c.Gossip.Profile = v
 		return nil
-	}, func(c *relay.Config, _ *Log) string {
-		if c.Gossip.Profile == "" {
-			return "lan"
-		}
-		return c.Gossip.Profile
-	})
+	}, func(c *relay.Config, _ *Log) string { return c.Gossip.Profile })
 	s, g = str(func(c *relay.Config, _ *Log) *string { return &c.Gossip.Key })
 	l.add("gossip-key", "the gossip cluster's encryption key, base64 of 16, 24 or 32 bytes (every member needs it)", s, g)
 	s, g = str(func(c *relay.Config, _ *Log) *string { return &c.Gossip.Label })
@@ -227,13 +202,13 @@ func (l *settingList) discoverySettings() {
 	s, g = commaList(func(c *relay.Config) *[]string { return &c.DHT.Bootstrap }, checkMultiaddr(true))
 	l.add("dht-bootstrap", "DHT nodes to join through: full multiaddrs ending in /p2p/PEER-ID, separated by commas (runrig admin self prints a relay's)", s, g)
 	s, g = dur(func(c *relay.Config) *time.Duration { return &c.DHT.LookupInterval })
-	l.add("dht-lookup-interval", "how often the relay looks up peers in the DHT (default 10m)", s, g)
+	l.add("dht-lookup-interval", "how often the relay looks up peers in the DHT", s, g)
 	l.addBool("federate-relays", "subscribe automatically to discovered, verified relays that the moderation rules accept (allowlist mode: only allowed ones)",
 		func(c *relay.Config) *bool { return &c.Federation.Relays })
 	s, g = num(func(c *relay.Config) *int { return &c.Federation.MaxHops })
-	l.add("max-hops", "how many relays an activity may cross before it is no longer passed to other relays (default 3)", s, g)
+	l.add("max-hops", "how many relays an activity may cross before it is no longer passed to other relays", s, g)
 	s, g = dur(func(c *relay.Config) *time.Duration { return &c.Federation.Interval })
-	l.add("federation-interval", "how often the directory is checked for relays to follow (default 1m)", s, g)
+	l.add("federation-interval", "how often the directory is checked for relays to follow", s, g)
 	l.add("region", "regions served, comma-separated codes (like regions, without boxes)",
 		func(c *relay.Config, _ *Log, v string) error {
 			rs, err := relay.ParseRegions(strings.ReplaceAll(v, ",", ";"))
@@ -241,7 +216,7 @@ func (l *settingList) discoverySettings() {
 				c.Regions = append(c.Regions, rs...)
 			}
 			return err
-		}, func(c *relay.Config, _ *Log) string { return "none" })
+		}, func(c *relay.Config, _ *Log) string { return "" })
 	l.add("regions", "regions served, each with a followable actor: CODE or CODE=minLat,minLon,maxLat,maxLon, separated by ;",
 		func(c *relay.Config, _ *Log, v string) error {
 			rs, err := relay.ParseRegions(v)
@@ -249,38 +224,33 @@ func (l *settingList) discoverySettings() {
 				c.Regions = rs
 			}
 			return err
-		}, func(c *relay.Config, _ *Log) string {
-			if len(c.Regions) == 0 {
-				return "none"
-			}
-			return relay.FormatRegions(c.Regions)
-		})
+		}, func(c *relay.Config, _ *Log) string { return relay.FormatRegions(c.Regions) })
 }
 
 // listingSettings adds listing horizons.
 func (l *settingList) listingSettings() {
 	s, g := dur(func(c *relay.Config) *time.Duration { return &c.ListingHorizon })
-	l.add("listing-horizon", "longest an offer or wholesale request may run (default 2160h, 90 days)", s, g)
+	l.add("listing-horizon", "longest an offer or wholesale request may run", s, g)
 	s, g = dur(func(c *relay.Config) *time.Duration { return &c.SurplusHorizon })
-	l.add("surplus-horizon", "longest a surplus listing may run (default 168h, 7 days)", s, g)
+	l.add("surplus-horizon", "longest a surplus listing may run", s, g)
 }
 
 // deliverySettings adds retries, concurrency and the circuit breaker.
 func (l *settingList) deliverySettings() {
 	s, g := dur(func(c *relay.Config) *time.Duration { return &c.Delivery.RetryBase })
-	l.add("retry-base", "delay before a failed delivery's first retry (doubles each time; default 15s)", s, g)
+	l.add("retry-base", "delay before a failed delivery's first retry (doubles each time)", s, g)
 	s, g = dur(func(c *relay.Config) *time.Duration { return &c.Delivery.RetryMax })
-	l.add("retry-max", "longest delay between retries (default 6h)", s, g)
+	l.add("retry-max", "longest delay between retries", s, g)
 	s, g = num(func(c *relay.Config) *int { return &c.Delivery.MaxAttempts })
-	l.add("max-attempts", "attempts before a delivery is dead (default 20)", s, g)
+	l.add("max-attempts", "attempts before a delivery is dead", s, g)
 	s, g = num(func(c *relay.Config) *int { return &c.Delivery.PerPeerConcurrency })
-	l.add("peer-concurrency", "simultaneous deliveries to one subscriber (default 4)", s, g)
+	l.add("peer-concurrency", "simultaneous deliveries to one subscriber", s, g)
 	s, g = dur(func(c *relay.Config) *time.Duration { return &c.Delivery.RequestTimeout })
-	l.add("delivery-timeout", "time limit of one delivery request (default 15s)", s, g)
+	l.add("delivery-timeout", "time limit of one delivery request", s, g)
 	s, g = num(func(c *relay.Config) *int { return &c.Delivery.CircuitThreshold })
-	l.add("circuit-threshold", "consecutive failures that pause deliveries to a subscriber (default 5)", s, g)
+	l.add("circuit-threshold", "consecutive failures that pause deliveries to a subscriber", s, g)
 	s, g = dur(func(c *relay.Config) *time.Duration { return &c.Delivery.CircuitBase })
-	l.add("circuit-pause", "first pause after the circuit opens (doubles; default 30s)", s, g)
+	l.add("circuit-pause", "first pause after the circuit opens (doubles while its probes fail)", s, g)
 }
 
 // Load parses the serve command's settings from args and getenv. Usage and
@@ -294,7 +264,10 @@ func Load(args []string, getenv func(string) string, out io.Writer) (relay.Confi
 	var fromFlags [][2]string
 	for _, st := range ss {
 		st := st
-		usage := fmt.Sprintf("%s (env %s, default %s)", st.doc, envName(st.name), st.get(&cfg, &lg))
+		usage := fmt.Sprintf("%s (env %s)", st.doc, envName(st.name))
+		if def := st.get(&cfg, &lg); def != "" {
+			usage = fmt.Sprintf("%s (env %s, default %s)", st.doc, envName(st.name), def)
+		}
 		if st.bool {
 			fs.BoolFunc(st.name, usage, func(v string) error {
 				fromFlags = append(fromFlags, [2]string{st.name, v})

@@ -124,3 +124,72 @@ func TestExampleIsCompleteAndValid(t *testing.T) {
 		}
 	}
 }
+
+// Every commented-out line of `runrig config example` stays valid when
+// uncommented, and uncommenting changes nothing: the example writes each
+// default as a value the file accepts.
+func TestExampleLinesValidWhenUncommented(t *testing.T) {
+	var b strings.Builder
+	if err := Example(&b); err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	uncommented := 0
+	for _, line := range strings.Split(b.String(), "\n") {
+		if rest, ok := strings.CutPrefix(line, "# "); ok && strings.Contains(rest, " = ") {
+			line = rest
+			uncommented++
+		}
+		out = append(out, line)
+	}
+	if uncommented == 0 {
+		t.Fatal("no commented-out setting in the example; the test checks nothing")
+	}
+	dir := t.TempDir()
+	plain, all := filepath.Join(dir, "plain.toml"), filepath.Join(dir, "all.toml")
+	os.WriteFile(plain, []byte(b.String()), 0o600)
+	os.WriteFile(all, []byte(strings.Join(out, "\n")), 0o600)
+	want, err := Check(plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Check(all)
+	if err != nil {
+		t.Fatalf("example with its %d commented settings uncommented: %v", uncommented, err)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("uncommenting changed the configuration:\n got %+v\nwant %+v", got, want)
+	}
+	if def := relay.Defaults(); got.Delivery.CircuitBase != def.Delivery.CircuitBase || got.InboundBurst != def.InboundBurst ||
+		got.Name != def.Name || got.Federation.MaxHops != def.Federation.MaxHops {
+		t.Errorf("example does not hold the defaults: %+v", got)
+	}
+}
+
+// `runrig serve --help` shows each setting's default once, and only a real
+// one.
+func TestHelpShowsEachDefaultOnce(t *testing.T) {
+	var b strings.Builder
+	Load([]string{"--help"}, env(nil), &b)
+	for _, st := range all() {
+		i := strings.Index(b.String()+"\n", "  -"+st.name+" ")
+		if i < 0 {
+			i = strings.Index(b.String(), "  -"+st.name+"\n")
+		}
+		if i < 0 {
+			t.Errorf("help lacks -%s", st.name)
+			continue
+		}
+		entry := b.String()[i:]
+		if j := strings.Index(entry[3:], "\n  -"); j >= 0 {
+			entry = entry[:j+3]
+		}
+		if n := strings.Count(entry, "default"); n > 1 || strings.Contains(entry, "default default") ||
+			strings.Contains(entry, "default none") || strings.Contains(entry, "default )") {
+			t.Errorf("help of -%s: %q", st.name, entry)
+		}
+	}
+	if !strings.Contains(b.String(), "(env RUNRIG_CIRCUIT_PAUSE, default 15s)") {
+		t.Errorf("help does not show the circuit pause's default:\n%s", b.String())
+	}
+}

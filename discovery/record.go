@@ -89,18 +89,30 @@ var (
 	ErrBlocked   = errors.New("domain blocked by policy")
 )
 
+// reasons label announcement errors.
+var reasons = []struct {
+	err   error
+	label string
+}{{ErrTooLarge, "too_large"}, {ErrMalformed, "malformed"}, {ErrForged, "forged"}, {ErrKey, "key"},
+	{ErrExpired, "expired"}, {ErrReplay, "replay"}, {ErrBlocked, "blocked"}}
+
 // Reason returns a short label for an announcement error.
 func Reason(err error) string {
-	for _, r := range []struct {
-		err   error
-		label string
-	}{{ErrTooLarge, "too_large"}, {ErrMalformed, "malformed"}, {ErrForged, "forged"}, {ErrKey, "key"},
-		{ErrExpired, "expired"}, {ErrReplay, "replay"}, {ErrBlocked, "blocked"}} {
+	for _, r := range reasons {
 		if errors.Is(err, r.err) {
 			return r.label
 		}
 	}
 	return "unverifiable"
+}
+
+// Reasons lists every label [Reason] returns.
+func Reasons() []string {
+	out := []string{"unverifiable"}
+	for _, r := range reasons {
+		out = append(out, r.label)
+	}
+	return out
 }
 
 func signingBytes(record []byte) []byte {

@@ -91,6 +91,7 @@ func newMetrics(s *Server) *metrics {
 	}
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "runrig_build_info", Help: "Build information."}, []string{"version"})
 	build.WithLabelValues(version).Set(1)
+	m.initLabels()
 	m.reg.MustRegister(m.inbound, m.rejected, m.sigFailures, m.deliveries, m.deliveryTime, m.attempts,
 		m.subscriptions, m.listingsBad, m.listings, m.policy, m.announcements, m.relayedObjects, build, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&stateCollector{s: s})

@@ -35,6 +35,15 @@ var reasons = []struct {
 	{ErrSignatureExpired, "expired"},
 }
 
+// Reasons lists every label [Reason] returns.
+func Reasons() []string {
+	out := []string{"other"}
+	for _, r := range reasons {
+		out = append(out, r.label)
+	}
+	return out
+}
+
 // Reason returns a short, stable label for a verification error, or "other".
 func Reason(err error) string {
 	for _, r := range reasons {

@@ -103,6 +103,11 @@ const (
 	ReasonTime         = "bad_time"
 )
 
+// Reasons lists every problem reason.
+var Reasons = []string{ReasonMissing, ReasonType, ReasonHost, ReasonActor, ReasonPurpose, ReasonAction, ReasonDecimal,
+	ReasonPositive, ReasonUnit, ReasonCurrency, ReasonBelowMinimum, ReasonTimeOrder, ReasonExpired, ReasonHorizon,
+	ReasonCoordinate, ReasonTooLong, ReasonTooMany, ReasonTime}
+
 // Rules are the checks' parameters. Zero fields take the defaults given.
 type Rules struct {
 	// Now is the time listings are checked at; time.Now when zero.

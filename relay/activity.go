@@ -35,6 +35,8 @@ type inbound struct {
 	ObjectType vocab.ActivityVocabularyType
 	// Public: addressed to as:Public.
 	Public bool
+	// Audience holds the other IRIs of to, cc and audience.
+	Audience []string
 	// Embedded: carries an LD signature or an FEP-8b32 proof, so it must be
 	// forwarded byte for byte.
 	Embedded bool
@@ -166,11 +168,16 @@ func parseInbound(body []byte) (in *inbound, err error) {
 		for _, iri := range iris(raw) {
 			if isPublic(iri) {
 				in.Public = true
+			} else if len(in.Audience) < maxAudience {
+				in.Audience = append(in.Audience, iri)
 			}
 		}
 	}
 	return in, nil
 }
+
+// maxAudience bounds the addressees an inbound activity keeps.
+const maxAudience = 64
 
 func isPublic(iri string) bool {
 	return iri == asPublic || iri == "Public" || iri == "as:Public"

@@ -168,7 +168,7 @@ func TestLitePubSubscribeAndFollowBack(t *testing.T) {
 	waitFor(t, "delivery before follow-back accepted", func() bool { return len(pleroma.ReceivedOf("Announce")) == 1 })
 
 	// Pleroma accepts the follow-back; the relay records it.
-	accept := pleroma.Activity("Accept", pleroma.ActorID, fb.Doc, nil)
+	accept := pleroma.Accept(fb)
 	publish(t, r, pleroma, accept, http.StatusAccepted)
 	subs, err := r.Admin.Subscribers(context.Background())
 	if err != nil {
@@ -179,9 +179,17 @@ func TestLitePubSubscribeAndFollowBack(t *testing.T) {
 			t.Errorf("pleroma subscription = %+v", s)
 		}
 	}
-	// Pleroma publishes Announce(object IRI); the relay re-announces it.
+	// Pleroma's /relay publishes Announce(object IRI) to its followers;
+	// the relay re-announces it.
 	obj := pleroma.NewID("objects")
-	publish(t, r, pleroma, pleroma.Activity("Announce", pleroma.ActorID, obj, nil), http.StatusAccepted)
+	publish(t, r, pleroma, pleroma.Announce("", obj), http.StatusAccepted)
+	// Addressed to followers only, it is relayed from a LitePub relay
+	// actor the relay follows back, and from nobody else.
+	private := masto.Activity("Announce", masto.ActorID, masto.NewID("objects"), []string{masto.ActorID + "/followers"})
+	publish(t, r, masto, private, http.StatusAccepted)
+	if v := metric(t, r, `runrig_inbox_activities_total{result="not_public",type="Announce"}`); v != "1" {
+		t.Errorf("followers-only Announce from a Mastodon-style subscriber: not_public = %q, want 1", v)
+	}
 	waitFor(t, "re-announce", func() bool {
 		for _, a := range masto.ReceivedOf("Announce") {
 			if a.ObjectID() == obj && a.Doc["actor"] == r.Actor() {
@@ -412,4 +420,28 @@ func announced(in *relaytest.Instance, object string) int {
 		}
 	}
 	return n
+}
+
+// Mastodon signs every Delete with its author's LD signature; the relay
+// forwards it byte for byte, so receivers can check it without trusting
+// the relay. GoToSocial's unsigned Delete of a bare IRI is wrapped.
+func TestDeletesAsServersSendThem(t *testing.T) {
+	r := startRelay(t, nil)
+	masto, gts, sub := newInstance(t, relaytest.Mastodon), newInstance(t, relaytest.GoToSocial), newInstance(t, relaytest.Misskey)
+	for _, in := range []*relaytest.Instance{masto, gts, sub} {
+		subscribe(t, r, in)
+	}
+	note := masto.Note(masto.URL()+"/users/alice", "to be deleted", nil)
+	publish(t, r, masto, note, http.StatusAccepted)
+	del := masto.Delete(masto.URL()+"/users/alice", objectIDOf(t, note))
+	publish(t, r, masto, del, http.StatusAccepted)
+	waitFor(t, "Mastodon's Delete forwarded", func() bool { return len(sub.ReceivedOf("Delete")) == 1 })
+	if got := sub.ReceivedOf("Delete")[0]; !bytes.Equal(got.Body, del) || got.SignedBy != r.Actor()+"#main-key" {
+		t.Errorf("forwarded Delete differs or is not signed by the relay:\n got %s\nwant %s", got.Body, del)
+	}
+	gtsUser := gts.URL() + "/users/admin"
+	gNote := gts.Note(gtsUser, "gone soon", nil)
+	publish(t, r, gts, gNote, http.StatusAccepted)
+	publish(t, r, gts, gts.Delete(gtsUser, objectIDOf(t, gNote)), http.StatusAccepted)
+	waitFor(t, "GoToSocial's Delete relayed", func() bool { return len(sub.ReceivedOf("Delete")) == 2 })
 }

@@ -22,6 +22,7 @@ type Actor struct {
 	Type              string
 	Inbox             string
 	SharedInbox       string
+	Followers         string
 	PreferredUsername string
 	Keys              []trust.Key
 }
@@ -41,6 +42,7 @@ type actorDoc struct {
 	ID                string          `json:"id"`
 	Type              json.RawMessage `json:"type"`
 	Inbox             string          `json:"inbox"`
+	Followers         string          `json:"followers"`
 	PreferredUsername string          `json:"preferredUsername"`
 	Endpoints         struct {
 		SharedInbox string `json:"sharedInbox"`
@@ -156,6 +158,9 @@ func ParseActor(body []byte, fetchedFrom string) (Actor, error) {
 	a := Actor{
 		ID: d.ID, Type: firstString(d.Type), Inbox: d.Inbox,
 		SharedInbox: d.Endpoints.SharedInbox, PreferredUsername: d.PreferredUsername,
+	}
+	if d.Followers != "" && policy.SameHost(d.Followers, d.ID) {
+		a.Followers = d.Followers
 	}
 	keys, err := publicKeys(d.PublicKey)
 	if err != nil {

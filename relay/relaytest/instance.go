@@ -456,8 +456,7 @@ func (in *Instance) acceptFollowBack(follow Received) {
 	if inbox == "" {
 		return
 	}
-	actor, _ := follow.Doc["actor"].(string)
-	in.Post(context.Background(), inbox, mustDocument(in.Kind, "accept", in.vars(Vars{"FOLLOW_ID": follow.ID(), "FOLLOW_ACTOR": actor})))
+	in.Post(context.Background(), inbox, in.Accept(follow))
 }
 
 // relayInboxFor finds the inbox of the actor that sent an activity.
@@ -514,6 +513,40 @@ func (in *Instance) Note(actor, content string, extra map[string]any) []byte {
 		act[k] = v
 	}
 	return mustJSON(act)
+}
+
+// fakeLDSignature stands for an RsaSignature2017 value: the relay never
+// verifies LD signatures, it forwards bodies that carry one byte for byte.
+const fakeLDSignature = "bm90IGEgcmVhbCBzaWduYXR1cmUsIGEgc3RhbmQtaW4="
+
+// Delete builds the Delete of objectID by actor ("" for the subscribing
+// actor) as the instance's software sends it: Mastodon's and Misskey's
+// carry their author's LD signature (Mastodon signs every Delete),
+// GoToSocial's names the bare object IRI, Mastodon's and Misskey's a
+// Tombstone.
+func (in *Instance) Delete(actor, objectID string) []byte {
+	if actor == "" {
+		actor = in.ActorID
+	}
+	return mustDocument(in.Kind, "delete", in.vars(Vars{"ACTOR": actor, "OBJECT_ID": objectID, "SIGNATURE": fakeLDSignature}))
+}
+
+// Announce builds the Announce of objectID as the instance's software
+// sends it to a relay: Pleroma's /relay actor announces every public post
+// to its followers; the others announce a boost by actor ("" for the
+// subscribing actor), Mastodon's and Misskey's with an LD signature.
+func (in *Instance) Announce(actor, objectID string) []byte {
+	if actor == "" {
+		actor = in.ActorID
+	}
+	return mustDocument(in.Kind, "announce", in.vars(Vars{"ACTOR": actor, "OBJECT_ID": objectID, "SIGNATURE": fakeLDSignature}))
+}
+
+// Accept builds the instance's Accept of a Follow its actor received (the
+// relay's follow-back), as its software sends it.
+func (in *Instance) Accept(follow Received) []byte {
+	actor, _ := follow.Doc["actor"].(string)
+	return mustDocument(in.Kind, "accept", in.vars(Vars{"FOLLOW_ID": follow.ID(), "FOLLOW_ACTOR": actor}))
 }
 
 // Follow subscribes the instance to the relay with the Follow its software

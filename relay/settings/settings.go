@@ -54,24 +54,24 @@ func str(f func(c *relay.Config, l *Log) *string) (func(*relay.Config, *Log, str
 
 func dur(f func(c *relay.Config) *time.Duration) (func(*relay.Config, *Log, string) error, func(*relay.Config, *Log) string) {
 	return func(c *relay.Config, _ *Log, v string) error {
-			d, err := time.ParseDuration(v)
-			if err != nil || d < 0 {
-				return fmt.Errorf("want a duration such as 30s or 5m, got %q", v)
-			}
-			*f(c) = d
-			return nil
-		}, func(c *relay.Config, _ *Log) string { return f(c).String() }
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return fmt.Errorf("want a duration such as 30s or 5m, got %q", v)
+		}
+		*f(c) = d
+		return nil
+	}, func(c *relay.Config, _ *Log) string { return f(c).String() }
 }
 
 func num(f func(c *relay.Config) *int) (func(*relay.Config, *Log, string) error, func(*relay.Config, *Log) string) {
 	return func(c *relay.Config, _ *Log, v string) error {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 0 {
-				return fmt.Errorf("want a whole number, got %q", v)
-			}
-			*f(c) = n
-			return nil
-		}, func(c *relay.Config, _ *Log) string { return strconv.Itoa(*f(c)) }
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return fmt.Errorf("want a whole number, got %q", v)
+		}
+		*f(c) = n
+		return nil
+	}, func(c *relay.Config, _ *Log) string { return strconv.Itoa(*f(c)) }
 }
 
 // settingList collects settings.

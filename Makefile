@@ -3,7 +3,7 @@
 # discovery.
 GO ?= go
 
-.PHONY: run build test interop vet fmt-check bench clean
+.PHONY: run build test interop interop-note vet fmt-check bench clean
 
 run:
 	$(GO) run ./cmd/runrig serve
@@ -14,8 +14,16 @@ build:
 # Packages run one at a time (-p 1): the end-to-end and gossip tests each
 # load both cores under the race detector, and running them side by side
 # only makes their waits race the clock.
-test: fmt-check vet
+test: fmt-check vet interop-note
 	$(GO) test -race -count=1 -p 1 -timeout 30m ./...
+
+# One line when the interop tests will skip (go test shows skips only with -v).
+interop-note:
+	@if [ -z "$$RUNRIG_INTEROP" ] && [ ! -e ../shared/interop/gotosocial/gts ]; then \
+		echo "interop tests skip: no real GoToSocial in ../shared/interop (or RUNRIG_INTEROP=DIR); see docs/interop.md, then make interop"; \
+	elif [ "$$(id -u)" != 0 ]; then \
+		echo "interop tests skip: GoToSocial needs port 80 on 127.0.20.x; run make interop as root"; \
+	fi
 
 # Only the interop tests: two real GoToSocial instances (from
 # ../shared/interop, or RUNRIG_INTEROP=DIR) subscribe to the real relay

@@ -133,7 +133,7 @@ func startGTSRig(script string) (*gtsRig, error) {
 	// Both instances start (migrations) and get an admin token side by
 	// side: about 30 s instead of 60.
 	var wg sync.WaitGroup
-	errs := make([]error, 2)
+	errs, tokens := make([]error, 2), make([]string, 2)
 	for i, ip := range []string{gtsA, gtsB} {
 		wg.Add(1)
 		go func() {
@@ -146,13 +146,14 @@ func startGTSRig(script string) (*gtsRig, error) {
 				errs[i] = fmt.Errorf("gts admin %s: %w", ip, err)
 				return
 			}
-			r.token[ip] = strings.TrimSpace(string(out))
+			tokens[i] = strings.TrimSpace(string(out))
 		}()
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		return r, err
 	}
+	r.token[gtsA], r.token[gtsB] = tokens[0], tokens[1]
 	addr, err := freeLoopback()
 	if err != nil {
 		return r, err
@@ -465,7 +466,9 @@ func TestInteropGoToSocialResubscribe(t *testing.T) {
 }
 
 // GoToSocial resolves the relay's actor through WebFinger as a bot account
-// with the relay's name and description.
+// with the relay's name and description, and lists it in its admin API.
+// (GoToSocial v0.22.0-rc2 never read the relay's NodeInfo in these runs: it
+// keeps no instance entry for a host with a port.)
 func TestInteropGoToSocialResolvesRelayActor(t *testing.T) {
 	r := gotosocial(t)
 	r.subscribed(t)
@@ -486,6 +489,21 @@ func TestInteropGoToSocialResolvesRelayActor(t *testing.T) {
 	}
 	if acct.URL != r.relay.url+"/" || acct.Note == "" {
 		t.Errorf("GoToSocial's relay account url %q note %q; want the front page and the description", acct.URL, acct.Note)
+	}
+	// Its admin API lists the relay among the remote accounts it knows.
+	var remote []struct {
+		Username string `json:"username"`
+		Domain   string `json:"domain"`
+	}
+	if err := r.api(gtsB, http.MethodGet, "/api/v2/admin/accounts?origin=remote&limit=50", nil, &remote); err != nil {
+		t.Fatal(err)
+	}
+	listed := false
+	for _, a := range remote {
+		listed = listed || (a.Username == "relay" && a.Domain == host)
+	}
+	if !listed {
+		t.Errorf("GoToSocial's admin API does not list relay@%s among its remote accounts: %+v", host, remote)
 	}
 }
 

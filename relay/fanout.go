@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"slices"
 	"time"
 
 	vocab "github.com/go-ap/activitypub"
@@ -37,8 +36,10 @@ func (s *Server) relay(ctx context.Context, in *inbound) (string, error) {
 	if !ok {
 		return "", refuse(http.StatusForbidden, "not_subscriber", "%s is not an accepted subscriber of this relay", sender)
 	}
-	if !in.Public && !s.litePubRelayAnnounce(ctx, in) {
-		return "not_public", nil
+	if !in.Public {
+		if ok, err := s.litePubAnnounce(ctx, in); err != nil || !ok {
+			return "not_public", err
+		}
 	}
 	if in.ObjectID == "" {
 		return "", refuse(http.StatusBadRequest, "invalid", "%s has no object id", in.Type)
@@ -123,30 +124,6 @@ func (s *Server) relay(ctx context.Context, in *inbound) (string, error) {
 
 // mayPublish: only peers with an accepted subscription, to the relay or
 // to a slice, and relays this relay follows may publish through it.
-// litePubRelayAnnounce reports whether in is what a Pleroma or Akkoma
-// relay actor sends: an Announce addressed to its followers only (the relay
-// follows it back to be one), of a post it relays because it is public.
-func (s *Server) litePubRelayAnnounce(ctx context.Context, in *inbound) bool {
-	if in.Type != vocab.AnnounceType || in.Via != "" {
-		return false
-	}
-	subs, err := s.store.PeerSubscriptions(ctx, in.Peer)
-	if err != nil {
-		return false
-	}
-	for _, sub := range subs {
-		if sub.Style != store.LitePub || sub.Actor != in.Actor || sub.State != store.Accepted {
-			continue
-		}
-		a, err := s.fetch.Actor(ctx, in.Actor)
-		if err != nil || a.Followers == "" {
-			return false
-		}
-		return slices.Contains(in.Audience, a.Followers)
-	}
-	return false
-}
-
 func (s *Server) mayPublish(ctx context.Context, peer string) (bool, error) {
 	subs, err := s.store.PeerSubscriptions(ctx, peer)
 	if err != nil {

@@ -30,7 +30,7 @@ var (
 	}
 	// rejectReasons are why an inbox request is refused.
 	rejectReasons = []string{"actor_fetch", "busy", "follow_object", "internal", "invalid", "invalid_listing",
-		"method", "not_found", "not_subscriber", "policy", "rate_limited", "read", "signature", "too_large"}
+		"method", "not_found", "not_subscriber", "object_fetch", "policy", "rate_limited", "read", "signature", "too_large"}
 	// signatureReasons add the relay's own checks to httpsig's.
 	signatureReasons = append(httpsig.Reasons(), "key_owner", "key_fetch", "unproven_rotation")
 	// deliveryResults are the outcomes of a delivery.

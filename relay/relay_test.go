@@ -179,17 +179,22 @@ func TestLitePubSubscribeAndFollowBack(t *testing.T) {
 			t.Errorf("pleroma subscription = %+v", s)
 		}
 	}
-	// Pleroma's /relay publishes Announce(object IRI) to its followers;
-	// the relay re-announces it.
-	obj := pleroma.NewID("objects")
+	// Pleroma's /relay announces a public post's IRI to its followers
+	// only; the relay, one of them, re-announces it.
+	obj := objectIDOf(t, pleroma.Note(pleroma.URL()+"/users/alice", "public, from Pleroma", nil))
 	publish(t, r, pleroma, pleroma.Announce("", obj), http.StatusAccepted)
-	// Addressed to followers only, it is relayed from a LitePub relay
-	// actor the relay follows back, and from nobody else.
+	// Addressed to followers only, nothing else is relayed: not a post its
+	// server serves as followers-only, not a Mastodon-style subscriber's.
+	hidden := pleroma.NewID("objects")
+	pleroma.Serve(hidden, []byte(`{"id":"`+hidden+`","type":"Note","to":["`+pleroma.URL()+`/users/alice/followers"]}`))
+	publish(t, r, pleroma, pleroma.Announce("", hidden), http.StatusAccepted)
 	private := masto.Activity("Announce", masto.ActorID, masto.NewID("objects"), []string{masto.ActorID + "/followers"})
 	publish(t, r, masto, private, http.StatusAccepted)
-	if v := metric(t, r, `runrig_inbox_activities_total{result="not_public",type="Announce"}`); v != "1" {
-		t.Errorf("followers-only Announce from a Mastodon-style subscriber: not_public = %q, want 1", v)
+	if v := metric(t, r, `runrig_inbox_activities_total{result="not_public",type="Announce"}`); v != "2" {
+		t.Errorf("followers-only Announces of a private post and from a Mastodon-style subscriber: not_public = %q, want 2", v)
 	}
+	// An object its server cannot serve now: the sender is told to retry.
+	publish(t, r, pleroma, pleroma.Announce("", pleroma.NewID("objects")), http.StatusBadGateway)
 	waitFor(t, "re-announce", func() bool {
 		for _, a := range masto.ReceivedOf("Announce") {
 			if a.ObjectID() == obj && a.Doc["actor"] == r.Actor() {

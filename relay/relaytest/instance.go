@@ -502,9 +502,12 @@ func (in *Instance) Note(actor, content string, extra map[string]any) []byte {
 	if actor == "" {
 		actor = in.ActorID
 	}
-	object := in.NewID("notes")
-	if in.Kind == GoToSocial || in.Kind == Mastodon {
+	object := in.NewID("notes") // Misskey's note ids
+	switch in.Kind {
+	case GoToSocial, Mastodon:
 		object = actor + "/statuses/" + in.freshID()
+	case Pleroma:
+		object = in.NewID("objects")
 	}
 	act := decode(mustDocument(in.Kind, "create", in.vars(Vars{"ACTOR": actor, "OBJECT_ID": object,
 		"CONTENT": content, "SIGNATURE": "", "USER": "alice"})))
@@ -512,8 +515,14 @@ func (in *Instance) Note(actor, content string, extra map[string]any) []byte {
 	for k, v := range extra {
 		act[k] = v
 	}
+	if obj, ok := act["object"].(map[string]any); ok {
+		in.Serve(object, mustJSON(obj)) // served at its id, like a real server
+	}
 	return mustJSON(act)
 }
+
+// Serve makes the instance serve doc at id (an IRI on the instance).
+func (in *Instance) Serve(id string, doc []byte) { in.objects.Store(id, doc) }
 
 // fakeLDSignature stands for an RsaSignature2017 value: the relay never
 // verifies LD signatures, it forwards bodies that carry one byte for byte.

@@ -399,6 +399,9 @@ func TestFollowAgainAfterUndo(t *testing.T) {
 	if status, err := b.Unfollow(ctx, r.Actor(), r.Inbox(), followB); err != nil || status != http.StatusAccepted {
 		t.Fatalf("Undo: %d %v", status, err)
 	}
+	if d, _ := r.Admin.Deliveries(ctx, "", b.Host(), 0); len(d.Deliveries) != 0 {
+		t.Fatalf("deliveries queued before the Undo outlive it: %+v", d.Deliveries)
+	}
 	b.InboxStatus.Store(http.StatusAccepted)
 	subscribe(t, r, b) // fails the test unless the new Follow's Accept arrives
 	after := a.Note("", "published after the new Follow", nil)
@@ -429,7 +432,8 @@ func announced(in *relaytest.Instance, object string) int {
 
 // Mastodon signs every Delete with its author's LD signature; the relay
 // forwards it byte for byte, so receivers can check it without trusting
-// the relay. GoToSocial's unsigned Delete of a bare IRI is wrapped.
+// the relay. GoToSocial's unsigned Delete of a bare IRI is forwarded as it
+// came too.
 func TestDeletesAsServersSendThem(t *testing.T) {
 	r := startRelay(t, nil)
 	masto, gts, sub := newInstance(t, relaytest.Mastodon), newInstance(t, relaytest.GoToSocial), newInstance(t, relaytest.Misskey)
@@ -449,4 +453,29 @@ func TestDeletesAsServersSendThem(t *testing.T) {
 	publish(t, r, gts, gNote, http.StatusAccepted)
 	publish(t, r, gts, gts.Delete(gtsUser, objectIDOf(t, gNote)), http.StatusAccepted)
 	waitFor(t, "GoToSocial's Delete relayed", func() bool { return len(sub.ReceivedOf("Delete")) == 2 })
+}
+
+// An Undo of an earlier Follow (a late retry, or one racing a new Follow
+// from a server switching the relay off and on) does not end the
+// subscription that the newer Follow made.
+func TestStaleUndoKeepsNewerSubscription(t *testing.T) {
+	r := startRelay(t, nil)
+	a, b := newInstance(t, relaytest.Mastodon), newInstance(t, relaytest.Mastodon)
+	subscribe(t, r, a)
+	first := subscribe(t, r, b)
+	second := subscribe(t, r, b)
+	ctx := context.Background()
+	if status, err := b.Unfollow(ctx, r.Actor(), r.Inbox(), first); err != nil || status != http.StatusAccepted {
+		t.Fatalf("Undo of the first Follow: %d %v", status, err)
+	}
+	note := a.Note("", "after a stale Undo", nil)
+	publish(t, r, a, note, http.StatusAccepted)
+	waitFor(t, "b still receives", func() bool { return announced(b, objectIDOf(t, note)) == 1 })
+	if status, err := b.Unfollow(ctx, r.Actor(), r.Inbox(), second); err != nil || status != http.StatusAccepted {
+		t.Fatalf("Undo of the second Follow: %d %v", status, err)
+	}
+	subs, _ := r.Admin.Subscribers(ctx)
+	if len(subs) != 1 || subs[0].Peer != a.Host() {
+		t.Fatalf("subscribers after the current Follow's Undo = %+v", subs)
+	}
 }

@@ -147,7 +147,10 @@ func (s *Server) undo(ctx context.Context, in *inbound, inboxSlice string) (stri
 			target = &subs[i]
 		}
 	}
-	if inner := in.innerObject(); target == nil && inner != nil && inner.Type == vocab.FollowType {
+	// Found by what it followed only when the Undo names no Follow id: an
+	// Undo of an earlier Follow (a late retry, or one racing a new Follow)
+	// must not end the subscription a newer Follow made.
+	if inner := in.innerObject(); target == nil && inner != nil && inner.Type == vocab.FollowType && inner.ID == "" {
 		name, ok := inboxSlice, true
 		if obj := inner.Object; obj != nil && !isPublic(obj.GetLink().String()) {
 			name, ok = s.sliceOfActor(obj.GetLink().String())

@@ -79,6 +79,9 @@ type peer struct {
 	workers      int
 	failures     int
 	circuitUntil time.Time
+	// opened counts the circuit's openings: an attempt that started
+	// before the latest one does not count against the peer.
+	opened int
 }
 
 type item struct {
@@ -277,7 +280,7 @@ func (d *Dispatcher) work(ctx context.Context, name string, p *peer) {
 		it := p.queue[0]
 		p.queue = p.queue[1:]
 		open := time.Now().Before(p.circuitUntil)
-		until := p.circuitUntil
+		until, gen := p.circuitUntil, p.opened
 		cutoff := d.cutoffs[cutoffKey(it.d.Peer, it.d.Slice)]
 		d.mu.Unlock()
 
@@ -299,12 +302,13 @@ func (d *Dispatcher) work(ctx context.Context, name string, p *peer) {
 				NextAttempt: until.Add(jitter(time.Second))}}
 			continue
 		}
-		d.results <- d.attempt(ctx, p, it)
+		d.results <- d.attempt(ctx, p, it, gen)
 	}
 }
 
-// attempt makes one delivery and decides what follows.
-func (d *Dispatcher) attempt(ctx context.Context, p *peer, it item) Result {
+// attempt makes one delivery, started when the peer's circuit had opened
+// gen times, and decides what follows.
+func (d *Dispatcher) attempt(ctx context.Context, p *peer, it item, gen int) Result {
 	start := time.Now()
 	status, retryAfter, err := d.post(ctx, it)
 	now := time.Now()
@@ -318,14 +322,15 @@ func (d *Dispatcher) attempt(ctx context.Context, p *peer, it item) Result {
 	}
 	res.Reason, res.Outcome.Err = classify(status, err)
 	// A request that was already on the wire when the circuit opened
-	// neither counts nor prolongs the pause: only failures while the
-	// circuit is closed do, so the first pause is CircuitBase and each
-	// failed probe after it doubles it.
-	if !now.Before(p.circuitUntil) {
+	// neither counts nor prolongs the pause, however late it fails: only
+	// requests started since the latest opening do, so the first pause is
+	// CircuitBase and each failed probe after it doubles it.
+	if gen == p.opened {
 		p.failures++
 		if p.failures >= d.cfg.CircuitThreshold {
 			open := retryDelay(p.failures-d.cfg.CircuitThreshold+1, d.cfg.CircuitBase, d.cfg.CircuitMax)
 			p.circuitUntil = now.Add(open)
+			p.opened++
 			res.Outcome.CircuitUntil = p.circuitUntil
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -24,12 +25,11 @@ import (
 // its first failure, whether or not its circuit opened meanwhile.
 const firstRetryBound = 30 * time.Second
 
-// With the default settings, every delivery to a failing subscriber is
-// scheduled again within 30 s of the subscriber's first failure: its own
-// retry, and the deferral of the deliveries its circuit pauses. Several
-// subscribers are used, each opening its circuit with its own jitter.
-func TestFirstRetryWithinBound(t *testing.T) {
-	const peers, perPeer = 6, 8
+// outcomes queues perPeer deliveries to each of peers peers, all served by
+// inbox, runs a dispatcher with cfg until each delivery has one outcome
+// (attempted or deferred), and returns those outcomes.
+func outcomes(t *testing.T, cfg delivery.Config, inbox http.HandlerFunc, peers, perPeer int) []delivery.Result {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	st, err := sqlite.Open(ctx, t.TempDir())
@@ -37,28 +37,26 @@ func TestFirstRetryWithinBound(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.Copy(io.Discard, r.Body)
-		w.WriteHeader(http.StatusServiceUnavailable)
-	}))
-	defer down.Close()
+	srv := httptest.NewServer(inbox)
+	defer srv.Close()
 	now := time.Now()
 	for p := range peers {
 		peer := fmt.Sprintf("peer%d.example", p)
 		for i := range perPeer {
 			msg := store.Message{ActivityID: fmt.Sprintf("a-%d-%d", p, i), Body: []byte(`{}`), At: now,
-				Targets: []store.Target{{Peer: peer, Inbox: down.URL + "/" + peer + "/inbox"}}}
+				Targets: []store.Target{{Peer: peer, Inbox: srv.URL + "/" + peer + "/inbox"}}}
 			if err := st.Apply(ctx, store.Change{Messages: []store.Message{msg}}); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
 	key, _ := rsa.GenerateKey(rand.Reader, 2048)
-	d := delivery.New(st, delivery.Config{Signer: &httpsig.Signer{KeyID: "https://relay.example/actor#main-key", Key: key},
-		Egress: policy.Egress{AllowPrivate: true}}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	cfg.Signer = &httpsig.Signer{KeyID: "https://relay.example/actor#main-key", Key: key}
+	cfg.Egress = policy.Egress{AllowPrivate: true}
+	d := delivery.New(st, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	var mu sync.Mutex
 	var results []delivery.Result
-	done := make(chan struct{})
+	done, stopped := make(chan struct{}), make(chan struct{})
 	d.OnResult = func(r delivery.Result) {
 		mu.Lock()
 		defer mu.Unlock()
@@ -66,15 +64,32 @@ func TestFirstRetryWithinBound(t *testing.T) {
 			close(done)
 		}
 	}
-	go d.Run(ctx)
+	go func() { d.Run(ctx); close(stopped) }()
 	select {
 	case <-done:
 	case <-time.After(2 * time.Minute):
 		t.Fatal("not every delivery was attempted or deferred")
 	}
 	cancel()
+	<-stopped // every outcome recorded before the store closes
 	mu.Lock()
 	defer mu.Unlock()
+	return results[:peers*perPeer]
+}
+
+// failing answers every delivery with 503.
+func failing(w http.ResponseWriter, r *http.Request) {
+	io.Copy(io.Discard, r.Body)
+	w.WriteHeader(http.StatusServiceUnavailable)
+}
+
+// With the default settings, every delivery to a failing subscriber is
+// scheduled again within 30 s of the subscriber's first failure: its own
+// retry, and the deferral of the deliveries its circuit pauses. Several
+// subscribers are used, each opening its circuit with its own jitter.
+func TestFirstRetryWithinBound(t *testing.T) {
+	const peers, perPeer = 6, 8
+	results := outcomes(t, delivery.Config{}, failing, peers, perPeer)
 	// A peer is next tried at its earliest due retry, but not before its
 	// circuit closes: the dispatcher claims nothing for it until then.
 	type peerView struct{ first, next, circuit time.Time }
@@ -114,5 +129,37 @@ func TestFirstRetryWithinBound(t *testing.T) {
 				peer, late.Round(time.Millisecond), v.next.Sub(v.first).Round(time.Millisecond),
 				v.circuit.Sub(v.first).Round(time.Millisecond), firstRetryBound)
 		}
+	}
+}
+
+// Requests already on the wire when a peer's circuit opens do not open it
+// again when they fail, even after it closed: a slow, failing subscriber
+// is paused once, not for ever longer.
+func TestLateFailuresDoNotReopenCircuit(t *testing.T) {
+	const perPeer = 8
+	var arrivals atomic.Int32
+	slowAfterFive := func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		if arrivals.Add(1) > 5 {
+			time.Sleep(600 * time.Millisecond) // fails after the 100 ms pause ended
+		}
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}
+	cfg := delivery.Config{PerPeerConcurrency: perPeer, CircuitThreshold: 5, CircuitBase: 100 * time.Millisecond,
+		RetryBase: time.Minute}
+	opened, late := 0, 0
+	for _, r := range outcomes(t, cfg, slowAfterFive, 1, perPeer) {
+		if !r.Outcome.CircuitUntil.IsZero() {
+			opened++
+		}
+		if r.Latency > 500*time.Millisecond {
+			late++
+		}
+	}
+	if late == 0 {
+		t.Fatal("no request was still on the wire when the circuit opened; the test checks nothing")
+	}
+	if opened != 1 {
+		t.Errorf("circuit opened %d times for 5 fast and %d late failures, want once", opened, late)
 	}
 }

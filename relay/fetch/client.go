@@ -86,6 +86,11 @@ func New(cfg Config) *Client {
 			if len(via) >= 3 {
 				return errors.New("too many redirects")
 			}
+			// A document fetched from another host could claim an id on
+			// the host asked (checks compare with the URL requested).
+			if first := via[0].URL; req.URL.Host != first.Host || (first.Scheme == "https" && req.URL.Scheme != "https") {
+				return fmt.Errorf("%w: redirect from %s to %s", ErrForeignID, first.Host, req.URL.Host)
+			}
 			return nil
 		},
 	}

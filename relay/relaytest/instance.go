@@ -11,16 +11,12 @@
 package relaytest
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha256"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -29,8 +25,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	fedsig "github.com/go-fed/httpsig"
 )
 
 // Kind is the software an Instance imitates.
@@ -378,79 +372,6 @@ func (in *Instance) serveInbox(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(status)
 }
 
-// verify checks a delivery's signature independently of the relay's code:
-// go-fed/httpsig for the signature, plus the Digest and Date checks that
-// library leaves to its caller.
-func (in *Instance) verify(r *http.Request, body []byte) (string, string) {
-	v, err := fedsig.NewVerifier(r)
-	if err != nil {
-		return "", err.Error()
-	}
-	sum := sha256.Sum256(body)
-	if r.Header.Get("Digest") != "SHA-256="+base64.StdEncoding.EncodeToString(sum[:]) {
-		return "", "digest mismatch"
-	}
-	if !strings.Contains(r.Header.Get("Signature"), "digest") {
-		return "", "digest not signed"
-	}
-	d, err := http.ParseTime(r.Header.Get("Date"))
-	if err != nil || time.Since(d).Abs() > time.Hour {
-		return "", "date outside window"
-	}
-	pub, err := in.fetchKey(v.KeyId())
-	if err != nil {
-		return "", err.Error()
-	}
-	if err := v.Verify(pub, fedsig.RSA_SHA256); err != nil {
-		return "", err.Error()
-	}
-	return v.KeyId(), ""
-}
-
-func (in *Instance) fetchKey(keyID string) (*rsa.PublicKey, error) {
-	in.mu.Lock()
-	k := in.relayKey[keyID]
-	in.mu.Unlock()
-	if k != nil {
-		return k, nil
-	}
-	actorURL, _, _ := strings.Cut(keyID, "#")
-	req, _ := http.NewRequest(http.MethodGet, actorURL, nil)
-	req.Header.Set("Accept", "application/activity+json")
-	resp, err := in.client.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	var doc struct {
-		PublicKey struct {
-			ID, Owner, PublicKeyPem string
-		} `json:"publicKey"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil {
-		return nil, err
-	}
-	if doc.PublicKey.ID != keyID {
-		return nil, fmt.Errorf("key id %q not in actor", keyID)
-	}
-	block, _ := pem.Decode([]byte(doc.PublicKey.PublicKeyPem))
-	if block == nil {
-		return nil, errors.New("no PEM")
-	}
-	pub, err := x509.ParsePKIXPublicKey(block.Bytes)
-	if err != nil {
-		return nil, err
-	}
-	rk, ok := pub.(*rsa.PublicKey)
-	if !ok {
-		return nil, errors.New("not RSA")
-	}
-	in.mu.Lock()
-	in.relayKey[keyID] = rk
-	in.mu.Unlock()
-	return rk, nil
-}
-
 func (in *Instance) acceptFollowBack(follow Received) {
 	inbox := in.relayInboxFor(follow)
 	if inbox == "" {
@@ -473,190 +394,4 @@ func (in *Instance) relayInboxFor(rec Received) string {
 	var doc struct{ Inbox string }
 	json.NewDecoder(resp.Body).Decode(&doc)
 	return doc.Inbox
-}
-
-// NewID returns a fresh activity or object IRI on this instance.
-func (in *Instance) NewID(kind string) string {
-	return fmt.Sprintf("%s/%s/%d-%d", in.Server.URL, kind, time.Now().UnixNano(), in.seq.Add(1))
-}
-
-// Activity builds an activity of typ by actor with object, addressed to
-// `to` (as:Public when nil).
-func (in *Instance) Activity(typ, actor string, object any, to []string) []byte {
-	if to == nil {
-		to = []string{Public}
-	}
-	b, _ := json.Marshal(map[string]any{
-		"@context": "https://www.w3.org/ns/activitystreams",
-		"id":       in.NewID("activities"), "type": typ, "actor": actor, "object": object, "to": to,
-	})
-	return b
-}
-
-// Note builds a public Create of a Note by actor ("" for the subscribing
-// actor), as the instance's software sends it. extra properties are merged
-// into the activity: Mastodon's LD signature is left out (as Mastodon sends
-// it in authorized-fetch mode) unless extra gives a "signature", which
-// makes it an LD-signed body.
-func (in *Instance) Note(actor, content string, extra map[string]any) []byte {
-	if actor == "" {
-		actor = in.ActorID
-	}
-	object := in.NewID("notes") // Misskey's note ids
-	switch in.Kind {
-	case GoToSocial, Mastodon:
-		object = actor + "/statuses/" + in.freshID()
-	case Pleroma:
-		object = in.NewID("objects")
-	}
-	act := decode(mustDocument(in.Kind, "create", in.vars(Vars{"ACTOR": actor, "OBJECT_ID": object,
-		"CONTENT": content, "SIGNATURE": "", "USER": "alice"})))
-	delete(act, "signature")
-	for k, v := range extra {
-		act[k] = v
-	}
-	if obj, ok := act["object"].(map[string]any); ok {
-		in.Serve(object, mustJSON(obj)) // served at its id, like a real server
-	}
-	return mustJSON(act)
-}
-
-// Serve makes the instance serve doc at id (an IRI on the instance).
-func (in *Instance) Serve(id string, doc []byte) { in.objects.Store(id, doc) }
-
-// fakeLDSignature stands for an RsaSignature2017 value: the relay never
-// verifies LD signatures, it forwards bodies that carry one byte for byte.
-const fakeLDSignature = "bm90IGEgcmVhbCBzaWduYXR1cmUsIGEgc3RhbmQtaW4="
-
-// Delete builds the Delete of objectID by actor ("" for the subscribing
-// actor) as the instance's software sends it: Mastodon's and Misskey's
-// carry their author's LD signature (Mastodon signs every Delete),
-// GoToSocial's names the bare object IRI, Mastodon's and Misskey's a
-// Tombstone.
-func (in *Instance) Delete(actor, objectID string) []byte {
-	if actor == "" {
-		actor = in.ActorID
-	}
-	return mustDocument(in.Kind, "delete", in.vars(Vars{"ACTOR": actor, "OBJECT_ID": objectID, "SIGNATURE": fakeLDSignature}))
-}
-
-// Announce builds the Announce of objectID as the instance's software
-// sends it to a relay: Pleroma's /relay actor announces every public post
-// to its followers; the others announce a boost by actor ("" for the
-// subscribing actor), Mastodon's and Misskey's with an LD signature.
-func (in *Instance) Announce(actor, objectID string) []byte {
-	if actor == "" {
-		actor = in.ActorID
-	}
-	return mustDocument(in.Kind, "announce", in.vars(Vars{"ACTOR": actor, "OBJECT_ID": objectID, "SIGNATURE": fakeLDSignature}))
-}
-
-// Accept builds the instance's Accept of a Follow its actor received (the
-// relay's follow-back), as its software sends it.
-func (in *Instance) Accept(follow Received) []byte {
-	actor, _ := follow.Doc["actor"].(string)
-	return mustDocument(in.Kind, "accept", in.vars(Vars{"FOLLOW_ID": follow.ID(), "FOLLOW_ACTOR": actor}))
-}
-
-// Follow subscribes the instance to the relay with the Follow its software
-// sends and returns the Follow's id and the relay's answer status.
-func (in *Instance) Follow(ctx context.Context, relayActor, relayInbox string) (string, int, error) {
-	body := mustDocument(in.Kind, "follow", in.vars(Vars{"RELAY_ACTOR": relayActor}))
-	var doc struct{ ID string }
-	json.Unmarshal(body, &doc)
-	status, _, err := in.Post(ctx, relayInbox, body)
-	return doc.ID, status, err
-}
-
-// Unfollow sends its software's Undo{Follow} for followID.
-func (in *Instance) Unfollow(ctx context.Context, relayActor, relayInbox, followID string) (int, error) {
-	body := mustDocument(in.Kind, "undo", in.vars(Vars{"RELAY_ACTOR": relayActor, "FOLLOW_ID": followID}))
-	status, _, err := in.Post(ctx, relayInbox, body)
-	return status, err
-}
-
-// Post sends body to url signed with the instance actor's key, as
-// fediverse servers do, and returns the status and response text.
-func (in *Instance) Post(ctx context.Context, url string, body []byte) (int, string, error) {
-	return in.PostWith(ctx, url, body, Signing{})
-}
-
-// Signing changes how [Instance.PostWith] signs, to make bad requests.
-type Signing struct {
-	// Unsigned sends no Signature header.
-	Unsigned bool
-	// Key signs with another key; KeyID names another key id.
-	Key   *rsa.PrivateKey
-	KeyID string
-	// Date overrides the Date header.
-	Date time.Time
-	// BodyAfterSigning replaces the body after the digest was computed.
-	BodyAfterSigning []byte
-	// Headers overrides the signed headers.
-	Headers []string
-}
-
-// PostWith is Post with signing changes.
-func (in *Instance) PostWith(ctx context.Context, url string, body []byte, s Signing) (int, string, error) {
-	req, err := in.SignedRequest(ctx, url, body, s)
-	if err != nil {
-		return 0, "", err
-	}
-	return in.Do(req)
-}
-
-// Do sends a request made by [Instance.SignedRequest] and returns the
-// status and response text.
-func (in *Instance) Do(req *http.Request) (int, string, error) {
-	resp, err := in.client.Do(req)
-	if err != nil {
-		return 0, "", err
-	}
-	defer resp.Body.Close()
-	text, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	return resp.StatusCode, strings.TrimSpace(string(text)), nil
-}
-
-// SignedRequest builds a signed POST of body to url, to send later with
-// [Instance.Do] (benchmarks sign ahead so that signing is not timed).
-func (in *Instance) SignedRequest(ctx context.Context, url string, body []byte, s Signing) (*http.Request, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", "application/activity+json")
-	date := time.Now()
-	if !s.Date.IsZero() {
-		date = s.Date
-	}
-	req.Header.Set("Date", date.UTC().Format(http.TimeFormat))
-	req.Header.Set("Host", req.URL.Host)
-	if !s.Unsigned {
-		headers := s.Headers
-		if headers == nil {
-			headers = []string{fedsig.RequestTarget, "host", "date", "digest", "content-type"}
-		}
-		signer, _, err := fedsig.NewSigner([]fedsig.Algorithm{fedsig.RSA_SHA256}, fedsig.DigestSha256, headers, fedsig.Signature, 0)
-		if err != nil {
-			return nil, err
-		}
-		in.mu.Lock()
-		key := in.Key
-		in.mu.Unlock()
-		keyID := in.KeyID
-		if s.Key != nil {
-			key = s.Key
-		}
-		if s.KeyID != "" {
-			keyID = s.KeyID
-		}
-		if err := signer.SignRequest(key, keyID, req, body); err != nil {
-			return nil, err
-		}
-	}
-	if s.BodyAfterSigning != nil {
-		req.Body = io.NopCloser(bytes.NewReader(s.BodyAfterSigning))
-		req.ContentLength = int64(len(s.BodyAfterSigning))
-	}
-	return req, nil
 }

@@ -4,16 +4,45 @@ import (
 	"bytes"
 	"context"
 	"crypto/rsa"
+	"encoding/json"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
 	fedsig "github.com/go-fed/httpsig"
 )
 
-// Post sends body to url signed with the instance actor's key, as
-// fediverse servers do, and returns the status and response text.
+// postSigning is how each software signs a POST: the headers, in its
+// order, and the algorithm it names (testdata/SOURCES.md).
+func postSigning(kind Kind) (headers []string, algorithm string) {
+	switch kind {
+	case Misskey:
+		return []string{fedsig.RequestTarget, "date", "host", "digest"}, "rsa-sha256"
+	case Pleroma:
+		return []string{fedsig.RequestTarget, "host", "content-length", "digest", "date"}, "rsa-sha256"
+	case GoToSocial:
+		return []string{fedsig.RequestTarget, "host", "date", "digest"}, "hs2019"
+	}
+	return []string{"host", "date", "digest", "content-type", fedsig.RequestTarget}, "rsa-sha256"
+}
+
+// signerKeyID is the key a body is signed with: GoToSocial signs
+// everything with its instance actor's key; the others sign a user's
+// activity with that user's key (the fakes' users share the instance's
+// key pair, under their own key ids).
+func (in *Instance) signerKeyID(body []byte) string {
+	var doc struct{ Actor string }
+	json.Unmarshal(body, &doc)
+	if in.Kind != GoToSocial && doc.Actor != in.ActorID && strings.HasPrefix(doc.Actor, in.Server.URL+"/users/") {
+		return doc.Actor + "#main-key"
+	}
+	return in.KeyID
+}
+
+// Post sends body to url signed as the instance's software signs it (its
+// headers, algorithm and key), and returns the status and response text.
 func (in *Instance) Post(ctx context.Context, url string, body []byte) (int, string, error) {
 	return in.PostWith(ctx, url, body, Signing{})
 }
@@ -68,10 +97,11 @@ func (in *Instance) SignedRequest(ctx context.Context, url string, body []byte, 
 	}
 	req.Header.Set("Date", date.UTC().Format(http.TimeFormat))
 	req.Header.Set("Host", req.URL.Host)
+	req.Header.Set("Content-Length", strconv.Itoa(len(body)))
 	if !s.Unsigned {
-		headers := s.Headers
-		if headers == nil {
-			headers = []string{fedsig.RequestTarget, "host", "date", "digest", "content-type"}
+		headers, algorithm := postSigning(in.Kind)
+		if s.Headers != nil {
+			headers = s.Headers
 		}
 		signer, _, err := fedsig.NewSigner([]fedsig.Algorithm{fedsig.RSA_SHA256}, fedsig.DigestSha256, headers, fedsig.Signature, 0)
 		if err != nil {
@@ -80,7 +110,7 @@ func (in *Instance) SignedRequest(ctx context.Context, url string, body []byte, 
 		in.mu.Lock()
 		key := in.Key
 		in.mu.Unlock()
-		keyID := in.KeyID
+		keyID := in.signerKeyID(body)
 		if s.Key != nil {
 			key = s.Key
 		}
@@ -90,6 +120,9 @@ func (in *Instance) SignedRequest(ctx context.Context, url string, body []byte, 
 		if err := signer.SignRequest(key, keyID, req, body); err != nil {
 			return nil, err
 		}
+		// go-fed names rsa-sha256; the signature is the same under hs2019.
+		sig := req.Header.Get("Signature")
+		req.Header.Set("Signature", strings.Replace(sig, `algorithm="rsa-sha256"`, `algorithm="`+algorithm+`"`, 1))
 	}
 	if s.BodyAfterSigning != nil {
 		req.Body = io.NopCloser(bytes.NewReader(s.BodyAfterSigning))

@@ -63,7 +63,7 @@ func (m *metrics) initLabels() {
 	for _, e := range subscriptionEvents {
 		m.subscriptions.WithLabelValues(e)
 	}
-	for _, r := range listing.Reasons {
+	for _, r := range listing.Reasons() {
 		m.listingsBad.WithLabelValues(r)
 	}
 	for _, k := range listing.Kinds {

@@ -104,9 +104,11 @@ const (
 )
 
 // Reasons lists every problem reason.
-var Reasons = []string{ReasonMissing, ReasonType, ReasonHost, ReasonActor, ReasonPurpose, ReasonAction, ReasonDecimal,
-	ReasonPositive, ReasonUnit, ReasonCurrency, ReasonBelowMinimum, ReasonTimeOrder, ReasonExpired, ReasonHorizon,
-	ReasonCoordinate, ReasonTooLong, ReasonTooMany, ReasonTime}
+func Reasons() []string {
+	return []string{ReasonMissing, ReasonType, ReasonHost, ReasonActor, ReasonPurpose, ReasonAction, ReasonDecimal,
+		ReasonPositive, ReasonUnit, ReasonCurrency, ReasonBelowMinimum, ReasonTimeOrder, ReasonExpired, ReasonHorizon,
+		ReasonCoordinate, ReasonTooLong, ReasonTooMany, ReasonTime}
+}
 
 // Rules are the checks' parameters. Zero fields take the defaults given.
 type Rules struct {

@@ -36,10 +36,8 @@ func (s *Server) relay(ctx context.Context, in *inbound) (string, error) {
 	if !ok {
 		return "", refuse(http.StatusForbidden, "not_subscriber", "%s is not an accepted subscriber of this relay", sender)
 	}
-	if !in.Public {
-		if ok, err := s.litePubAnnounce(ctx, in); err != nil || !ok {
-			return "not_public", err
-		}
+	if ok, err := s.addressedToAll(ctx, in); err != nil || !ok {
+		return "not_public", err
 	}
 	if in.ObjectID == "" {
 		return "", refuse(http.StatusBadRequest, "invalid", "%s has no object id", in.Type)

@@ -174,6 +174,7 @@ func (s *Server) sliceMessage(ctx context.Context, in *inbound, name string, now
 	if err != nil {
 		return msg, err
 	}
+	msg.ToSubscribers = true // one that ends before the change commits gets nothing
 	// Never back toward the origin: not to the sender, nor to the
 	// object's own server. Past the hop bound, not to other relays.
 	origin, _ := policy.PeerOf(in.ObjectID)

@@ -432,6 +432,10 @@ type Message struct {
 	// KeyID is the key the deliveries are signed with: a slice actor's,
 	// or "" for the relay actor's.
 	KeyID string
+	// ToSubscribers marks a fan-out: each target is a subscription, and
+	// one that is not accepted when the change commits (it ended, or was
+	// rejected or suspended, after the targets were read) gets nothing.
+	ToSubscribers bool
 }
 
 // Target is one inbox of one peer, for one of its subscriptions.

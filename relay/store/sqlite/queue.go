@@ -146,6 +146,13 @@ func insertMessages(ctx context.Context, tx *sql.Tx, msgs []store.Message) error
 		return err
 	}
 	defer ins.Close()
+	insSub, err := tx.PrepareContext(ctx, `INSERT INTO deliveries(payload_id, peer, inbox, slice, state, next_at, created_at)
+		SELECT ?, ?, ?, ?, 'queued', ?, ? WHERE EXISTS
+		(SELECT 1 FROM subscribers WHERE slice = ? AND peer = ? AND state = 'accepted')`)
+	if err != nil {
+		return err
+	}
+	defer insSub.Close()
 	for _, m := range msgs {
 		if len(m.Targets) == 0 {
 			continue
@@ -159,8 +166,16 @@ func insertMessages(ctx context.Context, tx *sql.Tx, msgs []store.Message) error
 			m.ActivityID, m.Body, at, ms(m.Expires), m.KeyID).Scan(&pid); err != nil {
 			return err
 		}
+		stmt := ins
+		if m.ToSubscribers {
+			stmt = insSub
+		}
 		for _, t := range m.Targets {
-			if _, err := ins.ExecContext(ctx, pid, t.Peer, t.Inbox, t.Slice, at, at); err != nil {
+			args := []any{pid, t.Peer, t.Inbox, t.Slice, at, at}
+			if m.ToSubscribers {
+				args = append(args, t.Slice, t.Peer)
+			}
+			if _, err := stmt.ExecContext(ctx, args...); err != nil {
 				return err
 			}
 		}

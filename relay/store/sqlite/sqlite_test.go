@@ -478,3 +478,40 @@ func TestRefusesNewerSchema(t *testing.T) {
 		t.Errorf("error = %v, want one that says to upgrade", err)
 	}
 }
+
+// A fan-out whose targets were read before a subscription ended (or was
+// rejected) and that commits after it queues nothing for that target; an
+// answer to a subscription (ToSubscribers unset) is queued regardless.
+func TestFanOutSkipsEndedSubscriptions(t *testing.T) {
+	ctx := context.Background()
+	db := open(t, t.TempDir())
+	defer db.Close()
+	now := time.Now()
+	for i, st := range []store.SubscriptionState{store.Accepted, store.Pending, store.Accepted} {
+		s := store.Subscriber{Peer: fmt.Sprintf("p%d", i+1), Actor: "http://p/actor", Inbox: "http://p/inbox", FollowID: "f",
+			Style: store.Mastodon, State: st, CreatedAt: now, UpdatedAt: now}
+		if err := db.Apply(ctx, store.Change{Upsert: &s}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Apply(ctx, store.Change{Remove: &store.SubscriptionKey{Peer: "p3"}}); err != nil {
+		t.Fatal(err)
+	}
+	fanout := msg("post", "p1", "p2", "p3", "p4") // p2 pending, p3 gone, p4 never subscribed
+	fanout.ToSubscribers = true
+	answer := msg("reject", "p3")
+	if err := db.Apply(ctx, store.Change{Messages: []store.Message{fanout, answer}}); err != nil {
+		t.Fatal(err)
+	}
+	ds, err := db.Deliveries(ctx, store.DeliveryFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, d := range ds {
+		got = append(got, d.ActivityID+"→"+d.Peer)
+	}
+	if strings.Join(got, " ") != "post→p1 reject→p3" {
+		t.Fatalf("queued %v, want the post for p1 only and the answer for p3", got)
+	}
+}

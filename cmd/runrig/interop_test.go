@@ -395,6 +395,15 @@ func (r *gtsRig) waitInTimeline(ip, uri, text string) error {
 	})
 }
 
+// mustReachB fails the test, with the relay's log, unless B's public
+// timeline comes to show the status uri with text.
+func (r *gtsRig) mustReachB(t *testing.T, what, uri, text string) {
+	t.Helper()
+	if err := r.waitInTimeline(gtsB, uri, text); err != nil {
+		t.Fatalf("%s: %v\nrelay log:\n%s", what, err, r.relay.logs.String())
+	}
+}
+
 // A subscription from a real GoToSocial (B, relay_subscriptions) and a push
 // (A, relay_pushes) wait for the operator with --approval manual, on both
 // sides, until `runrig admin approve`.
@@ -424,16 +433,12 @@ func TestInteropGoToSocialPostAndEditReachB(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := r.waitInTimeline(gtsB, st.URI, "Surplus apples"); err != nil {
-		t.Fatalf("post: %v\nrelay log:\n%s", err, r.relay.logs.String())
-	}
+	r.mustReachB(t, "post", st.URI, "Surplus apples")
 	err = r.api(gtsA, http.MethodPut, "/api/v1/statuses/"+st.ID, map[string]any{"status": "Surplus apples and pears, edited"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := r.waitInTimeline(gtsB, st.URI, "apples and pears, edited"); err != nil {
-		t.Fatalf("edit: %v\nrelay log:\n%s", err, r.relay.logs.String())
-	}
+	r.mustReachB(t, "edit", st.URI, "apples and pears, edited")
 }
 
 // B removes its relay subscription and adds it again: it is approved again
@@ -468,9 +473,7 @@ func TestInteropGoToSocialResubscribe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := r.waitInTimeline(gtsB, st.URI, "Wholesale oats"); err != nil {
-		t.Fatalf("after subscribing again: %v\nrelay log:\n%s", err, r.relay.logs.String())
-	}
+	r.mustReachB(t, "after subscribing again", st.URI, "Wholesale oats")
 }
 
 // GoToSocial resolves the relay's actor through WebFinger as a bot account

@@ -115,6 +115,9 @@ func parseInbound(body []byte) (in *inbound, err error) {
 			in, err = nil, fmt.Errorf("%w: undecodable (%v)", errNotActivity, p)
 		}
 	}()
+	if err := checkJSONKeys(body); err != nil {
+		return nil, err
+	}
 	var env envelope
 	if err := json.Unmarshal(body, &env); err != nil {
 		return nil, fmt.Errorf("%w: %v", errInvalidJSON, err)

@@ -25,24 +25,11 @@ import (
 // someone else; an Announce is re-announced the same way; Update, Delete and
 // Move are forwarded as they came.
 func (s *Server) relay(ctx context.Context, in *inbound) (string, error) {
-	sender := in.Peer
-	if in.Via != "" {
-		sender = in.Via
-	}
-	ok, err := s.mayPublish(ctx, sender)
-	if err != nil {
-		return "", err
-	}
-	if !ok {
-		return "", refuse(http.StatusForbidden, "not_subscriber", "%s is not an accepted subscriber of this relay", sender)
-	}
-	if ok, err := s.addressedToAll(ctx, in); err != nil || !ok {
-		return "not_public", err
-	}
-	if in.ObjectID == "" {
-		return "", refuse(http.StatusBadRequest, "invalid", "%s has no object id", in.Type)
+	if result, err := s.mayRelay(ctx, in); result != "" || err != nil {
+		return result, err
 	}
 	now := time.Now()
+	var err error
 	var rec *store.ListingRecord
 	var expires time.Time
 	switch {
@@ -118,6 +105,34 @@ func (s *Server) relay(ctx context.Context, in *inbound) (string, error) {
 	}
 	s.dispatcher.Notify()
 	return "relayed", nil
+}
+
+// mayRelay checks what every relayed activity must be: from a subscriber
+// (or a followed relay), addressed to everyone, the actor's own object,
+// with an object id. It returns a result label for an activity that is
+// accepted but not relayed, or the refusal.
+func (s *Server) mayRelay(ctx context.Context, in *inbound) (string, error) {
+	sender := in.Peer
+	if in.Via != "" {
+		sender = in.Via
+	}
+	ok, err := s.mayPublish(ctx, sender)
+	if err != nil {
+		return "", err
+	}
+	if !ok {
+		return "", refuse(http.StatusForbidden, "not_subscriber", "%s is not an accepted subscriber of this relay", sender)
+	}
+	if ok, err := s.addressedToAll(ctx, in); err != nil || !ok {
+		return "not_public", err
+	}
+	if err := checkAttribution(in); err != nil {
+		return "", err
+	}
+	if in.ObjectID == "" {
+		return "", refuse(http.StatusBadRequest, "invalid", "%s has no object id", in.Type)
+	}
+	return "", nil
 }
 
 // mayPublish: only peers with an accepted subscription, to the relay or

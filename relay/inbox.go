@@ -130,7 +130,11 @@ func (s *Server) receive(ctx context.Context, r *http.Request, inboxSlice string
 	}
 	in, err := parseInbound(body)
 	if err != nil {
-		return nil, "", refuse(http.StatusBadRequest, "invalid", "%v", err)
+		reason := "invalid"
+		if errors.Is(err, errDuplicateKey) || errors.Is(err, errTooDeep) {
+			reason = "ambiguous_json"
+		}
+		return nil, "", refuse(http.StatusBadRequest, reason, "%v", err)
 	}
 	// Moderation before any key is fetched: nothing is fetched from a
 	// blocked peer.

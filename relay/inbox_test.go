@@ -31,6 +31,14 @@ func TestInboxRefusesBadInput(t *testing.T) {
 	stranger := newInstance(t, relaytest.Mastodon)
 	otherKey, _ := rsa.GenerateKey(rand.Reader, 2048)
 	note := func() []byte { return pub.Note("", "x", nil) }
+	// A body that names its id and actor twice: the first pub's, the last
+	// sub's. Every reader must see one parse; such a body is refused.
+	create := func(tail string) []byte {
+		return []byte(`{"id":"` + pub.NewID("activities") + `","type":"Create","actor":"` + pub.ActorID +
+			`","to":["` + relaytest.Public + `"],"object":{"id":"` + pub.NewID("notes") + `","type":"Note","attributedTo":"` +
+			pub.ActorID + `","content":"x"` + tail)
+	}
+	nested := strings.Repeat(`[`, 70) + strings.Repeat(`]`, 70)
 
 	tests := []struct {
 		name    string
@@ -56,6 +64,17 @@ func TestInboxRefusesBadInput(t *testing.T) {
 		{"unknown key id", pub, note(), relaytest.Signing{KeyID: pub.ActorID + "#other-key"}, 401, "no matching public key", "signature"},
 		{"key on another host", pub, note(), relaytest.Signing{KeyID: stranger.KeyID, Key: stranger.Key}, 401, "not on the actor's host", "signature"},
 		{"not a subscriber", stranger, stranger.Note("", "spam", nil), relaytest.Signing{}, 403, "not an accepted subscriber", "not_subscriber"},
+		{"duplicate id and actor", pub, create(`},"id":"` + sub.NewID("activities") + `","actor":"` + sub.ActorID + `"}`), relaytest.Signing{}, 400, "duplicate key", "ambiguous_json"},
+		{"duplicate key inside the object", pub, create(`,"attributedTo":"` + sub.ActorID + `"}}`), relaytest.Signing{}, 400, "duplicate key", "ambiguous_json"},
+		{"keys differing in case", pub, create(`},"ACTOR":"` + sub.ActorID + `"}`), relaytest.Signing{}, 400, "duplicate key", "ambiguous_json"},
+		{"escaped duplicate", pub, create(`},"\u0069d":"` + sub.NewID("activities") + `"}`), relaytest.Signing{}, 400, "duplicate key", "ambiguous_json"},
+		{"nested too deeply", pub, create(`,"tag":` + nested + `}}`), relaytest.Signing{}, 400, "nested too deeply", "ambiguous_json"},
+		{"object attributed to another subscriber", pub, pub.Note("", "as if from sub", map[string]any{"object": map[string]any{
+			"id": pub.NewID("notes"), "type": "Note", "attributedTo": sub.ActorID, "content": "x", "to": []string{relaytest.Public}}}),
+			relaytest.Signing{}, 403, "not to the actor", "attribution"},
+		{"object of another host", pub, pub.Note("", "sub's note", map[string]any{"object": map[string]any{
+			"id": sub.NewID("notes"), "type": "Note", "attributedTo": pub.ActorID, "content": "x", "to": []string{relaytest.Public}}}),
+			relaytest.Signing{}, 403, "not on the actor's host", "attribution"},
 		{"follow of something else", pub, pub.Activity("Follow", pub.ActorID, "https://elsewhere.example/users/bob", nil), relaytest.Signing{}, 422, "Follow must be of", "follow_object"},
 	}
 	for _, tt := range tests {

@@ -29,7 +29,7 @@ var (
 		"other":                    {"ignored"},
 	}
 	// rejectReasons are why an inbox request is refused.
-	rejectReasons = []string{"actor_fetch", "busy", "follow_object", "internal", "invalid", "invalid_listing",
+	rejectReasons = []string{"actor_fetch", "ambiguous_json", "attribution", "busy", "follow_object", "internal", "invalid", "invalid_listing",
 		"method", "not_found", "not_subscriber", "object_fetch", "policy", "rate_limited", "read", "signature", "too_large"}
 	// signatureReasons add the relay's own checks to httpsig's.
 	signatureReasons = append(httpsig.Reasons(), "key_owner", "key_fetch", "unproven_rotation")

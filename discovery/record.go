@@ -7,10 +7,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
-	"strings"
 	"sync"
 	"time"
+
+	"github.com/runrig/runrig/policy"
 )
 
 // Limits and constants of announcements.
@@ -169,17 +169,14 @@ func Parse(b []byte) (Signed, Record, error) {
 	return s, r, nil
 }
 
-// authority is the lower-cased host[:port] of an http(s) URL, or "".
+// authority is the host[:port] of an http(s) URL in its one spelling
+// (policy.PeerOf: punycode, lower case, no default port), or "".
 func authority(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") {
+	peer, err := policy.PeerOf(raw)
+	if err != nil {
 		return ""
 	}
-	host := strings.ToLower(u.Host)
-	if (u.Scheme == "https" && strings.HasSuffix(host, ":443")) || (u.Scheme == "http" && strings.HasSuffix(host, ":80")) {
-		host = host[:strings.LastIndexByte(host, ':')]
-	}
-	return host
+	return peer
 }
 
 // AssertionKey is an Ed25519 key an actor lists in assertionMethod.

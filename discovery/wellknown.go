@@ -4,6 +4,8 @@ import (
 	"encoding/xml"
 	"fmt"
 	"strings"
+
+	"github.com/runrig/runrig/policy"
 )
 
 // JRD is a WebFinger JSON Resource Descriptor.
@@ -40,6 +42,9 @@ func ParseAcct(resource string) (user, host string, err error) {
 	user, host, ok := strings.Cut(r, "@")
 	if !ok || user == "" || host == "" || strings.ContainsAny(r, "/?# ") {
 		return "", "", fmt.Errorf("resource %q is not acct:user@host", resource)
+	}
+	if peer, err := policy.ParsePeer(host); err == nil {
+		host = peer // one spelling: punycode, lower case, no trailing dot
 	}
 	return strings.ToLower(user), strings.ToLower(host), nil
 }

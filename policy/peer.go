@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/url"
 	"strings"
+
+	"golang.org/x/net/idna"
 )
 
 // ErrBadPeer is returned for a URL or name that does not identify a peer.
@@ -28,6 +30,23 @@ func PeerOf(rawURL string) (string, error) {
 	return normalize(u.Hostname(), u.Port(), u.Scheme)
 }
 
+// NormalizeIRI gives an http(s) IRI's host the one spelling of [PeerOf]
+// (punycode, lower case, no trailing dot, no default port), so that IRIs
+// naming one actor or key compare equal. Anything else is returned as it
+// is.
+func NormalizeIRI(iri string) string {
+	u, err := url.Parse(iri)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
+		return iri
+	}
+	peer, err := normalize(u.Hostname(), u.Port(), u.Scheme)
+	if err != nil {
+		return iri
+	}
+	u.Host = peer
+	return u.String()
+}
+
 // ParsePeer normalizes a peer named by an operator, either as a URL
 // ("https://coop.example") or as a bare authority ("coop.example",
 // "127.0.0.1:9001").
@@ -46,10 +65,26 @@ func ParsePeer(s string) (string, error) {
 	return normalize(host, port, "")
 }
 
+// normalize gives a host one spelling: lower case, no trailing dot, and
+// internationalized names in their ASCII (punycode) form, so that a block
+// on xn--mnchen-3ya.example (as Mastodon exports it) also stops
+// münchen.example, and the reverse.
 func normalize(host, port, scheme string) (string, error) {
 	host = strings.TrimSuffix(strings.ToLower(host), ".")
 	if host == "" {
 		return "", fmt.Errorf("%w: empty host", ErrBadPeer)
+	}
+	if net.ParseIP(host) == nil {
+		ascii, err := idna.Lookup.ToASCII(host)
+		switch {
+		case err == nil:
+			host = strings.ToLower(ascii)
+		case !isASCII(host):
+			// An ASCII name IDNA's strict rules refuse (an underscore,
+			// say) keeps its lower-cased spelling; one that is not ASCII
+			// has no single spelling.
+			return "", fmt.Errorf("%w: host %q: %v", ErrBadPeer, host, err)
+		}
 	}
 	if (scheme == "https" && port == "443") || (scheme == "http" && port == "80") {
 		port = ""
@@ -61,6 +96,15 @@ func normalize(host, port, scheme string) (string, error) {
 		return host, nil
 	}
 	return net.JoinHostPort(host, port), nil
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 // SameHost reports whether two URLs belong to the same peer.

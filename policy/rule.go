@@ -147,6 +147,7 @@ func (r *Rule) Normalize() error {
 		if _, err := PeerOf(r.Subject); err != nil {
 			return fmt.Errorf("%w: %s %q is not an http(s) IRI", ErrBadRule, r.Kind, r.Subject)
 		}
+		r.Subject = NormalizeIRI(r.Subject)
 	default:
 		return fmt.Errorf("%w: kind %q: want domain, actor or key", ErrBadRule, r.Kind)
 	}

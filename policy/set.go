@@ -65,13 +65,21 @@ func NewSet(mode Mode, rules []Rule, now time.Time) *Set {
 			s.noop = append(s.noop, r) // filters only
 			continue
 		}
+		// Rules stored before names were normalized are indexed under
+		// their normal spelling too.
 		switch r.Kind {
 		case Domain:
-			s.domains[r.Subject] = append(s.domains[r.Subject], r)
+			d := r.Subject
+			if p, err := ParsePeer(d); err == nil {
+				d = p
+			}
+			s.domains[d] = append(s.domains[d], r)
 		case Actor:
-			s.actors[r.Subject] = append(s.actors[r.Subject], r)
+			a := NormalizeIRI(r.Subject)
+			s.actors[a] = append(s.actors[a], r)
 		case Key:
-			s.keys[r.Subject] = append(s.keys[r.Subject], r)
+			k := NormalizeIRI(r.Subject)
+			s.keys[k] = append(s.keys[k], r)
 		}
 	}
 	return s
@@ -111,12 +119,12 @@ func (s *Set) domainRules(peer string) [][]*Rule {
 // mode decides: blocklist accepts, allowlist rejects.
 func (s *Set) Decide(subj Subject) Decision {
 	if subj.KeyID != "" {
-		if r := strongest(s.keys[subj.KeyID]); r != nil {
+		if r := strongest(s.keys[NormalizeIRI(subj.KeyID)]); r != nil {
 			return Decision{Action: r.Action, Rule: r}
 		}
 	}
 	if subj.Actor != "" {
-		if r := strongest(s.actors[subj.Actor]); r != nil {
+		if r := strongest(s.actors[NormalizeIRI(subj.Actor)]); r != nil {
 			return Decision{Action: r.Action, Rule: r}
 		}
 	}

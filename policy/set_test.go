@@ -133,3 +133,44 @@ func TestNormalize(t *testing.T) {
 		}
 	}
 }
+
+// A block is found under every spelling of an internationalized name: the
+// punycode form Mastodon exports blocks the Unicode one and the reverse,
+// in rules, imported lists and peers alike.
+func TestBlockHoldsAcrossSpellings(t *testing.T) {
+	for _, tc := range []struct{ rule, peerURL string }{
+		{"xn--mnchen-3ya.example", "https://münchen.example/actor"},
+		{"münchen.example", "https://xn--mnchen-3ya.example/actor"},
+		{"MÜNCHEN.example.", "https://sub.münchen.example/users/a"},
+	} {
+		r := dom(1, tc.rule, Suspend)
+		if err := r.Normalize(); err != nil {
+			t.Fatalf("%s: %v", tc.rule, err)
+		}
+		set := NewSet(Blocklist, []Rule{r}, now)
+		peer, err := PeerOf(tc.peerURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := set.Decide(Subject{Peer: peer, Actor: tc.peerURL}); d.Action != Suspend {
+			t.Errorf("rule on %q, peer %s: decision %v, want suspend", tc.rule, tc.peerURL, d.Action)
+		}
+	}
+	actor := Rule{ID: 2, Kind: Actor, Subject: "https://münchen.example/users/spam", Action: Reject, Source: "manual", Created: now}
+	if err := actor.Normalize(); err != nil {
+		t.Fatal(err)
+	}
+	set := NewSet(Blocklist, []Rule{actor}, now)
+	if d := set.Decide(Subject{Peer: "xn--mnchen-3ya.example", Actor: "https://XN--MNCHEN-3YA.example/users/spam"}); d.Action != Reject {
+		t.Errorf("actor rule on the Unicode spelling: decision %v for the punycode one, want reject", d.Action)
+	}
+	stored := dom(3, "münchen.example", Suspend) // written before names were normalized
+	set = NewSet(Blocklist, []Rule{stored}, now)
+	if d := set.Decide(Subject{Peer: "xn--mnchen-3ya.example"}); d.Action != Suspend {
+		t.Errorf("stored Unicode rule: decision %v, want suspend", d.Action)
+	}
+	entries, err := ParseList([]byte("#domain,#severity\nmünchen.example,suspend\n"), Suspend)
+	if err != nil || len(entries) != 1 || entries[0].Domain != "xn--mnchen-3ya.example" {
+		t.Errorf("CSV row münchen.example = %+v %v, want the punycode form", entries, err)
+	}
+}

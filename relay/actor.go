@@ -8,6 +8,7 @@ import (
 	vocab "github.com/go-ap/activitypub"
 
 	"github.com/runrig/runrig/discovery"
+	"github.com/runrig/runrig/policy"
 	"github.com/runrig/runrig/relay/listing"
 	"github.com/runrig/runrig/relay/store"
 )
@@ -201,7 +202,8 @@ func (s *Server) handleWebFinger(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		_, isSlice := s.slices[u]
-		if (u != "relay" && !isSlice) || host != strings.ToLower(s.host) {
+		me, _ := policy.ParsePeer(s.host)
+		if (u != "relay" && !isSlice) || host != me {
 			http.Error(w, "no such account", http.StatusNotFound)
 			return
 		}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	vocab "github.com/go-ap/activitypub"
@@ -128,6 +129,12 @@ func (s *Server) receive(ctx context.Context, r *http.Request, inboxSlice string
 		s.metrics.sigFailures.WithLabelValues(httpsig.Reason(err)).Inc()
 		return nil, "", refuse(http.StatusUnauthorized, "signature", "signature: %v", err)
 	}
+	// The signed Host must be this relay's: a request signed for another
+	// server (captured there and replayed here) proves nothing to us.
+	if !s.isSelf(r.Host) {
+		s.metrics.sigFailures.WithLabelValues("wrong_host").Inc()
+		return nil, "", refuse(http.StatusUnauthorized, "signature", "signature: signed for host %q, not for this relay (%s)", r.Host, s.host)
+	}
 	in, err := parseInbound(body)
 	if err != nil {
 		reason := "invalid"
@@ -204,6 +211,15 @@ func (s *Server) verify(ctx context.Context, signed *httpsig.Signed, in *inbound
 		return s.checkPin(ctx, in.Via, key)
 	}
 	return s.checkPin(ctx, in.Peer, key)
+}
+
+// isSelf reports whether host (a Host header) names this relay's public
+// authority, in any spelling of it.
+func (s *Server) isSelf(host string) bool {
+	scheme, _, _ := strings.Cut(s.cfg.PublicURL, "://")
+	got, err := policy.PeerOf(scheme + "://" + host + "/")
+	me, _ := policy.PeerOf(s.cfg.PublicURL)
+	return err == nil && got == me
 }
 
 // errText shortens fetch errors for a one-line reason.

@@ -60,6 +60,7 @@ func TestInboxRefusesBadInput(t *testing.T) {
 		{"stale date", pub, note(), relaytest.Signing{Date: time.Now().Add(-14 * time.Hour)}, 401, "Date outside", "signature"},
 		{"future date", pub, note(), relaytest.Signing{Date: time.Now().Add(2 * time.Hour)}, 401, "Date outside", "signature"},
 		{"digest not signed", pub, note(), relaytest.Signing{Headers: []string{"(request-target)", "host", "date"}}, 401, "required header not signed", "signature"},
+		{"signed for another relay", pub, note(), relaytest.Signing{Host: "other-relay.example"}, 401, "not for this relay", "signature"},
 		{"wrong key", pub, note(), relaytest.Signing{Key: otherKey}, 401, "does not verify", "signature"},
 		{"unknown key id", pub, note(), relaytest.Signing{KeyID: pub.ActorID + "#other-key"}, 401, "no matching public key", "signature"},
 		{"key on another host", pub, note(), relaytest.Signing{KeyID: stranger.KeyID, Key: stranger.Key}, 401, "not on the actor's host", "signature"},

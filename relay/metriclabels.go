@@ -32,7 +32,7 @@ var (
 	rejectReasons = []string{"actor_fetch", "ambiguous_json", "attribution", "busy", "follow_object", "internal", "invalid", "invalid_listing",
 		"method", "not_found", "not_subscriber", "object_fetch", "policy", "rate_limited", "read", "signature", "too_large"}
 	// signatureReasons add the relay's own checks to httpsig's.
-	signatureReasons = append(httpsig.Reasons(), "key_owner", "key_fetch", "unproven_rotation")
+	signatureReasons = append(httpsig.Reasons(), "key_owner", "key_fetch", "unproven_rotation", "wrong_host")
 	// deliveryResults are the outcomes of a delivery.
 	deliveryResults = []string{"delivered", "failed", "dead", "deferred", "expired", "blocked", "unsubscribed"}
 	// subscriptionEvents happen to subscriptions.

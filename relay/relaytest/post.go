@@ -60,6 +60,9 @@ type Signing struct {
 	BodyAfterSigning []byte
 	// Headers overrides the signed headers.
 	Headers []string
+	// Host overrides the (signed) Host header: a request signed for
+	// another server, replayed.
+	Host string
 }
 
 // PostWith is Post with signing changes.
@@ -97,6 +100,10 @@ func (in *Instance) SignedRequest(ctx context.Context, url string, body []byte, 
 	}
 	req.Header.Set("Date", date.UTC().Format(http.TimeFormat))
 	req.Header.Set("Host", req.URL.Host)
+	if s.Host != "" {
+		req.Host = s.Host
+		req.Header.Set("Host", s.Host)
+	}
 	req.Header.Set("Content-Length", strconv.Itoa(len(body)))
 	if !s.Unsigned {
 		headers, algorithm := postSigning(in.Kind)

@@ -132,7 +132,23 @@ func (s *Server) mayRelay(ctx context.Context, in *inbound) (string, error) {
 	if in.ObjectID == "" {
 		return "", refuse(http.StatusBadRequest, "invalid", "%s has no object id", in.Type)
 	}
-	return "", nil
+	return "", s.judgeObject(in)
+}
+
+// judgeObject applies the rules to the object an activity carries or
+// names: its IRI must be http(s), and its server must not be one the rules
+// block (an Announce of a suspended domain's post is refused like a post
+// from it).
+func (s *Server) judgeObject(in *inbound) error {
+	peer, err := policy.PeerOf(in.ObjectID)
+	if err != nil {
+		return refuse(http.StatusBadRequest, "invalid", "object id %q is not an http(s) IRI", in.ObjectID)
+	}
+	if d := s.judge(policy.Subject{Peer: peer, Actor: in.ObjectID}); d.Action.Blocks() {
+		s.countRejection(d.Action, d.Rule)
+		return refuse(http.StatusForbidden, "policy", "refused: the object's server: %s", d.Reason())
+	}
+	return nil
 }
 
 // mayPublish: only peers with an accepted subscription, to the relay or

@@ -574,3 +574,37 @@ func TestDefaultLimitsTakeABurst(t *testing.T) {
 		t.Fatalf("of %d activities sent at once: %v by status; want all %d accepted", burst, count, http.StatusAccepted)
 	}
 }
+
+// What an activity carries or names is judged too: a subscriber's Announce
+// of a suspended server's post is refused like a post from it, and object
+// IRIs that are not http(s) are refused.
+func TestWrappedObjectsAreModerated(t *testing.T) {
+	r := startRelay(t, nil)
+	ctx := context.Background()
+	a, sub := newInstance(t, relaytest.Mastodon), newInstance(t, relaytest.Mastodon)
+	subscribe(t, r, a)
+	subscribe(t, r, sub)
+	if _, _, err := r.Admin.Block(ctx, admin.Block{Domain: "suspended.example", Severity: "suspend", Reason: "abuse"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		object string
+		status int
+	}{
+		{"https://suspended.example/notes/1", http.StatusForbidden},
+		{"https://www.suspended.example/notes/2", http.StatusForbidden},
+		{"javascript:alert(1)", http.StatusBadRequest},
+		{"file:///etc/passwd", http.StatusBadRequest},
+	} {
+		status, text, err := a.Post(ctx, r.Inbox(), a.Activity("Announce", a.ActorID, tc.object, nil))
+		if err != nil || status != tc.status {
+			t.Errorf("Announce of %s: %d %q %v; want %d", tc.object, status, text, err, tc.status)
+		}
+	}
+	ok := a.Note("", "still relayed", nil)
+	publish(t, r, a, ok, http.StatusAccepted)
+	waitFor(t, "the good post", func() bool { return len(sub.ReceivedOf("Announce")) == 1 })
+	if got := sub.ReceivedOf("Announce")[0].ObjectID(); got != objectIDOf(t, ok) {
+		t.Errorf("relayed %s", got)
+	}
+}

@@ -72,6 +72,13 @@ func Open(ctx context.Context, dir string) (*DB, error) {
 		return nil, fmt.Errorf("%w: %s", store.ErrLocked, dir)
 	}
 	path := filepath.Join(dir, FileName)
+	// The store holds the actor's private key and the DHT identity: only
+	// its owner may read it, whatever the umask or the data dir's mode.
+	// SQLite gives its -wal and -shm files the database's permissions.
+	if err := privateFile(path); err != nil {
+		lock.Close()
+		return nil, err
+	}
 	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)" +
 		"&_pragma=busy_timeout(10000)&_pragma=foreign_keys(ON)"
 	w, err := sql.Open("sqlite", dsn+"&_txlock=immediate")
@@ -184,4 +191,24 @@ func (db *DB) Prune(ctx context.Context, before, now time.Time) error {
 		_, err := tx.ExecContext(ctx, `DELETE FROM payloads WHERE NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.payload_id = payloads.id)`)
 		return err
 	})
+}
+
+// privateFile creates path with mode 0600 if it is missing, and takes
+// read and write away from group and others if it is there.
+func privateFile(path string) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return fmt.Errorf("store file: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("store file: %w", err)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		if err := f.Chmod(fi.Mode().Perm() &^ 0o077); err != nil {
+			return fmt.Errorf("store file: %w", err)
+		}
+	}
+	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -513,5 +514,26 @@ func TestFanOutSkipsEndedSubscriptions(t *testing.T) {
 	}
 	if strings.Join(got, " ") != "post→p1 reject→p3" {
 		t.Fatalf("queued %v, want the post for p1 only and the answer for p3", got)
+	}
+}
+
+// The store, which holds the actor's private key, is readable by its owner
+// only: created 0600 in a data dir that already exists, and narrowed to it
+// when an older version left it 0644.
+func TestStoreFileIsPrivate(t *testing.T) {
+	dir := t.TempDir() // exists already, mode 0755 or so
+	db := open(t, dir)
+	db.Close()
+	path := filepath.Join(dir, FileName)
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("new store mode = %v (%v), want 0600", fi.Mode().Perm(), err)
+	}
+	if err := os.Chmod(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	db = open(t, dir)
+	db.Close()
+	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o600 {
+		t.Fatalf("reopened store mode = %v, want 0600", fi.Mode().Perm())
 	}
 }

@@ -32,7 +32,34 @@ func (e Egress) Allowed(ip netip.Addr) bool {
 	if e.AllowPrivate {
 		return true
 	}
+	if v4, ok := embeddedIPv4(ip); ok {
+		return e.Allowed(v4) // NAT64 and 6to4 reach the IPv4 address they carry
+	}
+	if ipv4Compatible.Contains(ip) {
+		return false // deprecated, never routed: only a way around the checks
+	}
 	return !(ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || isSharedOrReserved(ip))
+}
+
+var (
+	nat64          = netip.MustParsePrefix("64:ff9b::/96")
+	sixToFour      = netip.MustParsePrefix("2002::/16")
+	ipv4Compatible = netip.MustParsePrefix("::/96")
+)
+
+// embeddedIPv4 returns the IPv4 address a NAT64 (64:ff9b::/96) or 6to4
+// (2002::/16) address leads to.
+func embeddedIPv4(ip netip.Addr) (netip.Addr, bool) {
+	b := ip.As16()
+	switch {
+	case !ip.Is6():
+		return netip.Addr{}, false
+	case nat64.Contains(ip):
+		return netip.AddrFrom4([4]byte{b[12], b[13], b[14], b[15]}), true
+	case sixToFour.Contains(ip):
+		return netip.AddrFrom4([4]byte{b[2], b[3], b[4], b[5]}), true
+	}
+	return netip.Addr{}, false
 }
 
 var reserved = []netip.Prefix{

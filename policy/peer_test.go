@@ -77,6 +77,13 @@ func TestEgress(t *testing.T) {
 		{"169.254.169.254", false, true},
 		{"100.64.0.1", false, true},
 		{"::ffff:127.0.0.1", false, true},
+		{"64:ff9b::7f00:1", false, true},    // NAT64 of 127.0.0.1
+		{"64:ff9b::a9fe:a9fe", false, true}, // NAT64 of 169.254.169.254
+		{"64:ff9b::5db8:d822", true, true},  // NAT64 of a public address
+		{"2002:c0a8:101::1", false, true},   // 6to4 of 192.168.1.1
+		{"2002:5db8:d822::1", true, true},   // 6to4 of a public address
+		{"::7f00:1", false, true},           // IPv4-compatible 127.0.0.1
+		{"::5db8:d822", false, true},        // IPv4-compatible: never routed
 		{"0.0.0.0", false, false},
 		{"224.0.0.1", false, false},
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"golang.org/x/net/idna"
@@ -61,6 +62,8 @@ func ParsePeer(s string) (string, error) {
 	host, port := s, ""
 	if h, p, err := net.SplitHostPort(s); err == nil {
 		host, port = h, p
+	} else if strings.HasPrefix(s, "[") && strings.HasSuffix(s, "]") {
+		host = s[1 : len(s)-1] // an IPv6 address without a port
 	}
 	return normalize(host, port, "")
 }
@@ -71,20 +74,26 @@ func ParsePeer(s string) (string, error) {
 // münchen.example, and the reverse.
 func normalize(host, port, scheme string) (string, error) {
 	host = strings.TrimSuffix(strings.ToLower(host), ".")
-	if host == "" {
-		return "", fmt.Errorf("%w: empty host", ErrBadPeer)
-	}
-	if net.ParseIP(host) == nil {
+	if host != "" && net.ParseIP(host) == nil {
 		ascii, err := idna.Lookup.ToASCII(host)
 		switch {
 		case err == nil:
 			host = strings.ToLower(ascii)
-		case !isASCII(host):
-			// An ASCII name IDNA's strict rules refuse (an underscore,
-			// say) keeps its lower-cased spelling; one that is not ASCII
-			// has no single spelling.
+		case !plainName(host):
+			// A name of letters, digits, hyphens, dots and underscores
+			// that IDNA's strict rules refuse (an underscore, say) keeps
+			// its lower-cased spelling; anything else has no single one.
 			return "", fmt.Errorf("%w: host %q: %v", ErrBadPeer, host, err)
 		}
+	}
+	// Brackets belong around an IPv6 address, and colons only inside one;
+	// a name has no empty label.
+	if host == "" || strings.ContainsAny(host, "[]") || (strings.Contains(host, ":") && net.ParseIP(host) == nil) ||
+		strings.HasPrefix(host, ".") || strings.HasSuffix(host, ".") || strings.Contains(host, "..") {
+		return "", fmt.Errorf("%w: host %q", ErrBadPeer, host)
+	}
+	if n, err := strconv.Atoi(port); port != "" && (err != nil || n < 1 || n > 65535) {
+		return "", fmt.Errorf("%w: port %q", ErrBadPeer, port)
 	}
 	if (scheme == "https" && port == "443") || (scheme == "http" && port == "80") {
 		port = ""
@@ -98,9 +107,11 @@ func normalize(host, port, scheme string) (string, error) {
 	return net.JoinHostPort(host, port), nil
 }
 
-func isASCII(s string) bool {
+// plainName reports whether s holds only a-z, 0-9, '-', '_' and '.'.
+func plainName(s string) bool {
 	for i := 0; i < len(s); i++ {
-		if s[i] >= 0x80 {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
 			return false
 		}
 	}

@@ -52,6 +52,14 @@ func TestParsePeer(t *testing.T) {
 		{"https://coop.example/actor", "coop.example", false},
 		{"coop.example/path", "", true},
 		{"", "", true},
+		{"[::1]", "[::1]", false},
+		{"[::1]:9000", "[::1]:9000", false},
+		{"[:", "", true},     // found by FuzzParsePeer
+		{"a:b", "", true},    // a colon outside an IPv6 address
+		{"xn--", "", true},   // IDNA gives nothing
+		{"0000..", "", true}, // found by FuzzParsePeer: an empty label
+		{"coop.example:99999", "", true},
+		{"00000000\v.", "", true}, // found by FuzzParsePeer: a control character
 	}
 	for _, tt := range tests {
 		got, err := ParsePeer(tt.in)

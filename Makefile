@@ -3,7 +3,7 @@
 # discovery.
 GO ?= go
 
-.PHONY: run build test interop interop-note vet fmt-check bench clean
+.PHONY: run build test interop interop-note fuzz vet fmt-check bench clean
 
 run:
 	$(GO) run ./cmd/runrig serve
@@ -32,6 +32,19 @@ interop-note:
 # skip (RUNRIG_INTEROP=off skips them).
 interop:
 	$(GO) test -race -count=1 -run Interop -v ./cmd/runrig/
+
+# Every parser a peer reaches, fuzzed for FUZZTIME each (CI: 15s). A crash
+# is kept by go test in the package's testdata/fuzz and replayed by every
+# `make test` from then on.
+FUZZTIME ?= 15s
+FUZZ_TARGETS = ./relay:FuzzParseInbound ./relay/httpsig:FuzzParseParams ./relay/httpsig:FuzzCheck \
+	./relay/listing:FuzzCheck ./relay/fetch:FuzzActorAndKeyDocuments ./relay/fetch:FuzzNodeInfo \
+	./discovery:FuzzParse ./discovery:FuzzOpenEnvelope ./policy:FuzzParsePeer ./policy:FuzzParseList
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		echo "fuzz $${t#*:} in $${t%%:*} for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) "$${t%%:*}"; \
+	done
 
 vet:
 	$(GO) vet ./...

@@ -265,3 +265,29 @@ func TestRecordValidator(t *testing.T) {
 		t.Fatalf("Select = %d, %v; want the highest sequence, 2", i, err)
 	}
 }
+
+// DHT values from any node: opening never panics, and a value it opens
+// names the peer id it is stored under.
+func FuzzOpenEnvelope(f *testing.F) {
+	id, _, _ := crypto.GenerateEd25519Key(rand.Reader)
+	pid, _ := peer.IDFromPrivateKey(id)
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	now := time.Unix(1_800_000_000, 0)
+	rec, _ := Sign(Record{Domain: "a.example", Actor: "https://a.example/actor", Inbox: "https://a.example/inbox",
+		PeerID: pid.String(), Seq: 1, Issued: now, Expires: now.Add(time.Hour)}, "https://a.example/actor#k", priv)
+	sealed, err := sealEnvelope(rec, id)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(RecordKey(pid), sealed)
+	f.Add(RecordKey(pid), []byte("{}"))
+	f.Fuzz(func(t *testing.T, key string, value []byte) {
+		_, r, err := openEnvelope(key, value, now)
+		if err != nil {
+			return
+		}
+		if id, err := peer.Decode(r.PeerID); err != nil || RecordKey(id) != key {
+			t.Fatalf("opened a value naming %s under %s", r.PeerID, key)
+		}
+	})
+}

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/runrig/runrig/policy"
 )
@@ -16,13 +18,26 @@ func (c *Client) Software(ctx context.Context, baseURL string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	href, err := NodeInfoLink(body, baseURL)
+	if err != nil {
+		return "", err
+	}
+	if body, err = c.Get(ctx, href); err != nil {
+		return "", err
+	}
+	return SoftwareOf(body)
+}
+
+// NodeInfoLink reads a /.well-known/nodeinfo index and returns the link
+// to the newest schema it lists, which must be on baseURL's host.
+func NodeInfoLink(index []byte, baseURL string) (string, error) {
 	var idx struct {
 		Links []struct {
 			Rel  string `json:"rel"`
 			Href string `json:"href"`
 		} `json:"links"`
 	}
-	if err := json.Unmarshal(body, &idx); err != nil {
+	if err := json.Unmarshal(index, &idx); err != nil {
 		return "", fmt.Errorf("nodeinfo index: %w", err)
 	}
 	href := ""
@@ -34,22 +49,35 @@ func (c *Client) Software(ctx context.Context, baseURL string) (string, error) {
 	if href == "" || !policy.SameHost(href, baseURL) {
 		return "", fmt.Errorf("nodeinfo index: no usable link")
 	}
-	body, err = c.Get(ctx, href)
-	if err != nil {
-		return "", err
-	}
+	return href, nil
+}
+
+// maxSoftware bounds the software name and version kept, in bytes.
+const maxSoftware = 100
+
+// SoftwareOf reads a NodeInfo document and returns "name version", without
+// control characters (it reaches operators' terminals) and at most
+// maxSoftware bytes of whole characters.
+func SoftwareOf(nodeinfo []byte) (string, error) {
 	var ni struct {
 		Software struct {
 			Name    string `json:"name"`
 			Version string `json:"version"`
 		} `json:"software"`
 	}
-	if err := json.Unmarshal(body, &ni); err != nil {
+	if err := json.Unmarshal(nodeinfo, &ni); err != nil {
 		return "", fmt.Errorf("nodeinfo: %w", err)
 	}
-	s := strings.TrimSpace(ni.Software.Name + " " + ni.Software.Version)
-	if len(s) > 100 {
-		s = s[:100]
+	s := strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || r == utf8.RuneError || unicode.Is(unicode.Bidi_Control, r) {
+			return -1
+		}
+		return r
+	}, ni.Software.Name+" "+ni.Software.Version)
+	s = strings.TrimSpace(s)
+	for len(s) > maxSoftware {
+		_, size := utf8.DecodeLastRuneInString(s)
+		s = s[:len(s)-size]
 	}
 	return s, nil
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -28,8 +29,18 @@ const (
 	// maxInboxInFlight bounds inbox requests handled at once; beyond it
 	// peers get 503 with Retry-After and try again later.
 	maxInboxInFlight = 256
-	// busyRetryAfter is the Retry-After of a 503, in seconds.
-	busyRetryAfter = "10"
+	// busyRetryAfterSeconds is the Retry-After of a 503.
+	busyRetryAfterSeconds = 10
+	// bodyReadTimeout bounds reading one inbox body: a peer's server
+	// sends its activity at once; only a slow or hostile client takes
+	// longer.
+	bodyReadTimeout = 10 * time.Second
+	// maxBodyReadsPerAddress bounds the bodies read at once from one
+	// client address, so that slow senders from one address cannot hold
+	// the server's goroutines and connections. A reverse proxy buffers
+	// bodies (nginx's default) and passes them on at once, so its one
+	// address rarely has more than a few reads open.
+	maxBodyReadsPerAddress = 64
 )
 
 // errGoneActorDelete: a Delete whose signing actor no longer exists, so
@@ -68,61 +79,93 @@ func (s *Server) handleInbox(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "inbox accepts POST only", http.StatusMethodNotAllowed)
 		return
 	}
+	// The body is read before a slot is taken: a client that sends it
+	// slowly holds a reader of its own address's few, never a slot that
+	// subscribers' verified traffic needs.
+	body, err := s.readBody(w, r)
+	if err != nil {
+		s.answerRefusal(w, nil, err)
+		return
+	}
 	select {
 	case s.inboxSlots <- struct{}{}:
 		defer func() { <-s.inboxSlots }()
 	default:
-		s.metrics.rejected.WithLabelValues("busy").Inc()
-		w.Header().Set("Retry-After", busyRetryAfter)
-		http.Error(w, "relay busy, retry later", http.StatusServiceUnavailable)
+		rf := refuse(http.StatusServiceUnavailable, "busy", "relay busy, retry later")
+		rf.retryAfter = busyRetryAfterSeconds
+		s.answerRefusal(w, nil, rf)
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), inboxTimeout)
 	defer cancel()
-	in, result, err := s.receive(ctx, r, inboxSlice)
+	in, result, err := s.receive(ctx, r, body, inboxSlice)
 	if err != nil {
-		var rf *refusal
-		if !errors.As(err, &rf) {
-			rf = refuse(http.StatusInternalServerError, "internal", "internal error")
-			s.log.Error("inbox", "err", err)
-		}
-		peer := "unknown"
-		if in != nil {
-			peer = in.Peer
-			s.rejections.inc(peer)
-		}
-		s.metrics.rejected.WithLabelValues(rf.reason).Inc()
-		if in != nil {
-			s.metrics.inbound.WithLabelValues(typeLabel(in.Type), "rejected").Inc()
-		}
-		s.peerLog.Warn(peer, rf.reason, "inbox request refused", "status", rf.status, "detail", rf.msg)
-		if rf.retryAfter > 0 {
-			w.Header().Set("Retry-After", strconv.Itoa(rf.retryAfter))
-		}
-		if rf.problems != nil {
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(rf.status)
-			json.NewEncoder(w).Encode(map[string]any{"error": rf.msg, "problems": rf.problems})
-			return
-		}
-		http.Error(w, rf.msg, rf.status)
+		s.answerRefusal(w, in, err)
 		return
 	}
 	s.metrics.inbound.WithLabelValues(typeLabel(in.Type), result).Inc()
 	w.WriteHeader(http.StatusAccepted)
 }
 
-// receive reads, verifies and processes one inbox request. It returns the
-// parsed activity when it got that far, and a result label.
-func (s *Server) receive(ctx context.Context, r *http.Request, inboxSlice string) (*inbound, string, error) {
+// readBody reads an inbox request's body: within bodyReadTimeout, at most
+// MaxBody bytes, and at most maxBodyReadsPerAddress at once per client
+// address.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	addr, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		addr = r.RemoteAddr
+	}
+	if !s.bodyReaders.acquire(addr) {
+		rf := refuse(http.StatusServiceUnavailable, "slow_client", "too many unfinished requests from %s; retry later", addr)
+		rf.retryAfter = busyRetryAfterSeconds
+		return nil, rf
+	}
+	defer s.bodyReaders.release(addr)
+	http.NewResponseController(w).SetReadDeadline(time.Now().Add(bodyReadTimeout))
 	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, s.cfg.MaxBody))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return nil, "", refuse(http.StatusRequestEntityTooLarge, "too_large", "body exceeds %d bytes", s.cfg.MaxBody)
+			return nil, refuse(http.StatusRequestEntityTooLarge, "too_large", "body exceeds %d bytes", s.cfg.MaxBody)
 		}
-		return nil, "", refuse(http.StatusBadRequest, "read", "reading body: %v", err)
+		return nil, refuse(http.StatusBadRequest, "read", "reading body: %v", errText(err))
 	}
+	return body, nil
+}
+
+// answerRefusal answers a refused inbox request with its status and a
+// one-line reason, counts it and logs it (rate-limited per peer).
+func (s *Server) answerRefusal(w http.ResponseWriter, in *inbound, err error) {
+	var rf *refusal
+	if !errors.As(err, &rf) {
+		rf = refuse(http.StatusInternalServerError, "internal", "internal error")
+		s.log.Error("inbox", "err", err)
+	}
+	peer := "unknown"
+	if in != nil {
+		peer = in.Peer
+		s.rejections.inc(peer)
+	}
+	s.metrics.rejected.WithLabelValues(rf.reason).Inc()
+	if in != nil {
+		s.metrics.inbound.WithLabelValues(typeLabel(in.Type), "rejected").Inc()
+	}
+	s.peerLog.Warn(peer, rf.reason, "inbox request refused", "status", rf.status, "detail", rf.msg)
+	if rf.retryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(rf.retryAfter))
+	}
+	if rf.problems != nil {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(rf.status)
+		json.NewEncoder(w).Encode(map[string]any{"error": rf.msg, "problems": rf.problems})
+		return
+	}
+	http.Error(w, rf.msg, rf.status)
+}
+
+// receive verifies and processes one inbox request. It returns the
+// parsed activity when it got that far, and a result label.
+func (s *Server) receive(ctx context.Context, r *http.Request, body []byte, inboxSlice string) (*inbound, string, error) {
 	// Cheap checks first: header syntax, digest and date need no network.
 	signed, err := httpsig.Check(r, body, time.Now(), httpsig.Window{Past: s.cfg.SignaturePast, Future: s.cfg.SignatureFuture})
 	if err != nil {

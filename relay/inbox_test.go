@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -280,5 +281,42 @@ func TestInboxBusy(t *testing.T) {
 	waitFor(t, "inbox free again", func() bool {
 		status, _, _ := signer.PostWith(context.Background(), r.Inbox(), body(-3), relaytest.Signing{KeyID: actor + "#main-key"})
 		return status == http.StatusUnauthorized // key not found: handled again
+	})
+}
+
+// Clients that send their bodies a byte at a time hold no inbox slot: with
+// more of them than the inbox has slots, a subscriber's signed Create still
+// gets through; and an address with too many unfinished bodies is turned
+// away at once.
+func TestSlowBodiesDoNotStarveSubscribers(t *testing.T) {
+	r := startRelay(t, nil)
+	pub, sub := newInstance(t, relaytest.Mastodon), newInstance(t, relaytest.Mastodon)
+	subscribe(t, r, pub)
+	subscribe(t, r, sub)
+	host := strings.TrimPrefix(r.URL, "http://")
+	drip := func(from string) {
+		dialer := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}
+		conn, err := dialer.Dial("tcp", host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		fmt.Fprintf(conn, "POST /inbox HTTP/1.1\r\nHost: %s\r\nContent-Type: application/activity+json\r\nContent-Length: 1000\r\n\r\n{", host)
+	}
+	const addrs, perAddr = 5, 64 // 320 slow bodies, more than the inbox's 256 slots
+	for a := range addrs {
+		for range perAddr {
+			drip(fmt.Sprintf("127.0.0.%d", a+2))
+		}
+	}
+	waitFor(t, "every slow body being read", func() bool {
+		return metric(t, r, "runrig_inbox_bodies_reading") == fmt.Sprint(addrs*perAddr)
+	})
+	note := pub.Note("", "through the flood", nil)
+	publish(t, r, pub, note, http.StatusAccepted)
+	waitFor(t, "delivery", func() bool { return len(sub.ReceivedOf("Announce")) == 1 })
+	drip("127.0.0.2") // one more from an address at its bound
+	waitFor(t, "the address at its bound turned away", func() bool {
+		return metric(t, r, `runrig_inbox_rejected_total{reason="slow_client"}`) == "1"
 	})
 }

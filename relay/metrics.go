@@ -125,6 +125,7 @@ var (
 	queueDesc       = prometheus.NewDesc("runrig_delivery_queue", "Deliveries in the durable queue, by state.", []string{"state"}, nil)
 	subscribersDesc = prometheus.NewDesc("runrig_subscribers", "Subscriptions to the relay and its slices, by state.", []string{"state"}, nil)
 	inflightDesc    = prometheus.NewDesc("runrig_delivery_in_flight", "Deliveries held in memory by the dispatcher.", nil, nil)
+	readingDesc     = prometheus.NewDesc("runrig_inbox_bodies_reading", "Inbox request bodies being read (slow clients show here).", nil, nil)
 	failingDesc     = prometheus.NewDesc("runrig_subscribers_failing",
 		"Subscribers whose every delivery has failed for more than an hour.", nil, nil)
 	peersDesc = prometheus.NewDesc("runrig_discovery_peers",
@@ -138,6 +139,7 @@ func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- queueDesc
 	ch <- subscribersDesc
 	ch <- inflightDesc
+	ch <- readingDesc
 	ch <- failingDesc
 	ch <- peersDesc
 	ch <- followsDesc
@@ -167,6 +169,7 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(failingDesc, prometheus.GaugeValue, float64(failing))
 	}
 	ch <- prometheus.MustNewConstMetric(inflightDesc, prometheus.GaugeValue, float64(c.s.dispatcher.InFlight()))
+	ch <- prometheus.MustNewConstMetric(readingDesc, prometheus.GaugeValue, float64(c.s.bodyReaders.open()))
 	c.collectDiscovery(ctx, ch)
 }
 

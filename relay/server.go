@@ -93,11 +93,12 @@ type Server struct {
 	pins        pins
 	rejections  peerCounts // inbox refusals per peer since start
 
-	metrics    *metrics
-	inboxSlots chan struct{} // bounds concurrent inbox requests
-	adminToken string
-	ready      atomic.Bool
-	bg         sync.WaitGroup
+	metrics     *metrics
+	inboxSlots  chan struct{} // bounds concurrent inbox requests
+	bodyReaders *addrLimit    // bounds inbox bodies read at once per client address
+	adminToken  string
+	ready       atomic.Bool
+	bg          sync.WaitGroup
 }
 
 // New prepares a relay on st, creating its actor key on first start.
@@ -115,9 +116,10 @@ func New(ctx context.Context, cfg Config, st store.Store, log *slog.Logger) (*Se
 		actorID: cfg.PublicURL + "/actor",
 		inboxID: cfg.PublicURL + "/inbox",
 
-		inboxSlots: make(chan struct{}, maxInboxInFlight),
-		slices:     buildSlices(cfg.Regions),
-		limiter:    trust.NewLimiter(trust.RateConfig{PerSecond: cfg.InboundRate, Burst: cfg.InboundBurst}),
+		inboxSlots:  make(chan struct{}, maxInboxInFlight),
+		bodyReaders: newAddrLimit(maxBodyReadsPerAddress),
+		slices:      buildSlices(cfg.Regions),
+		limiter:     trust.NewLimiter(trust.RateConfig{PerSecond: cfg.InboundRate, Burst: cfg.InboundBurst}),
 	}
 	s.keyID = s.actorID + "#main-key"
 	key, err := s.loadKey(ctx)

@@ -9,6 +9,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"unicode"
 )
 
 // Limits of an imported list.
@@ -184,7 +185,7 @@ func mastodonRow(rec []string, allows bool, line int) (Entry, *LineError) {
 		}
 		*dst = b
 	}
-	e.PublicComment = col(4)
+	e.PublicComment = plainText(col(4))
 	b, err := parseBool(col(5))
 	if err != nil {
 		return Entry{}, &LineError{line, fmt.Sprintf("column 6: %v", err)}
@@ -263,10 +264,31 @@ func WriteMastodonBlocks(w io.Writer, rules []Rule, obfuscate bool) error {
 	cw.Write(strings.Split(MastodonBlocksHeader, ","))
 	for _, e := range Blocks(rules, obfuscate) {
 		cw.Write([]string{e.Domain, MastodonSeverity(e.Action), strconv.FormatBool(e.RejectMedia),
-			strconv.FormatBool(e.RejectReports), e.PublicComment, strconv.FormatBool(e.Obfuscate)})
+			strconv.FormatBool(e.RejectReports), noFormula(e.PublicComment), strconv.FormatBool(e.Obfuscate)})
 	}
 	cw.Flush()
 	return cw.Error()
+}
+
+// plainText drops control characters (terminal escapes, bidi overrides)
+// from text taken from a list.
+func plainText(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) {
+			return -1
+		}
+		return r
+	}, s)
+}
+
+// noFormula keeps a CSV cell from being read as a formula by spreadsheet
+// software: a cell starting with =, +, -, @, a tab or a carriage return
+// gets a leading apostrophe (OWASP's advice for CSV injection).
+func noFormula(cell string) string {
+	if cell != "" && strings.ContainsRune("=+-@\t\r", rune(cell[0])) {
+		return "'" + cell
+	}
+	return cell
 }
 
 // Blocks lists the domain blocks among rules (drafts left out) as list

@@ -127,3 +127,29 @@ func TestNoopRulesOnlyFilter(t *testing.T) {
 		t.Errorf("noop let a peer into an allowlist: %+v", d)
 	}
 }
+
+// A list's cells cannot carry formulas or terminal escapes out again: the
+// published CSV neutralizes formula cells, and control characters are
+// dropped on import.
+func TestListCellsAreNeutralized(t *testing.T) {
+	entries, err := ParseList([]byte("#domain,#severity,#reject_media,#reject_reports,#public_comment,#obfuscate\n"+
+		"a.example,suspend,false,false,=HYPERLINK(1)\x1b[31m,false\n"), Suspend)
+	if err != nil || len(entries) != 1 {
+		t.Fatal(entries, err)
+	}
+	if c := entries[0].PublicComment; strings.ContainsRune(c, 0x1b) {
+		t.Errorf("imported comment keeps an escape: %q", c)
+	}
+	var b strings.Builder
+	if err := WriteMastodonBlocks(&b, []Rule{entries[0].Rule("list:test")}, false); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), `'=HYPERLINK`) {
+		t.Errorf("exported CSV carries a formula:\n%s", b.String())
+	}
+	for _, bad := range []string{"=cmd.example", "+x.example", "@a.example", "a\x1b.example"} {
+		if _, err := ParseList([]byte(bad+"\n"), Suspend); err == nil {
+			t.Errorf("domain %q imported", bad)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package relay
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -14,8 +15,14 @@ import (
 	"github.com/runrig/runrig/trust"
 )
 
-// maxAdminBody bounds an admin request body.
-const maxAdminBody = 1 << 20
+// Limits of admin request bodies.
+const (
+	// maxAdminBody bounds an admin request body.
+	maxAdminBody = 1 << 20
+	// maxImportBody bounds a list import: the largest list, JSON-escaped
+	// (which at most doubles it), with room for the other fields.
+	maxImportBody = 2*policy.MaxListBytes + 64<<10
+)
 
 func (s *Server) adminModerationRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /rules", s.adminRules)
@@ -43,7 +50,7 @@ func (s *Server) adminModerationRoutes(mux *http.ServeMux) {
 
 func (s *Server) adminImportList(w http.ResponseWriter, r *http.Request) {
 	var req admin.ImportList
-	if err := decodeAdmin(r, &req); err != nil {
+	if err := decodeAdminUpTo(w, r, &req, maxImportBody); err != nil {
 		adminError(w, http.StatusBadRequest, err)
 		return
 	}
@@ -91,6 +98,19 @@ func decodeAdmin(r *http.Request, v any) error {
 	dec := json.NewDecoder(io.LimitReader(r.Body, maxAdminBody))
 	dec.DisallowUnknownFields()
 	return dec.Decode(v)
+}
+
+// decodeAdminUpTo decodes a body of at most max bytes, saying so when it
+// is larger.
+func decodeAdminUpTo(w http.ResponseWriter, r *http.Request, v any, max int64) error {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, max))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return fmt.Errorf("request larger than %d bytes", max)
+	}
+	return err
 }
 
 func moderationStatus(err error) int {

@@ -608,3 +608,20 @@ func TestWrappedObjectsAreModerated(t *testing.T) {
 		t.Errorf("relayed %s", got)
 	}
 }
+
+// The 20,000-row list the docs promise imports through the admin API.
+func TestImportLargeList(t *testing.T) {
+	r := startRelay(t, nil)
+	var b strings.Builder
+	b.WriteString("#domain,#severity,#reject_media,#reject_reports,#public_comment,#obfuscate\n")
+	for i := range 20000 {
+		fmt.Fprintf(&b, "spam-domain-%05d.example,suspend,false,false,imported from a shared list,false\n", i)
+	}
+	if b.Len() <= 1<<20 {
+		t.Fatalf("the list is only %d bytes; the test needs more than the old 1 MiB bound", b.Len())
+	}
+	res, err := r.Admin.ImportList(context.Background(), admin.ImportList{Name: "big", Content: b.String(), Preview: true})
+	if err != nil || res.Added != 20000 {
+		t.Fatalf("import of 20,000 rows: %d added, %v", res.Added, err)
+	}
+}

@@ -188,6 +188,10 @@ func (c *Config) validate() error {
 	if c.Approval != ApproveAuto && c.Approval != ApproveManual {
 		return fmt.Errorf("approval %q: want auto or manual", c.Approval)
 	}
+	if c.Gossip.Bind != "" && c.Gossip.Key == "" && !c.Gossip.Insecure {
+		return fmt.Errorf("gossip_key: required with gossip_bind, or anyone who reaches the port joins the region's gossip " +
+			"(generate one: head -c 32 /dev/urandom | base64); set gossip_insecure = true only where every host is trusted")
+	}
 	if c.Gossip.Key != "" {
 		if k, err := base64.StdEncoding.DecodeString(c.Gossip.Key); err != nil || (len(k) != 16 && len(k) != 24 && len(k) != 32) {
 			return fmt.Errorf("gossip_key: want base64 of 16, 24 or 32 bytes")
@@ -218,6 +222,10 @@ type GossipConfig struct {
 	Key string
 	// Label, when set, separates clusters sharing a network.
 	Label string
+	// Insecure lets gossip run without Key, so that anyone who reaches
+	// Bind can join and speak for the region: only on a network where
+	// every host is trusted. Default off: gossip needs a key.
+	Insecure bool
 }
 
 // fill sets *v to def when it is zero or less (unset).

@@ -19,7 +19,8 @@ import (
 func TestRelaysDiscoverEachOtherByGossip(t *testing.T) {
 	gossip := func(join ...string) func(*relay.Config) {
 		return func(c *relay.Config) {
-			c.Gossip = relay.GossipConfig{Bind: "127.0.0.1:0", Join: join, Profile: "local", Label: "test-region"}
+			c.Gossip = relay.GossipConfig{Bind: "127.0.0.1:0", Join: join, Profile: "local", Label: "test-region",
+				Key: "dGVzdC1vbmx5LWtleS0xNi0yNC0zMi1ieXRlcyEhISE="}
 			c.Regions, _ = relay.ParseRegions("it-bg")
 		}
 	}
@@ -192,5 +193,20 @@ func TestRelaysDiscoverEachOtherByDHT(t *testing.T) {
 	b2 := startRelayIn(t, dir, "127.0.0.1:0", dht(ra.Addrs[0]))
 	if got := self(b2).PeerID; got != pid {
 		t.Errorf("peer id after restart = %s, want %s", got, pid)
+	}
+}
+
+// Gossip does not start without a key, so that nobody who merely reaches
+// the port joins the region, unless the operator says the network is
+// trusted.
+func TestGossipNeedsAKey(t *testing.T) {
+	cfg := relay.Defaults()
+	cfg.Gossip.Bind = "127.0.0.1:7946"
+	if err := relay.CheckConfig(cfg); err == nil || !strings.Contains(err.Error(), "gossip_key") {
+		t.Fatalf("gossip without a key: %v, want an error naming gossip_key", err)
+	}
+	cfg.Gossip.Insecure = true
+	if err := relay.CheckConfig(cfg); err != nil {
+		t.Fatalf("gossip_insecure: %v", err)
 	}
 }

@@ -195,6 +195,8 @@ func (l *settingList) discoverySettings() {
 	}, func(c *relay.Config, _ *Log) string { return c.Gossip.Profile })
 	s, g = str(func(c *relay.Config, _ *Log) *string { return &c.Gossip.Key })
 	l.add("gossip-key", "the gossip cluster's encryption key, base64 of 16, 24 or 32 bytes (every member needs it)", s, g)
+	l.addBool("gossip-insecure", "run gossip without a key, so that anyone who reaches gossip-bind joins: only where every host is trusted",
+		func(c *relay.Config) *bool { return &c.Gossip.Insecure })
 	s, g = str(func(c *relay.Config, _ *Log) *string { return &c.Gossip.Label })
 	l.add("gossip-label", "a label separating gossip clusters that share a network", s, g)
 	s, g = commaList(func(c *relay.Config) *[]string { return &c.DHT.Listen }, checkMultiaddr(false))

@@ -121,11 +121,11 @@ func (s *Server) Announcement(ctx context.Context) ([]byte, error) {
 	for _, k := range listing.Kinds {
 		r.Kinds = append(r.Kinds, string(k))
 	}
-	if s.dht != nil {
-		r.PeerID, r.Addrs = s.dht.PeerID().String(), s.dht.Addrs()
+	if d := s.dht.Load(); d != nil {
+		r.PeerID, r.Addrs = d.PeerID().String(), d.Addrs()
 	}
-	if s.gossip != nil {
-		r.Gossip = s.gossip.Addr()
+	if g := s.gossip.Load(); g != nil {
+		r.Gossip = g.Addr()
 	}
 	return discovery.Sign(r, s.announceKeyID(), s.announceKey)
 }

@@ -60,7 +60,7 @@ func (s *Server) startDHT(ctx context.Context) error {
 		s.metrics.announcements.WithLabelValues(discovery.Reason(err)).Inc()
 		s.peerLog.Warn("dht", discovery.Reason(err), "DHT record refused", "err", err)
 	}
-	s.dht = d
+	s.dht.Store(d)
 	s.bg.Add(2)
 	go func() {
 		defer s.bg.Done()
@@ -89,7 +89,7 @@ func (s *Server) publishDHT(ctx context.Context) {
 		b, err := s.Announcement(ctx)
 		if err == nil {
 			pctx, cancel := context.WithTimeout(ctx, dhtLookupTimeout)
-			err = s.dht.Publish(pctx, b)
+			err = s.dht.Load().Publish(pctx, b)
 			cancel()
 		}
 		switch {
@@ -112,11 +112,12 @@ func (s *Server) publishDHT(ctx context.Context) {
 // lookupDHT asks the DHT for peers serving region and carrying kind, when
 // the DHT is on; what it finds enters the directory.
 func (s *Server) lookupDHT(ctx context.Context, region, kind string) error {
-	if s.dht == nil {
+	d := s.dht.Load()
+	if d == nil {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, dhtLookupTimeout)
 	defer cancel()
-	_, err := s.dht.Lookup(ctx, region, kind)
+	_, err := d.Lookup(ctx, region, kind)
 	return err
 }

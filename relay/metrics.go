@@ -219,11 +219,11 @@ func (c *stateCollector) collectDiscovery(ctx context.Context, ch chan<- prometh
 			ch <- prometheus.MustNewConstMetric(followsDesc, prometheus.GaugeValue, float64(n), string(st))
 		}
 	}
-	if c.s.dht != nil {
-		ch <- prometheus.MustNewConstMetric(dhtDesc, prometheus.GaugeValue, float64(c.s.dht.RoutingTableSize()))
+	if d := c.s.dht.Load(); d != nil {
+		ch <- prometheus.MustNewConstMetric(dhtDesc, prometheus.GaugeValue, float64(d.RoutingTableSize()))
 	}
-	if c.s.gossip != nil {
-		ch <- prometheus.MustNewConstMetric(gossipDesc, prometheus.GaugeValue, float64(c.s.gossip.Members()))
+	if g := c.s.gossip.Load(); g != nil {
+		ch <- prometheus.MustNewConstMetric(gossipDesc, prometheus.GaugeValue, float64(g.Members()))
 	}
 }
 

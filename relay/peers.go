@@ -45,7 +45,7 @@ func (s *Server) startGossip(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s.gossip = g
+	s.gossip.Store(g)
 	s.bg.Add(1)
 	go func() {
 		defer s.bg.Done()
@@ -71,10 +71,10 @@ func (s *Server) startGossip(ctx context.Context) error {
 
 // GossipAddr is the gossip address, or "" when gossip is off.
 func (s *Server) GossipAddr() string {
-	if s.gossip == nil {
-		return ""
+	if g := s.gossip.Load(); g != nil {
+		return g.Addr()
 	}
-	return s.gossip.Addr()
+	return ""
 }
 
 // followStates maps each relay this relay follows to its follow's state.

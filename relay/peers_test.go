@@ -210,3 +210,26 @@ func TestGossipNeedsAKey(t *testing.T) {
 		t.Fatalf("gossip_insecure: %v", err)
 	}
 }
+
+// A relay with both the DHT and gossip on (as the example configuration
+// has it) announces both: run under the race detector, this covers the
+// announcer of one reading what the start of the other writes.
+func TestDHTAndGossipTogether(t *testing.T) {
+	ctx := context.Background()
+	both := func(c *relay.Config) {
+		c.DHT = relay.DHTConfig{Listen: []string{"/ip4/127.0.0.1/tcp/0"}}
+		c.Gossip = relay.GossipConfig{Bind: "127.0.0.1:0", Profile: "local", Key: "dGVzdC1vbmx5LWtleS0xNi0yNC0zMi1ieXRlcyEhISE="}
+	}
+	r := startRelay(t, both)
+	waitFor(t, "an announcement with both", func() bool {
+		b, err := r.Admin.Self(ctx)
+		if err != nil {
+			return false
+		}
+		_, rec, err := discovery.Parse(b)
+		return err == nil && rec.PeerID != "" && rec.Gossip != ""
+	})
+	if _, err := http.Get(r.URL + "/metrics"); err != nil { // reads both as well
+		t.Fatal(err)
+	}
+}

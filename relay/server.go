@@ -72,9 +72,11 @@ type Server struct {
 	announceKey   ed25519.PrivateKey
 	announcements *discovery.Verifier
 	directory     *discovery.Directory
-	gossip        *discovery.Gossip // nil when gossip is off
-	dht           *discovery.DHT    // nil when the DHT is off
-	announceSeq   atomic.Uint64     // the last announcement's sequence number
+	// gossip and dht are set once each when they start, while the other's
+	// background work (announcing) and scrapes may already read them.
+	gossip      atomic.Pointer[discovery.Gossip] // nil when gossip is off
+	dht         atomic.Pointer[discovery.DHT]    // nil when the DHT is off
+	announceSeq atomic.Uint64                    // the last announcement's sequence number
 
 	// Peers: fetching, key cache, deliveries.
 	fetch      *fetch.Client

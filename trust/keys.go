@@ -44,6 +44,10 @@ type KeysConfig struct {
 	// MaxEntries bounds the cache; when full, the oldest entry is evicted.
 	// Default 50000.
 	MaxEntries int
+	// FailureTTL is how long a failed fetch is remembered: a key id that
+	// could not be fetched is not fetched again for that long, however
+	// many requests name it. Default 1m.
+	FailureTTL time.Duration
 }
 
 // Keys is a cache of peers' public keys. It is safe for concurrent use.
@@ -56,6 +60,13 @@ type Keys struct {
 	mu       sync.Mutex
 	entries  map[string]Key
 	inflight map[string]*call
+	failed   map[string]failure // bounded like entries
+}
+
+// failure is a fetch that failed, remembered for FailureTTL.
+type failure struct {
+	err error
+	at  time.Time
 }
 
 type call struct {
@@ -75,7 +86,11 @@ func NewKeys(f KeyFetcher, cfg KeysConfig) *Keys {
 	if cfg.MaxEntries <= 0 {
 		cfg.MaxEntries = 50000
 	}
-	return &Keys{fetch: f, cfg: cfg, now: time.Now, entries: map[string]Key{}, inflight: map[string]*call{}}
+	if cfg.FailureTTL <= 0 {
+		cfg.FailureTTL = time.Minute
+	}
+	return &Keys{fetch: f, cfg: cfg, now: time.Now, entries: map[string]Key{}, inflight: map[string]*call{},
+		failed: map[string]failure{}}
 }
 
 // Get returns the key with id keyID, from the cache when it holds a fresh
@@ -103,9 +118,14 @@ func (k *Keys) Refresh(ctx context.Context, keyID string) (Key, error) {
 	return k.load(ctx, keyID)
 }
 
-// load fetches keyID, sharing one fetch among concurrent callers.
+// load fetches keyID, sharing one fetch among concurrent callers, unless
+// it failed within FailureTTL.
 func (k *Keys) load(ctx context.Context, keyID string) (Key, error) {
 	k.mu.Lock()
+	if f, ok := k.failed[keyID]; ok && k.now().Sub(f.at) < k.cfg.FailureTTL {
+		k.mu.Unlock()
+		return Key{}, f.err
+	}
 	if c, ok := k.inflight[keyID]; ok {
 		k.mu.Unlock()
 		select {
@@ -135,10 +155,33 @@ func (k *Keys) load(ctx context.Context, keyID string) (Key, error) {
 	delete(k.inflight, keyID)
 	if c.err == nil {
 		k.put(c.key)
+		delete(k.failed, keyID)
+	} else {
+		k.fail(keyID, c.err)
 	}
 	k.mu.Unlock()
 	close(c.done)
 	return c.key, c.err
+}
+
+// fail remembers a failed fetch; k.mu must be held. When full it forgets
+// the failures that are over, then any one.
+func (k *Keys) fail(keyID string, err error) {
+	if len(k.failed) >= k.cfg.MaxEntries {
+		now := k.now()
+		for id, f := range k.failed {
+			if now.Sub(f.at) >= k.cfg.FailureTTL {
+				delete(k.failed, id)
+			}
+		}
+		for id := range k.failed {
+			if len(k.failed) < k.cfg.MaxEntries {
+				break
+			}
+			delete(k.failed, id)
+		}
+	}
+	k.failed[keyID] = failure{err: err, at: k.now()}
 }
 
 // put stores key; k.mu must be held.

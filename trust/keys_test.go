@@ -10,15 +10,16 @@ import (
 )
 
 type countingFetcher struct {
-	n     atomic.Int32
-	owner string
-	delay time.Duration
+	n       atomic.Int32
+	owner   string
+	delay   time.Duration
+	failing bool // every key fails, not only "bad"
 }
 
 func (f *countingFetcher) FetchKey(_ context.Context, id string) (Key, error) {
 	f.n.Add(1)
 	time.Sleep(f.delay)
-	if id == "bad" {
+	if id == "bad" || f.failing {
 		return Key{}, errors.New("not found")
 	}
 	return Key{ID: id, Owner: f.owner}, nil
@@ -84,5 +85,35 @@ func TestKeysBounded(t *testing.T) {
 	}
 	if n := len(k.entries); n != 3 {
 		t.Fatalf("entries = %d, want 3", n)
+	}
+}
+
+// A key id that could not be fetched is not fetched again for FailureTTL,
+// however many requests name it: a peer cannot make the relay fetch on
+// every failing request.
+func TestKeysRememberFailures(t *testing.T) {
+	f := &countingFetcher{}
+	k := NewKeys(f, KeysConfig{FailureTTL: time.Minute, MaxEntries: 2})
+	now := time.Unix(1000, 0)
+	k.now = func() time.Time { return now }
+	for range 5 {
+		if _, _, err := k.Get(context.Background(), "bad"); err == nil {
+			t.Fatal("fetch error not returned")
+		}
+	}
+	if got := f.n.Load(); got != 1 {
+		t.Fatalf("fetches of a failing key within a minute = %d, want 1", got)
+	}
+	now = now.Add(2 * time.Minute)
+	k.Get(context.Background(), "bad")
+	if got := f.n.Load(); got != 2 {
+		t.Fatalf("fetches after the failure expired = %d, want 2", got)
+	}
+	for _, id := range []string{"bad", "bad2", "bad3"} { // bounded like the keys
+		f.failing = true
+		k.Get(context.Background(), id)
+	}
+	if n := len(k.failed); n > 2 {
+		t.Fatalf("failures remembered = %d, want at most 2", n)
 	}
 }

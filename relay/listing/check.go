@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/runrig/runrig/policy"
 )
 
 // Limits on a listing's size.
@@ -218,10 +220,9 @@ func (c *checker) sameHost(path, iri, actor string) {
 	if iri == "" || actor == "" {
 		return
 	}
-	a, _ := url.Parse(iri)
-	b, _ := url.Parse(actor)
-	if !strings.EqualFold(a.Host, b.Host) {
-		c.add(path, ReasonHost, "%s is not on the actor's host %s", trunc(iri), b.Host)
+	if !policy.SameHost(iri, actor) { // an IRI that does not parse is on no host
+		host, _ := policy.PeerOf(actor)
+		c.add(path, ReasonHost, "%s is not on the actor's host %s", trunc(iri), host)
 	}
 }
 

@@ -41,9 +41,17 @@ FUZZ_TARGETS = ./relay:FuzzParseInbound ./relay/httpsig:FuzzParseParams ./relay/
 	./relay/listing:FuzzCheck ./relay/fetch:FuzzActorAndKeyDocuments ./relay/fetch:FuzzNodeInfo \
 	./discovery:FuzzParse ./discovery:FuzzOpenEnvelope ./policy:FuzzParsePeer ./policy:FuzzParseList
 fuzz:
-	@set -e; for t in $(FUZZ_TARGETS); do \
-		echo "fuzz $${t#*:} in $${t%%:*} for $(FUZZTIME)"; \
-		$(GO) test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) "$${t%%:*}"; \
+	@for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t#*:}; echo "fuzz $$name in $$pkg for $(FUZZTIME)"; \
+		if out=$$($(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) "$$pkg" 2>&1); then \
+			echo "$$out" | tail -1; continue; \
+		fi; \
+		echo "$$out"; \
+		case "$$out" in \
+		*"Failing input written"*|*panic*) exit 1;; \
+		*"context deadline exceeded"*) echo "(go's fuzzer ran out of time stopping a worker: no finding)";; \
+		*) exit 1;; \
+		esac; \
 	done
 
 vet:

@@ -110,7 +110,10 @@ func parseMastodonCSV(data []byte, allows bool) ([]Entry, error) {
 		if err == io.EOF {
 			break
 		}
-		line, _ := r.FieldPos(0)
+		line := 0
+		if err == nil && len(rec) > 0 { // FieldPos panics on a record it did not read
+			line, _ = r.FieldPos(0)
+		}
 		if err != nil {
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {

@@ -123,8 +123,11 @@ func (s *Server) mayRelay(ctx context.Context, in *inbound) (string, error) {
 	if !ok {
 		return "", refuse(http.StatusForbidden, "not_subscriber", "%s is not an accepted subscriber of this relay", sender)
 	}
-	if ok, err := s.addressedToAll(ctx, in); err != nil || !ok {
-		return "not_public", err
+	if !in.Public {
+		// Not to as:Public: only a LitePub relay actor's Announce passes.
+		if ok, err := s.litePubAnnounce(ctx, in); err != nil || !ok {
+			return "not_public", err
+		}
 	}
 	if err := checkAttribution(in); err != nil {
 		return "", err

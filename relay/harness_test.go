@@ -148,8 +148,8 @@ func publish(t *testing.T, r *testRelay, in *relaytest.Instance, body []byte, wa
 	return text
 }
 
-// metric returns the value of the sample whose line starts with prefix.
-func metric(t *testing.T, r *testRelay, prefix string) string {
+// scrape returns the lines of the relay's /metrics.
+func scrape(t *testing.T, r *testRelay) []string {
 	t.Helper()
 	resp, err := http.Get(r.URL + "/metrics")
 	if err != nil {
@@ -157,7 +157,13 @@ func metric(t *testing.T, r *testRelay, prefix string) string {
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	for _, line := range strings.Split(string(b), "\n") {
+	return strings.Split(string(b), "\n")
+}
+
+// metric returns the value of the sample whose line starts with prefix.
+func metric(t *testing.T, r *testRelay, prefix string) string {
+	t.Helper()
+	for _, line := range scrape(t, r) {
 		if strings.HasPrefix(line, prefix+" ") {
 			return strings.TrimSpace(strings.TrimPrefix(line, prefix))
 		}

@@ -174,7 +174,7 @@ func (s *Server) receive(ctx context.Context, r *http.Request, body []byte, inbo
 	}
 	// The signed Host must be this relay's: a request signed for another
 	// server (captured there and replayed here) proves nothing to us.
-	if !s.isSelf(r.Host) {
+	if !isSelf(s.cfg.PublicURL, r.Host) {
 		s.metrics.sigFailures.WithLabelValues("wrong_host").Inc()
 		return nil, "", refuse(http.StatusUnauthorized, "signature", "signature: signed for host %q, not for this relay (%s)", r.Host, s.host)
 	}
@@ -256,12 +256,12 @@ func (s *Server) verify(ctx context.Context, signed *httpsig.Signed, in *inbound
 	return s.checkPin(ctx, in.Peer, key)
 }
 
-// isSelf reports whether host (a Host header) names this relay's public
-// authority, in any spelling of it.
-func (s *Server) isSelf(host string) bool {
-	scheme, _, _ := strings.Cut(s.cfg.PublicURL, "://")
+// isSelf reports whether host (a Host header) names the authority of
+// publicURL, in any spelling of it.
+func isSelf(publicURL, host string) bool {
+	scheme, _, _ := strings.Cut(publicURL, "://")
 	got, err := policy.PeerOf(scheme + "://" + host + "/")
-	me, _ := policy.PeerOf(s.cfg.PublicURL)
+	me, _ := policy.PeerOf(publicURL)
 	return err == nil && got == me
 }
 

@@ -17,15 +17,6 @@ import (
 // server; the sender is told to try again later.
 var errNoObject = errors.New("announced object unavailable")
 
-// addressedToAll reports whether in may be relayed to everyone: it is
-// addressed to as:Public, or it is a LitePub relay actor's Announce.
-func (s *Server) addressedToAll(ctx context.Context, in *inbound) (bool, error) {
-	if in.Public {
-		return true, nil
-	}
-	return s.litePubAnnounce(ctx, in)
-}
-
 // litePubAnnounce decides on an Announce that is not addressed to
 // as:Public. Pleroma's and Akkoma's /relay actor announces each public post
 // of its server to its followers only, never to as:Public; the relay is one

@@ -69,14 +69,8 @@ func TestMetricsAreConsistentlyNamed(t *testing.T) {
 // name and labels.
 func counterSeries(t *testing.T, r *testRelay) map[string]bool {
 	t.Helper()
-	resp, err := http.Get(r.URL + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
 	series := map[string]bool{}
-	for _, line := range strings.Split(string(body), "\n") {
+	for _, line := range scrape(t, r) {
 		if !strings.HasPrefix(line, "runrig_") {
 			continue
 		}

@@ -12,7 +12,7 @@ import (
 // The label values of the relay's counters, where they are known before
 // anything happens. Every such series is exported from the start at 0, so
 // that alerts and rate() see a fresh relay; TestCountersStartAtZero checks
-// that real traffic adds no series outside these sets (but rule ids).
+// that real traffic adds no series outside these sets.
 var (
 	// inboundResults are the results of an inbox request, by activity
 	// type; every type may also be "rejected".
@@ -39,9 +39,10 @@ var (
 	subscriptionEvents = []string{"requested", "accepted", "rejected", "removed"}
 	// relayedObjectResults are the results of reading a passed-on listing.
 	relayedObjectResults = []string{"listing", "fetch_failed", "not_listing", "invalid", "mismatch"}
-	// policyDefaults are the refusals of the federation mode itself (rule
-	// "default"); rules add their own ids as they refuse.
-	policyDefaults = []policy.Action{policy.Reject}
+	// policyActions are the refusals of moderation, counted by the
+	// source of the rule (ruleSource): "filter" is a rule's filter.
+	policyActions = []policy.Action{policy.Reject, policy.Suspend, "filter"}
+	policySources = []string{"manual", "list", "default"}
 )
 
 // initLabels exports every known series of the counters at 0.
@@ -69,8 +70,10 @@ func (m *metrics) initLabels() {
 	for _, k := range listing.Kinds {
 		m.listings.WithLabelValues(string(k))
 	}
-	for _, a := range policyDefaults {
-		m.policy.WithLabelValues(string(a), "default")
+	for _, a := range policyActions {
+		for _, src := range policySources {
+			m.policy.WithLabelValues(string(a), src)
+		}
 	}
 	for _, r := range append(discovery.Reasons(), "verified") {
 		m.announcements.WithLabelValues(r)

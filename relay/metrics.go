@@ -72,11 +72,10 @@ func newMetrics(s *Server) *metrics {
 	m.listings = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "runrig_listings_accepted_total", Help: "Listings accepted for relaying, by kind.",
 	}, []string{"kind"})
-	// The rule label is a rule id: bounded by the rules moderators keep.
 	m.policy = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "runrig_policy_rejections_total",
-		Help: "Requests, deliveries and fetches refused by moderation, by action and rule id (default: the federation mode).",
-	}, []string{"action", "rule"})
+		Help: "Requests, deliveries and fetches refused by moderation, by action and the source of the rule: manual, list, or default (the federation mode).",
+	}, []string{"action", "source"})
 	m.announcements = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "runrig_discovery_announcements_total",
 		Help: "Discovery announcements checked, by result: verified or the reason they were refused.",

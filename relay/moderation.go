@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/runrig/runrig/policy"
@@ -68,13 +69,25 @@ func (s *Server) judge(subj policy.Subject) policy.Decision {
 	return s.policy.Load().Decide(subj)
 }
 
-// countRejection counts a refusal by the rule that caused it.
+// countRejection counts a refusal by where the rule that caused it came
+// from: a moderator, a list, or the federation mode itself. The rule's id
+// is in the refusal's log line and reason; as a label it would make a
+// series per rule, thousands after one list import.
 func (s *Server) countRejection(action policy.Action, r *policy.Rule) {
-	rule := "default"
-	if r != nil {
-		rule = strconv.FormatInt(r.ID, 10)
+	s.metrics.policy.WithLabelValues(string(action), ruleSource(r)).Inc()
+}
+
+// ruleSource is the bounded "source" label of a rule: manual, list or
+// default (no rule: the federation mode decided).
+func ruleSource(r *policy.Rule) string {
+	switch {
+	case r == nil:
+		return "default"
+	case strings.HasPrefix(r.Source, "list:"):
+		return "list"
+	default:
+		return "manual"
 	}
-	s.metrics.policy.WithLabelValues(string(action), rule).Inc()
 }
 
 // permitPeer reports whether the relay may deal with peer at all (fetch

@@ -179,7 +179,7 @@ func TestAllowlistMode(t *testing.T) {
 	if len(entries) != 2 || entries[1].What != "rule.remove" || entries[1].Why != "membership ended" {
 		t.Errorf("audit = %+v", entries)
 	}
-	if v := metric(t, r, `runrig_policy_rejections_total{action="reject",rule="default"}`); v == "" {
+	if v := metric(t, r, `runrig_policy_rejections_total{action="reject",source="default"}`); v == "" {
 		t.Error("default-deny rejections not counted")
 	}
 }
@@ -623,5 +623,30 @@ func TestImportLargeList(t *testing.T) {
 	res, err := r.Admin.ImportList(context.Background(), admin.ImportList{Name: "big", Content: b.String(), Preview: true})
 	if err != nil || res.Added != 20000 {
 		t.Fatalf("import of 20,000 rows: %d added, %v", res.Added, err)
+	}
+}
+
+// Refusals are counted by the rule's source, never by its id: a list of
+// thousands of rules must not make thousands of metric series.
+func TestPolicyCountersStayBounded(t *testing.T) {
+	r := startRelay(t, nil)
+	ctx := context.Background()
+	start := counterSeries(t, r)
+	for range 3 {
+		bad := newInstance(t, relaytest.Mastodon)
+		if _, _, err := r.Admin.Block(ctx, admin.Block{Domain: bad.Host(), Severity: "suspend", Reason: "spam"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, status, _ := bad.Follow(ctx, r.Actor(), r.Inbox()); status != http.StatusForbidden {
+			t.Fatalf("suspended peer following: %d", status)
+		}
+	}
+	for s := range counterSeries(t, r) {
+		if !start[s] {
+			t.Errorf("a refusal added the series %s", s)
+		}
+	}
+	if v := metric(t, r, `runrig_policy_rejections_total{action="suspend",source="manual"}`); v != "3" {
+		t.Errorf("suspensions by moderators' rules counted %q, want 3", v)
 	}
 }

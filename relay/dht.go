@@ -61,21 +61,18 @@ func (s *Server) startDHT(ctx context.Context) error {
 		s.peerLog.Warn("dht", discovery.Reason(err), "DHT record refused", "err", err)
 	}
 	s.dht.Store(d)
-	s.bg.Add(2)
-	go func() {
-		defer s.bg.Done()
+	s.bg.Go(func() {
 		s.publishDHT(ctx)
 		d.Close()
-	}()
-	go func() {
-		defer s.bg.Done()
+	})
+	s.bg.Go(func() {
 		s.every(ctx, dc.LookupInterval, true, "looking up peers in the DHT", func(ctx context.Context) error {
 			ctx, cancel := context.WithTimeout(ctx, dhtLookupTimeout)
 			defer cancel()
 			_, err := d.Lookup(ctx, "", "")
 			return err
 		})
-	}()
+	})
 	s.log.Info("joined the DHT", "peer_id", d.PeerID().String(), "addrs", d.Addrs(), "routing_table", d.RoutingTableSize())
 	return nil
 }

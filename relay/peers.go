@@ -46,9 +46,7 @@ func (s *Server) startGossip(ctx context.Context) error {
 		return err
 	}
 	s.gossip.Store(g)
-	s.bg.Add(1)
-	go func() {
-		defer s.bg.Done()
+	s.bg.Go(func() {
 		t := time.NewTicker(announceValidity / 2)
 		defer t.Stop()
 		for {
@@ -64,7 +62,7 @@ func (s *Server) startGossip(ctx context.Context) error {
 			case <-t.C:
 			}
 		}
-	}()
+	})
 	s.log.Info("joined regional gossip", "addr", g.Addr(), "members", g.Members())
 	return nil
 }

@@ -16,7 +16,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -100,7 +99,7 @@ type Server struct {
 	bodyReaders *addrLimit    // bounds inbox bodies read at once per client address
 	adminToken  string
 	ready       atomic.Bool
-	bg          sync.WaitGroup
+	bg          background // goroutines that use the store
 }
 
 // New prepares a relay on st, creating its actor key on first start.
@@ -232,10 +231,14 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	adm := &http.Server{Handler: s.AdminHandler(), ReadHeaderTimeout: readHeaderTimeout}
 
 	runCtx, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	s.bg.start(runCtx)
 	if err := s.startBackground(runCtx); err != nil {
-		stopBG()
 		ln.Close()
 		adminLn.Close()
+		sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+		defer cancel()
+		s.stopBackground(sctx, stopBG) // what did start is done with the store before the caller closes it
+		os.Remove(filepath.Join(s.cfg.DataDir, AdminSocket))
 		return err
 	}
 	errc := make(chan error, 2)
@@ -259,19 +262,25 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	pub.Shutdown(sctx)
 	adm.Shutdown(sctx)
-	stopBG()
-	done := make(chan struct{})
-	go func() { s.bg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-sctx.Done():
-		s.log.Warn("shutdown timed out; queued work stays in the store")
-	}
+	s.stopBackground(sctx, stopBG)
 	os.Remove(filepath.Join(s.cfg.DataDir, AdminSocket))
 	if errors.Is(serveErr, http.ErrServerClosed) {
 		serveErr = nil
 	}
 	return serveErr
+}
+
+// stopBackground ends the background work and waits for it until ctx
+// ends.
+func (s *Server) stopBackground(ctx context.Context, stop context.CancelFunc) {
+	stop()
+	done := make(chan struct{})
+	go func() { s.bg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		s.log.Warn("shutdown timed out; queued work stays in the store")
+	}
 }
 
 // startBackground starts the relay's background work: the dispatcher,
@@ -294,10 +303,9 @@ func (s *Server) startBackground(ctx context.Context) error {
 	if s.cfg.Federation.Relays {
 		loops = append(loops, loop{s.cfg.Federation.Interval, false, "following discovered relays", s.federate})
 	}
-	s.bg.Add(1 + len(loops))
-	go func() { defer s.bg.Done(); s.dispatcher.Run(ctx) }()
+	s.bg.Go(func() { s.dispatcher.Run(ctx) })
 	for _, l := range loops {
-		go func() { defer s.bg.Done(); s.every(ctx, l.interval, l.now, l.what, l.f) }()
+		s.bg.Go(func() { s.every(ctx, l.interval, l.now, l.what, l.f) })
 	}
 	if err := s.startDHT(ctx); err != nil {
 		return fmt.Errorf("dht: %w", err)

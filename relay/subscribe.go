@@ -219,10 +219,8 @@ func (s *Server) lookupSoftware(peer, actor string) {
 	if strings.HasPrefix(actor, "http://") {
 		base = "http://" + peer
 	}
-	s.bg.Add(1)
-	go func() {
-		defer s.bg.Done()
-		ctx, cancel := context.WithTimeout(context.Background(), softwareTimeout)
+	s.bg.Go(func() {
+		ctx, cancel := context.WithTimeout(s.bg.Context(), softwareTimeout)
 		defer cancel()
 		sw, err := s.fetch.Software(ctx, base)
 		if err != nil {
@@ -232,7 +230,7 @@ func (s *Server) lookupSoftware(peer, actor string) {
 		if err := s.store.SetSoftware(ctx, peer, sw); err != nil && !errors.Is(err, store.ErrNotFound) {
 			s.log.Error("recording subscriber software", "peer", peer, "err", err)
 		}
-	}()
+	})
 }
 
 // Approve accepts peer's pending (or rejected) subscription to a slice

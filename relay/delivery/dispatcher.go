@@ -23,6 +23,9 @@ const (
 	maxResponseRead = 64 << 10
 	maxErrorText    = 200
 	completeBatch   = 256
+	// stopRecordAttempts bounds the attempts to record a batch of
+	// outcomes once the dispatcher is stopping.
+	stopRecordAttempts = 3
 )
 
 // Result is one finished attempt, reported to the OnResult hook.
@@ -177,7 +180,7 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	completerDone := make(chan struct{})
 	go func() {
 		defer close(completerDone)
-		d.complete(reqCtx)
+		d.complete(ctx)
 	}()
 
 	tick := time.NewTicker(d.cfg.PollInterval)
@@ -423,7 +426,10 @@ func (d *Dispatcher) returnQueued() {
 // fill a batch: an outcome is committed as soon as the previous commit is
 // done, together with whatever arrived meanwhile (group commit), which keeps
 // the window between a subscriber's acknowledgement and its record short.
-// A batch that fails to commit is retried: an outcome is never dropped.
+// A batch that fails to commit is retried until it commits; once ctx is
+// done (the dispatcher is stopping, and the store may be closing) only
+// stopRecordAttempts times, after which its deliveries' leases bring them
+// back.
 func (d *Dispatcher) complete(ctx context.Context) {
 	batch := make([]Result, 0, completeBatch)
 	for r := range d.results {
@@ -449,13 +455,25 @@ func (d *Dispatcher) record(ctx context.Context, batch []Result) {
 	for i, r := range batch {
 		outs[i] = r.Outcome
 	}
-	for wait := 50 * time.Millisecond; ; wait = min(wait*2, 5*time.Second) {
+	for attempt, wait := 1, 50*time.Millisecond; ; attempt, wait = attempt+1, min(wait*2, 5*time.Second) {
 		err := d.q.Complete(context.WithoutCancel(ctx), outs)
 		if err == nil {
 			break
 		}
+		if ctx.Err() != nil && attempt >= stopRecordAttempts {
+			// Not lost: each delivery is still leased in the store and
+			// is claimed again when its lease ends.
+			d.log.Error("delivery outcomes not recorded while stopping; their deliveries run again when their leases end",
+				"err", err, "count", len(outs))
+			return
+		}
 		d.log.Error("recording delivery outcomes; will retry", "err", err, "count", len(outs))
-		time.Sleep(wait)
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done(): // stopping: the last attempts follow at once
+			t.Stop()
+		}
 	}
 	d.mu.Lock()
 	for _, o := range outs {

@@ -163,3 +163,41 @@ func TestLateFailuresDoNotReopenCircuit(t *testing.T) {
 		t.Errorf("circuit opened %d times for 5 fast and %d late failures, want once", opened, late)
 	}
 }
+
+// A dispatcher stopping while its store is gone (closed under it) still
+// returns: recording outcomes is retried a bounded number of times, not
+// forever, and the deliveries stay leased for the next start.
+func TestStopsWhenOutcomesCannotBeRecorded(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	st, err := sqlite.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	arrived, release := make(chan struct{}), make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(arrived)
+		<-release
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	defer srv.Close()
+	msg := store.Message{ActivityID: "a-1", Body: []byte(`{}`), At: time.Now(),
+		Targets: []store.Target{{Peer: "peer.example", Inbox: srv.URL + "/inbox"}}}
+	if err := st.Apply(ctx, store.Change{Messages: []store.Message{msg}}); err != nil {
+		t.Fatal(err)
+	}
+	key, _ := rsa.GenerateKey(rand.Reader, 2048)
+	d := delivery.New(st, delivery.Config{Signer: &httpsig.Signer{KeyID: "https://relay.example/actor#main-key", Key: key},
+		Egress: policy.Egress{AllowPrivate: true}}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	stopped := make(chan struct{})
+	go func() { d.Run(ctx); close(stopped) }()
+	<-arrived
+	st.Close()
+	cancel()
+	close(release)
+	select {
+	case <-stopped:
+	case <-time.After(time.Minute):
+		t.Fatal("the dispatcher did not stop: it retries recording outcomes forever")
+	}
+}

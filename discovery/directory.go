@@ -22,7 +22,10 @@ type Entry struct {
 	Sources  []Source  `json:"sources"`
 	Verified bool      `json:"verified"`
 	LastSeen time.Time `json:"last_seen"`
-	// Down is set when the gossip layer saw the peer fail or leave.
+	// Down is set when the gossip layer saw the peer fail or leave, at
+	// the gossip address its verified announcement names. It is a hint
+	// for operators: members' claims about another member cannot be
+	// verified, so nothing the relay decides depends on it.
 	Down bool `json:"down"`
 	// Signed is the announcement as received, to pass on.
 	Signed []byte `json:"-"`
@@ -60,11 +63,13 @@ func (d *Directory) Put(r Record, signed []byte, src Source, now time.Time) {
 	e.Sources = append(e.Sources, src)
 }
 
-// SetDown marks a peer down (or up again).
-func (d *Directory) SetDown(domain string, down bool) {
+// SetDown marks a peer down (or up again) as the gossip member at addr
+// (host:port). A member of that name at another address is not the peer
+// its verified announcement describes, and changes nothing.
+func (d *Directory) SetDown(domain, addr string, down bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if e := d.m[domain]; e != nil {
+	if e := d.m[domain]; e != nil && e.Record.Gossip != "" && e.Record.Gossip == addr {
 		e.Down = down
 	}
 }

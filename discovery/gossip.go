@@ -21,8 +21,6 @@ const (
 	// maxNodeMeta is kept far under memberlist's 512-byte limit, above
 	// which it panics.
 	maxNodeMeta = 256
-	// verifyQueue bounds announcements waiting for verification.
-	verifyQueue = 1024
 	// maxStateRecords and maxStateBytes bound the records exchanged in
 	// one push/pull, both the state sent and the state accepted.
 	maxStateRecords = 2000
@@ -58,6 +56,10 @@ type GossipConfig struct {
 	Announcement []byte
 	// Logger receives memberlist's and the layer's messages.
 	Logger *slog.Logger
+	// OnRejected, when set, is told why an announcement was refused
+	// before verification (malformed, or the queue too busy to verify it
+	// in time); the Verify function reports its own refusals.
+	OnRejected func(err error)
 }
 
 // Verify checks a signed announcement and returns its record.
@@ -70,19 +72,18 @@ type Verify func(ctx context.Context, signed []byte) (Record, error)
 // Push/pull state exchange carries the full set, for late joiners and for
 // records too large for a gossip packet.
 type Gossip struct {
-	ml      *memberlist.Memberlist
-	q       *memberlist.TransmitLimitedQueue
-	name    string // this node's domain: its own announcements come back
-	verify  Verify
-	dir     *Directory
-	log     *slog.Logger
-	pending chan []byte
-	done    chan struct{}
-	wg      sync.WaitGroup
-
-	// OnRejected, if set before announcements arrive, is told why one
-	// was refused.
-	OnRejected func(err error)
+	ml         *memberlist.Memberlist
+	q          *memberlist.TransmitLimitedQueue
+	name       string // this node's domain: its own announcements come back
+	verify     Verify
+	dir        *Directory
+	log        *slog.Logger
+	waiting    *verifyQueue
+	ctx        context.Context // ends at Shutdown: verifications stop
+	stop       context.CancelFunc
+	done       chan struct{}
+	wg         sync.WaitGroup
+	onRejected func(err error) // GossipConfig.OnRejected
 
 	// mu guards the following fields.
 	mu      sync.Mutex
@@ -114,8 +115,9 @@ func StartGossip(cfg GossipConfig, verify Verify, dir *Directory) (*Gossip, erro
 	if err != nil {
 		return nil, fmt.Errorf("gossip bind %q: %w", cfg.Bind, err)
 	}
-	g := &Gossip{name: cfg.Name, verify: verify, dir: dir, log: cfg.Logger, pending: make(chan []byte, verifyQueue),
-		done: make(chan struct{}), relayed: map[string]uint64{}, own: cfg.Announcement}
+	g := &Gossip{name: cfg.Name, verify: verify, dir: dir, log: cfg.Logger, waiting: newVerifyQueue(maxVerifyQueue),
+		onRejected: cfg.OnRejected, done: make(chan struct{}), relayed: map[string]uint64{}, own: cfg.Announcement}
+	g.ctx, g.stop = context.WithCancel(context.Background())
 	mc.Name, mc.BindAddr, mc.BindPort, mc.AdvertiseAddr, mc.AdvertisePort = cfg.Name, host, port, host, port
 	mc.Delegate, mc.Events = g, g
 	mc.SecretKey, mc.Label = cfg.SecretKey, cfg.Label
@@ -130,11 +132,14 @@ func StartGossip(cfg GossipConfig, verify Verify, dir *Directory) (*Gossip, erro
 		mc.PushPullInterval = cfg.PushPullInterval
 	}
 	if g.ml, err = memberlist.Create(mc); err != nil {
+		g.stop()
 		return nil, fmt.Errorf("gossip: %w", err)
 	}
 	g.q = &memberlist.TransmitLimitedQueue{NumNodes: g.ml.NumMembers, RetransmitMult: 3}
-	g.wg.Add(1)
-	go g.work()
+	g.wg.Go(func() { g.work(true) })
+	for range verifyWorkers - 1 {
+		g.wg.Go(func() { g.work(false) })
+	}
 	if len(cfg.Join) > 0 {
 		if _, err := g.ml.Join(cfg.Join); err != nil {
 			g.Shutdown()
@@ -188,45 +193,38 @@ func (g *Gossip) Shutdown() error {
 	default:
 	}
 	close(g.done)
+	g.stop()
 	err := g.ml.Shutdown()
 	g.wg.Wait()
 	return err
 }
 
-// work verifies received announcements off memberlist's goroutines.
-func (g *Gossip) work() {
-	defer g.wg.Done()
+// work verifies received announcements off memberlist's goroutines: only
+// those of domains verified before if knownOnly.
+func (g *Gossip) work(knownOnly bool) {
 	for {
+		b, stale, ok := g.waiting.pop(time.Now(), maxVerifyWait, knownOnly)
+		for range stale {
+			g.reject(fmt.Errorf("%w: waited over %s for verification", ErrBusy, maxVerifyWait))
+		}
+		if ok {
+			g.accept(b)
+			continue
+		}
 		select {
 		case <-g.done:
 			return
-		case b := <-g.pending:
-			g.accept(b)
+		case <-g.waiting.ready(knownOnly):
 		}
 	}
 }
 
 func (g *Gossip) accept(b []byte) {
-	_, rec, err := Parse(b)
-	if err == nil && rec.Domain == g.name {
-		return // our own announcement, back from the cluster
-	}
-	if err == nil {
-		g.mu.Lock()
-		known := rec.Seq <= g.relayed[rec.Domain]
-		g.mu.Unlock()
-		if known {
-			return // already verified and passed on
-		}
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), verifyTimeout)
+	ctx, cancel := context.WithTimeout(g.ctx, verifyTimeout)
 	defer cancel()
-	rec, err = g.verify(ctx, b)
+	rec, err := g.verify(ctx, b)
 	if err != nil {
-		if g.OnRejected != nil {
-			g.OnRejected(err)
-		}
-		return
+		return // Verify reports its refusals
 	}
 	g.dir.Put(rec, b, SourceGossip, time.Now())
 	g.mu.Lock()
@@ -240,11 +238,32 @@ func (g *Gossip) accept(b []byte) {
 	}
 }
 
+// enqueue checks what needs no network (the envelope, whether it is news)
+// and queues the rest for verification.
 func (g *Gossip) enqueue(b []byte) {
-	select {
-	case g.pending <- append([]byte(nil), b...):
-	default:
-		g.log.Warn("gossip: verification queue full; announcement dropped")
+	_, rec, err := Parse(b)
+	if err != nil {
+		g.reject(err)
+		return
+	}
+	if rec.Domain == g.name {
+		return // our own announcement, back from the cluster
+	}
+	g.mu.Lock()
+	known := rec.Seq <= g.relayed[rec.Domain]
+	g.mu.Unlock()
+	if known {
+		return // already verified and passed on
+	}
+	e, _ := g.dir.Get(rec.Domain)
+	if !g.waiting.push(rec.Domain, rec.Seq, append([]byte(nil), b...), e.Verified, time.Now()) {
+		g.reject(fmt.Errorf("%w: %d announcements wait for verification", ErrBusy, maxVerifyQueue))
+	}
+}
+
+func (g *Gossip) reject(err error) {
+	if g.onRejected != nil {
+		g.onRejected(err)
 	}
 }
 
@@ -313,11 +332,17 @@ func (g *Gossip) MergeRemoteState(buf []byte, join bool) {
 }
 
 // NotifyJoin implements memberlist.EventDelegate.
-func (g *Gossip) NotifyJoin(n *memberlist.Node) { g.dir.SetDown(n.Name, false) }
+func (g *Gossip) NotifyJoin(n *memberlist.Node) { g.dir.SetDown(n.Name, nodeAddr(n), false) }
 
 // NotifyLeave implements memberlist.EventDelegate: a member that failed or
-// left is marked down in the directory.
-func (g *Gossip) NotifyLeave(n *memberlist.Node) { g.dir.SetDown(n.Name, true) }
+// left is marked down in the directory, if it is the member the peer's
+// verified announcement names.
+func (g *Gossip) NotifyLeave(n *memberlist.Node) { g.dir.SetDown(n.Name, nodeAddr(n), true) }
+
+// nodeAddr is a member's gossip address, host:port.
+func nodeAddr(n *memberlist.Node) string {
+	return net.JoinHostPort(n.Addr.String(), strconv.Itoa(int(n.Port)))
+}
 
 // NotifyUpdate implements memberlist.EventDelegate.
 func (g *Gossip) NotifyUpdate(*memberlist.Node) {}

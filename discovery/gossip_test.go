@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -40,8 +41,12 @@ type node struct {
 
 func announce(t testing.TB, n *node, seq uint64, priv ed25519.PrivateKey) []byte {
 	now := time.Now()
+	gossipAddr := ""
+	if n.g != nil {
+		gossipAddr = n.g.Addr()
+	}
 	b, err := Sign(Record{Domain: n.domain, Actor: "https://" + n.domain + "/actor", Inbox: "https://" + n.domain + "/inbox",
-		Software: "runrig test", Regions: []string{"it-bg"}, Seq: seq, Issued: now, Expires: now.Add(time.Hour)},
+		Software: "runrig test", Regions: []string{"it-bg"}, Seq: seq, Issued: now, Expires: now.Add(time.Hour), Gossip: gossipAddr},
 		"https://"+n.domain+"/actor#ed25519-key", priv)
 	if err != nil {
 		t.Fatal(err)
@@ -50,14 +55,17 @@ func announce(t testing.TB, n *node, seq uint64, priv ed25519.PrivateKey) []byte
 }
 
 func TestMergeRemoteStateIsBounded(t *testing.T) {
-	g := &Gossip{pending: make(chan []byte, verifyQueue), log: slogDiscard()}
+	g := &Gossip{waiting: newVerifyQueue(maxVerifyQueue), log: slogDiscard(), dir: NewDirectory(), relayed: map[string]uint64{}}
 	g.MergeRemoteState(make([]byte, maxStateBytes*2), false)
-	if n := len(g.pending); n != 0 {
+	if n := g.waiting.len(); n != 0 {
 		t.Fatalf("oversized state enqueued %d records", n)
 	}
-	g.MergeRemoteState([]byte(`["e30=","e30="]`), false)
-	if len(g.pending) != 2 {
-		t.Fatalf("state of two records enqueued %d", len(g.pending))
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	state, _ := json.Marshal([][]byte{announce(t, &node{domain: "a.example"}, 1, priv), announce(t, &node{domain: "b.example"}, 1, priv),
+		[]byte("{}")})
+	g.MergeRemoteState(state, false)
+	if n := g.waiting.len(); n != 2 {
+		t.Fatalf("state of two records (and one malformed) enqueued %d", n)
 	}
 }
 
@@ -78,16 +86,22 @@ func TestGossipCluster(t *testing.T) {
 	for i, nd := range nodes {
 		v := NewVerifier(ring)
 		cfg := GossipConfig{Name: nd.domain, Bind: "127.0.0.1:0", Profile: "local", Label: "runrig-test",
-			ProbeInterval: 200 * time.Millisecond, GossipInterval: 50 * time.Millisecond, PushPullInterval: time.Second}
+			ProbeInterval: 200 * time.Millisecond, GossipInterval: 50 * time.Millisecond, PushPullInterval: time.Second,
+			OnRejected: func(err error) { nd.rej.Store(Reason(err), true) }}
 		if i > 0 {
 			cfg.Join = []string{nodes[0].g.Addr()}
 		}
-		g, err := StartGossip(cfg, v.Verify, nd.dir)
+		verify := func(ctx context.Context, b []byte) (Record, error) {
+			r, err := v.Verify(ctx, b)
+			if err != nil {
+				nd.rej.Store(Reason(err), true)
+			}
+			return r, err
+		}
+		g, err := StartGossip(cfg, verify, nd.dir)
 		if err != nil {
 			t.Fatalf("node %d: %v", i, err)
 		}
-		nd := nd
-		g.OnRejected = func(err error) { nd.rej.Store(Reason(err), true) }
 		nd.g = g
 		t.Cleanup(func() { g.Shutdown() })
 	}

@@ -87,6 +87,7 @@ var (
 	ErrExpired   = errors.New("announcement expired or not yet valid")
 	ErrReplay    = errors.New("announcement is not newer than the one held")
 	ErrBlocked   = errors.New("domain blocked by policy")
+	ErrBusy      = errors.New("too many announcements wait for verification")
 )
 
 // reasons label announcement errors.
@@ -94,7 +95,7 @@ var reasons = []struct {
 	err   error
 	label string
 }{{ErrTooLarge, "too_large"}, {ErrMalformed, "malformed"}, {ErrForged, "forged"}, {ErrKey, "key"},
-	{ErrExpired, "expired"}, {ErrReplay, "replay"}, {ErrBlocked, "blocked"}}
+	{ErrExpired, "expired"}, {ErrReplay, "replay"}, {ErrBlocked, "blocked"}, {ErrBusy, "busy"}}
 
 // Reason returns a short label for an announcement error.
 func Reason(err error) string {

@@ -68,7 +68,8 @@ func (s *Server) federate(ctx context.Context) error {
 	now := time.Now()
 	for _, e := range s.directory.List(now) {
 		r := e.Record
-		if !e.Verified || e.Down || r.Domain == s.host {
+		// Down is gossip's unverifiable hint: it does not stop a follow.
+		if !e.Verified || r.Domain == s.host {
 			continue
 		}
 		if d := s.judge(policy.Subject{Peer: r.Domain, Actor: r.Actor}); d.Action.Blocks() || d.Action == policy.Limit {

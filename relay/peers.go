@@ -40,7 +40,11 @@ func (s *Server) startGossip(ctx context.Context) error {
 		return err
 	}
 	g, err := discovery.StartGossip(discovery.GossipConfig{Name: s.host, Bind: gc.Bind, Join: gc.Join,
-		Profile: gc.Profile, SecretKey: key, Label: gc.Label, Announcement: first, Logger: s.log.With("component", "gossip")},
+		Profile: gc.Profile, SecretKey: key, Label: gc.Label, Announcement: first, Logger: s.log.With("component", "gossip"),
+		OnRejected: func(err error) {
+			s.metrics.announcements.WithLabelValues(discovery.Reason(err)).Inc()
+			s.peerLog.Warn("gossip", discovery.Reason(err), "gossiped announcement refused", "err", err)
+		}},
 		s.VerifyAnnouncement, s.directory)
 	if err != nil {
 		return err

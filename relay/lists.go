@@ -29,6 +29,8 @@ func (s *Server) ImportList(ctx context.Context, op Operator, name string, data 
 	if err != nil {
 		return ImportResult{}, fmt.Errorf("%w: %v", policy.ErrBadRule, err)
 	}
+	s.listWrites.Lock()
+	defer s.listWrites.Unlock()
 	existing, err := s.store.Rules(ctx)
 	if err != nil {
 		return ImportResult{}, err
@@ -57,15 +59,21 @@ func (s *Server) ImportList(ctx context.Context, op Operator, name string, data 
 		return res, nil
 	}
 	details, _ := json.Marshal(map[string]any{"added": len(res.Added), "skipped": res.Skipped, "draft": draft})
-	ids, err := s.store.Moderate(ctx, store.ModerationChange{Add: res.Added, Audit: []store.AuditEntry{{
+	ids, err := s.store.Moderate(ctx, store.ModerationChange{Add: res.Added, AddUnruled: true, Audit: []store.AuditEntry{{
 		Who: op.Who, What: "list.import", Subject: name, Why: op.Why, Source: "list:" + name, Details: details,
 	}}})
 	if err != nil {
 		return ImportResult{}, err
 	}
-	for i := range res.Added {
-		res.Added[i].ID = ids[i]
+	added := res.Added[:0]
+	for i, r := range res.Added {
+		if r.ID = ids[i]; r.ID == 0 {
+			res.Skipped = append(res.Skipped, r.Subject) // a moderator's rule came first
+			continue
+		}
+		added = append(added, r)
 	}
+	res.Added = added
 	s.log.Info("list imported", "list", name, "added", len(res.Added), "skipped", len(res.Skipped), "draft", draft, "by", op.Who)
 	return res, s.reloadPolicy(ctx)
 }

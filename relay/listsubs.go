@@ -79,6 +79,8 @@ func (s *Server) UnsubscribeList(ctx context.Context, op Operator, name string) 
 // the list dropped are reported as retracted, and their rules are kept for
 // a moderator to decide.
 func (s *Server) SyncList(ctx context.Context, name string) (admin.Synced, error) {
+	s.listWrites.Lock()
+	defer s.listWrites.Unlock()
 	lists, err := s.store.ListSubscriptions(ctx)
 	if err != nil {
 		return admin.Synced{}, err
@@ -111,7 +113,15 @@ func (s *Server) SyncList(ctx context.Context, name string) (admin.Synced, error
 	if err != nil {
 		return res, err
 	}
-	if len(ids) > 0 || len(res.Retracted) > 0 {
+	res.Added = res.Added[:0]
+	for i, id := range ids {
+		if d := change.Add[i].Subject; id == 0 {
+			res.Skipped = append(res.Skipped, d) // a moderator's rule came first
+		} else {
+			res.Added = append(res.Added, d)
+		}
+	}
+	if len(res.Added) > 0 || len(res.Retracted) > 0 {
 		s.log.Info("shared list synced", "list", name, "added", len(res.Added), "retracted", len(res.Retracted),
 			"draft", l.Draft)
 	}
@@ -146,7 +156,7 @@ func (s *Server) diffList(ctx context.Context, l *store.ListSubscription, entrie
 	}
 	now := time.Now().UTC()
 	who := "list:" + l.Name
-	change := store.ModerationChange{PutList: l}
+	change := store.ModerationChange{PutList: l, AddUnruled: true}
 	current := map[string]bool{}
 	for _, e := range entries {
 		current[e.Domain] = true

@@ -650,3 +650,54 @@ func TestPolicyCountersStayBounded(t *testing.T) {
 		t.Errorf("suspensions by moderators' rules counted %q, want 3", v)
 	}
 }
+
+// Syncs of one list at once (the background one and operators') add each
+// domain's rule once; a moderator's rule made while the list is fetched
+// is kept, and the list's rule for that domain skipped.
+func TestConcurrentListSyncs(t *testing.T) {
+	r := startRelay(t, nil)
+	ctx := context.Background()
+	var b strings.Builder
+	b.WriteString("#domain,#severity\n")
+	for i := range 200 {
+		fmt.Fprintf(&b, "spam-%03d.example,suspend\n", i)
+	}
+	var fetches atomic.Int32
+	lists := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if fetches.Add(1) == 1 { // during the first fetch a moderator acts
+			if _, _, err := r.Admin.Block(ctx, admin.Block{Domain: "spam-007.example", Severity: "limit", Reason: "ours"}); err != nil {
+				t.Error(err)
+			}
+		}
+		w.Write([]byte(b.String()))
+	}))
+	defer lists.Close()
+	if _, err := r.Admin.SubscribeList(ctx, admin.ListSubscribe{Name: "shared", URL: lists.URL + "/blocks.csv", Reason: "consensus"}); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			if _, err := r.Admin.SyncList(ctx, "shared"); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Go(func() {
+		if _, err := r.Admin.ImportList(ctx, admin.ImportList{Name: "shared", Content: b.String(), Reason: "by hand"}); err != nil {
+			t.Error(err)
+		}
+	})
+	wg.Wait()
+	rules, _ := r.Admin.Rules(ctx)
+	bySubject := map[string][]policy.Rule{}
+	for _, rule := range rules {
+		bySubject[rule.Subject] = append(bySubject[rule.Subject], rule)
+	}
+	if len(rules) != 200 || len(bySubject) != 200 {
+		t.Fatalf("%d rules for %d domains after concurrent syncs, want 200 for 200", len(rules), len(bySubject))
+	}
+	if rs := bySubject["spam-007.example"]; rs[0].Source != "manual" || rs[0].Action != policy.Limit {
+		t.Errorf("the moderator's rule made during the fetch = %+v", rs)
+	}
+}

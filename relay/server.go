@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -91,8 +92,11 @@ type Server struct {
 	// every change; limiter enforces the inbound rates they scale.
 	trustLevels atomic.Pointer[map[string]trust.Level]
 	limiter     *trust.Limiter
-	pins        pins
-	rejections  peerCounts // inbox refusals per peer since start
+	// listWrites serialises list imports and syncs (the background one
+	// and an operator's), each reading the rules and then writing.
+	listWrites sync.Mutex
+	pins       pins
+	rejections peerCounts // inbox refusals per peer since start
 
 	metrics     *metrics
 	inboxSlots  chan struct{} // bounds concurrent inbox requests

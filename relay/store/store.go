@@ -211,6 +211,11 @@ type TrustSetting struct {
 type ModerationChange struct {
 	// Add creates rules (their ids are assigned).
 	Add []policy.Rule
+	// AddUnruled, for the rules of a list, adds only those whose kind and
+	// subject have no rule yet when the change commits (a rule a moderator
+	// made meanwhile wins); the others get id 0. A list rule's kind and
+	// subject are unique.
+	AddUnruled bool
 	// Remove deletes rules by id; ErrNotFound if one does not exist.
 	Remove []int64
 	// Approve turns draft rules into live ones; ErrNotFound if one is not

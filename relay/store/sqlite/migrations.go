@@ -210,6 +210,11 @@ var migrations = []string{
 		created_at INTEGER NOT NULL,
 		updated_at INTEGER NOT NULL
 	);`,
+	// 11: a list brings at most one rule per kind and subject (two syncs
+	// at once could add duplicates: the first of each is kept).
+	`DELETE FROM rules WHERE source LIKE 'list:%' AND id NOT IN (
+		SELECT min(id) FROM rules WHERE source LIKE 'list:%' GROUP BY kind, subject);
+	CREATE UNIQUE INDEX rules_list_subject ON rules(kind, subject) WHERE source LIKE 'list:%';`,
 }
 
 // SchemaVersion is the version a freshly migrated store has.

@@ -52,7 +52,7 @@ func (db *DB) Moderate(ctx context.Context, c store.ModerationChange) ([]int64, 
 		if err = approveRules(ctx, tx, c.Approve); err != nil {
 			return err
 		}
-		if ids, err = addRules(ctx, tx, c.Add); err != nil {
+		if ids, err = addRules(ctx, tx, c.Add, c.AddUnruled); err != nil {
 			return err
 		}
 		for _, step := range []func() error{
@@ -105,9 +105,22 @@ func approveRules(ctx context.Context, tx *sql.Tx, ids []int64) error {
 	return nil
 }
 
-func addRules(ctx context.Context, tx *sql.Tx, rules []policy.Rule) ([]int64, error) {
+// addRules inserts rules; with unruled, only those whose kind and subject
+// have no rule (id 0 for the others).
+func addRules(ctx context.Context, tx *sql.Tx, rules []policy.Rule, unruled bool) ([]int64, error) {
 	var ids []int64
 	for _, r := range rules {
+		if unruled {
+			var n int
+			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM rules WHERE kind = ? AND subject = ?`,
+				r.Kind, r.Subject).Scan(&n); err != nil {
+				return nil, err
+			}
+			if n > 0 {
+				ids = append(ids, 0)
+				continue
+			}
+		}
 		filters, _ := json.Marshal(r.Filters)
 		var id int64
 		if err := tx.QueryRowContext(ctx, `INSERT INTO rules(kind, subject, action, filters, public_comment,

@@ -322,53 +322,10 @@ func TestListingIndex(t *testing.T) {
 	}
 }
 
-func TestModerationAndAppendOnlyAudit(t *testing.T) {
-	ctx := context.Background()
-	dir := t.TempDir()
-	db := open(t, dir)
-	defer db.Close()
-	now := time.Now()
-	s := store.Subscriber{Peer: "bad.example", Actor: "https://bad.example/actor", Inbox: "https://bad.example/inbox",
-		FollowID: "f", Style: store.Mastodon, State: store.Accepted, CreatedAt: now, UpdatedAt: now}
-	db.Apply(ctx, store.Change{Upsert: &s, Messages: []store.Message{msg("a1", "bad.example", "ok.example")}})
-	rule := policy.Rule{Kind: policy.Domain, Subject: "bad.example", Action: policy.Suspend, Source: "manual",
-		PublicComment: "spam", Filters: policy.Filters{Keywords: []string{"casino"}}, Created: now, Author: "mod"}
-	if _, err := db.Moderate(ctx, store.ModerationChange{Add: []policy.Rule{rule}}); err == nil {
-		t.Fatal("a change without an audit entry was applied")
-	}
-	ids, err := db.Moderate(ctx, store.ModerationChange{Add: []policy.Rule{rule}, DropPeers: []string{"bad.example"},
-		Audit: []store.AuditEntry{{Who: "mod", What: "block", Subject: "bad.example", Why: "spam"}}})
-	if err != nil || len(ids) != 1 {
-		t.Fatalf("Moderate = %v, %v", ids, err)
-	}
-	rules, _ := db.Rules(ctx)
-	if len(rules) != 1 || rules[0].ID != ids[0] || rules[0].Filters.Keywords[0] != "casino" || rules[0].Author != "mod" {
-		t.Fatalf("rules = %+v", rules)
-	}
-	if subs, _ := db.PeerSubscriptions(ctx, "bad.example"); len(subs) != 0 {
-		t.Errorf("suspended peer keeps subscriptions: %+v", subs)
-	}
-	if d, _ := db.Deliveries(ctx, store.DeliveryFilter{}); len(d) != 1 || d[0].Peer != "ok.example" {
-		t.Errorf("deliveries after suspension = %+v", d)
-	}
-	if _, err := db.Moderate(ctx, store.ModerationChange{Remove: []int64{999},
-		Audit: []store.AuditEntry{{Who: "mod", What: "rule.remove", Subject: "999"}}}); !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("removing a missing rule = %v", err)
-	}
-	entries, _ := db.Audit(ctx, 0, 0)
-	if len(entries) != 1 || entries[0].What != "block" || entries[0].Who != "mod" {
-		t.Fatalf("audit = %+v (a failed change must leave no entry)", entries)
-	}
-	for _, q := range []string{`UPDATE audit SET why = 'x'`, `DELETE FROM audit`} {
-		if _, err := db.w.Exec(q); err == nil || !strings.Contains(err.Error(), "append-only") {
-			t.Errorf("%s: %v", q, err)
-		}
-	}
-}
-
-// A store of the previous schema version, in use (with a subscriber, a
-// rule and a queued delivery), is migrated to the current one: what it
-// held is kept, and what the new version adds works.
+// A store of the previous schema version, holding what it could (a
+// subscription, a queued delivery, and the duplicate rules two list syncs
+// at once could leave), is migrated to the current one: what it held is
+// kept, the duplicates go, and what the new version adds works.
 func TestMigrateFromPreviousVersion(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -385,26 +342,24 @@ func TestMigrateFromPreviousVersion(t *testing.T) {
 	if _, err := raw.Exec(fmt.Sprintf(`PRAGMA user_version = %d`, prev)); err != nil {
 		t.Fatal(err)
 	}
-	raw.Close()
-	// Fill it through the previous version's tables as the relay would.
-	db := open(t, dir)
-	if err := db.Apply(ctx, store.Change{Upsert: &store.Subscriber{Peer: "p1", Actor: "http://p1/actor", Inbox: "http://p1/inbox",
-		FollowID: "http://p1/f/1", Style: store.Mastodon, State: store.Accepted},
-		Messages: []store.Message{{ActivityID: "a1", Body: []byte(`{}`), At: time.Now(),
-			Targets: []store.Target{{Peer: "p1", Inbox: "http://p1/inbox"}}}}}); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
-	// Back to the previous version, as an older binary left it.
-	raw, _ = sql.Open("sqlite", "file:"+filepath.Join(dir, FileName))
-	for _, q := range []string{`DROP TABLE relay_follows`, fmt.Sprintf(`PRAGMA user_version = %d`, prev)} {
+	// The previous version's rows, as it wrote them.
+	for _, q := range []string{
+		`INSERT INTO subscribers(slice, peer, actor, inbox, follow_id, style, state, created_at, updated_at)
+			VALUES ('', 'p1', 'http://p1/actor', 'http://p1/inbox', 'http://p1/f/1', 'mastodon', 'accepted', 1, 1)`,
+		`INSERT INTO rules(id, kind, subject, action, source, created_at, author) VALUES
+			(1, 'domain', 'spam.example', 'suspend', 'list:a', 1, 'list:a'),
+			(2, 'domain', 'spam.example', 'suspend', 'list:a', 1, 'list:a'),
+			(3, 'domain', 'spam.example', 'suspend', 'list:b', 1, 'list:b'),
+			(4, 'domain', 'spam.example', 'limit', 'manual', 1, 'mod'),
+			(5, 'domain', 'ads.example', 'limit', 'list:a', 1, 'list:a')`,
+	} {
 		if _, err := raw.Exec(q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
 	raw.Close()
 
-	db = open(t, dir)
+	db := open(t, dir)
 	defer db.Close()
 	if v, _ := db.SchemaVersion(ctx); v != SchemaVersion {
 		t.Fatalf("schema version %d, want %d", v, SchemaVersion)
@@ -412,15 +367,26 @@ func TestMigrateFromPreviousVersion(t *testing.T) {
 	if sub, err := db.Subscriber(ctx, "", "p1"); err != nil || sub.State != store.Accepted {
 		t.Fatalf("subscription after migration: %+v %v", sub, err)
 	}
-	if d, _ := db.QueueDepth(ctx); d[store.Queued] != 1 {
-		t.Fatalf("queue after migration: %v", d)
-	}
-	f := &store.RelayFollow{Peer: "r1", Actor: "http://r1/actor", Inbox: "http://r1/inbox", FollowID: "http://me/f/1", State: store.Pending}
-	if err := db.Apply(ctx, store.Change{Follow: f}); err != nil {
+	rules, err := db.Rules(ctx)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if fs, err := db.RelayFollows(ctx); err != nil || len(fs) != 1 || fs[0].Peer != "r1" {
-		t.Fatalf("relay follows after migration: %+v %v", fs, err)
+	var ids []int64
+	for _, r := range rules {
+		ids = append(ids, r.ID)
+	}
+	if fmt.Sprint(ids) != "[1 4 5]" {
+		t.Fatalf("rules after migration %v, want the first list rule per domain and the manual one: [1 4 5]", ids)
+	}
+	added, err := db.Moderate(ctx, store.ModerationChange{AddUnruled: true, Audit: []store.AuditEntry{{Who: "list:c", What: "list.sync"}},
+		Add: []policy.Rule{{Kind: policy.Domain, Subject: "spam.example", Action: policy.Suspend, Source: "list:c"},
+			{Kind: policy.Domain, Subject: "new.example", Action: policy.Suspend, Source: "list:c"}}})
+	if err != nil || len(added) != 2 || added[0] != 0 || added[1] == 0 {
+		t.Fatalf("adding list rules for a ruled and an unruled domain: ids %v, %v", added, err)
+	}
+	if _, err := db.Moderate(ctx, store.ModerationChange{Audit: []store.AuditEntry{{Who: "list:c", What: "list.sync"}},
+		Add: []policy.Rule{{Kind: policy.Domain, Subject: "ads.example", Action: policy.Suspend, Source: "list:c"}}}); err == nil {
+		t.Fatal("a second list rule for one domain was stored")
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	vocab "github.com/go-ap/activitypub"
 
 	"github.com/runrig/runrig/policy"
+	"github.com/runrig/runrig/trust"
 )
 
 // Errors of parseInbound; both mean 400.
@@ -50,6 +51,10 @@ type inbound struct {
 	viaActor string
 	// decision is what the moderation rules say of the sender.
 	decision policy.Decision
+	// newPin, set when the verified key's id was never pinned, is pinned
+	// for pinPeer once the activity is accepted.
+	newPin  *trust.Key
+	pinPeer string
 }
 
 // envelope holds what go-ap/activitypub does not model (signature,

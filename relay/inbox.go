@@ -206,6 +206,14 @@ func (s *Server) receive(ctx context.Context, r *http.Request, body []byte, inbo
 		return in, "", rf
 	}
 	result, err := s.process(ctx, in, inboxSlice)
+	if err == nil && in.newPin != nil {
+		// Pinned only now: a request refused (a stranger's post, a peer
+		// over its rate) pins nothing. Failing to pin is not failing the
+		// accepted activity; the next one tries again.
+		if perr := s.recordPin(ctx, in.pinPeer, *in.newPin); perr != nil {
+			s.log.Error("pinning a peer's key", "peer", in.pinPeer, "key", in.newPin.ID, "err", perr)
+		}
+	}
 	return in, result, err
 }
 
@@ -221,6 +229,13 @@ func (s *Server) verify(ctx context.Context, signed *httpsig.Signed, in *inbound
 	key, cached, err := s.keys.Get(ctx, signed.KeyID)
 	if err != nil && in.Type == vocab.DeleteType && in.ObjectID == in.Actor && fetch.Gone(err) {
 		return errGoneActorDelete
+	}
+	var budget *trust.BudgetError
+	if errors.As(err, &budget) {
+		secs := int(budget.RetryAfter/time.Second) + 1
+		rf := refuse(http.StatusTooManyRequests, "rate_limited", "too many new keys from %s; retry in %d s", budget.Host, secs)
+		rf.retryAfter = secs
+		return rf
 	}
 	if err != nil {
 		s.metrics.sigFailures.WithLabelValues("key_fetch").Inc()
@@ -250,10 +265,15 @@ func (s *Server) verify(ctx context.Context, signed *httpsig.Signed, in *inbound
 		s.metrics.sigFailures.WithLabelValues("key_owner").Inc()
 		return refuse(http.StatusUnauthorized, "signature", "signature: key owner %s may not act for %s", key.Owner, in.Actor)
 	}
+	peer := in.Peer
 	if in.Via != "" {
-		return s.checkPin(ctx, in.Via, key)
+		peer = in.Via
 	}
-	return s.checkPin(ctx, in.Peer, key)
+	newPin, err := s.checkPin(ctx, peer, key)
+	if newPin {
+		in.newPin, in.pinPeer = &key, peer
+	}
+	return err
 }
 
 // isSelf reports whether host (a Host header) names the authority of

@@ -141,6 +141,44 @@ func TestKeyRotation(t *testing.T) {
 	}
 }
 
+// Keys are pinned only for accepted activities: a stranger signing with
+// key ids it mints (one per made-up user) pins nothing, however many it
+// sends; a subscriber's user key is pinned when its post is accepted.
+func TestStrangersPinNoKeys(t *testing.T) {
+	r := startRelay(t, nil)
+	ctx := context.Background()
+	stranger, member := newInstance(t, relaytest.Mastodon), newInstance(t, relaytest.Mastodon)
+	subscribe(t, r, member)
+	for i := range 5 {
+		keyID := fmt.Sprintf("%s/users/minted%d#main-key", stranger.Server.URL, i)
+		if status, text, _ := stranger.PostWith(ctx, r.Inbox(), stranger.Note("", "hello", nil), relaytest.Signing{KeyID: keyID}); status != http.StatusForbidden {
+			t.Fatalf("a stranger's post: %d %s", status, text)
+		}
+	}
+	userKey := member.Server.URL + "/users/alice#main-key"
+	publish := func() int {
+		status, _, _ := member.PostWith(ctx, r.Inbox(), member.Note("", "potatoes", nil), relaytest.Signing{KeyID: userKey})
+		return status
+	}
+	if status := publish(); status != http.StatusAccepted {
+		t.Fatalf("a subscriber's post signed by a user's key: %d", status)
+	}
+	keys, err := r.Admin.Keys(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pinned := map[string]bool{}
+	for _, k := range keys {
+		pinned[k.KeyID] = true
+		if k.Peer == stranger.Host() {
+			t.Errorf("a stranger's refused request pinned %s", k.KeyID)
+		}
+	}
+	if !pinned[userKey] {
+		t.Errorf("the subscriber's accepted post did not pin its key; pinned %v", pinned)
+	}
+}
+
 // By default the relay refuses to fetch keys from private addresses, so a
 // loopback peer cannot even be verified.
 func TestPrivateAddressGuard(t *testing.T) {

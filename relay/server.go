@@ -149,9 +149,6 @@ func New(ctx context.Context, cfg Config, st store.Store, log *slog.Logger) (*Se
 	if err := s.reloadPolicy(ctx); err != nil {
 		return nil, err
 	}
-	if err := s.loadPins(ctx); err != nil {
-		return nil, err
-	}
 	if s.announceKey, err = s.loadAnnounceKey(ctx); err != nil {
 		return nil, err
 	}

@@ -5,6 +5,8 @@ import (
 	"crypto"
 	"errors"
 	"fmt"
+	"net/url"
+	"strings"
 	"sync"
 	"time"
 )
@@ -48,13 +50,37 @@ type KeysConfig struct {
 	// could not be fetched is not fetched again for that long, however
 	// many requests name it. Default 1m.
 	FailureTTL time.Duration
+	// HostFetches bounds the fetches of keys not cached per host of the
+	// key id: Burst at once, then PerSecond. A host minting key ids (or
+	// requests naming made-up key ids on it) makes this relay fetch no
+	// more than that from it. Default 300 at once, then 5 a second.
+	HostFetches RateConfig
 }
+
+// ErrHostFetchBudget is returned by [Keys.Get] and [Keys.Refresh] when the
+// key's host has had its share of fetches; RetryAfter says how long until
+// the next one.
+var ErrHostFetchBudget = errors.New("too many key fetches from this host")
+
+// BudgetError is an [ErrHostFetchBudget] with the wait until the host may
+// be fetched from again.
+type BudgetError struct {
+	Host       string
+	RetryAfter time.Duration
+}
+
+func (e *BudgetError) Error() string {
+	return fmt.Sprintf("%v (%s); retry in %s", ErrHostFetchBudget, e.Host, e.RetryAfter.Round(time.Second))
+}
+
+func (e *BudgetError) Unwrap() error { return ErrHostFetchBudget }
 
 // Keys is a cache of peers' public keys. It is safe for concurrent use.
 type Keys struct {
 	fetch KeyFetcher
 	cfg   KeysConfig
 	now   func() time.Time
+	hosts *Limiter // fetches per key host
 
 	// mu guards the following fields.
 	mu       sync.Mutex
@@ -89,8 +115,14 @@ func NewKeys(f KeyFetcher, cfg KeysConfig) *Keys {
 	if cfg.FailureTTL <= 0 {
 		cfg.FailureTTL = time.Minute
 	}
-	return &Keys{fetch: f, cfg: cfg, now: time.Now, entries: map[string]Key{}, inflight: map[string]*call{},
-		failed: map[string]failure{}}
+	if cfg.HostFetches.PerSecond <= 0 {
+		cfg.HostFetches.PerSecond = 5
+	}
+	if cfg.HostFetches.Burst <= 0 {
+		cfg.HostFetches.Burst = 300
+	}
+	return &Keys{fetch: f, cfg: cfg, now: time.Now, hosts: NewLimiter(cfg.HostFetches), entries: map[string]Key{},
+		inflight: map[string]*call{}, failed: map[string]failure{}}
 }
 
 // Get returns the key with id keyID, from the cache when it holds a fresh
@@ -134,6 +166,11 @@ func (k *Keys) load(ctx context.Context, keyID string) (Key, error) {
 		case <-ctx.Done():
 			return Key{}, ctx.Err()
 		}
+	}
+	host := hostOf(keyID)
+	if ok, wait := k.hosts.Allow(host, Normal); !ok {
+		k.mu.Unlock()
+		return Key{}, &BudgetError{Host: host, RetryAfter: wait}
 	}
 	c := &call{done: make(chan struct{})}
 	k.inflight[keyID] = c
@@ -197,4 +234,13 @@ func (k *Keys) put(key Key) {
 		delete(k.entries, oldest)
 	}
 	k.entries[key.ID] = key
+}
+
+// hostOf is the host of a key id, in lower case ("" when it has none).
+func hostOf(keyID string) string {
+	u, err := url.Parse(keyID)
+	if err != nil {
+		return ""
+	}
+	return strings.ToLower(u.Host)
 }

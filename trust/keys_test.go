@@ -117,3 +117,39 @@ func TestKeysRememberFailures(t *testing.T) {
 		t.Fatalf("failures remembered = %d, want at most 2", n)
 	}
 }
+
+// A host minting key ids (or requests naming made-up ids on it) gets a
+// bounded number of fetches; other hosts keep theirs, and the budget
+// refills.
+func TestKeyFetchesBoundedPerHost(t *testing.T) {
+	f := &countingFetcher{owner: "https://evil.example/actor"}
+	k := NewKeys(f, KeysConfig{HostFetches: RateConfig{PerSecond: 1, Burst: 3}})
+	now := time.Unix(1000, 0)
+	k.now = func() time.Time { return now }
+	k.hosts.now = k.now
+	ctx := context.Background()
+	refused := 0
+	for i := range 10 {
+		_, _, err := k.Get(ctx, "https://EVIL.example/users/u"+string(rune('a'+i))+"#main-key")
+		var be *BudgetError
+		switch {
+		case errors.As(err, &be) && errors.Is(err, ErrHostFetchBudget) && be.Host == "evil.example" && be.RetryAfter > 0:
+			refused++
+		case err != nil:
+			t.Fatalf("Get: %v", err)
+		}
+	}
+	if got := f.n.Load(); got != 3 || refused != 7 {
+		t.Fatalf("%d fetches and %d refusals for 10 minted key ids; want 3 and 7", got, refused)
+	}
+	if _, _, err := k.Get(ctx, "https://good.example/actor#main-key"); err != nil {
+		t.Fatalf("another host was refused: %v", err)
+	}
+	if _, cached, err := k.Get(ctx, "https://EVIL.example/users/ua#main-key"); err != nil || !cached {
+		t.Fatalf("a cached key costs no fetch: cached %v, %v", cached, err)
+	}
+	now = now.Add(time.Second)
+	if _, _, err := k.Get(ctx, "https://evil.example/users/new#main-key"); err != nil {
+		t.Fatalf("after a second the host may be fetched from again: %v", err)
+	}
+}

@@ -153,8 +153,12 @@ type Endorsement struct {
 type Keys interface {
 	// PinnedKeys returns every pinned key.
 	PinnedKeys(ctx context.Context) ([]PinnedKey, error)
+	// PinnedKey returns the pin of one key id, or ErrNotFound.
+	PinnedKey(ctx context.Context, keyID string) (PinnedKey, error)
 	// PinKey records a pin or a rotation of one (with its audit entry).
-	PinKey(ctx context.Context, k PinnedKey, audit *AuditEntry) error
+	// A peer keeps at most keepPerPeer pins: a new one beyond that makes
+	// the peer's pins first seen longest ago go.
+	PinKey(ctx context.Context, k PinnedKey, audit *AuditEntry, keepPerPeer int) error
 }
 
 // PinnedKey is the key a peer signs with, as first verified.

@@ -503,3 +503,44 @@ func TestStoreFileIsPrivate(t *testing.T) {
 		t.Fatalf("reopened store mode = %v, want 0600", fi.Mode().Perm())
 	}
 }
+
+// A peer keeps at most keepPerPeer pinned keys: a new one beyond that
+// makes its pins first seen longest ago go; other peers keep theirs, and
+// a rotation of a kept pin stays one pin.
+func TestPinsBoundedPerPeer(t *testing.T) {
+	ctx := context.Background()
+	db := open(t, t.TempDir())
+	defer db.Close()
+	t0 := time.Unix(1000, 0)
+	pin := func(peer string, i int, fp string) {
+		t.Helper()
+		k := store.PinnedKey{KeyID: fmt.Sprintf("https://%s/users/u%d#main-key", peer, i), Owner: "o", Peer: peer,
+			Fingerprint: fp, FirstSeen: t0.Add(time.Duration(i) * time.Second)}
+		if err := db.PinKey(ctx, k, nil, 3); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pin("other.example", 0, "f")
+	for i := range 5 {
+		pin("minting.example", i, "f")
+	}
+	pin("minting.example", 4, "rotated")
+	keys, err := db.PinnedKeys(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, k := range keys {
+		got = append(got, strings.TrimPrefix(k.KeyID, "https://")+"="+k.Fingerprint)
+	}
+	want := "minting.example/users/u2#main-key=f minting.example/users/u3#main-key=f minting.example/users/u4#main-key=rotated other.example/users/u0#main-key=f"
+	if strings.Join(got, " ") != want {
+		t.Fatalf("pins = %s\nwant   %s", strings.Join(got, " "), want)
+	}
+	if k, err := db.PinnedKey(ctx, "https://minting.example/users/u3#main-key"); err != nil || k.Peer != "minting.example" {
+		t.Fatalf("PinnedKey = %+v, %v", k, err)
+	}
+	if _, err := db.PinnedKey(ctx, "https://minting.example/users/u0#main-key"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("an evicted pin: %v", err)
+	}
+}

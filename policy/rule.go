@@ -52,7 +52,10 @@ const (
 	Domain Kind = "domain"
 	// Actor rules cover one actor IRI.
 	Actor Kind = "actor"
-	// Key rules cover one key id.
+	// Key rules cover one key: its id, or its fingerprint
+	// ("sha256:" and the hex SHA-256 of its SubjectPublicKeyInfo), which
+	// covers the key under any id. A rule on a key id also covers the
+	// fingerprint of the key pinned for that id.
 	Key Kind = "key"
 )
 
@@ -143,7 +146,16 @@ func (r *Rule) Normalize() error {
 			return fmt.Errorf("%w: domain %q", ErrBadRule, r.Subject)
 		}
 		r.Subject = p
-	case Actor, Key:
+	case Key:
+		if fp, ok := ParseKeyFingerprint(r.Subject); ok {
+			r.Subject = fp
+			break
+		}
+		if _, err := PeerOf(r.Subject); err != nil {
+			return fmt.Errorf("%w: key %q is neither an http(s) IRI nor a fingerprint (sha256:HEX)", ErrBadRule, r.Subject)
+		}
+		r.Subject = NormalizeIRI(r.Subject)
+	case Actor:
 		if _, err := PeerOf(r.Subject); err != nil {
 			return fmt.Errorf("%w: %s %q is not an http(s) IRI", ErrBadRule, r.Kind, r.Subject)
 		}
@@ -161,4 +173,30 @@ func (r *Rule) Normalize() error {
 		return fmt.Errorf("%w: comment too long", ErrBadRule)
 	}
 	return nil
+}
+
+// fingerprintPrefix starts a key rule's subject that names a key by its
+// fingerprint.
+const fingerprintPrefix = "sha256:"
+
+// ParseKeyFingerprint reads a key fingerprint subject, "sha256:" and 64
+// hex digits (any case, as operators copy them), into its one spelling.
+func ParseKeyFingerprint(s string) (string, bool) {
+	s = strings.ToLower(strings.TrimSpace(s))
+	hexPart, ok := strings.CutPrefix(s, fingerprintPrefix)
+	if !ok || len(hexPart) != 64 {
+		return "", false
+	}
+	for _, c := range hexPart {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return "", false
+		}
+	}
+	return s, true
+}
+
+// KeyFingerprintSubject is the subject of a key rule covering the key with
+// this fingerprint (hex SHA-256 of its SubjectPublicKeyInfo).
+func KeyFingerprintSubject(fingerprint string) string {
+	return fingerprintPrefix + strings.ToLower(fingerprint)
 }

@@ -8,9 +8,10 @@ import (
 )
 
 // Subject is who a decision is about. Peer is always set; Actor and KeyID
-// when known.
+// when known; KeyFingerprint (hex SHA-256 of the key) once the key is.
 type Subject struct {
 	Peer, Actor, KeyID string
+	KeyFingerprint     string
 }
 
 // Decision is the outcome of the rules for a subject.
@@ -78,7 +79,10 @@ func NewSet(mode Mode, rules []Rule, now time.Time) *Set {
 			a := NormalizeIRI(r.Subject)
 			s.actors[a] = append(s.actors[a], r)
 		case Key:
-			k := NormalizeIRI(r.Subject)
+			k, ok := ParseKeyFingerprint(r.Subject)
+			if !ok {
+				k = NormalizeIRI(r.Subject)
+			}
 			s.keys[k] = append(s.keys[k], r)
 		}
 	}
@@ -118,10 +122,8 @@ func (s *Set) domainRules(peer string) [][]*Rule {
 // block; in allowlist mode a block overrides an accept. Without a rule the
 // mode decides: blocklist accepts, allowlist rejects.
 func (s *Set) Decide(subj Subject) Decision {
-	if subj.KeyID != "" {
-		if r := strongest(s.keys[NormalizeIRI(subj.KeyID)]); r != nil {
-			return Decision{Action: r.Action, Rule: r}
-		}
+	if r := strongest(s.keyRules(subj)); r != nil {
+		return Decision{Action: r.Action, Rule: r}
 	}
 	if subj.Actor != "" {
 		if r := strongest(s.actors[NormalizeIRI(subj.Actor)]); r != nil {
@@ -159,6 +161,38 @@ func (s *Set) Decide(subj Subject) Decision {
 	}
 }
 
+// keyRules are the rules covering subj's key, by its id or fingerprint.
+func (s *Set) keyRules(subj Subject) []*Rule {
+	var rs []*Rule
+	if subj.KeyID != "" {
+		rs = append(rs, s.keys[NormalizeIRI(subj.KeyID)]...)
+	}
+	if subj.KeyFingerprint != "" {
+		rs = append(rs, s.keys[KeyFingerprintSubject(subj.KeyFingerprint)]...)
+	}
+	return rs
+}
+
+// WithKeyFingerprints returns the set with its rules on key ids also
+// covering the keys pinned for those ids, by fingerprint: the same key
+// published under another id is covered too. pinned maps key ids to
+// fingerprints (hex).
+func (s *Set) WithKeyFingerprints(pinned func(keyID string) (string, bool)) *Set {
+	out := *s
+	out.keys = make(map[string][]*Rule, len(s.keys))
+	for k, rs := range s.keys {
+		out.keys[k] = append(out.keys[k], rs...)
+		if strings.HasPrefix(k, fingerprintPrefix) {
+			continue
+		}
+		if fp, ok := pinned(k); ok {
+			sub := KeyFingerprintSubject(fp)
+			out.keys[sub] = append(out.keys[sub], rs...)
+		}
+	}
+	return &out
+}
+
 // severity orders actions.
 var severity = map[Action]int{Accept: 0, Limit: 1, Reject: 2, Suspend: 3}
 
@@ -192,8 +226,8 @@ type Facts struct {
 // activity, and why, or nil.
 func (s *Set) Filter(subj Subject, f Facts, now time.Time) (*Rule, string) {
 	var covering []*Rule
-	covering = append(covering, s.keys[subj.KeyID]...)
-	covering = append(covering, s.actors[subj.Actor]...)
+	covering = append(covering, s.keyRules(subj)...)
+	covering = append(covering, s.actors[NormalizeIRI(subj.Actor)]...)
 	for _, rs := range s.domainRules(subj.Peer) {
 		covering = append(covering, rs...)
 	}
@@ -237,9 +271,10 @@ func (s *Set) Filter(subj Subject, f Facts, now time.Time) (*Rule, string) {
 func covers(r *Rule, subj Subject) bool {
 	switch r.Kind {
 	case Key:
-		return r.Subject == subj.KeyID
+		return r.Subject == NormalizeIRI(subj.KeyID) ||
+			(subj.KeyFingerprint != "" && r.Subject == KeyFingerprintSubject(subj.KeyFingerprint))
 	case Actor:
-		return r.Subject == subj.Actor
+		return r.Subject == NormalizeIRI(subj.Actor)
 	}
 	if r.Subject == subj.Peer {
 		return true

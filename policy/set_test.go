@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -124,6 +125,10 @@ func TestNormalize(t *testing.T) {
 		{Rule{Kind: Actor, Subject: "bob", Action: Reject}, "", true},
 		{Rule{Kind: Domain, Subject: "bad.example", Action: "silence"}, "", true},
 		{Rule{Kind: "ip", Subject: "1.2.3.4", Action: Reject}, "", true},
+		{Rule{Kind: Key, Subject: " SHA256:" + strings.Repeat("AB", 32), Action: Reject}, "sha256:" + strings.Repeat("ab", 32), false},
+		{Rule{Kind: Key, Subject: "sha256:" + strings.Repeat("ab", 31), Action: Reject}, "", true},
+		{Rule{Kind: Key, Subject: "sha256:" + strings.Repeat("xy", 32), Action: Reject}, "", true},
+		{Rule{Kind: Key, Subject: "HTTPS://A.example/actor#main-key", Action: Reject}, "https://a.example/actor#main-key", false},
 	}
 	for _, tt := range tests {
 		r := tt.r
@@ -172,5 +177,43 @@ func TestBlockHoldsAcrossSpellings(t *testing.T) {
 	entries, err := ParseList([]byte("#domain,#severity\nmünchen.example,suspend\n"), Suspend)
 	if err != nil || len(entries) != 1 || entries[0].Domain != "xn--mnchen-3ya.example" {
 		t.Errorf("CSV row münchen.example = %+v %v, want the punycode form", entries, err)
+	}
+}
+
+// A key rule covers the key, not only the id it was seen under: a rule on
+// a fingerprint covers the key under any id, and a rule on a key id also
+// covers the key pinned for that id, wherever else it is published.
+func TestKeyRulesCoverTheKey(t *testing.T) {
+	fp, other := strings.Repeat("ab", 32), strings.Repeat("cd", 32)
+	rules := []Rule{
+		{ID: 1, Kind: Key, Subject: "https://a.example/actor#main-key", Action: Reject},
+		{ID: 2, Kind: Key, Subject: "sha256:" + other, Action: Suspend},
+	}
+	pinned := map[string]string{"https://a.example/actor#main-key": fp}
+	set := NewSet(Blocklist, rules, now).WithKeyFingerprints(func(id string) (string, bool) { fp, ok := pinned[id]; return fp, ok })
+	for _, tc := range []struct {
+		name string
+		subj Subject
+		rule int64
+	}{
+		{"the blocked id", Subject{Peer: "a.example", KeyID: "https://a.example/actor#main-key"}, 1},
+		{"the blocked id's key under another id", Subject{Peer: "a.example", KeyID: "https://a.example/users/alice#main-key", KeyFingerprint: fp}, 1},
+		{"the same key on another host", Subject{Peer: "b.example", KeyID: "https://b.example/actor#key", KeyFingerprint: strings.ToUpper(fp)}, 1},
+		{"a key blocked by fingerprint", Subject{Peer: "c.example", KeyID: "https://c.example/actor#main-key", KeyFingerprint: other}, 2},
+		{"another key", Subject{Peer: "a.example", KeyID: "https://a.example/users/bob#main-key", KeyFingerprint: strings.Repeat("ef", 32)}, 0},
+	} {
+		d := set.Decide(tc.subj)
+		var got int64
+		if d.Rule != nil {
+			got = d.Rule.ID
+		}
+		if got != tc.rule {
+			t.Errorf("%s: decided by rule %d (%s), want %d", tc.name, got, d.Action, tc.rule)
+		}
+	}
+	if r, _ := NewSet(Blocklist, []Rule{{ID: 3, Kind: Key, Subject: "sha256:" + other, Action: Noop,
+		Filters: Filters{Keywords: []string{"casino"}}}}, now).Filter(Subject{Peer: "c.example", KeyFingerprint: other},
+		Facts{Text: "Casino night"}, now); r == nil || r.ID != 3 {
+		t.Errorf("a filter on a key's fingerprint did not apply: %+v", r)
 	}
 }

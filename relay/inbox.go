@@ -257,6 +257,15 @@ func (s *Server) verify(ctx context.Context, signed *httpsig.Signed, in *inbound
 		s.metrics.sigFailures.WithLabelValues(httpsig.Reason(err)).Inc()
 		return refuse(http.StatusUnauthorized, "signature", "signature: %v", errText(err))
 	}
+	// Now that the key is known, rules on it by fingerprint apply: the
+	// same key under another id is the same key.
+	fp, _ := keyFingerprint(key)
+	d := s.judge(policy.Subject{Peer: in.Peer, Actor: in.Actor, KeyID: signed.KeyID, KeyFingerprint: fp})
+	if d.Action.Blocks() {
+		s.countRejection(d.Action, d.Rule)
+		return refuse(http.StatusForbidden, "policy", "refused: %s", d.Reason())
+	}
+	in.decision = d
 	owner := in.Actor
 	if in.Via != "" {
 		owner = in.viaActor // a forwarding relay signs with its own actor's key

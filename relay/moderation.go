@@ -27,7 +27,11 @@ func (s *Server) reloadPolicy(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("loading rules: %w", err)
 	}
-	s.policy.Store(policy.NewSet(s.cfg.FederationMode, rules, time.Now()))
+	set := policy.NewSet(s.cfg.FederationMode, rules, time.Now()).WithKeyFingerprints(func(keyID string) (string, bool) {
+		pk, err := s.store.PinnedKey(ctx, keyID)
+		return pk.Fingerprint, err == nil
+	})
+	s.policy.Store(set)
 	settings, err := s.store.TrustLevels(ctx)
 	if err != nil {
 		return fmt.Errorf("loading trust levels: %w", err)

@@ -701,3 +701,47 @@ func TestConcurrentListSyncs(t *testing.T) {
 		t.Errorf("the moderator's rule made during the fetch = %+v", rs)
 	}
 }
+
+// A key rule covers the key, not only the id it was seen under: blocked
+// by its id, the same key published as a user's key is refused too; a
+// rule on a fingerprint (as `admin keys` shows it) covers it under any id.
+func TestKeyRulesCoverTheKey(t *testing.T) {
+	r := startRelay(t, nil)
+	ctx := context.Background()
+	a, b := newInstance(t, relaytest.Mastodon), newInstance(t, relaytest.Mastodon)
+	subscribe(t, r, a)
+	subscribe(t, r, b)
+	publish(t, r, a, a.Note("", "pinned", nil), http.StatusAccepted)
+	if _, err := r.Admin.AddRule(ctx, admin.AddRule{Rule: policy.Rule{Kind: policy.Key, Subject: a.KeyID, Action: policy.Reject},
+		Reason: "stolen key"}); err != nil {
+		t.Fatal(err)
+	}
+	post := func(in *relaytest.Instance, keyID string) int {
+		status, _, _ := in.PostWith(ctx, r.Inbox(), in.Note("", "hello", nil), relaytest.Signing{KeyID: keyID})
+		return status
+	}
+	if s := post(a, a.KeyID); s != http.StatusForbidden {
+		t.Errorf("the blocked key id: %d", s)
+	}
+	if s := post(a, a.Server.URL+"/users/alice#main-key"); s != http.StatusForbidden {
+		t.Errorf("the blocked key under another id: %d, want 403", s)
+	}
+
+	var fp string
+	keys, _ := r.Admin.Keys(ctx)
+	for _, k := range keys {
+		if k.KeyID == b.KeyID {
+			fp = k.Fingerprint
+		}
+	}
+	if fp == "" {
+		t.Fatalf("b's key is not pinned: %+v", keys)
+	}
+	if _, err := r.Admin.AddRule(ctx, admin.AddRule{Rule: policy.Rule{Kind: policy.Key, Subject: "sha256:" + fp, Action: policy.Reject},
+		Reason: "stolen key"}); err != nil {
+		t.Fatal(err)
+	}
+	if s := post(b, b.Server.URL+"/users/carol#main-key"); s != http.StatusForbidden {
+		t.Errorf("a key blocked by fingerprint, under a new id: %d, want 403", s)
+	}
+}

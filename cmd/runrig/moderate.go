@@ -363,7 +363,8 @@ func keysCmd(c *admin.Client, args []string, asJSON bool, stdout, stderr io.Writ
 			if !k.RotatedAt.IsZero() {
 				last = k.RotatedAt.Format(time.RFC3339)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", k.Peer, k.KeyID, k.Fingerprint[:16], k.Rotations, last)
+			// In full, as a key rule names it: `rules add --kind key --subject sha256:…`.
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", k.Peer, k.KeyID, policy.KeyFingerprintSubject(k.Fingerprint), k.Rotations, last)
 		}
 		tw.Flush()
 	})

@@ -148,7 +148,15 @@ func (s *Server) nextSeq(now time.Time) uint64 {
 func (s *Server) VerifyAnnouncement(ctx context.Context, b []byte) (discovery.Record, error) {
 	r, err := s.announcements.Verify(ctx, b)
 	if err != nil {
-		s.metrics.announcements.WithLabelValues(discovery.Reason(err)).Inc()
+		reason := discovery.Reason(err)
+		s.metrics.announcements.WithLabelValues(reason).Inc()
+		if !errors.Is(err, discovery.ErrReplay) { // a replay is gossip repeating itself
+			domain := r.Domain
+			if domain == "" {
+				domain = "unknown"
+			}
+			s.peerLog.Warn(domain, "announcement_"+reason, "discovery announcement refused", "err", err)
+		}
 		return r, err
 	}
 	s.metrics.announcements.WithLabelValues("verified").Inc()

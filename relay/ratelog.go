@@ -6,9 +6,19 @@ import (
 	"time"
 )
 
-// peerLogInterval is how often one kind of peer-caused error from one peer
-// is logged; repeats in between are counted and reported with the next line.
-const peerLogInterval = time.Minute
+// Limits of the log of peer-caused errors.
+const (
+	// peerLogInterval is how often one kind of peer-caused error from one
+	// peer is logged; repeats in between are counted and reported with
+	// the next line.
+	peerLogInterval = time.Minute
+	// peerLogLines bounds the lines logged per interval over all peers:
+	// the peer names of unverified requests are the sender's to choose,
+	// and a sender minting them must not flood the log either.
+	peerLogLines = 300
+	// peerLogKeys bounds the (peer, reason) pairs remembered.
+	peerLogKeys = 10000
+)
 
 // peerLog logs errors caused by peers at most once per interval per
 // (peer, reason), so a misbehaving peer cannot flood the log.
@@ -16,8 +26,11 @@ type peerLog struct {
 	log *slog.Logger
 
 	// mu guards the following fields.
-	mu   sync.Mutex
-	last map[string]*logEntry
+	mu     sync.Mutex
+	last   map[string]*logEntry
+	window time.Time // start of the current interval
+	lines  int       // logged in the current interval
+	unseen int       // not logged for peerLogLines, reported with the next line
 }
 
 type logEntry struct {
@@ -40,18 +53,31 @@ func (p *peerLog) Warn(peer, reason, msg string, args ...any) {
 		p.mu.Unlock()
 		return
 	}
-	suppressed := 0
+	if now.Sub(p.window) >= peerLogInterval {
+		p.window, p.lines = now, 0
+	}
+	if p.lines >= peerLogLines {
+		p.unseen++
+		p.mu.Unlock()
+		return
+	}
+	p.lines++
+	suppressed, unseen := 0, p.unseen
 	if e != nil {
 		suppressed = e.suppressed
 	}
-	if len(p.last) > 10000 {
+	if len(p.last) >= peerLogKeys {
 		p.last = map[string]*logEntry{}
 	}
 	p.last[key] = &logEntry{at: now}
+	p.unseen = 0
 	p.mu.Unlock()
 	args = append(args, "peer", peer, "reason", reason)
 	if suppressed > 0 {
 		args = append(args, "suppressed", suppressed)
+	}
+	if unseen > 0 {
+		args = append(args, "other_errors_not_logged", unseen)
 	}
 	p.log.Warn(msg, args...)
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sort"
 	"time"
 
 	"github.com/runrig/runrig/discovery"
@@ -74,31 +75,35 @@ func (s *Server) withAssertionMethod(doc []byte) ([]byte, error) {
 // the regions and listing kinds of the slices they follow.
 func (s *Server) members(ctx context.Context) ([]discovery.Member, error) {
 	optedIn, err := s.store.SubscribersIn(ctx, directorySlice, store.Accepted)
-	if err != nil {
+	if err != nil || len(optedIn) == 0 {
 		return nil, err
+	}
+	// One query per slice, not per member: the slices are few.
+	regions, kinds := map[string][]string{}, map[string][]string{}
+	for name, sl := range s.slices {
+		if sl.Region == "" && sl.Kind == "" {
+			continue
+		}
+		subs, err := s.store.SubscribersIn(ctx, name, store.Accepted)
+		if err != nil {
+			return nil, err
+		}
+		for _, sub := range subs {
+			if sl.Region != "" {
+				regions[sub.Peer] = append(regions[sub.Peer], sl.Region)
+			} else {
+				kinds[sub.Peer] = append(kinds[sub.Peer], string(sl.Kind))
+			}
+		}
 	}
 	var out []discovery.Member
 	for _, sub := range optedIn {
 		if len(out) >= discovery.MaxMembers {
 			break
 		}
-		m := discovery.Member{Domain: sub.Peer, Actor: sub.Actor}
-		subs, err := s.store.PeerSubscriptions(ctx, sub.Peer)
-		if err != nil {
-			return nil, err
-		}
-		for _, o := range subs {
-			if o.State != store.Accepted {
-				continue
-			}
-			sl := s.slices[o.Slice]
-			switch {
-			case sl.Region != "":
-				m.Regions = append(m.Regions, sl.Region)
-			case sl.Kind != "":
-				m.Kinds = append(m.Kinds, string(sl.Kind))
-			}
-		}
+		m := discovery.Member{Domain: sub.Peer, Actor: sub.Actor, Regions: regions[sub.Peer], Kinds: kinds[sub.Peer]}
+		sort.Strings(m.Regions)
+		sort.Strings(m.Kinds)
 		out = append(out, m)
 	}
 	return out, nil

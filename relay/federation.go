@@ -218,16 +218,11 @@ func (s *Server) fetchListing(ctx context.Context, in *inbound, via, actor strin
 // acceptedFollow returns this relay's follow of peer, when peer accepted
 // it.
 func (s *Server) acceptedFollow(ctx context.Context, peer string) (store.RelayFollow, bool, error) {
-	follows, err := s.store.RelayFollows(ctx)
-	if err != nil {
-		return store.RelayFollow{}, false, err
+	f, err := s.store.RelayFollow(ctx, peer)
+	if errors.Is(err, store.ErrNotFound) {
+		return f, false, nil
 	}
-	for _, f := range follows {
-		if f.Peer == peer && f.State == store.Accepted {
-			return f, true, nil
-		}
-	}
-	return store.RelayFollow{}, false, nil
+	return f, err == nil && f.State == store.Accepted, err
 }
 
 // isRelay reports whether peer is a relay this relay knows from discovery.

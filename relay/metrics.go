@@ -153,19 +153,11 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(queueDesc, prometheus.GaugeValue, float64(n), string(st))
 		}
 	}
-	if sts, err := c.s.store.SubscriberStatuses(ctx); err == nil {
-		counts := map[store.SubscriptionState]int{store.Pending: 0, store.Accepted: 0, store.Rejected: 0}
-		failing := 0
-		for _, st := range sts {
-			counts[st.State]++
-			if failingFor(st, time.Now()) > failingAfter {
-				failing++
-			}
+	if sum, err := c.s.store.SubscriberSummary(ctx, time.Now().Add(-failingAfter)); err == nil {
+		for _, st := range []store.SubscriptionState{store.Pending, store.Accepted, store.Rejected} {
+			ch <- prometheus.MustNewConstMetric(subscribersDesc, prometheus.GaugeValue, float64(sum.ByState[st]), string(st))
 		}
-		for st, n := range counts {
-			ch <- prometheus.MustNewConstMetric(subscribersDesc, prometheus.GaugeValue, float64(n), string(st))
-		}
-		ch <- prometheus.MustNewConstMetric(failingDesc, prometheus.GaugeValue, float64(failing))
+		ch <- prometheus.MustNewConstMetric(failingDesc, prometheus.GaugeValue, float64(sum.Failing))
 	}
 	ch <- prometheus.MustNewConstMetric(inflightDesc, prometheus.GaugeValue, float64(c.s.dispatcher.InFlight()))
 	ch <- prometheus.MustNewConstMetric(readingDesc, prometheus.GaugeValue, float64(c.s.bodyReaders.open()))

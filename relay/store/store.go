@@ -53,6 +53,11 @@ type Subscribers interface {
 	// SubscriberStatuses returns every subscription with its delivery
 	// health and queue depth, for operators.
 	SubscriberStatuses(ctx context.Context) ([]SubscriberStatus, error)
+	// SubscriberSummary counts the subscriptions by state, and those
+	// whose every delivery has failed since before failingSince (since
+	// their last success, or since they subscribed): for metrics scrapes,
+	// without reading every subscription's queue.
+	SubscriberSummary(ctx context.Context, failingSince time.Time) (SubscriberSummary, error)
 	// SetSoftware records the software a peer runs on all its
 	// subscriptions; ErrNotFound if it has none.
 	SetSoftware(ctx context.Context, peer, software string) error
@@ -274,6 +279,8 @@ type Settings interface {
 type Federation interface {
 	// RelayFollows returns every relay this relay follows or asked to.
 	RelayFollows(ctx context.Context) ([]RelayFollow, error)
+	// RelayFollow returns this relay's follow of peer, or ErrNotFound.
+	RelayFollow(ctx context.Context, peer string) (RelayFollow, error)
 }
 
 // RelayFollow is this relay's subscription to another relay.
@@ -358,6 +365,12 @@ type PeerHealth struct {
 	CircuitUntil time.Time
 	Delivered    int64
 	Failed       int64
+}
+
+// SubscriberSummary is what [Subscribers.SubscriberSummary] counts.
+type SubscriberSummary struct {
+	ByState map[SubscriptionState]int
+	Failing int
 }
 
 // SubscriberStatus is a subscription seen by an operator.

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -135,6 +136,19 @@ func (db *DB) RelayFollows(ctx context.Context) ([]store.RelayFollow, error) {
 		out = append(out, f)
 	}
 	return out, rows.Err()
+}
+
+// RelayFollow implements store.Federation.
+func (db *DB) RelayFollow(ctx context.Context, peer string) (store.RelayFollow, error) {
+	var f store.RelayFollow
+	var created, updated int64
+	err := db.r.QueryRowContext(ctx, `SELECT peer, actor, inbox, follow_id, state, created_at, updated_at
+		FROM relay_follows WHERE peer = ?`, peer).Scan(&f.Peer, &f.Actor, &f.Inbox, &f.FollowID, &f.State, &created, &updated)
+	if errors.Is(err, sql.ErrNoRows) {
+		return f, fmt.Errorf("relay follow of %s: %w", peer, store.ErrNotFound)
+	}
+	f.CreatedAt, f.UpdatedAt = fromMS(created), fromMS(updated)
+	return f, err
 }
 
 func insertMessages(ctx context.Context, tx *sql.Tx, msgs []store.Message) error {

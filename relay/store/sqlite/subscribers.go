@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"time"
 
 	"github.com/runrig/runrig/relay/store"
 )
@@ -88,6 +89,28 @@ func (db *DB) SubscriberStatuses(ctx context.Context) ([]store.SubscriberStatus,
 		out = append(out, st)
 	}
 	return out, rows.Err()
+}
+
+// SubscriberSummary implements store.Subscribers.
+func (db *DB) SubscriberSummary(ctx context.Context, failingSince time.Time) (store.SubscriberSummary, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT s.state, COUNT(*), COALESCE(SUM(
+		COALESCE(p.consecutive_failures, 0) > 0 AND COALESCE(p.last_failure, 0) >= COALESCE(p.last_success, 0)
+		AND (CASE WHEN COALESCE(p.last_success, 0) = 0 THEN s.created_at ELSE p.last_success END) < ?), 0)
+		FROM subscribers s LEFT JOIN peers p USING (peer) GROUP BY s.state`, ms(failingSince))
+	if err != nil {
+		return store.SubscriberSummary{}, err
+	}
+	defer rows.Close()
+	sum := store.SubscriberSummary{ByState: map[store.SubscriptionState]int{}}
+	for rows.Next() {
+		var state store.SubscriptionState
+		var n, failing int
+		if err := rows.Scan(&state, &n, &failing); err != nil {
+			return sum, err
+		}
+		sum.ByState[state], sum.Failing = n, sum.Failing+failing
+	}
+	return sum, rows.Err()
 }
 
 func upsertSubscriber(ctx context.Context, tx *sql.Tx, s *store.Subscriber) error {

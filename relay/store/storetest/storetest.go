@@ -30,6 +30,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("RelayFollowsAndSeenObjects", func(t *testing.T) { testRelayFollowsAndSeenObjects(t, open) })
 	t.Run("FanOutSkipsEndedSubscriptions", func(t *testing.T) { testFanOutSkipsEndedSubscriptions(t, open) })
 	t.Run("PinsBoundedPerPeer", func(t *testing.T) { testPinsBoundedPerPeer(t, open) })
+	t.Run("SubscriberSummary", func(t *testing.T) { testSubscriberSummary(t, open) })
 	t.Run("Settings", func(t *testing.T) { testSettings(t, open) })
 	t.Run("Moderation", func(t *testing.T) { testModeration(t, open) })
 }
@@ -292,6 +293,12 @@ func testRelayFollowsAndSeenObjects(t *testing.T, open Opener) {
 	if fs, _ := db.RelayFollows(ctx); len(fs) != 1 || fs[0].State != store.Accepted {
 		t.Errorf("follows = %+v", fs)
 	}
+	if f, err := db.RelayFollow(ctx, "r1"); err != nil || f.State != store.Accepted || f.Inbox != "http://r1/inbox" {
+		t.Errorf("follow of r1 = %+v, %v", f, err)
+	}
+	if _, err := db.RelayFollow(ctx, "r2"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("follow of a relay never followed: %v", err)
+	}
 	if err := db.Apply(ctx, store.Change{Seen: "a1", SeenObject: "o1"}); err != nil {
 		t.Fatal(err)
 	}
@@ -378,5 +385,52 @@ func testPinsBoundedPerPeer(t *testing.T, open Opener) {
 	}
 	if _, err := db.PinnedKey(ctx, "https://minting.example/users/u0#main-key"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("an evicted pin: %v", err)
+	}
+}
+
+// The summary counts subscriptions by state and those whose every
+// delivery failed since before failingSince: since their last success, or
+// since they subscribed when none succeeded.
+func testSubscriberSummary(t *testing.T, open Opener) {
+	ctx := context.Background()
+	db := open(t, t.TempDir())
+	defer db.Close()
+	now := time.Now()
+	for _, sub := range []struct {
+		peer  string
+		state store.SubscriptionState
+		since time.Duration
+	}{{"old-failing", store.Accepted, 3 * time.Hour}, {"old-fine", store.Accepted, 3 * time.Hour},
+		{"new-failing", store.Accepted, 0}, {"waiting", store.Pending, 0}} {
+		s := store.Subscriber{Peer: sub.peer, Actor: "http://" + sub.peer + "/actor", Inbox: "http://" + sub.peer + "/inbox",
+			FollowID: "f", Style: store.Mastodon, State: sub.state, CreatedAt: now.Add(-sub.since), UpdatedAt: now}
+		if err := db.Apply(ctx, store.Change{Upsert: &s}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Apply(ctx, store.Change{Messages: []store.Message{msg("a1", "old-failing", "old-fine", "new-failing")}}); err != nil {
+		t.Fatal(err)
+	}
+	cl, err := db.Claim(ctx, store.ClaimRequest{Now: now, Lease: time.Minute, Limit: 10})
+	if err != nil || len(cl.Deliveries) != 3 {
+		t.Fatalf("claimed %+v, %v", cl.Deliveries, err)
+	}
+	var outs []store.Outcome
+	for _, d := range cl.Deliveries {
+		o := store.Outcome{Delivery: d, At: now, Delivered: d.Peer == "old-fine"}
+		if !o.Delivered {
+			o.Err, o.NextAttempt = "503", now.Add(time.Minute)
+		}
+		outs = append(outs, o)
+	}
+	if err := db.Complete(ctx, outs); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := db.SubscriberSummary(ctx, now.Add(-time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.ByState[store.Accepted] != 3 || sum.ByState[store.Pending] != 1 || sum.ByState[store.Rejected] != 0 || sum.Failing != 1 {
+		t.Errorf("summary = %+v, want 3 accepted, 1 pending, 1 failing (old-failing)", sum)
 	}
 }

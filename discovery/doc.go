@@ -1,5 +1,21 @@
-// Package discovery holds how servers find each other: the well-known
-// documents a relay publishes so that fediverse software can resolve its
-// actor (WebFinger, RFC 7033), learn what it runs (NodeInfo 2.1) and find
-// its WebFinger template (host-meta, RFC 6415).
+// Package discovery is how relays and the servers they serve find each
+// other, with no central authority:
+//
+//   - announcements (record.go): a relay's signed record of what it is
+//     (actor, inbox, regions, listing kinds, member servers), signed with an
+//     Ed25519 key its own actor lists (FEP-521a), verified by [Verifier];
+//   - the wide-area DHT (dht.go, dhtrecord.go): a private libp2p Kademlia
+//     DHT where each relay publishes its announcement under its peer id
+//     and providers are found by region and kind;
+//   - regional gossip (gossip.go, verifyqueue.go): a memberlist cluster
+//     spreading announcements, each verified (fairly and within bounded
+//     time) before it enters the directory or is passed on;
+//   - the [Directory] (directory.go): what the layers and operators say
+//     about peers, verified announcements only;
+//   - the well-known documents (wellknown.go): WebFinger (RFC 7033),
+//     NodeInfo 2.1 and host-meta (RFC 6415), by which fediverse software
+//     resolves a relay's actor and learns what it runs.
+//
+// The package never imports the relay: the relay hands it a verify
+// function and a directory, and reads the directory back.
 package discovery

@@ -241,7 +241,7 @@ func (g *Gossip) accept(b []byte) {
 // enqueue checks what needs no network (the envelope, whether it is news)
 // and queues the rest for verification.
 func (g *Gossip) enqueue(b []byte) {
-	_, rec, err := Parse(b)
+	sig, rec, err := Parse(b)
 	if err != nil {
 		g.reject(err)
 		return
@@ -255,10 +255,20 @@ func (g *Gossip) enqueue(b []byte) {
 	if known {
 		return // already verified and passed on
 	}
-	e, _ := g.dir.Get(rec.Domain)
-	if !g.waiting.push(rec.Domain, rec.Seq, append([]byte(nil), b...), e.Verified, time.Now()) {
-		g.reject(fmt.Errorf("%w: %d announcements wait for verification", ErrBusy, maxVerifyQueue))
+	if !g.waiting.push(rec.Domain, sig.Key, append([]byte(nil), b...), g.knownSigner(rec.Domain, sig.Key), time.Now()) {
+		g.reject(fmt.Errorf("%w: %s", ErrBusy, rec.Domain))
 	}
+}
+
+// knownSigner reports whether key is the one that signed the domain's
+// verified announcement.
+func (g *Gossip) knownSigner(domain, key string) bool {
+	e, ok := g.dir.Get(domain)
+	if !ok || !e.Verified || e.Signed == nil {
+		return false
+	}
+	held, _, err := Parse(e.Signed)
+	return err == nil && held.Key == key
 }
 
 func (g *Gossip) reject(err error) {

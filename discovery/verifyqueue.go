@@ -1,97 +1,115 @@
 package discovery
 
 import (
+	"crypto/sha256"
 	"sync"
 	"time"
 )
 
 // Limits of the queue of announcements waiting for verification.
 const (
-	// maxVerifyQueue bounds the announced domains waiting for verification:
-	// as many domains verified before, and as many new ones.
+	// maxVerifyQueue bounds the announcements waiting for verification:
+	// as many of known signers, and as many of others.
 	maxVerifyQueue = 1024
+	// maxWaitingPerSigner bounds the announcements waiting per domain and
+	// signing key. Nothing waiting is replaced by a later arrival (its
+	// sequence number is not verified yet, so a forgery claiming a higher
+	// one could push out the genuine announcement); beyond the bound a new
+	// arrival is refused as busy and comes again with the next exchange.
+	maxWaitingPerSigner = 4
 	// maxVerifyWait bounds how long an announcement waits: one older than
 	// this is dropped unverified (push/pull brings it again), so a flood
 	// cannot queue hours of work ahead of what arrives next.
 	maxVerifyWait = time.Minute
 	// verifyWorkers verify at once, so that one domain that never answers
 	// holds up one worker, not the queue. One of them verifies only
-	// domains verified before, so that those never wait behind new ones.
+	// announcements of known signers, so that those never wait behind
+	// others.
 	verifyWorkers = 4
 )
 
-// verifyQueue holds announcements waiting for verification: one per
-// announced domain, the newest, so that a sender repeating itself takes
-// one place. Domains already verified come first: a member flooding the
-// cluster with announcements of new domains (each costing a key fetch)
-// does not delay the re-announcements of the peers already known. Within
-// each class the oldest comes first. It is safe for concurrent use.
+// verifyQueue holds announcements waiting for verification, each once.
+// Known signers come first: an announcement signed with the key that last
+// verified for its domain (a peer re-announcing) is never delayed by a
+// member flooding the cluster with announcements of new domains or made-up
+// keys, each costing a key fetch. Within each class the oldest comes
+// first. It is safe for concurrent use.
 type verifyQueue struct {
 	max int
-	// readyKnown is signalled when a known domain's announcement waits,
+	// readyKnown is signalled when a known signer's announcement waits,
 	// readyAny when any does.
 	readyKnown, readyAny chan struct{}
 
 	// mu guards the following fields.
 	mu       sync.Mutex
-	byDomain map[string]*waiting
-	known    []string // domains verified before, oldest first
-	unknown  []string // domains never verified, oldest first
+	waiting  map[[32]byte]*waiting // by content
+	bySigner map[signer]int        // how many wait per domain and key
+	known    []*waiting            // of known signers, oldest first
+	unknown  []*waiting            // of others, oldest first
 }
+
+// signer is who an announcement says signed it.
+type signer struct{ domain, key string }
 
 // waiting is an announcement in the queue.
 type waiting struct {
 	signed []byte
-	seq    uint64
+	sum    [32]byte
+	by     signer
 	at     time.Time
 }
 
 func newVerifyQueue(max int) *verifyQueue {
 	return &verifyQueue{max: max, readyKnown: make(chan struct{}, 1), readyAny: make(chan struct{}, 1),
-		byDomain: map[string]*waiting{}}
+		waiting: map[[32]byte]*waiting{}, bySigner: map[signer]int{}}
 }
 
-// push queues an announcement of domain; a newer one (higher seq) replaces
-// a waiting one and keeps its place. It reports false when the places
-// of its class (known or new) are taken.
-func (q *verifyQueue) push(domain string, seq uint64, signed []byte, known bool, now time.Time) bool {
+// push queues an announcement of domain signed with key; known says the
+// key is the one that last verified for the domain. An announcement
+// already waiting is not queued twice. It reports false when the places
+// of its class, or of its signer, are taken.
+func (q *verifyQueue) push(domain, key string, signed []byte, known bool, now time.Time) bool {
+	sum := sha256.Sum256(signed)
+	by := signer{domain, key}
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if w := q.byDomain[domain]; w != nil {
-		if seq > w.seq {
-			w.signed, w.seq = signed, seq
-		}
+	if q.waiting[sum] != nil {
 		return true
 	}
-	if known && len(q.known) >= q.max || !known && len(q.unknown) >= q.max {
-		return false // the known have places of their own: new ones cannot fill them
-	}
-	q.byDomain[domain] = &waiting{signed: signed, seq: seq, at: now}
+	list := &q.unknown
 	if known {
-		q.known = append(q.known, domain)
-	} else {
-		q.unknown = append(q.unknown, domain)
+		list = &q.known
 	}
+	if len(*list) >= q.max || q.bySigner[by] >= maxWaitingPerSigner {
+		return false
+	}
+	w := &waiting{signed: signed, sum: sum, by: by, at: now}
+	q.waiting[sum] = w
+	q.bySigner[by]++
+	*list = append(*list, w)
 	q.signal()
 	return true
 }
 
-// pop takes the next announcement to verify, of a known domain only if
+// pop takes the next announcement to verify, of a known signer only if
 // knownOnly; stale counts those dropped for waiting longer than maxWait.
 // ok is false when none waits.
 func (q *verifyQueue) pop(now time.Time, maxWait time.Duration, knownOnly bool) (signed []byte, stale int, ok bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	lists := []*[]string{&q.known, &q.unknown}
+	lists := []*[]*waiting{&q.known, &q.unknown}
 	if knownOnly {
 		lists = lists[:1]
 	}
 	for _, list := range lists {
 		for len(*list) > 0 {
-			d := (*list)[0]
+			w := (*list)[0]
+			(*list)[0] = nil
 			*list = (*list)[1:]
-			w := q.byDomain[d]
-			delete(q.byDomain, d)
+			delete(q.waiting, w.sum)
+			if q.bySigner[w.by]--; q.bySigner[w.by] <= 0 {
+				delete(q.bySigner, w.by)
+			}
 			if now.Sub(w.at) > maxWait {
 				stale++
 				continue
@@ -108,7 +126,7 @@ func (q *verifyQueue) signal() {
 	for _, c := range []struct {
 		ch   chan struct{}
 		some bool
-	}{{q.readyKnown, len(q.known) > 0}, {q.readyAny, len(q.byDomain) > 0}} {
+	}{{q.readyKnown, len(q.known) > 0}, {q.readyAny, len(q.waiting) > 0}} {
 		if c.some {
 			select {
 			case c.ch <- struct{}{}:
@@ -118,7 +136,7 @@ func (q *verifyQueue) signal() {
 	}
 }
 
-// ready is the channel a worker waits on: of known domains only if
+// ready is the channel a worker waits on: of known signers only if
 // knownOnly.
 func (q *verifyQueue) ready(knownOnly bool) <-chan struct{} {
 	if knownOnly {
@@ -131,5 +149,5 @@ func (q *verifyQueue) ready(knownOnly bool) <-chan struct{} {
 func (q *verifyQueue) len() int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return len(q.byDomain)
+	return len(q.waiting)
 }

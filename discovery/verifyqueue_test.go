@@ -12,24 +12,23 @@ import (
 func TestVerifyQueue(t *testing.T) {
 	now := time.Unix(1000, 0)
 	q := newVerifyQueue(2)
-	q.push("new.example", 1, []byte("new-1"), false, now)
-	q.push("new.example", 2, []byte("new-2"), false, now)     // newer: replaces, keeps its place
-	q.push("stale.example", 1, []byte("stale-1"), false, now) // the second place of new domains
-	if q.push("more.example", 1, []byte("more-1"), false, now) {
-		t.Error("the new domains' places full, it took another")
+	q.push("new.example", "k", []byte("new-1"), false, now)
+	q.push("new.example", "k", []byte("new-1"), false, now)     // already waiting: once
+	q.push("stale.example", "k", []byte("stale-1"), false, now) // the second place of unknown signers
+	if q.push("more.example", "k", []byte("more-1"), false, now) {
+		t.Error("the unknown signers' places full, it took another")
 	}
-	if !q.push("known.example", 4, []byte("known-4"), true, now.Add(time.Second)) {
-		t.Error("new domains took the places of known ones")
+	if !q.push("known.example", "k", []byte("known-4"), true, now.Add(time.Second)) {
+		t.Error("unknown signers took the places of known ones")
 	}
-	q.push("known.example", 3, []byte("known-3"), true, now) // older: ignored
 	for _, tc := range []struct {
 		now        time.Time
 		want       string
 		wantStale  int
 		wantExists bool
 	}{
-		{now.Add(2 * time.Second), "known-4", 0, true}, // known domains first
-		{now.Add(3 * time.Second), "new-2", 0, true},   // then the others, oldest first, newest of each
+		{now.Add(2 * time.Second), "known-4", 0, true}, // known signers first
+		{now.Add(3 * time.Second), "new-1", 0, true},   // then the others, oldest first
 		{now.Add(2 * maxVerifyWait), "", 1, false},     // waited too long: dropped
 	} {
 		b, stale, ok := q.pop(tc.now, maxVerifyWait, false)
@@ -39,6 +38,29 @@ func TestVerifyQueue(t *testing.T) {
 	}
 	if q.len() != 0 {
 		t.Errorf("%d left", q.len())
+	}
+}
+
+// Nothing waiting is replaced by a later arrival: a forgery claiming a
+// higher sequence number does not push out the genuine announcement that
+// waits for the same domain, and one signer holds a few places at most.
+func TestVerifyQueueCannotBeSquatted(t *testing.T) {
+	now := time.Unix(1000, 0)
+	q := newVerifyQueue(maxVerifyQueue)
+	if !q.push("peer.example", "k", []byte("genuine seq 7"), true, now) {
+		t.Fatal("genuine refused")
+	}
+	refused := 0
+	for i := range 10 {
+		if !q.push("peer.example", "k", []byte(fmt.Sprintf("forged seq %d", 1<<62+i)), true, now) {
+			refused++
+		}
+	}
+	if refused != 10-(maxWaitingPerSigner-1) {
+		t.Errorf("%d forgeries refused, want all but %d", refused, maxWaitingPerSigner-1)
+	}
+	if b, _, _ := q.pop(now, maxVerifyWait, true); string(b) != "genuine seq 7" {
+		t.Errorf("first verified: %q, want the genuine announcement", b)
 	}
 }
 

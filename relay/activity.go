@@ -51,6 +51,9 @@ type inbound struct {
 	viaActor string
 	// decision is what the moderation rules say of the sender.
 	decision policy.Decision
+	// from is the client address the request came from: key fetches it
+	// causes are charged to it.
+	from string
 	// newPin, set when the verified key's id was never pinned, is pinned
 	// for pinPeer once the activity is accepted.
 	newPin  *trust.Key

@@ -111,10 +111,7 @@ func (s *Server) handleInbox(w http.ResponseWriter, r *http.Request) {
 // MaxBody bytes, and at most maxBodyReadsPerAddress at once per client
 // address.
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	addr, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		addr = r.RemoteAddr
-	}
+	addr := clientAddr(r)
 	if !s.bodyReaders.acquire(addr) {
 		rf := refuse(http.StatusServiceUnavailable, "slow_client", "too many unfinished requests from %s; retry later", addr)
 		rf.retryAfter = busyRetryAfterSeconds
@@ -131,6 +128,15 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error
 		return nil, refuse(http.StatusBadRequest, "read", "reading body: %v", errText(err))
 	}
 	return body, nil
+}
+
+// clientAddr is the address a request came from, without its port.
+func clientAddr(r *http.Request) string {
+	addr, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return addr
 }
 
 // answerRefusal answers a refused inbox request with its status and a
@@ -186,6 +192,7 @@ func (s *Server) receive(ctx context.Context, r *http.Request, body []byte, inbo
 		}
 		return nil, "", refuse(http.StatusBadRequest, reason, "%v", err)
 	}
+	in.from = clientAddr(r)
 	// Moderation before any key is fetched: nothing is fetched from a
 	// blocked peer.
 	if err := s.admit(in, signed.KeyID); err != nil {
@@ -226,15 +233,11 @@ func (s *Server) verify(ctx context.Context, signed *httpsig.Signed, in *inbound
 		s.metrics.sigFailures.WithLabelValues("key_owner").Inc()
 		return refuse(http.StatusUnauthorized, "signature", "signature: key %s is not on the actor's host", signed.KeyID)
 	}
-	key, cached, err := s.keys.Get(ctx, signed.KeyID)
+	key, cached, err := s.keys.Get(ctx, signed.KeyID, in.from)
 	if err != nil && in.Type == vocab.DeleteType && in.ObjectID == in.Actor && fetch.Gone(err) {
 		return errGoneActorDelete
 	}
-	var budget *trust.BudgetError
-	if errors.As(err, &budget) {
-		secs := int(budget.RetryAfter/time.Second) + 1
-		rf := refuse(http.StatusTooManyRequests, "rate_limited", "too many new keys from %s; retry in %d s", budget.Host, secs)
-		rf.retryAfter = secs
+	if rf := budgetRefusal(err); rf != nil {
 		return rf
 	}
 	if err != nil {
@@ -247,8 +250,10 @@ func (s *Server) verify(ctx context.Context, signed *httpsig.Signed, in *inbound
 	err = signed.Verify(key.Public)
 	if err != nil && cached {
 		var rerr error
-		if key, rerr = s.keys.Refresh(ctx, signed.KeyID); rerr == nil {
+		if key, rerr = s.keys.Refresh(ctx, signed.KeyID, in.from); rerr == nil {
 			err = signed.Verify(key.Public)
+		} else if rf := budgetRefusal(rerr); rf != nil {
+			return rf
 		} else if !errors.Is(rerr, trust.ErrRefetchTooSoon) {
 			err = rerr
 		}
@@ -283,6 +288,19 @@ func (s *Server) verify(ctx context.Context, signed *httpsig.Signed, in *inbound
 		in.newPin, in.pinPeer = &key, peer
 	}
 	return err
+}
+
+// budgetRefusal answers a key fetch refused for the requester's share of
+// fetches from the key's host (429, with when to retry), or is nil.
+func budgetRefusal(err error) *refusal {
+	var budget *trust.BudgetError
+	if !errors.As(err, &budget) {
+		return nil
+	}
+	secs := int(budget.RetryAfter/time.Second) + 1
+	rf := refuse(http.StatusTooManyRequests, "rate_limited", "too many new keys from %s; retry in %d s", budget.Host, secs)
+	rf.retryAfter = secs
+	return rf
 }
 
 // isSelf reports whether host (a Host header) names the authority of

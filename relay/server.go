@@ -141,7 +141,10 @@ func New(ctx context.Context, cfg Config, st store.Store, log *slog.Logger) (*Se
 	ua := fmt.Sprintf("%s/%s (+%s)", softwareName, Version, cfg.PublicURL)
 	s.fetch = fetch.New(fetch.Config{Egress: egress, Signer: s.signer, UserAgent: ua, Permit: s.permitPeer})
 	s.listFetch = fetch.New(fetch.Config{Egress: egress, UserAgent: ua, MaxBody: policy.MaxListBytes, Timeout: 30 * time.Second})
-	s.keys = trust.NewKeys(s.fetch, trust.KeysConfig{MinRefetch: cfg.KeyRefetch})
+	s.keys = trust.NewKeys(s.fetch, trust.KeysConfig{MinRefetch: cfg.KeyRefetch, HostOf: func(keyID string) string {
+		p, _ := policy.PeerOf(keyID)
+		return p
+	}})
 	dc := cfg.Delivery
 	dc.Signer, dc.Egress, dc.UserAgent = s.signer, egress, ua
 	s.dispatcher = delivery.New(st, dc, log.With("component", "delivery"))

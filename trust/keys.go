@@ -50,11 +50,17 @@ type KeysConfig struct {
 	// could not be fetched is not fetched again for that long, however
 	// many requests name it. Default 1m.
 	FailureTTL time.Duration
-	// HostFetches bounds the fetches of keys not cached per host of the
-	// key id: Burst at once, then PerSecond. A host minting key ids (or
-	// requests naming made-up key ids on it) makes this relay fetch no
-	// more than that from it. Default 300 at once, then 5 a second.
+	// HostFetches bounds the fetches of keys not cached that one
+	// requester (a client address) causes from one host of key ids: Burst
+	// at once, then PerSecond. A host minting key ids, or a sender naming
+	// made-up key ids on another server, makes this relay fetch no more
+	// than that, and spends no one else's share. Default 300 at once,
+	// then 5 a second.
 	HostFetches RateConfig
+	// HostOf names the host of a key id for HostFetches, in one spelling
+	// (the relay passes its peer normalisation: IDNA, case, trailing dot,
+	// default port). Default: the URL's host in lower case.
+	HostOf func(keyID string) string
 }
 
 // ErrHostFetchBudget is returned by [Keys.Get] and [Keys.Refresh] when the
@@ -121,38 +127,42 @@ func NewKeys(f KeyFetcher, cfg KeysConfig) *Keys {
 	if cfg.HostFetches.Burst <= 0 {
 		cfg.HostFetches.Burst = 300
 	}
+	if cfg.HostOf == nil {
+		cfg.HostOf = hostOf
+	}
 	return &Keys{fetch: f, cfg: cfg, now: time.Now, hosts: NewLimiter(cfg.HostFetches), entries: map[string]Key{},
 		inflight: map[string]*call{}, failed: map[string]failure{}}
 }
 
 // Get returns the key with id keyID, from the cache when it holds a fresh
-// copy (cached is then true), otherwise fetched.
-func (k *Keys) Get(ctx context.Context, keyID string) (key Key, cached bool, err error) {
+// copy (cached is then true), otherwise fetched at the cost of requester's
+// share of fetches from the key's host.
+func (k *Keys) Get(ctx context.Context, keyID, requester string) (key Key, cached bool, err error) {
 	k.mu.Lock()
 	e, ok := k.entries[keyID]
 	k.mu.Unlock()
 	if ok && k.now().Sub(e.FetchedAt) < k.cfg.TTL {
 		return e, true, nil
 	}
-	key, err = k.load(ctx, keyID)
+	key, err = k.load(ctx, keyID, requester)
 	return key, false, err
 }
 
 // Refresh fetches keyID again, ignoring the cache, unless it was fetched
 // within the minimum refetch interval.
-func (k *Keys) Refresh(ctx context.Context, keyID string) (Key, error) {
+func (k *Keys) Refresh(ctx context.Context, keyID, requester string) (Key, error) {
 	k.mu.Lock()
 	e, ok := k.entries[keyID]
 	k.mu.Unlock()
 	if ok && k.now().Sub(e.FetchedAt) < k.cfg.MinRefetch {
 		return Key{}, ErrRefetchTooSoon
 	}
-	return k.load(ctx, keyID)
+	return k.load(ctx, keyID, requester)
 }
 
 // load fetches keyID, sharing one fetch among concurrent callers, unless
 // it failed within FailureTTL.
-func (k *Keys) load(ctx context.Context, keyID string) (Key, error) {
+func (k *Keys) load(ctx context.Context, keyID, requester string) (Key, error) {
 	k.mu.Lock()
 	if f, ok := k.failed[keyID]; ok && k.now().Sub(f.at) < k.cfg.FailureTTL {
 		k.mu.Unlock()
@@ -167,8 +177,8 @@ func (k *Keys) load(ctx context.Context, keyID string) (Key, error) {
 			return Key{}, ctx.Err()
 		}
 	}
-	host := hostOf(keyID)
-	if ok, wait := k.hosts.Allow(host, Normal); !ok {
+	host := k.cfg.HostOf(keyID)
+	if ok, wait := k.hosts.Allow(host+" "+requester, Normal); !ok {
 		k.mu.Unlock()
 		return Key{}, &BudgetError{Host: host, RetryAfter: wait}
 	}

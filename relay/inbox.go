@@ -214,14 +214,31 @@ func (s *Server) receive(ctx context.Context, r *http.Request, body []byte, inbo
 	}
 	result, err := s.process(ctx, in, inboxSlice)
 	if err == nil && in.newPin != nil {
-		// Pinned only now: a request refused (a stranger's post, a peer
-		// over its rate) pins nothing. Failing to pin is not failing the
-		// accepted activity; the next one tries again.
-		if perr := s.recordPin(ctx, in.pinPeer, *in.newPin); perr != nil {
-			s.log.Error("pinning a peer's key", "peer", in.pinPeer, "key", in.newPin.ID, "err", perr)
-		}
+		s.pinAccepted(ctx, in, result)
 	}
 	return in, result, err
+}
+
+// pinAccepted pins the new key of an accepted activity, only for a peer
+// the relay deals with: a subscriber or a followed relay, or one whose
+// Follow was just taken. A stranger's request (refused, or ignored like a
+// Like) pins nothing. Failing to pin is not failing the activity; the next
+// one tries again.
+func (s *Server) pinAccepted(ctx context.Context, in *inbound, result string) {
+	ok := result == "accepted" || result == "pending"
+	if !ok {
+		var err error
+		if ok, err = s.mayPublish(ctx, in.pinPeer); err != nil {
+			s.log.Error("pinning a peer's key", "peer", in.pinPeer, "err", err)
+			return
+		}
+	}
+	if !ok {
+		return
+	}
+	if err := s.recordPin(ctx, in.pinPeer, *in.newPin); err != nil {
+		s.log.Error("pinning a peer's key", "peer", in.pinPeer, "key", in.newPin.ID, "err", err)
+	}
 }
 
 // verify checks the signature with the signer's key, refetching the key
@@ -264,13 +281,9 @@ func (s *Server) verify(ctx context.Context, signed *httpsig.Signed, in *inbound
 	}
 	// Now that the key is known, rules on it by fingerprint apply: the
 	// same key under another id is the same key.
-	fp, _ := keyFingerprint(key)
-	d := s.judge(policy.Subject{Peer: in.Peer, Actor: in.Actor, KeyID: signed.KeyID, KeyFingerprint: fp})
-	if d.Action.Blocks() {
-		s.countRejection(d.Action, d.Rule)
-		return refuse(http.StatusForbidden, "policy", "refused: %s", d.Reason())
+	if err := s.admitKey(in, signed.KeyID, key); err != nil {
+		return err
 	}
-	in.decision = d
 	owner := in.Actor
 	if in.Via != "" {
 		owner = in.viaActor // a forwarding relay signs with its own actor's key

@@ -155,6 +155,13 @@ func TestStrangersPinNoKeys(t *testing.T) {
 			t.Fatalf("a stranger's post: %d %s", status, text)
 		}
 	}
+	// An activity the relay ignores is answered 202 all the same; it
+	// pins nothing either.
+	like := []byte(fmt.Sprintf(`{"@context":"https://www.w3.org/ns/activitystreams","id":"%s/likes/1","type":"Like",`+
+		`"actor":"%s","object":"%s/notes/1"}`, stranger.Server.URL, stranger.ActorID, stranger.Server.URL))
+	if status, text, _ := stranger.PostWith(ctx, r.Inbox(), like, relaytest.Signing{KeyID: stranger.Server.URL + "/users/liker#main-key"}); status != http.StatusAccepted {
+		t.Fatalf("a stranger's Like: %d %s", status, text)
+	}
 	userKey := member.Server.URL + "/users/alice#main-key"
 	publish := func() int {
 		status, _, _ := member.PostWith(ctx, r.Inbox(), member.Note("", "potatoes", nil), relaytest.Signing{KeyID: userKey})

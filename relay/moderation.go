@@ -126,6 +126,27 @@ func (s *Server) admit(in *inbound, keyID string) error {
 	return nil
 }
 
+// admitKey applies the rules again once the signing key is known, with
+// its fingerprint: rules on the key (by fingerprint, or on an id it was
+// pinned under) cover it under any id, filters included.
+func (s *Server) admitKey(in *inbound, keyID string, key trust.Key) error {
+	fp, _ := keyFingerprint(key)
+	subj := policy.Subject{Peer: in.Peer, Actor: in.Actor, KeyID: keyID, KeyFingerprint: fp}
+	d := s.judge(subj)
+	if d.Action.Blocks() {
+		s.countRejection(d.Action, d.Rule)
+		return refuse(http.StatusForbidden, "policy", "refused: %s", d.Reason())
+	}
+	in.decision = d
+	if set := s.policy.Load(); set.Filtering() {
+		if r, why := set.Filter(subj, factsOf(in), time.Now()); r != nil {
+			s.countRejection("filter", r)
+			return refuse(http.StatusForbidden, "policy", "refused by rule %d: %s", r.ID, why)
+		}
+	}
+	return nil
+}
+
 // factsOf reads what moderation filters look at from the raw activity.
 func factsOf(in *inbound) policy.Facts {
 	var env struct {

@@ -445,4 +445,23 @@ func TestKeyRulesCoverTheKey(t *testing.T) {
 	if s := post(b, b.Server.URL+"/users/carol#main-key"); s != http.StatusForbidden {
 		t.Errorf("a key blocked by fingerprint, under a new id: %d, want 403", s)
 	}
+
+	// A filter on a key's fingerprint applies once the key is known.
+	c := newInstance(t, relaytest.Mastodon)
+	subscribe(t, r, c)
+	keys, _ = r.Admin.Keys(ctx)
+	for _, k := range keys {
+		if k.KeyID == c.KeyID {
+			fp = k.Fingerprint
+		}
+	}
+	if _, err := r.Admin.AddRule(ctx, admin.AddRule{Rule: policy.Rule{Kind: policy.Key, Subject: "sha256:" + fp, Action: policy.Noop,
+		Filters: policy.Filters{Keywords: []string{"casino"}}}, Reason: "spam from this key"}); err != nil {
+		t.Fatal(err)
+	}
+	for text, want := range map[string]int{"casino night": http.StatusForbidden, "potatoes": http.StatusAccepted} {
+		if s, _, _ := c.PostWith(ctx, r.Inbox(), c.Note("", text, nil), relaytest.Signing{KeyID: c.Server.URL + "/users/dave#main-key"}); s != want {
+			t.Errorf("%q under a fingerprint filter: %d, want %d", text, s, want)
+		}
+	}
 }

@@ -160,9 +160,10 @@ type Keys interface {
 	PinnedKeys(ctx context.Context) ([]PinnedKey, error)
 	// PinnedKey returns the pin of one key id, or ErrNotFound.
 	PinnedKey(ctx context.Context, keyID string) (PinnedKey, error)
-	// PinKey records a pin or a rotation of one (with its audit entry).
-	// A peer keeps at most keepPerPeer pins: a new one beyond that makes
-	// the peer's pins first seen longest ago go.
+	// PinKey records a pin, or a rotation of one with its audit entry: a
+	// pin without an audit entry never replaces one. A peer keeps at most
+	// keepPerPeer pins: a new one beyond that makes the peer's pins first
+	// seen longest ago go, except those a key rule names.
 	PinKey(ctx context.Context, k PinnedKey, audit *AuditEntry, keepPerPeer int) error
 }
 

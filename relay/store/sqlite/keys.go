@@ -52,18 +52,26 @@ func (db *DB) PinnedKey(ctx context.Context, keyID string) (store.PinnedKey, err
 // PinKey implements store.Keys.
 func (db *DB) PinKey(ctx context.Context, k store.PinnedKey, audit *store.AuditEntry, keepPerPeer int) error {
 	return db.tx(ctx, func(tx *sql.Tx) error {
-		// Only a new pin makes room: a rotation replaces its own.
+		// Only a new pin makes room: a rotation replaces its own. A pin a
+		// key rule names stays, so the rule keeps covering its key.
 		if _, err := tx.ExecContext(ctx, `DELETE FROM pinned_keys WHERE peer = ? AND key_id IN (
 			SELECT key_id FROM pinned_keys WHERE peer = ? ORDER BY first_seen DESC, key_id LIMIT -1 OFFSET ?)
-			AND NOT EXISTS (SELECT 1 FROM pinned_keys WHERE key_id = ?)`,
+			AND NOT EXISTS (SELECT 1 FROM pinned_keys WHERE key_id = ?)
+			AND key_id NOT IN (SELECT subject FROM rules WHERE kind = 'key')`,
 			k.Peer, k.Peer, max(keepPerPeer-1, 0), k.KeyID); err != nil {
 			return err
 		}
+		// A first pin never replaces one (two requests may race to pin
+		// a key id); only a rotation, audited, does.
+		onConflict := `DO NOTHING`
+		if audit != nil {
+			onConflict = `DO UPDATE SET owner = excluded.owner, fingerprint = excluded.fingerprint,
+			previous_fingerprint = excluded.previous_fingerprint, rotations = excluded.rotations,
+			rotated_at = excluded.rotated_at`
+		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO pinned_keys(key_id, owner, peer, fingerprint, previous_fingerprint,
 			rotations, first_seen, rotated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT(key_id) DO UPDATE SET owner = excluded.owner, fingerprint = excluded.fingerprint,
-			previous_fingerprint = excluded.previous_fingerprint, rotations = excluded.rotations,
-			rotated_at = excluded.rotated_at`,
+			ON CONFLICT(key_id) `+onConflict,
 			k.KeyID, k.Owner, k.Peer, k.Fingerprint, k.PreviousFingerprint, k.Rotations, ms(k.FirstSeen), ms(k.RotatedAt)); err != nil {
 			return err
 		}

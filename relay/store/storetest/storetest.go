@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/runrig/runrig/policy"
 	"github.com/runrig/runrig/relay/store"
 )
 
@@ -348,26 +349,38 @@ func testFanOutSkipsEndedSubscriptions(t *testing.T, open Opener) {
 }
 
 // A peer keeps at most keepPerPeer pinned keys: a new one beyond that
-// makes its pins first seen longest ago go; other peers keep theirs, and
-// a rotation of a kept pin stays one pin.
+// makes its pins first seen longest ago go, except those a key rule names;
+// other peers keep theirs. A first pin never replaces a pin (only a
+// rotation, with its audit entry, does), and a rotation of a kept pin
+// stays one pin.
 func testPinsBoundedPerPeer(t *testing.T, open Opener) {
 	ctx := context.Background()
 	db := open(t, t.TempDir())
 	defer db.Close()
 	t0 := time.Unix(1000, 0)
-	pin := func(peer string, i int, fp string) {
+	id := func(peer string, i int) string { return fmt.Sprintf("https://%s/users/u%d#main-key", peer, i) }
+	pin := func(peer string, i int, fp string, rotation bool) {
 		t.Helper()
-		k := store.PinnedKey{KeyID: fmt.Sprintf("https://%s/users/u%d#main-key", peer, i), Owner: "o", Peer: peer,
-			Fingerprint: fp, FirstSeen: t0.Add(time.Duration(i) * time.Second)}
-		if err := db.PinKey(ctx, k, nil, 3); err != nil {
+		k := store.PinnedKey{KeyID: id(peer, i), Owner: "o", Peer: peer, Fingerprint: fp, FirstSeen: t0.Add(time.Duration(i) * time.Second)}
+		var audit *store.AuditEntry
+		if rotation {
+			k.PreviousFingerprint, k.Rotations, k.RotatedAt = "f", 1, t0.Add(time.Hour)
+			audit = &store.AuditEntry{At: t0, Who: "peer:" + peer, What: "key.rotated", Subject: k.KeyID, Source: "peer"}
+		}
+		if err := db.PinKey(ctx, k, audit, 3); err != nil {
 			t.Fatal(err)
 		}
 	}
-	pin("other.example", 0, "f")
-	for i := range 5 {
-		pin("minting.example", i, "f")
+	if _, err := db.Moderate(ctx, store.ModerationChange{Audit: []store.AuditEntry{{Who: "mod", What: "rule.add"}},
+		Add: []policy.Rule{{Kind: policy.Key, Subject: id("minting.example", 0), Action: policy.Reject, Source: "manual"}}}); err != nil {
+		t.Fatal(err)
 	}
-	pin("minting.example", 4, "rotated")
+	pin("other.example", 0, "f", false)
+	for i := range 5 {
+		pin("minting.example", i, "f", false)
+	}
+	pin("minting.example", 3, "unproven", false) // a first pin of a pinned id: ignored
+	pin("minting.example", 4, "rotated", true)
 	keys, err := db.PinnedKeys(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -376,14 +389,15 @@ func testPinsBoundedPerPeer(t *testing.T, open Opener) {
 	for _, k := range keys {
 		got = append(got, strings.TrimPrefix(k.KeyID, "https://")+"="+k.Fingerprint)
 	}
-	want := "minting.example/users/u2#main-key=f minting.example/users/u3#main-key=f minting.example/users/u4#main-key=rotated other.example/users/u0#main-key=f"
+	want := "minting.example/users/u0#main-key=f minting.example/users/u2#main-key=f minting.example/users/u3#main-key=f " +
+		"minting.example/users/u4#main-key=rotated other.example/users/u0#main-key=f"
 	if strings.Join(got, " ") != want {
 		t.Fatalf("pins = %s\nwant   %s", strings.Join(got, " "), want)
 	}
-	if k, err := db.PinnedKey(ctx, "https://minting.example/users/u3#main-key"); err != nil || k.Peer != "minting.example" {
+	if k, err := db.PinnedKey(ctx, id("minting.example", 4)); err != nil || k.Rotations != 1 || k.PreviousFingerprint != "f" {
 		t.Fatalf("PinnedKey = %+v, %v", k, err)
 	}
-	if _, err := db.PinnedKey(ctx, "https://minting.example/users/u0#main-key"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := db.PinnedKey(ctx, id("minting.example", 1)); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("an evicted pin: %v", err)
 	}
 }

@@ -273,12 +273,15 @@ func TestConcurrentListSyncs(t *testing.T) {
 		fmt.Fprintf(&b, "spam-%03d.example,suspend\n", i)
 	}
 	var fetches atomic.Int32
+	acted := make(chan struct{})
 	lists := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if fetches.Add(1) == 1 { // during the first fetch a moderator acts
 			if _, _, err := r.Admin.Block(ctx, admin.Block{Domain: "spam-007.example", Severity: "limit", Reason: "ours"}); err != nil {
 				t.Error(err)
 			}
+			close(acted)
 		}
+		<-acted // every fetch ends after it
 		w.Write([]byte(b.String()))
 	}))
 	defer lists.Close()
@@ -294,6 +297,7 @@ func TestConcurrentListSyncs(t *testing.T) {
 		})
 	}
 	wg.Go(func() {
+		<-acted
 		if _, err := r.Admin.ImportList(ctx, admin.ImportList{Name: "shared", Content: b.String(), Reason: "by hand"}); err != nil {
 			t.Error(err)
 		}
@@ -309,5 +313,39 @@ func TestConcurrentListSyncs(t *testing.T) {
 	}
 	if rs := bySubject["spam-007.example"]; rs[0].Source != "manual" || rs[0].Action != policy.Limit {
 		t.Errorf("the moderator's rule made during the fetch = %+v", rs)
+	}
+}
+
+// An operator who unsubscribes from a list while it is being fetched is
+// not overruled by the sync: the subscription stays gone and the list's
+// entries bring no rules.
+func TestUnsubscribeDuringSync(t *testing.T) {
+	r := startRelay(t, nil)
+	ctx := context.Background()
+	fetching, release := make(chan struct{}), make(chan struct{})
+	lists := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		close(fetching)
+		<-release
+		w.Write([]byte("#domain,#severity\nspam.example,suspend\n"))
+	}))
+	defer lists.Close()
+	if _, err := r.Admin.SubscribeList(ctx, admin.ListSubscribe{Name: "shared", URL: lists.URL + "/blocks.csv", Reason: "consensus"}); err != nil {
+		t.Fatal(err)
+	}
+	synced := make(chan error, 1)
+	go func() { _, err := r.Admin.SyncList(ctx, "shared"); synced <- err }()
+	<-fetching
+	if err := r.Admin.UnsubscribeList(ctx, "shared", "no longer wanted"); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	if err := <-synced; err == nil {
+		t.Error("the sync of a list unsubscribed meanwhile reported success")
+	}
+	if subs, _ := r.Admin.ListSubscriptions(ctx); len(subs) != 0 {
+		t.Errorf("the sync brought the subscription back: %+v", subs)
+	}
+	if rules, _ := r.Admin.Rules(ctx); len(rules) != 0 {
+		t.Errorf("the unsubscribed list's entries became rules: %+v", rules)
 	}
 }

@@ -56,6 +56,8 @@ func (s *Server) SubscribeList(ctx context.Context, op Operator, l store.ListSub
 	}
 	l.Created, l.Author = time.Now().UTC(), op.Who
 	details, _ := json.Marshal(l)
+	s.listWrites.Lock()
+	defer s.listWrites.Unlock()
 	if _, err := s.store.Moderate(ctx, store.ModerationChange{PutList: &l, Audit: []store.AuditEntry{{
 		Who: op.Who, What: "list.subscribe", Subject: l.Name, Why: op.Why, Source: "list:" + l.Name, Details: details,
 	}}}); err != nil {
@@ -67,6 +69,8 @@ func (s *Server) SubscribeList(ctx context.Context, op Operator, l store.ListSub
 
 // UnsubscribeList stops following a list; the rules it brought stay.
 func (s *Server) UnsubscribeList(ctx context.Context, op Operator, name string) error {
+	s.listWrites.Lock()
+	defer s.listWrites.Unlock()
 	_, err := s.store.Moderate(ctx, store.ModerationChange{RemoveList: name, Audit: []store.AuditEntry{{
 		Who: op.Who, What: "list.unsubscribe", Subject: name, Why: op.Why, Source: "list:" + name,
 	}}})
@@ -79,33 +83,31 @@ func (s *Server) UnsubscribeList(ctx context.Context, op Operator, name string) 
 // the list dropped are reported as retracted, and their rules are kept for
 // a moderator to decide.
 func (s *Server) SyncList(ctx context.Context, name string) (admin.Synced, error) {
-	s.listWrites.Lock()
-	defer s.listWrites.Unlock()
-	lists, err := s.store.ListSubscriptions(ctx)
+	l, err := s.listSubscription(ctx, name)
 	if err != nil {
 		return admin.Synced{}, err
 	}
-	var l *store.ListSubscription
-	for i := range lists {
-		if lists[i].Name == name {
-			l = &lists[i]
-		}
+	// Fetched outside the lock: a slow list server holds up no import,
+	// no other sync and no operator's change.
+	res, entries, fetchErr := s.fetchList(ctx, &l)
+	s.listWrites.Lock()
+	defer s.listWrites.Unlock()
+	// Applied to the subscription as it is now: an operator may have
+	// changed it, or unsubscribed, during the fetch.
+	if l, err = s.listSubscription(ctx, name); err != nil {
+		return res, err
 	}
-	if l == nil {
-		return admin.Synced{}, fmt.Errorf("list %s: %w", name, store.ErrNotFound)
-	}
-	res, entries, err := s.fetchList(ctx, l)
 	l.LastFetch = time.Now().UTC()
-	if err != nil {
-		l.LastError = errText(err)
-		if _, serr := s.store.Moderate(ctx, store.ModerationChange{PutList: l, Audit: []store.AuditEntry{{
+	if fetchErr != nil {
+		l.LastError = errText(fetchErr)
+		if _, serr := s.store.Moderate(ctx, store.ModerationChange{PutList: &l, Audit: []store.AuditEntry{{
 			Who: "list:" + name, What: "list.fetch_failed", Subject: name, Why: l.LastError, Source: "list:" + name,
 		}}}); serr != nil {
 			return res, serr
 		}
-		return res, err
+		return res, fetchErr
 	}
-	change, res, err := s.diffList(ctx, l, entries)
+	change, res, err := s.diffList(ctx, &l, entries)
 	if err != nil {
 		return res, err
 	}
@@ -126,6 +128,20 @@ func (s *Server) SyncList(ctx context.Context, name string) (admin.Synced, error
 			"draft", l.Draft)
 	}
 	return res, s.reloadPolicy(ctx)
+}
+
+// listSubscription returns the subscription to the list name.
+func (s *Server) listSubscription(ctx context.Context, name string) (store.ListSubscription, error) {
+	lists, err := s.store.ListSubscriptions(ctx)
+	if err != nil {
+		return store.ListSubscription{}, err
+	}
+	for _, l := range lists {
+		if l.Name == name {
+			return l, nil
+		}
+	}
+	return store.ListSubscription{}, fmt.Errorf("list %s: %w", name, store.ErrNotFound)
 }
 
 func (s *Server) fetchList(ctx context.Context, l *store.ListSubscription) (admin.Synced, []policy.Entry, error) {

@@ -92,8 +92,10 @@ type Server struct {
 	// every change; limiter enforces the inbound rates they scale.
 	trustLevels atomic.Pointer[map[string]trust.Level]
 	limiter     *trust.Limiter
-	// listWrites serialises list imports and syncs (the background one
-	// and an operator's), each reading the rules and then writing.
+	// listWrites serialises what reads the rules or a list subscription
+	// and then writes: imports, the writing half of syncs (the background
+	// one and operators'), subscribing and unsubscribing. A list is
+	// fetched outside it.
 	listWrites sync.Mutex
 	pins       pins
 	rejections peerCounts // inbox refusals per peer since start

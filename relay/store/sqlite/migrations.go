@@ -210,10 +210,14 @@ var migrations = []string{
 		created_at INTEGER NOT NULL,
 		updated_at INTEGER NOT NULL
 	);`,
-	// 11: a list brings at most one rule per kind and subject (two syncs
-	// at once could add duplicates: the first of each is kept).
+	// 11: lists bring at most one rule per kind and subject (two syncs at
+	// once could add duplicates). Of duplicates the one kept is live (no
+	// draft, not expired) if any is, then the most severe, then the first.
 	`DELETE FROM rules WHERE source LIKE 'list:%' AND id NOT IN (
-		SELECT min(id) FROM rules WHERE source LIKE 'list:%' GROUP BY kind, subject);
+		SELECT id FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY kind, subject ORDER BY
+			draft, (expires_at != 0 AND expires_at < CAST(strftime('%s', 'now') AS INTEGER) * 1000),
+			CASE action WHEN 'suspend' THEN 0 WHEN 'reject' THEN 1 WHEN 'limit' THEN 2 WHEN 'accept' THEN 3 ELSE 4 END,
+			id) AS n FROM rules WHERE source LIKE 'list:%') WHERE n = 1);
 	CREATE UNIQUE INDEX rules_list_subject ON rules(kind, subject) WHERE source LIKE 'list:%';`,
 }
 

@@ -88,9 +88,10 @@ func TestMigrateFromVersion1(t *testing.T) {
 }
 
 // A store of the previous schema version, holding what it could (a
-// subscription, a queued delivery, and the duplicate rules two list syncs
-// at once could leave), is migrated to the current one: what it held is
-// kept, the duplicates go, and what the new version adds works.
+// subscription and the duplicate rules two list syncs at once could
+// leave), is migrated to the current one: what it held is kept, of the
+// duplicates the live and most severe stays (not the first, a draft), and
+// what the new version adds works.
 func TestMigrateFromPreviousVersion(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -111,12 +112,12 @@ func TestMigrateFromPreviousVersion(t *testing.T) {
 	for _, q := range []string{
 		`INSERT INTO subscribers(slice, peer, actor, inbox, follow_id, style, state, created_at, updated_at)
 			VALUES ('', 'p1', 'http://p1/actor', 'http://p1/inbox', 'http://p1/f/1', 'mastodon', 'accepted', 1, 1)`,
-		`INSERT INTO rules(id, kind, subject, action, source, created_at, author) VALUES
-			(1, 'domain', 'spam.example', 'suspend', 'list:a', 1, 'list:a'),
-			(2, 'domain', 'spam.example', 'suspend', 'list:a', 1, 'list:a'),
-			(3, 'domain', 'spam.example', 'suspend', 'list:b', 1, 'list:b'),
-			(4, 'domain', 'spam.example', 'limit', 'manual', 1, 'mod'),
-			(5, 'domain', 'ads.example', 'limit', 'list:a', 1, 'list:a')`,
+		`INSERT INTO rules(id, kind, subject, action, source, draft, created_at, author) VALUES
+			(1, 'domain', 'spam.example', 'suspend', 'list:a', 1, 1, 'list:a'),
+			(2, 'domain', 'spam.example', 'limit', 'list:a', 0, 1, 'list:a'),
+			(3, 'domain', 'spam.example', 'suspend', 'list:b', 0, 1, 'list:b'),
+			(4, 'domain', 'spam.example', 'limit', 'manual', 0, 1, 'mod'),
+			(5, 'domain', 'ads.example', 'limit', 'list:a', 0, 1, 'list:a')`,
 	} {
 		if _, err := raw.Exec(q); err != nil {
 			t.Fatalf("%s: %v", q, err)
@@ -140,8 +141,8 @@ func TestMigrateFromPreviousVersion(t *testing.T) {
 	for _, r := range rules {
 		ids = append(ids, r.ID)
 	}
-	if fmt.Sprint(ids) != "[1 4 5]" {
-		t.Fatalf("rules after migration %v, want the first list rule per domain and the manual one: [1 4 5]", ids)
+	if fmt.Sprint(ids) != "[3 4 5]" {
+		t.Fatalf("rules after migration %v, want the live and most severe list rule per domain and the manual one: [3 4 5]", ids)
 	}
 	added, err := db.Moderate(ctx, store.ModerationChange{AddUnruled: true, Audit: []store.AuditEntry{{Who: "list:c", What: "list.sync"}},
 		Add: []policy.Rule{{Kind: policy.Domain, Subject: "spam.example", Action: policy.Suspend, Source: "list:c"},

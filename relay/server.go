@@ -268,7 +268,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	pub.Shutdown(sctx)
 	adm.Shutdown(sctx)
-	s.stopBackground(sctx, stopBG)
+	// Background work gets a budget of its own: the store closes after
+	// Serve returns, so what delivers must have ended by then.
+	bctx, bcancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer bcancel()
+	s.stopBackground(bctx, stopBG)
 	os.Remove(filepath.Join(s.cfg.DataDir, AdminSocket))
 	if errors.Is(serveErr, http.ErrServerClosed) {
 		serveErr = nil

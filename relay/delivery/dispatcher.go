@@ -26,6 +26,8 @@ const (
 	// stopRecordAttempts bounds the attempts to record a batch of
 	// outcomes once the dispatcher is stopping.
 	stopRecordAttempts = 3
+	// stopRecordWait is the pause between those attempts.
+	stopRecordWait = 100 * time.Millisecond
 )
 
 // Result is one finished attempt, reported to the OnResult hook.
@@ -468,10 +470,14 @@ func (d *Dispatcher) record(ctx context.Context, batch []Result) {
 			return
 		}
 		d.log.Error("recording delivery outcomes; will retry", "err", err, "count", len(outs))
+		if ctx.Err() != nil {
+			time.Sleep(stopRecordWait) // stopping: a few quick attempts
+			continue
+		}
 		t := time.NewTimer(wait)
 		select {
 		case <-t.C:
-		case <-ctx.Done(): // stopping: the last attempts follow at once
+		case <-ctx.Done():
 			t.Stop()
 		}
 	}

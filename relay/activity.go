@@ -54,6 +54,8 @@ type inbound struct {
 	// from is the client address the request came from: key fetches it
 	// causes are charged to it.
 	from string
+	// verified is set once the signature verified for the actor.
+	verified bool
 	// newPin, set when the verified key's id was never pinned, is pinned
 	// for pinPeer once the activity is accepted.
 	newPin  *trust.Key

@@ -156,7 +156,11 @@ func (s *Server) answerRefusal(w http.ResponseWriter, in *inbound, err error) {
 	if in != nil {
 		s.metrics.inbound.WithLabelValues(typeLabel(in.Type), "rejected").Inc()
 	}
-	s.peerLog.Warn(peer, rf.reason, "inbox request refused", "status", rf.status, "detail", rf.msg)
+	if in != nil && in.verified {
+		s.peerLog.WarnVerified(peer, rf.reason, "inbox request refused", "status", rf.status, "detail", rf.msg)
+	} else {
+		s.peerLog.Warn(peer, rf.reason, "inbox request refused", "status", rf.status, "detail", rf.msg)
+	}
 	if rf.retryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(rf.retryAfter))
 	}
@@ -204,6 +208,7 @@ func (s *Server) receive(ctx context.Context, r *http.Request, body []byte, inbo
 		}
 		return in, "", err
 	}
+	in.verified = true
 	// Rate limits come after verification, so nobody can spend another
 	// peer's budget by claiming to be it.
 	if ok, wait := s.limiter.Allow(in.Peer, s.trustOf(in.Peer)); !ok {

@@ -12,9 +12,10 @@ const (
 	// peer is logged; repeats in between are counted and reported with
 	// the next line.
 	peerLogInterval = time.Minute
-	// peerLogLines bounds the lines logged per interval over all peers:
-	// the peer names of unverified requests are the sender's to choose,
-	// and a sender minting them must not flood the log either.
+	// peerLogLines bounds the lines logged per interval over all peers,
+	// for verified peers and for the others separately: the peer names of
+	// unverified requests are the sender's to choose, and a sender minting
+	// them must neither flood the log nor hide verified peers' errors.
 	peerLogLines = 300
 	// peerLogKeys bounds the (peer, reason) pairs remembered.
 	peerLogKeys = 10000
@@ -29,8 +30,8 @@ type peerLog struct {
 	mu     sync.Mutex
 	last   map[string]*logEntry
 	window time.Time // start of the current interval
-	lines  int       // logged in the current interval
-	unseen int       // not logged for peerLogLines, reported with the next line
+	lines  [2]int    // logged in the current interval: unverified, verified
+	unseen [2]int    // not logged for peerLogLines, reported with the next line
 }
 
 type logEntry struct {
@@ -42,8 +43,22 @@ func newPeerLog(l *slog.Logger) *peerLog {
 	return &peerLog{log: l, last: map[string]*logEntry{}}
 }
 
-// Warn logs msg for peer and reason unless one was logged recently.
+// Warn logs msg for peer and reason unless one was logged recently; peer
+// is a name nothing verified.
 func (p *peerLog) Warn(peer, reason, msg string, args ...any) {
+	p.warn(false, peer, reason, msg, args...)
+}
+
+// WarnVerified is Warn for a peer whose signature verified.
+func (p *peerLog) WarnVerified(peer, reason, msg string, args ...any) {
+	p.warn(true, peer, reason, msg, args...)
+}
+
+func (p *peerLog) warn(verified bool, peer, reason, msg string, args ...any) {
+	class := 0
+	if verified {
+		class = 1
+	}
 	key := peer + "\x00" + reason
 	now := time.Now()
 	p.mu.Lock()
@@ -54,15 +69,15 @@ func (p *peerLog) Warn(peer, reason, msg string, args ...any) {
 		return
 	}
 	if now.Sub(p.window) >= peerLogInterval {
-		p.window, p.lines = now, 0
+		p.window, p.lines = now, [2]int{}
 	}
-	if p.lines >= peerLogLines {
-		p.unseen++
+	if p.lines[class] >= peerLogLines {
+		p.unseen[class]++
 		p.mu.Unlock()
 		return
 	}
-	p.lines++
-	suppressed, unseen := 0, p.unseen
+	p.lines[class]++
+	suppressed, unseen := 0, p.unseen[class]
 	if e != nil {
 		suppressed = e.suppressed
 	}
@@ -70,7 +85,7 @@ func (p *peerLog) Warn(peer, reason, msg string, args ...any) {
 		p.last = map[string]*logEntry{}
 	}
 	p.last[key] = &logEntry{at: now}
-	p.unseen = 0
+	p.unseen[class] = 0
 	p.mu.Unlock()
 	args = append(args, "peer", peer, "reason", reason)
 	if suppressed > 0 {

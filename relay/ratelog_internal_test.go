@@ -27,4 +27,9 @@ func TestPeerLogIsBounded(t *testing.T) {
 	if strings.Count(buf.String(), "peer=a.example") != 1 {
 		t.Errorf("a.example's repeated error logged more than once:\n%s", buf.String()[:300])
 	}
+	// The flood of unverified names hides no verified peer's error.
+	l.WarnVerified("subscriber.example", "rate_limited", "inbox request refused")
+	if !strings.Contains(buf.String(), "peer=subscriber.example") {
+		t.Error("a verified peer's error was not logged after a flood of unverified names")
+	}
 }

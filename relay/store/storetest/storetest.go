@@ -425,7 +425,8 @@ func testSubscriberSummary(t *testing.T, open Opener) {
 	if err := db.Apply(ctx, store.Change{Messages: []store.Message{msg("a1", "old-failing", "old-fine", "new-failing")}}); err != nil {
 		t.Fatal(err)
 	}
-	cl, err := db.Claim(ctx, store.ClaimRequest{Now: now, Lease: time.Minute, Limit: 10})
+	// Due from when they were queued, which is after now.
+	cl, err := db.Claim(ctx, store.ClaimRequest{Now: time.Now().Add(time.Second), Lease: time.Minute, Limit: 10})
 	if err != nil || len(cl.Deliveries) != 3 {
 		t.Fatalf("claimed %+v, %v", cl.Deliveries, err)
 	}

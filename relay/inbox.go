@@ -241,7 +241,7 @@ func (s *Server) pinAccepted(ctx context.Context, in *inbound, result string) {
 	if !ok {
 		return
 	}
-	if err := s.recordPin(ctx, in.pinPeer, *in.newPin); err != nil {
+	if err := s.pins.Record(ctx, in.pinPeer, *in.newPin); err != nil {
 		s.log.Error("pinning a peer's key", "peer", in.pinPeer, "key", in.newPin.ID, "err", err)
 	}
 }

@@ -28,8 +28,8 @@ func (s *Server) reloadPolicy(ctx context.Context) error {
 		return fmt.Errorf("loading rules: %w", err)
 	}
 	set := policy.NewSet(s.cfg.FederationMode, rules, time.Now()).WithKeyFingerprints(func(keyID string) (string, bool) {
-		pk, err := s.store.PinnedKey(ctx, keyID)
-		return pk.Fingerprint, err == nil
+		fp, ok, _ := s.pins.Fingerprint(ctx, keyID)
+		return fp, ok
 	})
 	s.policy.Store(set)
 	settings, err := s.store.TrustLevels(ctx)

@@ -97,7 +97,7 @@ type Server struct {
 	// one and operators'), subscribing and unsubscribing. A list is
 	// fetched outside it.
 	listWrites sync.Mutex
-	pins       pins
+	pins       *trust.Pins
 	rejections peerCounts // inbox refusals per peer since start
 
 	metrics     *metrics
@@ -143,6 +143,10 @@ func New(ctx context.Context, cfg Config, st store.Store, log *slog.Logger) (*Se
 	ua := fmt.Sprintf("%s/%s (+%s)", softwareName, Version, cfg.PublicURL)
 	s.fetch = fetch.New(fetch.Config{Egress: egress, Signer: s.signer, UserAgent: ua, Permit: s.permitPeer})
 	s.listFetch = fetch.New(fetch.Config{Egress: egress, UserAgent: ua, MaxBody: policy.MaxListBytes, Timeout: 30 * time.Second})
+	s.pins = trust.NewPins(pinStore{st}, trust.PinsConfig{AllowPlainHTTP: cfg.AllowPrivateNetworks,
+		OnRotated: func(k trust.PinnedKey) {
+			s.log.Warn("peer key rotated", "peer", k.Peer, "key", k.KeyID, "rotations", k.Rotations)
+		}})
 	s.keys = trust.NewKeys(s.fetch, trust.KeysConfig{MinRefetch: cfg.KeyRefetch, HostOf: func(keyID string) string {
 		p, _ := policy.PeerOf(keyID)
 		return p

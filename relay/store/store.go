@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/runrig/runrig/policy"
+	"github.com/runrig/runrig/trust"
 )
 
 // Errors returned by stores, matched with errors.Is.
@@ -167,18 +168,9 @@ type Keys interface {
 	PinKey(ctx context.Context, k PinnedKey, audit *AuditEntry, keepPerPeer int) error
 }
 
-// PinnedKey is the key a peer signs with, as first verified.
-type PinnedKey struct {
-	KeyID       string `json:"key_id"`
-	Owner       string `json:"owner"`
-	Peer        string `json:"peer"`
-	Fingerprint string `json:"fingerprint"`
-	// PreviousFingerprint is the key before the last rotation.
-	PreviousFingerprint string    `json:"previous_fingerprint,omitempty"`
-	Rotations           int       `json:"rotations"`
-	FirstSeen           time.Time `json:"first_seen"`
-	RotatedAt           time.Time `json:"rotated_at,omitzero"`
-}
+// PinnedKey is the key a peer signs with, as first verified (the trust
+// package's pinning policy decides what is pinned).
+type PinnedKey = trust.PinnedKey
 
 // ListSubscription is a shared domain list the relay fetches on a
 // schedule.

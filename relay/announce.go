@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
-	"time"
 
 	"github.com/runrig/runrig/discovery"
 	"github.com/runrig/runrig/relay/listing"
@@ -21,7 +20,7 @@ import (
 const (
 	settingAnnounceKey = "announce_key"
 	// announceValidity is how long an announcement of this relay is valid.
-	announceValidity = 24 * time.Hour
+	announceValidity = discovery.DefaultValidity
 	multikeyContext  = "https://w3id.org/security/multikey/v1"
 )
 
@@ -111,41 +110,33 @@ func (s *Server) members(ctx context.Context) ([]discovery.Member, error) {
 
 // Announcement returns this relay's signed announcement.
 func (s *Server) Announcement(ctx context.Context) ([]byte, error) {
+	n := s.node.Load()
+	if n == nil {
+		return nil, errors.New("discovery has not started")
+	}
+	return n.Announcement(ctx)
+}
+
+// describe is what this relay announces of itself (discovery.Describe).
+func (s *Server) describe(ctx context.Context) (discovery.Record, error) {
 	members, err := s.members(ctx)
 	if err != nil {
-		return nil, err
+		return discovery.Record{}, err
 	}
-	now := time.Now().UTC().Truncate(time.Millisecond)
-	r := discovery.Record{
-		Domain: s.host, Actor: s.actorID, Inbox: s.inboxID, Software: softwareName + " " + Version,
-		Seq: s.nextSeq(now), Issued: now, Expires: now.Add(announceValidity), Members: members,
-	}
+	r := discovery.Record{Domain: s.host, Actor: s.actorID, Inbox: s.inboxID, Software: softwareName + " " + Version, Members: members}
 	for _, reg := range s.cfg.Regions {
 		r.Regions = append(r.Regions, reg.Code)
 	}
 	for _, k := range listing.Kinds {
 		r.Kinds = append(r.Kinds, string(k))
 	}
-	if d := s.dht.Load(); d != nil {
-		r.PeerID, r.Addrs = d.PeerID().String(), d.Addrs()
-	}
-	if g := s.gossip.Load(); g != nil {
-		r.Gossip = g.Addr()
-	}
-	return discovery.Sign(r, s.announceKeyID(), s.announceKey)
+	return r, nil
 }
 
-// nextSeq is the sequence number of a new announcement: the issue time in
-// milliseconds, kept strictly above the last one so that two announcements
-// of one millisecond are not taken for a replay.
-func (s *Server) nextSeq(now time.Time) uint64 {
-	for {
-		last := s.announceSeq.Load()
-		seq := max(uint64(now.UnixMilli()), last+1)
-		if s.announceSeq.CompareAndSwap(last, seq) {
-			return seq
-		}
-	}
+// signAnnouncement signs a record with the announcement key
+// (discovery.Signer).
+func (s *Server) signAnnouncement(r discovery.Record) ([]byte, error) {
+	return discovery.Sign(r, s.announceKeyID(), s.announceKey)
 }
 
 // VerifyAnnouncement verifies another node's signed announcement against

@@ -210,10 +210,10 @@ func (c *stateCollector) collectDiscovery(ctx context.Context, ch chan<- prometh
 			ch <- prometheus.MustNewConstMetric(followsDesc, prometheus.GaugeValue, float64(n), string(st))
 		}
 	}
-	if d := c.s.dht.Load(); d != nil {
+	if d := c.s.node.Load().DHT(); d != nil {
 		ch <- prometheus.MustNewConstMetric(dhtDesc, prometheus.GaugeValue, float64(d.RoutingTableSize()))
 	}
-	if g := c.s.gossip.Load(); g != nil {
+	if g := c.s.node.Load().Gossip(); g != nil {
 		ch <- prometheus.MustNewConstMetric(gossipDesc, prometheus.GaugeValue, float64(g.Members()))
 	}
 }

@@ -2,7 +2,6 @@ package relay
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,65 +14,9 @@ import (
 	"github.com/runrig/runrig/relay/admin"
 )
 
-// gossipLeaveTimeout bounds telling the cluster this node is going.
-const gossipLeaveTimeout = 2 * time.Second
-
-// startGossip joins the regional cluster when configured, announces this
-// relay and re-announces it before the announcement expires.
-func (s *Server) startGossip(ctx context.Context) error {
-	gc := s.cfg.Gossip
-	if gc.Bind == "" {
-		return nil
-	}
-	var key []byte
-	if gc.Key != "" {
-		k, err := base64.StdEncoding.DecodeString(gc.Key)
-		if err != nil || (len(k) != 16 && len(k) != 24 && len(k) != 32) {
-			return fmt.Errorf("gossip key: want base64 of 16, 24 or 32 bytes")
-		}
-		key = k
-	}
-	// The first announcement goes with the join's state exchange; the loop
-	// below announces again at once, with the gossip address.
-	first, err := s.Announcement(ctx)
-	if err != nil {
-		return err
-	}
-	g, err := discovery.StartGossip(discovery.GossipConfig{Name: s.host, Bind: gc.Bind, Join: gc.Join,
-		Profile: gc.Profile, SecretKey: key, Label: gc.Label, Announcement: first, Logger: s.log.With("component", "gossip"),
-		OnRejected: func(err error) {
-			s.metrics.announcements.WithLabelValues(discovery.Reason(err)).Inc()
-			s.peerLog.Warn("gossip", discovery.Reason(err), "gossiped announcement refused", "err", err)
-		}},
-		s.VerifyAnnouncement, s.directory)
-	if err != nil {
-		return err
-	}
-	s.gossip.Store(g)
-	s.bg.Go(func() {
-		t := time.NewTicker(announceValidity / 2)
-		defer t.Stop()
-		for {
-			if b, err := s.Announcement(ctx); err == nil {
-				g.Announce(b)
-			} else {
-				s.log.Error("signing the announcement", "err", err)
-			}
-			select {
-			case <-ctx.Done():
-				g.Leave(gossipLeaveTimeout)
-				return
-			case <-t.C:
-			}
-		}
-	})
-	s.log.Info("joined regional gossip", "addr", g.Addr(), "members", g.Members())
-	return nil
-}
-
 // GossipAddr is the gossip address, or "" when gossip is off.
 func (s *Server) GossipAddr() string {
-	if g := s.gossip.Load(); g != nil {
+	if g := s.node.Load().Gossip(); g != nil {
 		return g.Addr()
 	}
 	return ""
@@ -122,7 +65,7 @@ func (s *Server) peerViews(following map[string]string) []admin.Peer {
 func (s *Server) adminPeers(w http.ResponseWriter, r *http.Request) {
 	region, kind := r.URL.Query().Get("region"), r.URL.Query().Get("kind")
 	if r.URL.Query().Get("lookup") != "" {
-		if err := s.lookupDHT(r.Context(), region, kind); err != nil {
+		if err := s.node.Load().Lookup(r.Context(), region, kind); err != nil {
 			adminError(w, http.StatusGatewayTimeout, fmt.Errorf("DHT lookup: %w", err))
 			return
 		}

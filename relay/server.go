@@ -72,11 +72,9 @@ type Server struct {
 	announceKey   ed25519.PrivateKey
 	announcements *discovery.Verifier
 	directory     *discovery.Directory
-	// gossip and dht are set once each when they start, while the other's
-	// background work (announcing) and scrapes may already read them.
-	gossip      atomic.Pointer[discovery.Gossip] // nil when gossip is off
-	dht         atomic.Pointer[discovery.DHT]    // nil when the DHT is off
-	announceSeq atomic.Uint64                    // the last announcement's sequence number
+	// node is this relay's part in discovery, set when it starts, while
+	// scrapes may already read it.
+	node atomic.Pointer[discovery.Node]
 
 	// Peers: fetching, key cache, deliveries.
 	fetch      *fetch.Client
@@ -321,11 +319,8 @@ func (s *Server) startBackground(ctx context.Context) error {
 	for _, l := range loops {
 		s.bg.Go(func() { s.every(ctx, l.interval, l.now, l.what, l.f) })
 	}
-	if err := s.startDHT(ctx); err != nil {
-		return fmt.Errorf("dht: %w", err)
-	}
-	if err := s.startGossip(ctx); err != nil {
-		return fmt.Errorf("gossip: %w", err)
+	if err := s.startDiscovery(ctx); err != nil {
+		return fmt.Errorf("discovery: %w", err)
 	}
 	return nil
 }

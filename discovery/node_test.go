@@ -1,0 +1,71 @@
+package discovery
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"net"
+	"testing"
+	"time"
+)
+
+// A node announces what Describe says with a strictly increasing sequence
+// number, its validity and its layers' addresses; two nodes in one gossip
+// cluster find each other's verified announcements; a layer that cannot
+// start fails the start.
+func TestNodeAnnouncesItself(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ring := &keyring{keys: map[string]AssertionKey{}}
+	start := func(domain string, join ...string) (*Node, *Directory) {
+		pub, priv, _ := ed25519.GenerateKey(rand.Reader)
+		keyID := "https://" + domain + "/actor#ed25519-key"
+		ring.mu.Lock()
+		ring.keys[keyID] = AssertionKey{ID: keyID, Controller: "https://" + domain + "/actor", Public: pub}
+		ring.mu.Unlock()
+		describe := func(context.Context) (Record, error) {
+			return Record{Domain: domain, Actor: "https://" + domain + "/actor", Inbox: "https://" + domain + "/inbox",
+				Software: "runrig test", Regions: []string{"it-bg"}}, nil
+		}
+		sign := func(r Record) ([]byte, error) { return Sign(r, keyID, priv) }
+		dir := NewDirectory()
+		n, err := StartNode(ctx, NodeConfig{Validity: time.Hour, Gossip: GossipConfig{Name: domain, Bind: "127.0.0.1:0",
+			Profile: "local", Join: join, GossipInterval: 50 * time.Millisecond}}, describe, sign, NewVerifier(ring).Verify, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		go n.Run(ctx)
+		return n, dir
+	}
+	a, dirA := start("a.example")
+	_, dirB := start("b.example", a.Gossip().Addr())
+
+	var last uint64
+	for range 3 {
+		b, err := a.Announcement(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, r, err := Parse(b)
+		if err != nil || r.Seq <= last || r.Gossip != a.Gossip().Addr() || r.Expires.Sub(r.Issued) != time.Hour || r.Regions[0] != "it-bg" {
+			t.Fatalf("announcement %+v (%v), after seq %d", r, err, last)
+		}
+		last = r.Seq
+	}
+	waitUntil(t, 20*time.Second, "each node holds the other's verified announcement", func() bool {
+		ea, _ := dirA.Get("b.example")
+		eb, _ := dirB.Get("a.example")
+		return ea.Verified && eb.Verified
+	})
+
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	if _, err := StartNode(ctx, NodeConfig{Gossip: GossipConfig{Name: "c.example", Bind: taken.Addr().String()}},
+		func(context.Context) (Record, error) { return Record{}, nil },
+		func(Record) ([]byte, error) { return []byte("{}"), nil }, NewVerifier(ring).Verify, NewDirectory()); err == nil {
+		t.Error("a node started with its gossip address taken")
+	}
+}

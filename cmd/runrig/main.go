@@ -15,6 +15,7 @@ Usage:
   runrig admin [--data DIR] CMD   administer the relay running on DIR
   runrig listing validate FILE... check listings offline with the relay's rules
   runrig config example           print a configuration file with every setting, documented
+  runrig config table             print every setting as a Markdown table (README.md's)
   runrig config check FILE        validate a configuration file; names the bad key and why
   runrig backup FILE [--data DIR] a consistent copy of the store (online, while the relay runs)
   runrig restore FILE [--data DIR]

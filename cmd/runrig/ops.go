@@ -104,12 +104,16 @@ func restoreCmd(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// configCmd: config example | config check FILE.
+// configCmd: config example | config table | config check FILE.
 func configCmd(args []string, stdout, stderr io.Writer) int {
 	switch {
-	case len(args) == 1 && args[0] == "example":
-		if err := settings.Example(stdout); err != nil {
-			fmt.Fprintln(stderr, "runrig config example:", err)
+	case len(args) == 1 && (args[0] == "example" || args[0] == "table"):
+		write := settings.Example
+		if args[0] == "table" {
+			write = settings.Table
+		}
+		if err := write(stdout); err != nil {
+			fmt.Fprintln(stderr, "runrig config "+args[0]+":", err)
 			return 1
 		}
 		return 0
@@ -121,6 +125,6 @@ func configCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "%s is valid\n", args[1])
 		return 0
 	}
-	fmt.Fprintln(stderr, "usage: runrig config example | runrig config check FILE")
+	fmt.Fprintln(stderr, "usage: runrig config example | runrig config table | runrig config check FILE")
 	return 2
 }

@@ -76,3 +76,20 @@ func wrap(text string, width int) []string {
 	}
 	return append(lines, line)
 }
+
+// Table writes every setting as the Markdown table of README.md: flag,
+// environment variable, default and what it does.
+func Table(w io.Writer) error {
+	cfg, lg := relay.Defaults(), Log{Format: "text", Level: "info"}
+	var b strings.Builder
+	b.WriteString("| flag | env | default | what it does |\n| --- | --- | --- | --- |\n")
+	for _, st := range all() {
+		def := "none"
+		if v := st.get(&cfg, &lg); v != "" {
+			def = "`" + v + "`"
+		}
+		fmt.Fprintf(&b, "| `--%s` | `%s` | %s | %s |\n", st.name, envName(st.name), def, strings.ReplaceAll(st.doc, "|", "\\|"))
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}

@@ -74,6 +74,17 @@ func num(f func(c *relay.Config) *int) (func(*relay.Config, *Log, string) error,
 	}, func(c *relay.Config, _ *Log) string { return strconv.Itoa(*f(c)) }
 }
 
+func num64(f func(c *relay.Config) *int64) (func(*relay.Config, *Log, string) error, func(*relay.Config, *Log) string) {
+	return func(c *relay.Config, _ *Log, v string) error {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n <= 0 {
+			return fmt.Errorf("want a positive whole number, got %q", v)
+		}
+		*f(c) = n
+		return nil
+	}, func(c *relay.Config, _ *Log) string { return strconv.FormatInt(*f(c), 10) }
+}
+
 // settingList collects settings.
 type settingList []setting
 
@@ -124,6 +135,12 @@ func (l *settingList) serverSettings() {
 	l.add("contact", "how to reach the operator (e-mail or fediverse account), shown on the front page and in NodeInfo", s, g)
 	s, g = dur(func(c *relay.Config) *time.Duration { return &c.ShutdownDelay })
 	l.add("shutdown-delay", "on shutdown, keep serving this long with /readyz answering 503 so load balancers stop sending first", s, g)
+	s, g = dur(func(c *relay.Config) *time.Duration { return &c.ShutdownTimeout })
+	l.add("shutdown-timeout", "how long a graceful shutdown may take, for the HTTP servers and again for background work; what is queued stays in the store", s, g)
+	s, g = num64(func(c *relay.Config) *int64 { return &c.MaxBody })
+	l.add("max-body", "largest inbox request body accepted, in bytes (larger: 413)", s, g)
+	s, g = dur(func(c *relay.Config) *time.Duration { return &c.SeenRetention })
+	l.add("seen-retention", "how long activity ids are remembered, so that a replay within it is a duplicate", s, g)
 	l.addBool("allow-private-networks", "let fetches and deliveries reach loopback and private addresses (tests and local demos only)",
 		func(c *relay.Config) *bool { return &c.AllowPrivateNetworks })
 	l.add("approval", "auto: accept subscriptions at once; manual: hold them until an operator approves",
@@ -211,14 +228,6 @@ func (l *settingList) discoverySettings() {
 	l.add("max-hops", "how many relays an activity may cross before it is no longer passed to other relays", s, g)
 	s, g = dur(func(c *relay.Config) *time.Duration { return &c.Federation.Interval })
 	l.add("federation-interval", "how often the directory is checked for relays to follow", s, g)
-	l.add("region", "regions served, comma-separated codes (like regions, without boxes)",
-		func(c *relay.Config, _ *Log, v string) error {
-			rs, err := relay.ParseRegions(strings.ReplaceAll(v, ",", ";"))
-			if err == nil {
-				c.Regions = append(c.Regions, rs...)
-			}
-			return err
-		}, func(c *relay.Config, _ *Log) string { return "" })
 	l.add("regions", "regions served, each with a followable actor: CODE or CODE=minLat,minLon,maxLat,maxLon, separated by ;",
 		func(c *relay.Config, _ *Log, v string) error {
 			rs, err := relay.ParseRegions(v)
@@ -253,6 +262,10 @@ func (l *settingList) deliverySettings() {
 	l.add("circuit-threshold", "consecutive failures that pause deliveries to a subscriber", s, g)
 	s, g = dur(func(c *relay.Config) *time.Duration { return &c.Delivery.CircuitBase })
 	l.add("circuit-pause", "first pause after the circuit opens (doubles while its probes fail)", s, g)
+	s, g = num(func(c *relay.Config) *int { return &c.Delivery.MaxInFlight })
+	l.add("max-in-flight", "deliveries held in memory at once, in all", s, g)
+	s, g = dur(func(c *relay.Config) *time.Duration { return &c.Delivery.Lease })
+	l.add("delivery-lease", "how long claimed deliveries stay reserved for this process; after a crash they are retried when it ends", s, g)
 }
 
 // Load parses the serve command's settings from args and getenv. Usage and

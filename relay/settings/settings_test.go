@@ -193,3 +193,25 @@ func TestHelpShowsEachDefaultOnce(t *testing.T) {
 		t.Errorf("help does not show the circuit pause's default:\n%s", b.String())
 	}
 }
+
+// README.md's settings table is the one Table produces: it cannot drift
+// from the settings (regenerate it with `runrig config table`).
+func TestReadmeSettingsTable(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const begin, end = "<!-- settings: runrig config table -->\n", "<!-- end of settings -->"
+	readme := string(b)
+	i, j := strings.Index(readme, begin), strings.Index(readme, end)
+	if i < 0 || j < i {
+		t.Fatalf("README.md lacks the settings table between %q and %q", begin, end)
+	}
+	var want strings.Builder
+	if err := Table(&want); err != nil {
+		t.Fatal(err)
+	}
+	if got := readme[i+len(begin) : j]; got != want.String() {
+		t.Errorf("README.md's settings table differs from the settings; paste `runrig config table` between the markers:\n%s", want.String())
+	}
+}

@@ -2,6 +2,7 @@ package discovery
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -180,6 +181,9 @@ func (n *Node) nextSeq(now time.Time) uint64 {
 	}
 }
 
+// ErrLookup wraps the failure of a DHT lookup.
+var ErrLookup = errors.New("DHT lookup")
+
 // Lookup asks the DHT for peers serving region and carrying kind, when the
 // DHT is on; what it finds enters the directory.
 func (n *Node) Lookup(ctx context.Context, region, kind string) error {
@@ -188,8 +192,10 @@ func (n *Node) Lookup(ctx context.Context, region, kind string) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, dhtCallTimeout)
 	defer cancel()
-	_, err := n.dht.Lookup(ctx, region, kind)
-	return err
+	if _, err := n.dht.Lookup(ctx, region, kind); err != nil {
+		return fmt.Errorf("%w: %w", ErrLookup, err)
+	}
+	return nil
 }
 
 // DHT is the node's DHT, or nil when it is off.

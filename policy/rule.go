@@ -200,3 +200,20 @@ func ParseKeyFingerprint(s string) (string, bool) {
 func KeyFingerprintSubject(fingerprint string) string {
 	return fingerprintPrefix + strings.ToLower(fingerprint)
 }
+
+// Operator is who made a moderation change, and why: the audit log's who
+// and why.
+type Operator struct {
+	// Who is the operator's user name.
+	Who string
+	// Why is the reason given.
+	Why string
+}
+
+// ImportResult reports a list import.
+type ImportResult struct {
+	// Added are the rules created; Skipped the domains left alone because
+	// a rule already covers them (a manual rule is never overwritten).
+	Added   []Rule   `json:"added"`
+	Skipped []string `json:"skipped"`
+}

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"sort"
 
 	"github.com/runrig/runrig/discovery"
@@ -157,14 +156,4 @@ func (s *Server) VerifyAnnouncement(ctx context.Context, b []byte) (discovery.Re
 	}
 	s.metrics.announcements.WithLabelValues("verified").Inc()
 	return r, nil
-}
-
-func (s *Server) adminSelf(w http.ResponseWriter, r *http.Request) {
-	b, err := s.Announcement(r.Context())
-	if err != nil {
-		adminError(w, http.StatusInternalServerError, err)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Write(b)
 }

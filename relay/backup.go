@@ -4,11 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
-
-	"github.com/runrig/runrig/relay/admin"
 )
 
 // backuper is a store that can copy itself consistently while in use.
@@ -38,18 +35,4 @@ func (s *Server) Backup(ctx context.Context, path string) (int64, error) {
 	}
 	s.log.Info("store backed up", "path", path, "bytes", fi.Size())
 	return fi.Size(), nil
-}
-
-func (s *Server) adminBackup(w http.ResponseWriter, r *http.Request) {
-	var req admin.BackupRequest
-	if err := decodeAdmin(r, &req); err != nil {
-		adminError(w, http.StatusBadRequest, err)
-		return
-	}
-	n, err := s.Backup(r.Context(), req.Path)
-	if err != nil {
-		adminError(w, http.StatusInternalServerError, err)
-		return
-	}
-	adminJSON(w, admin.BackupResult{Path: req.Path, Bytes: n})
 }

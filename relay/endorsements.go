@@ -3,7 +3,6 @@ package relay
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -109,47 +108,4 @@ func (s *Server) PeerEndorsements(ctx context.Context) ([]admin.PeerEndorsement,
 		}
 	}
 	return out, nil
-}
-
-func (s *Server) adminEndorsementRoutes(mux *http.ServeMux) {
-	mux.HandleFunc("GET /endorsements", func(w http.ResponseWriter, r *http.Request) {
-		es, err := s.store.Endorsements(r.Context())
-		if err != nil {
-			adminError(w, http.StatusInternalServerError, err)
-			return
-		}
-		adminJSON(w, es)
-	})
-	mux.HandleFunc("GET /endorsements/peers", func(w http.ResponseWriter, r *http.Request) {
-		pe, err := s.PeerEndorsements(r.Context())
-		if err != nil {
-			adminError(w, http.StatusInternalServerError, err)
-			return
-		}
-		adminJSON(w, pe)
-	})
-	mux.HandleFunc("POST /endorsements", func(w http.ResponseWriter, r *http.Request) {
-		var req admin.Endorse
-		if err := decodeAdmin(r, &req); err != nil {
-			adminError(w, http.StatusBadRequest, err)
-			return
-		}
-		if err := s.Endorse(r.Context(), operatorOf(r, req.Reason), req.Domain, req.Kind, req.Reason); err != nil {
-			adminError(w, moderationStatus(err), err)
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
-	})
-	mux.HandleFunc("DELETE /endorsements/{id}", func(w http.ResponseWriter, r *http.Request) {
-		id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-		if err != nil {
-			adminError(w, http.StatusBadRequest, errors.New("endorsement id must be a number"))
-			return
-		}
-		if err := s.Unendorse(r.Context(), operatorOf(r, r.URL.Query().Get("reason")), id); err != nil {
-			adminError(w, moderationStatus(err), err)
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
-	})
 }

@@ -13,12 +13,7 @@ import (
 )
 
 // ImportResult reports a list import.
-type ImportResult struct {
-	// Added are the rules created; Skipped the domains left alone because
-	// a rule already covers them (a manual rule is never overwritten).
-	Added   []policy.Rule `json:"added"`
-	Skipped []string      `json:"skipped"`
-}
+type ImportResult = policy.ImportResult
 
 // ImportList imports a Mastodon CSV or plain-text domain list as rules
 // from source "list:NAME". Every row is checked first: one bad row and

@@ -185,13 +185,8 @@ func hasItems(raw json.RawMessage) bool {
 	return len(raw) > 0 && s != "null" && s != "[]" && s != "{}"
 }
 
-// Operator is who makes a moderation change and why.
-type Operator struct {
-	// Who is the operator's user name.
-	Who string
-	// Why is the reason given.
-	Why string
-}
+// Operator is who made a moderation change, and why.
+type Operator = policy.Operator
 
 // AddRule adds a moderation rule; a suspension also drops every
 // subscription and queued delivery of the peers it covers.
@@ -329,3 +324,46 @@ func (s *Server) Rules(ctx context.Context) ([]policy.Rule, error) {
 
 // isNotFound reports a missing rule, list or subscription.
 func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }
+
+// PeerTrust lists each known peer's trust level with what the relay has
+// observed of it.
+func (s *Server) PeerTrust(ctx context.Context) ([]admin.PeerTrust, error) {
+	settings, err := s.store.TrustLevels(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sts, err := s.store.SubscriberStatuses(ctx)
+	if err != nil {
+		return nil, err
+	}
+	byPeer := map[string]*admin.PeerTrust{}
+	var order []string
+	get := func(peer string) *admin.PeerTrust {
+		if p, ok := byPeer[peer]; ok {
+			return p
+		}
+		p := &admin.PeerTrust{Peer: peer, Level: string(s.trustOf(peer))}
+		byPeer[peer] = p
+		order = append(order, peer)
+		return p
+	}
+	for _, t := range settings {
+		p := get(t.Peer)
+		p.Reason, p.SetBy, p.SetAt = t.Reason, t.SetBy, t.SetAt
+	}
+	for _, st := range sts {
+		p := get(st.Peer)
+		if p.Since.IsZero() || st.CreatedAt.Before(p.Since) {
+			p.Since = st.CreatedAt
+		}
+		p.Delivered, p.Failed = st.Health.Delivered, st.Health.Failed
+		p.Subscriptions++
+	}
+	out := make([]admin.PeerTrust, 0, len(order))
+	for _, peer := range order {
+		p := *byPeer[peer]
+		p.Rejected = s.rejections.get(peer)
+		out = append(out, p)
+	}
+	return out, nil
+}

@@ -3,7 +3,6 @@ package relay
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -57,46 +56,6 @@ func (s *Server) peerViews(following map[string]string) []admin.Peer {
 		out = append(out, p)
 	}
 	return out
-}
-
-// adminPeers lists the directory; ?region= and ?kind= select peers (or
-// their members) serving that region and carrying that kind; ?lookup=1
-// asks the DHT first.
-func (s *Server) adminPeers(w http.ResponseWriter, r *http.Request) {
-	region, kind := r.URL.Query().Get("region"), r.URL.Query().Get("kind")
-	if r.URL.Query().Get("lookup") != "" {
-		if err := s.node.Load().Lookup(r.Context(), region, kind); err != nil {
-			adminError(w, http.StatusGatewayTimeout, fmt.Errorf("DHT lookup: %w", err))
-			return
-		}
-	}
-	following, err := s.followStates(r.Context())
-	if err != nil {
-		adminError(w, http.StatusInternalServerError, err)
-		return
-	}
-	views := s.peerViews(following)
-	if region == "" && kind == "" {
-		adminJSON(w, views)
-		return
-	}
-	out := []admin.Peer{}
-	for _, p := range views {
-		if !p.Verified || policy.Action(p.Policy).Blocks() {
-			continue
-		}
-		var members []admin.Member
-		for _, m := range p.Members {
-			if discovery.Matches(m.Regions, region) && discovery.Matches(m.Kinds, kind) {
-				members = append(members, m)
-			}
-		}
-		if (discovery.Matches(p.Regions, region) && discovery.Matches(p.Kinds, kind)) || len(members) > 0 {
-			p.Members = members
-			out = append(out, p)
-		}
-	}
-	adminJSON(w, out)
 }
 
 // handlePeers serves the public directory: verified peers that are not
@@ -153,20 +112,38 @@ func (s *Server) AddPeer(ctx context.Context, baseURL string) (discovery.Record,
 	return rec, nil
 }
 
-func (s *Server) adminAddPeer(w http.ResponseWriter, r *http.Request) {
-	var req admin.AddPeer
-	if err := decodeAdmin(r, &req); err != nil {
-		adminError(w, http.StatusBadRequest, err)
-		return
-	}
-	rec, err := s.AddPeer(r.Context(), req.URL)
-	if err != nil {
-		status := http.StatusBadGateway
-		if errors.Is(err, policy.ErrBadRule) {
-			status = http.StatusBadRequest
+// Peers lists the directory for operators; with region or kind, only the
+// verified, unblocked peers (or their members) serving that region and
+// carrying that kind. With lookup it asks the DHT first.
+func (s *Server) Peers(ctx context.Context, region, kind string, lookup bool) ([]admin.Peer, error) {
+	if lookup {
+		if err := s.node.Load().Lookup(ctx, region, kind); err != nil {
+			return nil, err
 		}
-		adminError(w, status, err)
-		return
 	}
-	adminJSON(w, rec)
+	following, err := s.followStates(ctx)
+	if err != nil {
+		return nil, err
+	}
+	views := s.peerViews(following)
+	if region == "" && kind == "" {
+		return views, nil
+	}
+	out := []admin.Peer{}
+	for _, p := range views {
+		if !p.Verified || policy.Action(p.Policy).Blocks() {
+			continue
+		}
+		var members []admin.Member
+		for _, m := range p.Members {
+			if discovery.Matches(m.Regions, region) && discovery.Matches(m.Kinds, kind) {
+				members = append(members, m)
+			}
+		}
+		if (discovery.Matches(p.Regions, region) && discovery.Matches(p.Kinds, kind)) || len(members) > 0 {
+			p.Members = members
+			out = append(out, p)
+		}
+	}
+	return out, nil
 }

@@ -51,15 +51,3 @@ func keyFingerprint(key trust.Key) (string, error) {
 	}
 	return trust.Fingerprint(key.Public)
 }
-
-func (s *Server) adminKeys(w http.ResponseWriter, r *http.Request) {
-	keys, err := s.store.PinnedKeys(r.Context())
-	if err != nil {
-		adminError(w, http.StatusInternalServerError, err)
-		return
-	}
-	if keys == nil {
-		keys = []store.PinnedKey{}
-	}
-	adminJSON(w, keys)
-}

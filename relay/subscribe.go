@@ -20,7 +20,14 @@ const softwareTimeout = 15 * time.Second
 
 // ErrNoSubscriber is returned by operator actions on an unknown
 // subscription.
-var ErrNoSubscriber = errors.New("no such subscription")
+var ErrNoSubscriber error = notFound("no such subscription")
+
+// notFound is an error that is also store.ErrNotFound, so that callers
+// (the admin API) answer it 404.
+type notFound string
+
+func (e notFound) Error() string        { return string(e) }
+func (e notFound) Is(target error) bool { return target == store.ErrNotFound }
 
 // newID returns a fresh IRI for an activity the relay sends.
 func (s *Server) newID() string {
@@ -236,16 +243,16 @@ func (s *Server) lookupSoftware(peer, actor string) {
 // Approve accepts peer's pending (or rejected) subscription to a slice
 // ("" for the relay).
 func (s *Server) Approve(ctx context.Context, slice, peer string) (store.Subscriber, error) {
-	return s.decide(ctx, slice, peer, store.Accepted)
+	return s.Decide(ctx, slice, peer, store.Accepted)
 }
 
 // Reject refuses peer's subscription to a slice; the peer is told with a
 // Reject.
 func (s *Server) Reject(ctx context.Context, slice, peer string) (store.Subscriber, error) {
-	return s.decide(ctx, slice, peer, store.Rejected)
+	return s.Decide(ctx, slice, peer, store.Rejected)
 }
 
-func (s *Server) decide(ctx context.Context, slice, peer string, state store.SubscriptionState) (store.Subscriber, error) {
+func (s *Server) Decide(ctx context.Context, slice, peer string, state store.SubscriptionState) (store.Subscriber, error) {
 	sub, err := s.store.Subscriber(ctx, slice, peer)
 	if errors.Is(err, store.ErrNotFound) {
 		return sub, fmt.Errorf("%w: %s to %s", ErrNoSubscriber, peer, sliceLabel(slice))

@@ -23,5 +23,6 @@ func (s *Server) RetryDead(ctx context.Context, ids []int64) (int, error) {
 // AdminHandler returns the admin API handler (package adminapi). Every
 // request must carry the bearer token written beside the admin socket.
 func (s *Server) AdminHandler() http.Handler {
-	return adminapi.New(s, s.store, func() string { return s.adminToken })
+	return adminapi.New(adminapi.Services{Subscriptions: s, Moderation: s.mod, Lists: s.mod, Peers: s, Store: s.store},
+		func() string { return s.adminToken })
 }

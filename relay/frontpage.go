@@ -57,7 +57,7 @@ func (s *Server) handleFront(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	d.Subscribers = len(peers)
-	live, err := s.liveRules(r.Context())
+	live, err := s.mod.LiveRules(r.Context())
 	if err != nil {
 		http.Error(w, "store unavailable", http.StatusServiceUnavailable)
 		return

@@ -4,9 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -17,60 +15,46 @@ import (
 	"github.com/runrig/runrig/trust"
 )
 
-// policyReloadInterval is how often the rule set is rebuilt even without
-// changes, so that expired rules stop applying.
-const policyReloadInterval = time.Minute
-
-// reloadPolicy rebuilds the rule set from the store.
-func (s *Server) reloadPolicy(ctx context.Context) error {
-	rules, err := s.store.Rules(ctx)
-	if err != nil {
-		return fmt.Errorf("loading rules: %w", err)
-	}
-	set := policy.NewSet(s.cfg.FederationMode, rules, time.Now()).WithKeyFingerprints(func(keyID string) (string, bool) {
-		fp, ok, _ := s.pins.Fingerprint(ctx, keyID)
-		return fp, ok
-	})
-	s.policy.Store(set)
-	settings, err := s.store.TrustLevels(ctx)
-	if err != nil {
-		return fmt.Errorf("loading trust levels: %w", err)
-	}
-	levels := make(map[string]trust.Level, len(settings))
-	for _, t := range settings {
-		levels[t.Peer] = trust.Level(t.Level)
-	}
-	s.trustLevels.Store(&levels)
-	return nil
-}
+// Timing of moderation's background work.
+const (
+	// policyReloadInterval is how often the rule set is rebuilt even
+	// without changes, so that expired rules stop applying.
+	policyReloadInterval = time.Minute
+	// listCheckInterval is how often due shared lists are looked for.
+	listCheckInterval = time.Minute
+)
 
 // trustOf is the trust level of a peer (normal unless set).
 func (s *Server) trustOf(peer string) trust.Level {
-	if l, ok := (*s.trustLevels.Load())[peer]; ok {
-		return l
+	if l := s.mod.TrustLevel(peer); l != "" {
+		return trust.Level(l)
 	}
 	return trust.Normal
 }
 
-// SetTrust records a moderator's trust level for a peer.
-func (s *Server) SetTrust(ctx context.Context, op Operator, peer string, level trust.Level) error {
-	p, err := policy.ParsePeer(peer)
+// SyncDue fetches the shared lists whose interval has passed (see
+// policy.Moderator.SyncDue).
+func (s *Server) SyncDue(ctx context.Context) ([]string, error) { return s.mod.SyncDue(ctx) }
+
+// moderationSubscriptions lists the relay's subscriptions for moderation
+// (previews and suspensions).
+type moderationSubscriptions struct{ st store.Store }
+
+func (m moderationSubscriptions) Subscribed(ctx context.Context) ([]policy.Subscribed, error) {
+	sts, err := m.st.SubscriberStatuses(ctx)
 	if err != nil {
-		return fmt.Errorf("%w: %v", policy.ErrBadRule, err)
+		return nil, err
 	}
-	ts := store.TrustSetting{Peer: p, Level: string(level), Reason: op.Why, SetBy: op.Who, SetAt: time.Now().UTC()}
-	details, _ := json.Marshal(ts)
-	if _, err := s.store.Moderate(ctx, store.ModerationChange{SetTrust: []store.TrustSetting{ts},
-		Audit: []store.AuditEntry{{Who: op.Who, What: "trust.set", Subject: p, Why: op.Why, Source: "manual", Details: details}}}); err != nil {
-		return err
+	out := make([]policy.Subscribed, 0, len(sts))
+	for _, st := range sts {
+		out = append(out, policy.Subscribed{Peer: st.Peer, Actor: st.Actor, Queued: st.Queued})
 	}
-	s.log.Info("trust level set", "peer", p, "level", level, "by", op.Who)
-	return s.reloadPolicy(ctx)
+	return out, nil
 }
 
 // judge applies the moderation rules to a subject.
 func (s *Server) judge(subj policy.Subject) policy.Decision {
-	return s.policy.Load().Decide(subj)
+	return s.mod.Set().Decide(subj)
 }
 
 // countRejection counts a refusal by where the rule that caused it came
@@ -115,7 +99,7 @@ func (s *Server) admit(in *inbound, keyID string) error {
 		s.countRejection(d.Action, d.Rule)
 		return refuse(http.StatusForbidden, "policy", "refused: %s", d.Reason())
 	}
-	set := s.policy.Load()
+	set := s.mod.Set()
 	if !set.Filtering() {
 		return nil // no rule filters: the body need not be read again
 	}
@@ -138,7 +122,7 @@ func (s *Server) admitKey(in *inbound, keyID string, key trust.Key) error {
 		return refuse(http.StatusForbidden, "policy", "refused: %s", d.Reason())
 	}
 	in.decision = d
-	if set := s.policy.Load(); set.Filtering() {
+	if set := s.mod.Set(); set.Filtering() {
 		if r, why := set.Filter(subj, factsOf(in), time.Now()); r != nil {
 			s.countRejection("filter", r)
 			return refuse(http.StatusForbidden, "policy", "refused by rule %d: %s", r.ID, why)
@@ -183,143 +167,6 @@ func factsOf(in *inbound) policy.Facts {
 func hasItems(raw json.RawMessage) bool {
 	s := string(raw)
 	return len(raw) > 0 && s != "null" && s != "[]" && s != "{}"
-}
-
-// Operator is who made a moderation change, and why.
-type Operator = policy.Operator
-
-// AddRule adds a moderation rule; a suspension also drops every
-// subscription and queued delivery of the peers it covers.
-func (s *Server) AddRule(ctx context.Context, op Operator, r policy.Rule) (policy.Rule, error) {
-	if err := r.Normalize(); err != nil {
-		return r, err
-	}
-	r.Created, r.Author = time.Now().UTC(), op.Who
-	affected, err := s.Preview(ctx, r)
-	if err != nil {
-		return r, err
-	}
-	details, _ := json.Marshal(r)
-	change := store.ModerationChange{Add: []policy.Rule{r}, Audit: []store.AuditEntry{{
-		Who: op.Who, What: "rule.add", Subject: string(r.Kind) + " " + r.Subject, Why: op.Why, Source: r.Source, Details: details,
-	}}}
-	if r.Action == policy.Suspend && r.Live(time.Now()) {
-		change.DropPeers = affected.Peers
-	}
-	ids, err := s.store.Moderate(ctx, change)
-	if err != nil {
-		return r, err
-	}
-	r.ID = ids[0]
-	if err := s.reloadPolicy(ctx); err != nil {
-		return r, err
-	}
-	s.log.Info("moderation rule added", "id", r.ID, "kind", r.Kind, "subject", r.Subject, "action", r.Action,
-		"by", op.Who, "affects_subscribers", len(affected.Peers))
-	return r, nil
-}
-
-// RemoveRule deletes a rule.
-func (s *Server) RemoveRule(ctx context.Context, op Operator, id int64) error {
-	rules, err := s.store.Rules(ctx)
-	if err != nil {
-		return err
-	}
-	var old *policy.Rule
-	for i := range rules {
-		if rules[i].ID == id {
-			old = &rules[i]
-		}
-	}
-	if old == nil {
-		return fmt.Errorf("rule %d: %w", id, store.ErrNotFound)
-	}
-	details, _ := json.Marshal(old)
-	if _, err := s.store.Moderate(ctx, store.ModerationChange{Remove: []int64{id}, Audit: []store.AuditEntry{{
-		Who: op.Who, What: "rule.remove", Subject: strconv.FormatInt(id, 10), Why: op.Why, Source: old.Source, Details: details,
-	}}}); err != nil {
-		return err
-	}
-	s.log.Info("moderation rule removed", "id", id, "by", op.Who)
-	return s.reloadPolicy(ctx)
-}
-
-// ApproveDrafts makes draft rules live: those with ids, or every draft
-// when ids is empty. It returns the approved ids.
-func (s *Server) ApproveDrafts(ctx context.Context, op Operator, ids []int64) ([]int64, error) {
-	rules, err := s.store.Rules(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var approve []int64
-	var drop []string
-	var audit []store.AuditEntry
-	want := map[int64]bool{}
-	for _, id := range ids {
-		want[id] = true
-	}
-	for _, r := range rules {
-		if !r.Draft || (len(ids) > 0 && !want[r.ID]) {
-			continue
-		}
-		delete(want, r.ID)
-		approve = append(approve, r.ID)
-		if r.Action == policy.Suspend {
-			aff, err := s.Preview(ctx, r)
-			if err != nil {
-				return nil, err
-			}
-			drop = append(drop, aff.Peers...)
-		}
-		details, _ := json.Marshal(r)
-		audit = append(audit, store.AuditEntry{Who: op.Who, What: "rule.approve", Subject: strconv.FormatInt(r.ID, 10),
-			Why: op.Why, Source: r.Source, Details: details})
-	}
-	for id := range want {
-		return nil, fmt.Errorf("draft rule %d: %w", id, store.ErrNotFound)
-	}
-	if len(approve) == 0 {
-		return []int64{}, nil
-	}
-	if _, err := s.store.Moderate(ctx, store.ModerationChange{Approve: approve, DropPeers: drop, Audit: audit}); err != nil {
-		return nil, err
-	}
-	s.log.Info("draft rules approved", "count", len(approve), "by", op.Who)
-	return approve, s.reloadPolicy(ctx)
-}
-
-// Preview tells which current subscribers and queued deliveries a rule
-// would affect, without applying it.
-func (s *Server) Preview(ctx context.Context, r policy.Rule) (admin.Affected, error) {
-	if err := r.Normalize(); err != nil {
-		return admin.Affected{}, err
-	}
-	r.ID, r.Draft, r.Expires = -1, false, time.Time{}
-	only := policy.NewSet(policy.Blocklist, []policy.Rule{r}, time.Now())
-	sts, err := s.store.SubscriberStatuses(ctx)
-	if err != nil {
-		return admin.Affected{}, err
-	}
-	out := admin.Affected{Peers: []string{}}
-	seen := map[string]bool{}
-	for _, st := range sts {
-		d := only.Decide(policy.Subject{Peer: st.Peer, Actor: st.Actor})
-		if d.Rule == nil {
-			continue
-		}
-		out.Subscriptions++
-		out.QueuedDeliveries += st.Queued
-		if !seen[st.Peer] {
-			seen[st.Peer] = true
-			out.Peers = append(out.Peers, st.Peer)
-		}
-	}
-	return out, nil
-}
-
-// Rules lists every rule.
-func (s *Server) Rules(ctx context.Context) ([]policy.Rule, error) {
-	return s.store.Rules(ctx)
 }
 
 // isNotFound reports a missing rule, list or subscription.

@@ -16,7 +16,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -84,17 +83,11 @@ type Server struct {
 
 	// slices are the followable actors besides the relay, by name.
 	slices map[string]slice
-	// policy is the current moderation rule set, swapped on every change.
-	policy atomic.Pointer[policy.Set]
-	// trustLevels are the moderators' trust levels by peer, swapped on
-	// every change; limiter enforces the inbound rates they scale.
-	trustLevels atomic.Pointer[map[string]trust.Level]
-	limiter     *trust.Limiter
-	// listWrites serialises what reads the rules or a list subscription
-	// and then writes: imports, the writing half of syncs (the background
-	// one and operators'), subscribing and unsubscribing. A list is
-	// fetched outside it.
-	listWrites sync.Mutex
+	// mod holds moderation: the current rule set and trust levels, and
+	// every moderator's change; limiter enforces the inbound rates the
+	// trust levels scale.
+	mod        *policy.Moderator
+	limiter    *trust.Limiter
 	pins       *trust.Pins
 	rejections peerCounts // inbox refusals per peer since start
 
@@ -153,7 +146,13 @@ func New(ctx context.Context, cfg Config, st store.Store, log *slog.Logger) (*Se
 	dc.Signer, dc.Egress, dc.UserAgent = s.signer, egress, ua
 	s.dispatcher = delivery.New(st, dc, log.With("component", "delivery"))
 	s.metrics = newMetrics(s)
-	if err := s.reloadPolicy(ctx); err != nil {
+	if s.mod, err = policy.NewModerator(ctx, st, moderationSubscriptions{st}, policy.ModeratorConfig{
+		Mode: cfg.FederationMode, Lists: s.listFetch, Documents: s.fetch, AllowPlainHTTP: cfg.AllowPrivateNetworks,
+		Logger: log.With("component", "moderation"),
+		Fingerprints: func(ctx context.Context, keyID string) (string, bool) {
+			fp, ok, _ := s.pins.Fingerprint(ctx, keyID)
+			return fp, ok
+		}}); err != nil {
 		return nil, err
 	}
 	if s.announceKey, err = s.loadAnnounceKey(ctx); err != nil {
@@ -307,10 +306,10 @@ func (s *Server) startBackground(ctx context.Context) error {
 	}
 	loops := []loop{
 		// Lists wait for the first tick: start-up does no list fetching.
-		{listCheckInterval, false, "syncing shared lists", func(ctx context.Context) error { _, err := s.SyncDue(ctx); return err }},
+		{listCheckInterval, false, "syncing shared lists", func(ctx context.Context) error { _, err := s.mod.SyncDue(ctx); return err }},
 		{pruneInterval, true, "pruning the store", s.prune},
 		// Rebuilt now and then so expired rules stop applying without a change.
-		{policyReloadInterval, false, "reloading moderation rules", s.reloadPolicy},
+		{policyReloadInterval, false, "reloading moderation rules", s.mod.Reload},
 	}
 	if s.cfg.Federation.Relays {
 		loops = append(loops, loop{s.cfg.Federation.Interval, false, "following discovered relays", s.federate})

@@ -25,7 +25,10 @@ const (
 
 // api serves the admin API for a relay.
 type api struct {
-	relay Relay
+	subs  Subscriptions
+	mod   Moderation
+	lists Lists
+	peers Peers
 	store Store
 	token func() string
 }
@@ -33,8 +36,8 @@ type api struct {
 // New returns the admin API handler. Every request must carry the bearer
 // token token returns (none is accepted while it is empty); the handler is
 // only served on the admin socket.
-func New(relay Relay, st Store, token func() string) http.Handler {
-	a := &api{relay: relay, store: st, token: token}
+func New(sv Services, token func() string) http.Handler {
+	a := &api{subs: sv.Subscriptions, mod: sv.Moderation, lists: sv.Lists, peers: sv.Peers, store: sv.Store, token: token}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /subscribers", a.adminSubscribers)
 	mux.HandleFunc("POST /subscribers/{peer}/approve", a.adminDecide(store.Accepted))

@@ -29,7 +29,7 @@ func (a *api) adminImportList(w http.ResponseWriter, r *http.Request) {
 		}
 		action = a
 	}
-	res, err := a.relay.ImportList(r.Context(), operatorOf(r, req.Reason), req.Name, []byte(req.Content), action, req.Draft, req.Preview)
+	res, err := a.lists.ImportList(r.Context(), operatorOf(r, req.Reason), req.Name, []byte(req.Content), action, req.Draft, req.Preview)
 	if err != nil {
 		adminError(w, moderationStatus(err), err)
 		return
@@ -39,7 +39,7 @@ func (a *api) adminImportList(w http.ResponseWriter, r *http.Request) {
 
 func (a *api) adminExportList(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	b, err := a.relay.ExportList(r.Context(), q.Get("format") == "allows", q.Get("obfuscate") == "true")
+	b, err := a.lists.ExportList(r.Context(), q.Get("format") == "allows", q.Get("obfuscate") == "true")
 	if err != nil {
 		adminError(w, http.StatusInternalServerError, err)
 		return
@@ -63,7 +63,7 @@ func (a *api) adminSubscribeList(w http.ResponseWriter, r *http.Request) {
 		}
 		interval = d
 	}
-	l, err := a.relay.SubscribeList(r.Context(), operatorOf(r, req.Reason), store.ListSubscription{Name: req.Name, URL: req.URL,
+	l, err := a.lists.SubscribeList(r.Context(), operatorOf(r, req.Reason), store.ListSubscription{Name: req.Name, URL: req.URL,
 		Priority: req.Priority, Interval: interval, Draft: !req.NoDraft, PlainAction: req.PlainSeverity, Excludes: req.Excludes})
 	if err != nil {
 		adminError(w, moderationStatus(err), err)
@@ -85,7 +85,7 @@ func (a *api) adminListSubscriptions(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *api) adminUnsubscribeList(w http.ResponseWriter, r *http.Request) {
-	if err := a.relay.UnsubscribeList(r.Context(), operatorOf(r, r.URL.Query().Get("reason")), r.PathValue("name")); err != nil {
+	if err := a.lists.UnsubscribeList(r.Context(), operatorOf(r, r.URL.Query().Get("reason")), r.PathValue("name")); err != nil {
 		adminError(w, moderationStatus(err), err)
 		return
 	}
@@ -93,7 +93,7 @@ func (a *api) adminUnsubscribeList(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *api) adminSyncList(w http.ResponseWriter, r *http.Request) {
-	res, err := a.relay.SyncList(r.Context(), r.PathValue("name"))
+	res, err := a.lists.SyncList(r.Context(), r.PathValue("name"))
 	if err != nil {
 		status := moderationStatus(err)
 		if status == http.StatusInternalServerError {
@@ -102,5 +102,5 @@ func (a *api) adminSyncList(w http.ResponseWriter, r *http.Request) {
 		adminError(w, status, err)
 		return
 	}
-	adminJSON(w, res)
+	adminJSON(w, admin.Synced(res))
 }

@@ -37,7 +37,7 @@ func (a *api) adminModerationRoutes(mux *http.ServeMux) {
 }
 
 func (a *api) adminRules(w http.ResponseWriter, r *http.Request) {
-	rules, err := a.relay.Rules(r.Context())
+	rules, err := a.mod.Rules(r.Context())
 	if err != nil {
 		adminError(w, http.StatusInternalServerError, err)
 		return
@@ -54,7 +54,7 @@ func (a *api) adminRule(w http.ResponseWriter, r *http.Request) {
 		adminError(w, http.StatusBadRequest, errors.New("rule id must be a number"))
 		return
 	}
-	rules, err := a.relay.Rules(r.Context())
+	rules, err := a.mod.Rules(r.Context())
 	if err != nil {
 		adminError(w, http.StatusInternalServerError, err)
 		return
@@ -71,15 +71,15 @@ func (a *api) adminRule(w http.ResponseWriter, r *http.Request) {
 // addOrPreview adds rule, or with preview only reports what it would affect.
 func (a *api) addOrPreview(w http.ResponseWriter, r *http.Request, rule policy.Rule, why string, preview bool) {
 	if preview {
-		aff, err := a.relay.Preview(r.Context(), rule)
+		aff, err := a.mod.Preview(r.Context(), rule)
 		if err != nil {
 			adminError(w, moderationStatus(err), err)
 			return
 		}
-		adminJSON(w, aff)
+		adminJSON(w, admin.Affected(aff))
 		return
 	}
-	added, err := a.relay.AddRule(r.Context(), operatorOf(r, why), rule)
+	added, err := a.mod.AddRule(r.Context(), operatorOf(r, why), rule)
 	if err != nil {
 		adminError(w, moderationStatus(err), err)
 		return
@@ -102,7 +102,7 @@ func (a *api) adminRemoveRule(w http.ResponseWriter, r *http.Request) {
 		adminError(w, http.StatusBadRequest, errors.New("rule id must be a number"))
 		return
 	}
-	if err := a.relay.RemoveRule(r.Context(), operatorOf(r, r.URL.Query().Get("reason")), id); err != nil {
+	if err := a.mod.RemoveRule(r.Context(), operatorOf(r, r.URL.Query().Get("reason")), id); err != nil {
 		adminError(w, moderationStatus(err), err)
 		return
 	}
@@ -177,7 +177,7 @@ func (a *api) adminApproveDrafts(w http.ResponseWriter, r *http.Request) {
 		adminError(w, http.StatusBadRequest, errors.New("name draft rule ids, or all"))
 		return
 	}
-	ids, err := a.relay.ApproveDrafts(r.Context(), operatorOf(r, req.Reason), req.IDs)
+	ids, err := a.mod.ApproveDrafts(r.Context(), operatorOf(r, req.Reason), req.IDs)
 	if err != nil {
 		adminError(w, moderationStatus(err), err)
 		return
@@ -196,7 +196,7 @@ func (a *api) adminSetTrust(w http.ResponseWriter, r *http.Request) {
 		adminError(w, http.StatusBadRequest, err)
 		return
 	}
-	if err := a.relay.SetTrust(r.Context(), operatorOf(r, req.Reason), req.Domain, level); err != nil {
+	if err := a.mod.SetTrust(r.Context(), operatorOf(r, req.Reason), req.Domain, string(level)); err != nil {
 		adminError(w, moderationStatus(err), err)
 		return
 	}
@@ -206,7 +206,7 @@ func (a *api) adminSetTrust(w http.ResponseWriter, r *http.Request) {
 // adminTrust lists each known peer's trust level with what the relay has
 // observed of it.
 func (a *api) adminTrust(w http.ResponseWriter, r *http.Request) {
-	out, err := a.relay.PeerTrust(r.Context())
+	out, err := a.peers.PeerTrust(r.Context())
 	if err != nil {
 		adminError(w, http.StatusInternalServerError, err)
 		return
@@ -236,12 +236,16 @@ func (a *api) adminEndorsementRoutes(mux *http.ServeMux) {
 		adminJSON(w, es)
 	})
 	mux.HandleFunc("GET /endorsements/peers", func(w http.ResponseWriter, r *http.Request) {
-		pe, err := a.relay.PeerEndorsements(r.Context())
+		pe, err := a.mod.PeerEndorsements(r.Context())
 		if err != nil {
 			adminError(w, http.StatusInternalServerError, err)
 			return
 		}
-		adminJSON(w, pe)
+		out := make([]admin.PeerEndorsement, 0, len(pe))
+		for _, e := range pe {
+			out = append(out, admin.PeerEndorsement(e))
+		}
+		adminJSON(w, out)
 	})
 	mux.HandleFunc("POST /endorsements", func(w http.ResponseWriter, r *http.Request) {
 		var req admin.Endorse
@@ -249,7 +253,7 @@ func (a *api) adminEndorsementRoutes(mux *http.ServeMux) {
 			adminError(w, http.StatusBadRequest, err)
 			return
 		}
-		if err := a.relay.Endorse(r.Context(), operatorOf(r, req.Reason), req.Domain, req.Kind, req.Reason); err != nil {
+		if err := a.mod.Endorse(r.Context(), operatorOf(r, req.Reason), req.Domain, req.Kind, req.Reason); err != nil {
 			adminError(w, moderationStatus(err), err)
 			return
 		}
@@ -261,7 +265,7 @@ func (a *api) adminEndorsementRoutes(mux *http.ServeMux) {
 			adminError(w, http.StatusBadRequest, errors.New("endorsement id must be a number"))
 			return
 		}
-		if err := a.relay.Unendorse(r.Context(), operatorOf(r, r.URL.Query().Get("reason")), id); err != nil {
+		if err := a.mod.Unendorse(r.Context(), operatorOf(r, r.URL.Query().Get("reason")), id); err != nil {
 			adminError(w, moderationStatus(err), err)
 			return
 		}

@@ -10,7 +10,7 @@ import (
 )
 
 func (a *api) adminSelf(w http.ResponseWriter, r *http.Request) {
-	b, err := a.relay.Announcement(r.Context())
+	b, err := a.peers.Announcement(r.Context())
 	if err != nil {
 		adminError(w, http.StatusInternalServerError, err)
 		return
@@ -24,7 +24,7 @@ func (a *api) adminSelf(w http.ResponseWriter, r *http.Request) {
 // asks the DHT first.
 func (a *api) adminPeers(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	out, err := a.relay.Peers(r.Context(), q.Get("region"), q.Get("kind"), q.Get("lookup") != "")
+	out, err := a.peers.Peers(r.Context(), q.Get("region"), q.Get("kind"), q.Get("lookup") != "")
 	if err != nil {
 		status := http.StatusInternalServerError
 		if errors.Is(err, discovery.ErrLookup) {
@@ -42,7 +42,7 @@ func (a *api) adminAddPeer(w http.ResponseWriter, r *http.Request) {
 		adminError(w, http.StatusBadRequest, err)
 		return
 	}
-	rec, err := a.relay.AddPeer(r.Context(), req.URL)
+	rec, err := a.peers.AddPeer(r.Context(), req.URL)
 	if err != nil {
 		status := http.StatusBadGateway
 		if errors.Is(err, policy.ErrBadRule) {

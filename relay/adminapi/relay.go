@@ -1,8 +1,10 @@
 // Package adminapi is the server side of the admin API: HTTP handlers on
 // the admin socket, speaking the wire types of package admin (whose Client
 // is the other side). It holds no logic of its own: every change goes to
-// the relay through the small interfaces below, which *relay.Server
-// implements, and reads go to the store through Store.
+// the relay (subscriptions, peers) or to moderation (policy.Moderator:
+// rules, lists, trust, endorsements) through the small interfaces below,
+// and reads go to the store through Store. It converts what they return
+// into admin's wire types.
 package adminapi
 
 import (
@@ -12,15 +14,16 @@ import (
 	"github.com/runrig/runrig/policy"
 	"github.com/runrig/runrig/relay/admin"
 	"github.com/runrig/runrig/relay/store"
-	"github.com/runrig/runrig/trust"
 )
 
-// Relay is everything the admin API asks of the relay.
-type Relay interface {
-	Subscriptions
-	Moderation
-	Lists
-	Peers
+// Services are what the admin API asks of the relay and its moderation.
+type Services struct {
+	Subscriptions Subscriptions
+	Moderation    Moderation
+	Lists         Lists
+	Peers         Peers
+	// Store is read directly.
+	Store Store
 }
 
 // Subscriptions are the operator's actions on subscriptions and the
@@ -36,35 +39,34 @@ type Subscriptions interface {
 	Backup(ctx context.Context, path string) (int64, error)
 }
 
-// Moderation are the operator's actions on rules, trust and endorsements.
+// Moderation are the operator's actions on rules, trust levels and
+// endorsements (policy.Moderator).
 type Moderation interface {
 	Rules(ctx context.Context) ([]policy.Rule, error)
 	AddRule(ctx context.Context, op policy.Operator, r policy.Rule) (policy.Rule, error)
 	// Preview tells what a rule would affect, without applying it.
-	Preview(ctx context.Context, r policy.Rule) (admin.Affected, error)
+	Preview(ctx context.Context, r policy.Rule) (policy.Affected, error)
 	RemoveRule(ctx context.Context, op policy.Operator, id int64) error
 	ApproveDrafts(ctx context.Context, op policy.Operator, ids []int64) ([]int64, error)
-	SetTrust(ctx context.Context, op policy.Operator, peer string, level trust.Level) error
-	// PeerTrust lists each known peer's trust level with what the relay
-	// observed of it.
-	PeerTrust(ctx context.Context) ([]admin.PeerTrust, error)
+	SetTrust(ctx context.Context, op policy.Operator, peer, level string) error
 	Endorse(ctx context.Context, op policy.Operator, domain, kind, reason string) error
 	Unendorse(ctx context.Context, op policy.Operator, id int64) error
 	// PeerEndorsements reads those published by the peers trusted.
-	PeerEndorsements(ctx context.Context) ([]admin.PeerEndorsement, error)
+	PeerEndorsements(ctx context.Context) ([]policy.PeerEndorsement, error)
 }
 
-// Lists are the operator's actions on shared domain lists.
+// Lists are the operator's actions on shared domain lists
+// (policy.Moderator).
 type Lists interface {
 	ImportList(ctx context.Context, op policy.Operator, name string, data []byte, plainAction policy.Action,
 		draft, preview bool) (policy.ImportResult, error)
 	ExportList(ctx context.Context, allows, obfuscate bool) ([]byte, error)
-	SubscribeList(ctx context.Context, op policy.Operator, l store.ListSubscription) (store.ListSubscription, error)
+	SubscribeList(ctx context.Context, op policy.Operator, l policy.ListSubscription) (policy.ListSubscription, error)
 	UnsubscribeList(ctx context.Context, op policy.Operator, name string) error
-	SyncList(ctx context.Context, name string) (admin.Synced, error)
+	SyncList(ctx context.Context, name string) (policy.Synced, error)
 }
 
-// Peers are the operator's view of discovery.
+// Peers are the operator's view of peers and discovery.
 type Peers interface {
 	// Announcement is this relay's signed announcement.
 	Announcement(ctx context.Context) ([]byte, error)
@@ -73,6 +75,9 @@ type Peers interface {
 	Peers(ctx context.Context, region, kind string, lookup bool) ([]admin.Peer, error)
 	// AddPeer adds a peer's verified announcement by hand.
 	AddPeer(ctx context.Context, baseURL string) (discovery.Record, error)
+	// PeerTrust lists each known peer's trust level with what the relay
+	// observed of it.
+	PeerTrust(ctx context.Context) ([]admin.PeerTrust, error)
 }
 
 // Store is what the admin API reads from the store directly.

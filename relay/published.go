@@ -1,0 +1,46 @@
+package relay
+
+import (
+	"encoding/json"
+	"net/http"
+	"time"
+)
+
+// The moderation policy the relay publishes for other relays and servers.
+
+// handlePublishedBlocks serves the relay's own block list, obfuscated
+// domains masked, for other relays and servers to subscribe to.
+func (s *Server) handlePublishedBlocks(w http.ResponseWriter, r *http.Request) {
+	b, err := s.mod.ExportList(r.Context(), false, true)
+	if err != nil {
+		http.Error(w, "store unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Access-Control-Allow-Origin", "*")
+	w.Write(b)
+}
+
+// publishedEndorsement is what other relays read.
+type publishedEndorsement struct {
+	Domain  string    `json:"domain"`
+	Kind    string    `json:"kind"`
+	Reason  string    `json:"reason"`
+	Created time.Time `json:"created"`
+}
+
+// handlePublishedEndorsements serves the relay's endorsements and censures.
+func (s *Server) handlePublishedEndorsements(w http.ResponseWriter, r *http.Request) {
+	es, err := s.store.Endorsements(r.Context())
+	if err != nil {
+		http.Error(w, "store unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	out := make([]publishedEndorsement, 0, len(es))
+	for _, e := range es {
+		out = append(out, publishedEndorsement{Domain: e.Domain, Kind: e.Kind, Reason: e.Reason, Created: e.Created})
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Access-Control-Allow-Origin", "*")
+	json.NewEncoder(w).Encode(map[string]any{"relay": s.actorID, "endorsements": out})
+}

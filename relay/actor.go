@@ -86,27 +86,10 @@ func marshalAS(it vocab.Item) ([]byte, error) {
 	return json.Marshal(m)
 }
 
-// sliceSummary says what a slice carries.
-func (s *Server) sliceSummary(name string) string {
-	if sl := s.slices[name]; sl.Region != "" {
-		return "Listings for the region " + sl.Region + ", relayed by this relay."
-	}
-	return sliceSummaries[name]
-}
-
-// sliceSummaries describe what each kind of slice carries.
-var sliceSummaries = map[string]string{
-	"offers":   "Offers of products from producers, relayed by this relay.",
-	"requests": "Wholesale requests from buyers, relayed by this relay.",
-	"surplus":  "Surplus food to be picked up before a deadline, relayed by this relay.",
-	directorySlice: "Follow this actor to have your server listed, with the regions and kinds you follow here, " +
-		"in this relay's signed discovery announcement.",
-}
-
 // actorDoc is the document of the relay actor (name "") or a slice actor.
 // Slice actors share the relay's key under their own key ids.
 func (s *Server) actorDoc(name string) vocab.Item {
-	id := s.sliceActor(name)
+	id := s.slices.Actor(name)
 	a := vocab.ServiceNew(vocab.ID(id))
 	a.Name = vocab.DefaultNaturalLanguageValue(s.cfg.Name)
 	a.PreferredUsername = vocab.DefaultNaturalLanguageValue("relay")
@@ -119,7 +102,7 @@ func (s *Server) actorDoc(name string) vocab.Item {
 	if name != "" {
 		a.Name = vocab.DefaultNaturalLanguageValue(s.cfg.Name + ": " + name)
 		a.PreferredUsername = vocab.DefaultNaturalLanguageValue(name)
-		a.Summary = vocab.DefaultNaturalLanguageValue(s.sliceSummary(name))
+		a.Summary = vocab.DefaultNaturalLanguageValue(s.slices.Summary(name))
 		a.Inbox = vocab.IRI(id + "/inbox")
 		a.Outbox = vocab.IRI(id + "/outbox")
 		a.Followers = vocab.IRI(id + "/followers")
@@ -133,7 +116,7 @@ func (s *Server) actorDoc(name string) vocab.Item {
 
 func (s *Server) handleActor(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("slice")
-	if !s.knownSlice(name) {
+	if !s.slices.Known(name) {
 		http.NotFound(w, r)
 		return
 	}
@@ -159,7 +142,7 @@ func (s *Server) collection(id string, total int) http.HandlerFunc {
 
 func (s *Server) handleFollowers(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("slice")
-	if !s.knownSlice(name) {
+	if !s.slices.Known(name) {
 		http.NotFound(w, r)
 		return
 	}
@@ -170,18 +153,18 @@ func (s *Server) handleFollowers(w http.ResponseWriter, r *http.Request) {
 	}
 	id := s.cfg.PublicURL + "/followers"
 	if name != "" {
-		id = s.sliceActor(name) + "/followers"
+		id = s.slices.Actor(name) + "/followers"
 	}
 	s.collection(id, len(subs))(w, r)
 }
 
 func (s *Server) handleFollowing(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("slice")
-	if name == "" || !s.knownSlice(name) {
+	if name == "" || !s.slices.Known(name) {
 		http.NotFound(w, r)
 		return
 	}
-	s.collection(s.sliceActor(name)+"/following", 0)(w, r)
+	s.collection(s.slices.Actor(name)+"/following", 0)(w, r)
 }
 
 func (s *Server) handleWebFinger(w http.ResponseWriter, r *http.Request) {
@@ -191,7 +174,7 @@ func (s *Server) handleWebFinger(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	user := "relay"
-	if name, ok := s.sliceOfActor(res); ok {
+	if name, ok := s.slices.OfActor(res); ok {
 		if name != "" {
 			user = name
 		}
@@ -201,7 +184,7 @@ func (s *Server) handleWebFinger(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		_, isSlice := s.slices[u]
+		_, isSlice := s.slices.Get(u)
 		me, _ := policy.ParsePeer(s.host)
 		if (u != "relay" && !isSlice) || host != me {
 			http.Error(w, "no such account", http.StatusNotFound)
@@ -211,7 +194,7 @@ func (s *Server) handleWebFinger(w http.ResponseWriter, r *http.Request) {
 	}
 	actor := s.actorID
 	if user != "relay" {
-		actor = s.sliceActor(user)
+		actor = s.slices.Actor(user)
 	}
 	w.Header().Set("Content-Type", "application/jrd+json")
 	w.Header().Set("Access-Control-Allow-Origin", "*")
@@ -240,7 +223,7 @@ func (s *Server) handleNodeInfo(w http.ResponseWriter, r *http.Request) {
 			"relay":       true,
 			"approval":    s.cfg.Approval,
 			"subscribers": len(subs),
-			"slices":      s.sliceNames(),
+			"slices":      s.slices.Names(),
 		},
 	}
 	w.Header().Set("Content-Type", `application/json; profile="`+discovery.NodeInfoSchema+`#"`)

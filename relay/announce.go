@@ -12,6 +12,7 @@ import (
 
 	"github.com/runrig/runrig/discovery"
 	"github.com/runrig/runrig/relay/listing"
+	"github.com/runrig/runrig/relay/slices"
 	"github.com/runrig/runrig/relay/store"
 )
 
@@ -72,13 +73,13 @@ func (s *Server) withAssertionMethod(doc []byte) ([]byte, error) {
 // members lists the subscribed servers that opted in to discovery, with
 // the regions and listing kinds of the slices they follow.
 func (s *Server) members(ctx context.Context) ([]discovery.Member, error) {
-	optedIn, err := s.store.SubscribersIn(ctx, directorySlice, store.Accepted)
+	optedIn, err := s.store.SubscribersIn(ctx, slices.Directory, store.Accepted)
 	if err != nil || len(optedIn) == 0 {
 		return nil, err
 	}
 	// One query per slice, not per member: the slices are few.
 	regions, kinds := map[string][]string{}, map[string][]string{}
-	for name, sl := range s.slices {
+	for name, sl := range s.slices.All() {
 		if sl.Region == "" && sl.Kind == "" {
 			continue
 		}

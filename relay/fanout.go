@@ -60,11 +60,11 @@ func (s *Server) relay(ctx context.Context, in *inbound) (string, error) {
 	}
 	// A listing's Update or Delete also reaches the slices of its earlier
 	// version, whose followers hold it.
-	slices := s.slicesOf(rec)
+	slices := s.slices.Of(rec)
 	var del *store.ListingDelete
 	if in.Type == vocab.UpdateType || in.Type == vocab.DeleteType {
 		if old, err := s.store.Listing(ctx, in.ObjectID); err == nil && old.Actor == in.Actor {
-			slices = union(slices, s.slicesOf(&old))
+			slices = union(slices, s.slices.Of(&old))
 		}
 		if in.Type == vocab.DeleteType && in.ObjectID != in.Actor {
 			del = &store.ListingDelete{ID: in.ObjectID, Actor: in.Actor}
@@ -192,7 +192,7 @@ func (s *Server) checkListing(doc []byte, activityID, peer string, now time.Time
 // sliceMessage builds what the subscribers of one slice ("" for the relay)
 // receive for in, and to whom.
 func (s *Server) sliceMessage(ctx context.Context, in *inbound, name string, now, expires time.Time) (store.Message, error) {
-	msg := store.Message{ActivityID: in.ID, Body: in.raw, At: now, Expires: expires, KeyID: s.sliceKeyID(name)}
+	msg := store.Message{ActivityID: in.ID, Body: in.raw, At: now, Expires: expires, KeyID: s.slices.KeyID(name)}
 	if reannounced(in) {
 		msg.ActivityID = s.newID()
 		body, err := s.announce(name, msg.ActivityID, in.ObjectID, now)
@@ -237,7 +237,7 @@ func reannounced(in *inbound) bool {
 
 // announce is an Announce of object by a slice's actor ("" for the relay).
 func (s *Server) announce(name, id, object string, published time.Time) ([]byte, error) {
-	actor := s.sliceActor(name)
+	actor := s.slices.Actor(name)
 	a := vocab.AnnounceNew(vocab.ID(id), vocab.IRI(object))
 	a.Actor = vocab.IRI(actor)
 	a.To = vocab.ItemCollection{vocab.IRI(asPublic)}

@@ -97,7 +97,7 @@ func (s *Server) followRelay(ctx context.Context, peer, actor, inbox string, now
 	if err != nil {
 		return err
 	}
-	msg := store.Message{ActivityID: id, Body: body, At: now, KeyID: s.sliceKeyID(""),
+	msg := store.Message{ActivityID: id, Body: body, At: now, KeyID: s.slices.KeyID(""),
 		Targets: []store.Target{{Peer: peer, Inbox: inbox}}}
 	err = s.store.Apply(ctx, store.Change{Messages: []store.Message{msg},
 		Follow: &store.RelayFollow{Peer: peer, Actor: actor, Inbox: inbox, FollowID: id, State: store.Pending}})

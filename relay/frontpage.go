@@ -42,7 +42,7 @@ func (s *Server) handleFront(w http.ResponseWriter, r *http.Request) {
 	}
 	// Servers subscribed to the relay or to any of its slices, each once.
 	peers := map[string]bool{}
-	for _, name := range append([]string{""}, s.sliceNames()...) {
+	for _, name := range append([]string{""}, s.slices.Names()...) {
 		subs, err := s.store.SubscribersIn(r.Context(), name, store.Accepted)
 		if err != nil {
 			http.Error(w, "store unavailable", http.StatusServiceUnavailable)
@@ -52,8 +52,8 @@ func (s *Server) handleFront(w http.ResponseWriter, r *http.Request) {
 			peers[sub.Peer] = true
 		}
 		if name != "" {
-			d.Slices = append(d.Slices, frontSlice{Account: name + "@" + s.host, Summary: s.sliceSummary(name),
-				Inbox: s.sliceActor(name) + "/inbox"})
+			d.Slices = append(d.Slices, frontSlice{Account: name + "@" + s.host, Summary: s.slices.Summary(name),
+				Inbox: s.slices.Actor(name) + "/inbox"})
 		}
 	}
 	d.Subscribers = len(peers)

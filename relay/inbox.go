@@ -68,7 +68,7 @@ func refuse(status int, reason, format string, args ...any) *refusal {
 
 func (s *Server) handleInbox(w http.ResponseWriter, r *http.Request) {
 	inboxSlice := r.PathValue("slice")
-	if !s.knownSlice(inboxSlice) {
+	if !s.slices.Known(inboxSlice) {
 		s.metrics.rejected.WithLabelValues("not_found").Inc()
 		http.NotFound(w, r)
 		return

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/runrig/runrig/relay/slices"
 	"github.com/runrig/runrig/relay/store"
 )
 
@@ -21,16 +22,16 @@ const outboxPage = 50
 // first page; ?page=N is one OrderedCollectionPage.
 func (s *Server) handleSliceOutbox(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("slice")
-	sl, ok := s.slices[name]
+	sl, ok := s.slices.Get(name)
 	if !ok {
 		http.NotFound(w, r)
 		return
 	}
-	if name == directorySlice {
-		s.collection(s.sliceActor(name)+"/outbox", 0)(w, r) // carries no listings
+	if name == slices.Directory {
+		s.collection(s.slices.Actor(name)+"/outbox", 0)(w, r) // carries no listings
 		return
 	}
-	actor := s.sliceActor(name)
+	actor := s.slices.Actor(name)
 	id := actor + "/outbox"
 	page := 0
 	if p := r.URL.Query().Get("page"); p != "" {

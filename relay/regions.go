@@ -104,3 +104,12 @@ func (s *Server) regionsOf(l *listing.Listing) []string {
 	}
 	return out
 }
+
+// regionCodes lists the codes of regions.
+func regionCodes(rs []Region) []string {
+	out := make([]string, 0, len(rs))
+	for _, r := range rs {
+		out = append(out, r.Code)
+	}
+	return out
+}

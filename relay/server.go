@@ -25,6 +25,7 @@ import (
 	"github.com/runrig/runrig/relay/delivery"
 	"github.com/runrig/runrig/relay/fetch"
 	"github.com/runrig/runrig/relay/httpsig"
+	"github.com/runrig/runrig/relay/slices"
 	"github.com/runrig/runrig/relay/store"
 	"github.com/runrig/runrig/trust"
 )
@@ -82,7 +83,7 @@ type Server struct {
 	dispatcher *delivery.Dispatcher
 
 	// slices are the followable actors besides the relay, by name.
-	slices map[string]slice
+	slices *slices.Set
 	// mod holds moderation: the current rule set and trust levels, and
 	// every moderator's change; limiter enforces the inbound rates the
 	// trust levels scale.
@@ -116,7 +117,7 @@ func New(ctx context.Context, cfg Config, st store.Store, log *slog.Logger) (*Se
 
 		inboxSlots:  make(chan struct{}, maxInboxInFlight),
 		bodyReaders: newAddrLimit(maxBodyReadsPerAddress),
-		slices:      buildSlices(cfg.Regions),
+		slices:      slices.New(cfg.PublicURL, cfg.PublicURL+"/actor", regionCodes(cfg.Regions)),
 		limiter:     trust.NewLimiter(trust.RateConfig{PerSecond: cfg.InboundRate, Burst: cfg.InboundBurst}),
 	}
 	s.keyID = s.actorID + "#main-key"

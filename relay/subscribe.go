@@ -44,10 +44,10 @@ func (s *Server) follow(ctx context.Context, in *inbound, inboxSlice string) (st
 	var sliceName string
 	if isPublic(in.ObjectID) {
 		style, sliceName = store.Mastodon, inboxSlice
-	} else if name, ok := s.sliceOfActor(in.ObjectID); ok {
+	} else if name, ok := s.slices.OfActor(in.ObjectID); ok {
 		style, sliceName = store.LitePub, name
 	} else {
-		return "", refuse(http.StatusUnprocessableEntity, "follow_object", "Follow must be of %s or of %s", asPublic, s.sliceActor(inboxSlice))
+		return "", refuse(http.StatusUnprocessableEntity, "follow_object", "Follow must be of %s or of %s", asPublic, s.slices.Actor(inboxSlice))
 	}
 	actor, err := s.fetch.Actor(ctx, in.Actor)
 	if err != nil {
@@ -113,12 +113,12 @@ func (s *Server) acceptMessages(sub *store.Subscriber, inbox string, now time.Ti
 	if sub.Style == store.LitePub && sub.FollowBackState != store.Accepted {
 		id := s.newID()
 		f := vocab.FollowNew(vocab.ID(id), vocab.IRI(sub.Actor))
-		f.Actor = vocab.IRI(s.sliceActor(sub.Slice))
+		f.Actor = vocab.IRI(s.slices.Actor(sub.Slice))
 		f.To = vocab.ItemCollection{vocab.IRI(sub.Actor)}
 		body, _ := marshalAS(f)
 		sub.FollowBackID, sub.FollowBackState = id, store.Pending
 		msgs = append(msgs, store.Message{ActivityID: id, Body: body, Targets: []store.Target{to}, At: now,
-			KeyID: s.sliceKeyID(sub.Slice)})
+			KeyID: s.slices.KeyID(sub.Slice)})
 	}
 	return msgs
 }
@@ -128,16 +128,16 @@ func (s *Server) acceptMessages(sub *store.Subscriber, inbox string, now time.Ti
 func (s *Server) answer(typ vocab.ActivityVocabularyType, sub *store.Subscriber, to store.Target, now time.Time) store.Message {
 	object := vocab.IRI(asPublic)
 	if sub.Style == store.LitePub {
-		object = vocab.IRI(s.sliceActor(sub.Slice))
+		object = vocab.IRI(s.slices.Actor(sub.Slice))
 	}
 	f := vocab.FollowNew(vocab.ID(sub.FollowID), object)
 	f.Actor = vocab.IRI(sub.Actor)
 	id := s.newID()
 	a := vocab.ActivityNew(vocab.ID(id), typ, f)
-	a.Actor = vocab.IRI(s.sliceActor(sub.Slice))
+	a.Actor = vocab.IRI(s.slices.Actor(sub.Slice))
 	a.To = vocab.ItemCollection{vocab.IRI(sub.Actor)}
 	body, _ := marshalAS(a)
-	return store.Message{ActivityID: id, Body: body, Targets: []store.Target{to}, At: now, KeyID: s.sliceKeyID(sub.Slice)}
+	return store.Message{ActivityID: id, Body: body, Targets: []store.Target{to}, At: now, KeyID: s.slices.KeyID(sub.Slice)}
 }
 
 // undo handles Undo{Follow}: the peer unsubscribes from the relay or a
@@ -160,7 +160,7 @@ func (s *Server) undo(ctx context.Context, in *inbound, inboxSlice string) (stri
 	if inner := in.innerObject(); target == nil && inner != nil && inner.Type == vocab.FollowType && inner.ID == "" {
 		name, ok := inboxSlice, true
 		if obj := inner.Object; obj != nil && !isPublic(obj.GetLink().String()) {
-			name, ok = s.sliceOfActor(obj.GetLink().String())
+			name, ok = s.slices.OfActor(obj.GetLink().String())
 		}
 		for i := range subs {
 			if ok && subs[i].Slice == name {

@@ -5,7 +5,6 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -21,7 +20,6 @@ const (
 	settingAnnounceKey = "announce_key"
 	// announceValidity is how long an announcement of this relay is valid.
 	announceValidity = discovery.DefaultValidity
-	multikeyContext  = "https://w3id.org/security/multikey/v1"
 )
 
 // announceKeyID is the id of the relay's announcement key, listed in its
@@ -53,21 +51,6 @@ func (s *Server) loadEd25519(ctx context.Context, setting, what string) (ed25519
 		return nil, fmt.Errorf("%s: stored key is not an Ed25519 seed", what)
 	}
 	return ed25519.NewKeyFromSeed(seed), nil
-}
-
-// withAssertionMethod adds the announcement key to the relay actor's
-// document (go-ap/activitypub does not model assertionMethod).
-func (s *Server) withAssertionMethod(doc []byte) ([]byte, error) {
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(doc, &m); err != nil {
-		return nil, err
-	}
-	m["@context"], _ = json.Marshal(append(append([]any{}, contexts...), multikeyContext))
-	m["assertionMethod"], _ = json.Marshal([]map[string]string{{
-		"id": s.announceKeyID(), "type": "Multikey", "controller": s.actorID,
-		"publicKeyMultibase": discovery.EncodeMultikey(s.announceKey.Public().(ed25519.PublicKey)),
-	}})
-	return json.Marshal(m)
 }
 
 // members lists the subscribed servers that opted in to discovery, with

@@ -14,6 +14,7 @@ import (
 	"github.com/runrig/runrig/relay/fetch"
 	"github.com/runrig/runrig/relay/listing"
 	"github.com/runrig/runrig/relay/store"
+	"github.com/runrig/runrig/relay/web"
 )
 
 // Relay-to-relay federation.
@@ -90,10 +91,10 @@ func (s *Server) federate(ctx context.Context) error {
 // as:Public) and records it as pending.
 func (s *Server) followRelay(ctx context.Context, peer, actor, inbox string, now time.Time) error {
 	id := s.newID()
-	f := vocab.FollowNew(vocab.ID(id), vocab.IRI(asPublic))
+	f := vocab.FollowNew(vocab.ID(id), vocab.IRI(web.Public))
 	f.Actor = vocab.IRI(s.actorID)
 	f.To = vocab.ItemCollection{vocab.IRI(actor)}
-	body, err := marshalAS(f)
+	body, err := web.MarshalAS(f)
 	if err != nil {
 		return err
 	}

@@ -2,9 +2,7 @@ package relay
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"net/url"
 	"time"
 
@@ -56,35 +54,6 @@ func (s *Server) peerViews(following map[string]string) []admin.Peer {
 		out = append(out, p)
 	}
 	return out
-}
-
-// handlePeers serves the public directory: verified peers that are not
-// blocked.
-func (s *Server) handlePeers(w http.ResponseWriter, r *http.Request) {
-	out := []admin.Peer{}
-	for _, p := range s.peerViews(nil) {
-		if !p.Verified || policy.Action(p.Policy).Blocks() {
-			continue
-		}
-		p.Trust, p.Policy = "", ""
-		out = append(out, p)
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Access-Control-Allow-Origin", "*")
-	json.NewEncoder(w).Encode(out)
-}
-
-// handleOwnAnnouncement serves this relay's signed announcement, for
-// operators who add it to their directory by hand.
-func (s *Server) handleOwnAnnouncement(w http.ResponseWriter, r *http.Request) {
-	b, err := s.Announcement(r.Context())
-	if err != nil {
-		http.Error(w, "internal error", http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Access-Control-Allow-Origin", "*")
-	w.Write(b)
 }
 
 // AddPeer fetches the announcement a peer serves at baseURL, verifies it

@@ -13,6 +13,7 @@ import (
 	vocab "github.com/go-ap/activitypub"
 
 	"github.com/runrig/runrig/relay/store"
+	"github.com/runrig/runrig/relay/web"
 )
 
 // softwareTimeout bounds the NodeInfo lookup of a new subscriber.
@@ -47,7 +48,7 @@ func (s *Server) follow(ctx context.Context, in *inbound, inboxSlice string) (st
 	} else if name, ok := s.slices.OfActor(in.ObjectID); ok {
 		style, sliceName = store.LitePub, name
 	} else {
-		return "", refuse(http.StatusUnprocessableEntity, "follow_object", "Follow must be of %s or of %s", asPublic, s.slices.Actor(inboxSlice))
+		return "", refuse(http.StatusUnprocessableEntity, "follow_object", "Follow must be of %s or of %s", web.Public, s.slices.Actor(inboxSlice))
 	}
 	actor, err := s.fetch.Actor(ctx, in.Actor)
 	if err != nil {
@@ -115,7 +116,7 @@ func (s *Server) acceptMessages(sub *store.Subscriber, inbox string, now time.Ti
 		f := vocab.FollowNew(vocab.ID(id), vocab.IRI(sub.Actor))
 		f.Actor = vocab.IRI(s.slices.Actor(sub.Slice))
 		f.To = vocab.ItemCollection{vocab.IRI(sub.Actor)}
-		body, _ := marshalAS(f)
+		body, _ := web.MarshalAS(f)
 		sub.FollowBackID, sub.FollowBackState = id, store.Pending
 		msgs = append(msgs, store.Message{ActivityID: id, Body: body, Targets: []store.Target{to}, At: now,
 			KeyID: s.slices.KeyID(sub.Slice)})
@@ -126,7 +127,7 @@ func (s *Server) acceptMessages(sub *store.Subscriber, inbox string, now time.Ti
 // answer builds an Accept or Reject of sub's Follow, from the followed
 // actor.
 func (s *Server) answer(typ vocab.ActivityVocabularyType, sub *store.Subscriber, to store.Target, now time.Time) store.Message {
-	object := vocab.IRI(asPublic)
+	object := vocab.IRI(web.Public)
 	if sub.Style == store.LitePub {
 		object = vocab.IRI(s.slices.Actor(sub.Slice))
 	}
@@ -136,7 +137,7 @@ func (s *Server) answer(typ vocab.ActivityVocabularyType, sub *store.Subscriber,
 	a := vocab.ActivityNew(vocab.ID(id), typ, f)
 	a.Actor = vocab.IRI(s.slices.Actor(sub.Slice))
 	a.To = vocab.ItemCollection{vocab.IRI(sub.Actor)}
-	body, _ := marshalAS(a)
+	body, _ := web.MarshalAS(a)
 	return store.Message{ActivityID: id, Body: body, Targets: []store.Target{to}, At: now, KeyID: s.slices.KeyID(sub.Slice)}
 }
 

@@ -1,4 +1,4 @@
-package relay
+package web
 
 import (
 	"bytes"
@@ -34,16 +34,16 @@ type frontData struct {
 // handleFront serves the public front page: what this relay is, how to
 // subscribe, its slices, its subscriber count, the operator's contact and
 // the published moderation policy. Plain HTML, no scripts.
-func (s *Server) handleFront(w http.ResponseWriter, r *http.Request) {
-	d := frontData{Name: s.cfg.Name, Description: s.cfg.Description, Contact: s.cfg.Contact, Host: s.host,
-		Actor: s.actorID, Inbox: s.inboxID, Manual: s.cfg.Approval == ApproveManual, Mode: string(s.cfg.FederationMode)}
+func (s *Site) handleFront(w http.ResponseWriter, r *http.Request) {
+	d := frontData{Name: s.Name, Description: s.Description, Contact: s.Contact, Host: s.Host,
+		Actor: s.ActorID, Inbox: s.InboxID, Manual: s.Manual, Mode: s.Mode}
 	if d.Mode == "" {
 		d.Mode = string(policy.Blocklist)
 	}
 	// Servers subscribed to the relay or to any of its slices, each once.
 	peers := map[string]bool{}
-	for _, name := range append([]string{""}, s.slices.Names()...) {
-		subs, err := s.store.SubscribersIn(r.Context(), name, store.Accepted)
+	for _, name := range append([]string{""}, s.Slices.Names()...) {
+		subs, err := s.Store.SubscribersIn(r.Context(), name, store.Accepted)
 		if err != nil {
 			http.Error(w, "store unavailable", http.StatusServiceUnavailable)
 			return
@@ -52,12 +52,12 @@ func (s *Server) handleFront(w http.ResponseWriter, r *http.Request) {
 			peers[sub.Peer] = true
 		}
 		if name != "" {
-			d.Slices = append(d.Slices, frontSlice{Account: name + "@" + s.host, Summary: s.slices.Summary(name),
-				Inbox: s.slices.Actor(name) + "/inbox"})
+			d.Slices = append(d.Slices, frontSlice{Account: name + "@" + s.Host, Summary: s.Slices.Summary(name),
+				Inbox: s.Slices.Actor(name) + "/inbox"})
 		}
 	}
 	d.Subscribers = len(peers)
-	live, err := s.mod.LiveRules(r.Context())
+	live, err := s.Moderation.LiveRules(r.Context())
 	if err != nil {
 		http.Error(w, "store unavailable", http.StatusServiceUnavailable)
 		return
@@ -65,7 +65,7 @@ func (s *Server) handleFront(w http.ResponseWriter, r *http.Request) {
 	d.Blocks = policy.Blocks(live, true) // as /policy/blocks.csv publishes them
 	var buf bytes.Buffer
 	if err := frontPage.Execute(&buf, d); err != nil {
-		s.log.Error("rendering the front page", "err", err)
+		s.Log.Error("rendering the front page", "err", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}

@@ -1,4 +1,4 @@
-package relay
+package web
 
 import (
 	"encoding/json"
@@ -31,7 +31,7 @@ type listingView struct {
 
 // handleListings serves GET /listings?kind=&region=&product=&page=: the
 // current listings the relay relayed, soonest ending first, paged.
-func (s *Server) handleListings(w http.ResponseWriter, r *http.Request) {
+func (s *Site) handleListings(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	lq := store.ListingQuery{Kind: q.Get("kind"), Region: q.Get("region"), Product: q.Get("product"),
 		Now: time.Now(), Limit: listingsPage}
@@ -51,7 +51,7 @@ func (s *Server) handleListings(w http.ResponseWriter, r *http.Request) {
 		page = n
 	}
 	lq.Offset = (page - 1) * listingsPage
-	recs, err := s.store.Listings(r.Context(), lq)
+	recs, err := s.Store.Listings(r.Context(), lq)
 	if err != nil {
 		http.Error(w, "store unavailable", http.StatusServiceUnavailable)
 		return
@@ -69,7 +69,7 @@ func (s *Server) handleListings(w http.ResponseWriter, r *http.Request) {
 			next[k] = v
 		}
 		next.Set("page", fmt.Sprint(page+1))
-		out.Next = s.cfg.PublicURL + "/listings?" + next.Encode()
+		out.Next = s.PublicURL + "/listings?" + next.Encode()
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Access-Control-Allow-Origin", "*")

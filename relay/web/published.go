@@ -1,4 +1,4 @@
-package relay
+package web
 
 import (
 	"encoding/json"
@@ -8,10 +8,18 @@ import (
 
 // The moderation policy the relay publishes for other relays and servers.
 
+// publishedEndorsement is what other relays read.
+type publishedEndorsement struct {
+	Domain  string    `json:"domain"`
+	Kind    string    `json:"kind"`
+	Reason  string    `json:"reason"`
+	Created time.Time `json:"created"`
+}
+
 // handlePublishedBlocks serves the relay's own block list, obfuscated
 // domains masked, for other relays and servers to subscribe to.
-func (s *Server) handlePublishedBlocks(w http.ResponseWriter, r *http.Request) {
-	b, err := s.mod.ExportList(r.Context(), false, true)
+func (s *Site) handlePublishedBlocks(w http.ResponseWriter, r *http.Request) {
+	b, err := s.Moderation.ExportList(r.Context(), false, true)
 	if err != nil {
 		http.Error(w, "store unavailable", http.StatusServiceUnavailable)
 		return
@@ -21,17 +29,9 @@ func (s *Server) handlePublishedBlocks(w http.ResponseWriter, r *http.Request) {
 	w.Write(b)
 }
 
-// publishedEndorsement is what other relays read.
-type publishedEndorsement struct {
-	Domain  string    `json:"domain"`
-	Kind    string    `json:"kind"`
-	Reason  string    `json:"reason"`
-	Created time.Time `json:"created"`
-}
-
 // handlePublishedEndorsements serves the relay's endorsements and censures.
-func (s *Server) handlePublishedEndorsements(w http.ResponseWriter, r *http.Request) {
-	es, err := s.store.Endorsements(r.Context())
+func (s *Site) handlePublishedEndorsements(w http.ResponseWriter, r *http.Request) {
+	es, err := s.Store.Endorsements(r.Context())
 	if err != nil {
 		http.Error(w, "store unavailable", http.StatusServiceUnavailable)
 		return
@@ -42,5 +42,5 @@ func (s *Server) handlePublishedEndorsements(w http.ResponseWriter, r *http.Requ
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Access-Control-Allow-Origin", "*")
-	json.NewEncoder(w).Encode(map[string]any{"relay": s.actorID, "endorsements": out})
+	json.NewEncoder(w).Encode(map[string]any{"relay": s.ActorID, "endorsements": out})
 }

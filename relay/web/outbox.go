@@ -1,4 +1,4 @@
-package relay
+package web
 
 import (
 	"crypto/sha256"
@@ -20,18 +20,18 @@ const outboxPage = 50
 // Announces of the slice's current listings, so that a server that just
 // subscribed can backfill. Without ?page it is the collection with its
 // first page; ?page=N is one OrderedCollectionPage.
-func (s *Server) handleSliceOutbox(w http.ResponseWriter, r *http.Request) {
+func (s *Site) handleSliceOutbox(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("slice")
-	sl, ok := s.slices.Get(name)
+	sl, ok := s.Slices.Get(name)
 	if !ok {
 		http.NotFound(w, r)
 		return
 	}
 	if name == slices.Directory {
-		s.collection(s.slices.Actor(name)+"/outbox", 0)(w, r) // carries no listings
+		s.collection(s.Slices.Actor(name)+"/outbox", 0)(w, r) // carries no listings
 		return
 	}
-	actor := s.slices.Actor(name)
+	actor := s.Slices.Actor(name)
 	id := actor + "/outbox"
 	page := 0
 	if p := r.URL.Query().Get("page"); p != "" {
@@ -46,7 +46,7 @@ func (s *Server) handleSliceOutbox(w http.ResponseWriter, r *http.Request) {
 	if page > 0 {
 		q.Offset = (page - 1) * outboxPage
 	}
-	recs, err := s.store.Listings(r.Context(), q)
+	recs, err := s.Store.Listings(r.Context(), q)
 	if err != nil {
 		http.Error(w, "store unavailable", http.StatusServiceUnavailable)
 		return
@@ -56,7 +56,7 @@ func (s *Server) handleSliceOutbox(w http.ResponseWriter, r *http.Request) {
 		sum := sha256.Sum256([]byte(rec.ID))
 		items = append(items, map[string]any{
 			"id": actor + "/announces/" + hex.EncodeToString(sum[:12]), "type": "Announce", "actor": actor,
-			"object": rec.ID, "to": []string{asPublic}, "cc": []string{actor + "/followers"},
+			"object": rec.ID, "to": []string{Public}, "cc": []string{actor + "/followers"},
 			"published": rec.ReceivedAt.UTC().Format(time.RFC3339),
 		})
 	}
@@ -77,7 +77,7 @@ func (s *Server) handleSliceOutbox(w http.ResponseWriter, r *http.Request) {
 	} else {
 		doc = map[string]any{"id": id, "type": "OrderedCollection", "first": pageDoc}
 	}
-	doc["@context"] = contexts
+	doc["@context"] = Contexts
 	b, _ := json.Marshal(doc)
 	writeAS(w, r, b)
 }

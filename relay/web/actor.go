@@ -1,0 +1,217 @@
+package web
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+
+	vocab "github.com/go-ap/activitypub"
+
+	"github.com/runrig/runrig/discovery"
+	"github.com/runrig/runrig/policy"
+	"github.com/runrig/runrig/relay/store"
+)
+
+// writeAS writes doc as an ActivityStreams document in the content type
+// the client asked for.
+func writeAS(w http.ResponseWriter, r *http.Request, doc []byte) {
+	ct := contentTypeAS
+	if strings.Contains(r.Header.Get("Accept"), "application/ld+json") {
+		ct = contentTypeLD
+	}
+	w.Header().Set("Content-Type", ct)
+	w.Header().Set("Vary", "Accept")
+	w.Write(doc)
+}
+
+// MarshalAS marshals an item with go-ap/activitypub and adds the JSON-LD
+// context (set here rather than through jsonld.WithContext, which writes a
+// package global).
+func MarshalAS(it vocab.Item) ([]byte, error) {
+	b, err := vocab.MarshalJSON(it)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	m["@context"], _ = json.Marshal(Contexts)
+	return json.Marshal(m)
+}
+
+// actorDoc is the document of the relay actor (name "") or a slice actor.
+// Slice actors share the relay's key under their own key ids.
+func (s *Site) actorDoc(name string) vocab.Item {
+	id := s.Slices.Actor(name)
+	a := vocab.ServiceNew(vocab.ID(id))
+	a.Name = vocab.DefaultNaturalLanguageValue(s.Name)
+	a.PreferredUsername = vocab.DefaultNaturalLanguageValue("relay")
+	a.Summary = vocab.DefaultNaturalLanguageValue("A federation relay for cooperative food and farm platforms.")
+	a.Inbox = vocab.IRI(s.InboxID)
+	a.Outbox = vocab.IRI(s.PublicURL + "/outbox")
+	a.Followers = vocab.IRI(s.PublicURL + "/followers")
+	a.Following = vocab.IRI(s.PublicURL + "/following")
+	a.Endpoints = &vocab.Endpoints{SharedInbox: vocab.IRI(s.InboxID)}
+	if name != "" {
+		a.Name = vocab.DefaultNaturalLanguageValue(s.Name + ": " + name)
+		a.PreferredUsername = vocab.DefaultNaturalLanguageValue(name)
+		a.Summary = vocab.DefaultNaturalLanguageValue(s.Slices.Summary(name))
+		a.Inbox = vocab.IRI(id + "/inbox")
+		a.Outbox = vocab.IRI(id + "/outbox")
+		a.Followers = vocab.IRI(id + "/followers")
+		a.Following = vocab.IRI(id + "/following")
+		a.Endpoints = &vocab.Endpoints{SharedInbox: vocab.IRI(id + "/inbox")}
+	}
+	a.URL = vocab.IRI(s.PublicURL + "/")
+	a.PublicKey = vocab.PublicKey{ID: vocab.ID(id + "#main-key"), Owner: vocab.IRI(id), PublicKeyPem: s.PublicKeyPEM}
+	return a
+}
+
+func (s *Site) handleActor(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("slice")
+	if !s.Slices.Known(name) {
+		http.NotFound(w, r)
+		return
+	}
+	doc, err := MarshalAS(s.actorDoc(name))
+	if err == nil && name == "" {
+		doc, err = s.withAssertionMethod(doc)
+	}
+	if err != nil {
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	writeAS(w, r, doc)
+}
+
+func (s *Site) collection(id string, total int) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		c := vocab.OrderedCollectionNew(vocab.ID(id))
+		c.TotalItems = uint(total)
+		doc, _ := MarshalAS(c)
+		writeAS(w, r, doc)
+	}
+}
+
+func (s *Site) handleFollowers(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("slice")
+	if !s.Slices.Known(name) {
+		http.NotFound(w, r)
+		return
+	}
+	subs, err := s.Store.SubscribersIn(r.Context(), name, store.Accepted)
+	if err != nil {
+		http.Error(w, "store unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	id := s.PublicURL + "/followers"
+	if name != "" {
+		id = s.Slices.Actor(name) + "/followers"
+	}
+	s.collection(id, len(subs))(w, r)
+}
+
+func (s *Site) handleFollowing(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("slice")
+	if name == "" || !s.Slices.Known(name) {
+		http.NotFound(w, r)
+		return
+	}
+	s.collection(s.Slices.Actor(name)+"/following", 0)(w, r)
+}
+
+func (s *Site) handleWebFinger(w http.ResponseWriter, r *http.Request) {
+	res := r.URL.Query().Get("resource")
+	if res == "" {
+		http.Error(w, "resource parameter required", http.StatusBadRequest)
+		return
+	}
+	user := "relay"
+	if name, ok := s.Slices.OfActor(res); ok {
+		if name != "" {
+			user = name
+		}
+	} else {
+		u, host, err := discovery.ParseAcct(res)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		_, isSlice := s.Slices.Get(u)
+		me, _ := policy.ParsePeer(s.Host)
+		if (u != "relay" && !isSlice) || host != me {
+			http.Error(w, "no such account", http.StatusNotFound)
+			return
+		}
+		user = u
+	}
+	actor := s.ActorID
+	if user != "relay" {
+		actor = s.Slices.Actor(user)
+	}
+	w.Header().Set("Content-Type", "application/jrd+json")
+	w.Header().Set("Access-Control-Allow-Origin", "*")
+	json.NewEncoder(w).Encode(discovery.ActorJRD(user, s.Host, actor))
+}
+
+func (s *Site) handleNodeInfoIndex(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(discovery.NodeInfoIndex(s.PublicURL + "/nodeinfo/2.1"))
+}
+
+func (s *Site) handleNodeInfo(w http.ResponseWriter, r *http.Request) {
+	subs, err := s.Store.SubscribersIn(r.Context(), "", store.Accepted)
+	if err != nil {
+		http.Error(w, "store unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	ni := discovery.NodeInfo{
+		Version:   "2.1",
+		Software:  discovery.Software{Name: s.Software, Version: s.Version},
+		Protocols: []string{"activitypub"},
+		Services:  discovery.Services{Inbound: []string{}, Outbound: []string{}},
+		Metadata: map[string]any{
+			"nodeName":    s.Name,
+			"contact":     s.Contact,
+			"relay":       true,
+			"approval":    s.Approval,
+			"subscribers": len(subs),
+			"slices":      s.Slices.Names(),
+		},
+	}
+	w.Header().Set("Content-Type", `application/json; profile="`+discovery.NodeInfoSchema+`#"`)
+	json.NewEncoder(w).Encode(ni)
+}
+
+func (s *Site) handleHostMeta(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/xrd+xml")
+	w.Write(discovery.HostMeta(s.PublicURL))
+}
+
+func (s *Site) handleReady(w http.ResponseWriter, r *http.Request) {
+	if !s.Ready() {
+		http.Error(w, "not ready", http.StatusServiceUnavailable)
+		return
+	}
+	if _, err := s.Store.QueueDepth(r.Context()); err != nil {
+		http.Error(w, "store unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	w.Write([]byte("ready\n"))
+}
+
+// withAssertionMethod adds the announcement key to the relay actor's
+// document (go-ap/activitypub does not model assertionMethod).
+func (s *Site) withAssertionMethod(doc []byte) ([]byte, error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(doc, &m); err != nil {
+		return nil, err
+	}
+	m["@context"], _ = json.Marshal(append(append([]any{}, Contexts...), multikeyContext))
+	m["assertionMethod"], _ = json.Marshal([]map[string]string{{
+		"id": s.AssertionKeyID, "type": "Multikey", "controller": s.ActorID,
+		"publicKeyMultibase": s.AssertionKeyMultibase,
+	}})
+	return json.Marshal(m)
+}

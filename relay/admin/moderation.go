@@ -12,7 +12,6 @@ import (
 
 	"github.com/runrig/runrig/discovery"
 	"github.com/runrig/runrig/policy"
-	"github.com/runrig/runrig/relay/store"
 )
 
 // OperatorHeader carries the operator's user name to the admin API, for
@@ -69,7 +68,22 @@ type Affected struct {
 }
 
 // AuditEntry is one line of the audit log.
-type AuditEntry = store.AuditEntry
+type AuditEntry struct {
+	ID int64     `json:"id"`
+	At time.Time `json:"at"`
+	// Who made the change: the operator's user name, or "list:NAME".
+	Who string `json:"who"`
+	// What was done: "rule.add", "rule.remove", "block", "allow", ...
+	What string `json:"what"`
+	// Subject is what it was done to: a domain, actor, key or rule id.
+	Subject string `json:"subject"`
+	// Why is the moderator's reason.
+	Why string `json:"why,omitempty"`
+	// Source is "manual" or the list the change came from.
+	Source string `json:"source,omitempty"`
+	// Details holds the rule or other data, as JSON.
+	Details json.RawMessage `json:"details,omitempty"`
+}
 
 // Rules lists every rule.
 func (c *Client) Rules(ctx context.Context) ([]policy.Rule, error) {
@@ -238,7 +252,24 @@ type ListSubscribe struct {
 }
 
 // ListSubscription is a followed list and the state of its last fetch.
-type ListSubscription = store.ListSubscription
+type ListSubscription struct {
+	Name     string        `json:"name"`
+	URL      string        `json:"url"`
+	Priority int           `json:"priority"`
+	Interval time.Duration `json:"interval"`
+	// Draft makes new entries drafts for review.
+	Draft       bool      `json:"draft"`
+	PlainAction string    `json:"plain_action"`
+	Excludes    []string  `json:"excludes,omitempty"`
+	Created     time.Time `json:"created"`
+	Author      string    `json:"author"`
+	LastFetch   time.Time `json:"last_fetch,omitzero"`
+	LastError   string    `json:"last_error,omitempty"`
+	// Entries are the domains the list held at its last fetch.
+	Entries []string `json:"entries,omitempty"`
+	// Retracted are domains the list dropped while rules from it remain.
+	Retracted []string `json:"retracted,omitempty"`
+}
 
 // Synced reports a fetch of a list.
 type Synced struct {
@@ -275,7 +306,17 @@ func (c *Client) SyncList(ctx context.Context, name string) (Synced, error) {
 }
 
 // PinnedKey is a peer key as first verified, with its rotations.
-type PinnedKey = store.PinnedKey
+type PinnedKey struct {
+	KeyID       string `json:"key_id"`
+	Owner       string `json:"owner"`
+	Peer        string `json:"peer"`
+	Fingerprint string `json:"fingerprint"`
+	// PreviousFingerprint is the key before the last rotation.
+	PreviousFingerprint string    `json:"previous_fingerprint,omitempty"`
+	Rotations           int       `json:"rotations"`
+	FirstSeen           time.Time `json:"first_seen"`
+	RotatedAt           time.Time `json:"rotated_at,omitzero"`
+}
 
 // Keys lists the pinned peer keys.
 func (c *Client) Keys(ctx context.Context) ([]PinnedKey, error) {
@@ -293,7 +334,15 @@ type Endorse struct {
 }
 
 // Endorsement is one of the relay's own endorsements or censures.
-type Endorsement = store.Endorsement
+type Endorsement struct {
+	ID     int64  `json:"id"`
+	Domain string `json:"domain"`
+	// Kind is "endorse" or "censure".
+	Kind    string    `json:"kind"`
+	Reason  string    `json:"reason"`
+	Author  string    `json:"author"`
+	Created time.Time `json:"created"`
+}
 
 // PeerEndorsement is an endorsement or censure read from a trusted peer;
 // Error says why a peer could not be read.

@@ -69,17 +69,18 @@ func (a *api) adminSubscribeList(w http.ResponseWriter, r *http.Request) {
 		adminError(w, moderationStatus(err), err)
 		return
 	}
-	adminJSON(w, l)
+	adminJSON(w, admin.ListSubscription(l))
 }
 
 func (a *api) adminListSubscriptions(w http.ResponseWriter, r *http.Request) {
-	lists, err := a.store.ListSubscriptions(r.Context())
+	stored, err := a.store.ListSubscriptions(r.Context())
 	if err != nil {
 		adminError(w, http.StatusInternalServerError, err)
 		return
 	}
-	if lists == nil {
-		lists = []store.ListSubscription{}
+	lists := make([]admin.ListSubscription, 0, len(stored))
+	for _, l := range stored {
+		lists = append(lists, admin.ListSubscription(l))
 	}
 	adminJSON(w, lists)
 }

@@ -8,7 +8,6 @@ import (
 
 	"github.com/runrig/runrig/policy"
 	"github.com/runrig/runrig/relay/admin"
-	"github.com/runrig/runrig/relay/store"
 	"github.com/runrig/runrig/trust"
 )
 
@@ -161,10 +160,11 @@ func (a *api) adminAudit(w http.ResponseWriter, r *http.Request) {
 		adminError(w, http.StatusInternalServerError, err)
 		return
 	}
-	if entries == nil {
-		entries = []store.AuditEntry{}
+	out := make([]admin.AuditEntry, 0, len(entries))
+	for _, e := range entries {
+		out = append(out, admin.AuditEntry(e))
 	}
-	adminJSON(w, entries)
+	adminJSON(w, out)
 }
 
 func (a *api) adminApproveDrafts(w http.ResponseWriter, r *http.Request) {
@@ -220,10 +220,11 @@ func (a *api) adminKeys(w http.ResponseWriter, r *http.Request) {
 		adminError(w, http.StatusInternalServerError, err)
 		return
 	}
-	if keys == nil {
-		keys = []store.PinnedKey{}
+	out := make([]admin.PinnedKey, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, admin.PinnedKey(k))
 	}
-	adminJSON(w, keys)
+	adminJSON(w, out)
 }
 
 func (a *api) adminEndorsementRoutes(mux *http.ServeMux) {
@@ -233,7 +234,11 @@ func (a *api) adminEndorsementRoutes(mux *http.ServeMux) {
 			adminError(w, http.StatusInternalServerError, err)
 			return
 		}
-		adminJSON(w, es)
+		var out []admin.Endorsement // null when there are none, as ever
+		for _, e := range es {
+			out = append(out, admin.Endorsement(e))
+		}
+		adminJSON(w, out)
 	})
 	mux.HandleFunc("GET /endorsements/peers", func(w http.ResponseWriter, r *http.Request) {
 		pe, err := a.mod.PeerEndorsements(r.Context())

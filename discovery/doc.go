@@ -14,8 +14,12 @@
 //     about peers, verified announcements only;
 //   - the well-known documents (wellknown.go): WebFinger (RFC 7033),
 //     NodeInfo 2.1 and host-meta (RFC 6415), by which fediverse software
-//     resolves a relay's actor and learns what it runs.
+//     resolves a relay's actor and learns what it runs;
+//   - the [Node] (node.go): a relay's part in all of it, joining the
+//     configured layers, announcing the relay again before its
+//     announcement expires and looking up peers.
 //
-// The package never imports the relay: the relay hands it a verify
-// function and a directory, and reads the directory back.
+// The package never imports the relay: the relay hands the node what to
+// announce ([Describe]), how to sign it ([Signer]), a [Verify] function and
+// a [Directory], and reads the directory back.
 package discovery

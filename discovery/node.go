@@ -42,6 +42,9 @@ type NodeConfig struct {
 	// Validity is how long an announcement is valid. Default
 	// DefaultValidity.
 	Validity time.Duration
+	// After is a sequence number the node's announcements stay above:
+	// the last one an earlier node of the same relay signed.
+	After uint64
 	// Logger receives the node's messages.
 	Logger *slog.Logger
 	// OnRejected, when set, is told why a record was refused before
@@ -86,6 +89,7 @@ func StartNode(ctx context.Context, cfg NodeConfig, describe Describe, sign Sign
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	n := &Node{cfg: cfg, describe: describe, sign: sign, log: cfg.Logger}
+	n.seq.Store(cfg.After)
 	rejected := func(layer string) func(error) {
 		return func(err error) {
 			if cfg.OnRejected != nil {
@@ -183,6 +187,9 @@ func (n *Node) nextSeq(now time.Time) uint64 {
 
 // ErrLookup wraps the failure of a DHT lookup.
 var ErrLookup = errors.New("DHT lookup")
+
+// LastSeq is the sequence number of the node's last announcement.
+func (n *Node) LastSeq() uint64 { return n.seq.Load() }
 
 // Lookup asks the DHT for peers serving region and carrying kind, when the
 // DHT is on; what it finds enters the directory.

@@ -13,8 +13,9 @@ import (
 // maxEndorsementReason is Fediseer's limit on a reason.
 const maxEndorsementReason = 255
 
-// publishedEndorsement is what other relays read.
-type publishedEndorsement struct {
+// PublishedEndorsement is an endorsement as relays publish it at
+// /policy/endorsements.json and read it from each other.
+type PublishedEndorsement struct {
 	Domain  string    `json:"domain"`
 	Kind    string    `json:"kind"`
 	Reason  string    `json:"reason"`
@@ -69,7 +70,7 @@ func (m *Moderator) PeerEndorsements(ctx context.Context) ([]PeerEndorsement, er
 			continue
 		}
 		var doc struct {
-			Endorsements []publishedEndorsement `json:"endorsements"`
+			Endorsements []PublishedEndorsement `json:"endorsements"`
 		}
 		if err := json.Unmarshal(body, &doc); err != nil {
 			out = append(out, PeerEndorsement{From: t.Peer, Error: "not an endorsements document"})

@@ -74,22 +74,28 @@ type ModeratorConfig struct {
 // Affected is what a rule would affect: the subscribed peers it covers,
 // their subscriptions and queued deliveries.
 type Affected struct {
-	Peers            []string
-	Subscriptions    int
-	QueuedDeliveries int
+	Peers            []string `json:"peers"`
+	Subscriptions    int      `json:"subscriptions"`
+	QueuedDeliveries int      `json:"queued_deliveries"`
 }
 
 // Synced is what a list sync did.
 type Synced struct {
-	Added, Skipped, Excluded, Retracted []string
+	Added     []string `json:"added"`
+	Skipped   []string `json:"skipped"`
+	Excluded  []string `json:"excluded"`
+	Retracted []string `json:"retracted"`
 }
 
 // PeerEndorsement is an endorsement a trusted peer published, or why its
 // endorsements could not be read.
 type PeerEndorsement struct {
-	From, Domain, Kind, Reason string
-	Created                    time.Time
-	Error                      string
+	From    string    `json:"from"`
+	Domain  string    `json:"domain,omitempty"`
+	Kind    string    `json:"kind,omitempty"`
+	Reason  string    `json:"reason,omitempty"`
+	Created time.Time `json:"created,omitzero"`
+	Error   string    `json:"error,omitempty"`
 }
 
 // Moderator holds the moderation domain: it keeps the current rule [Set]
@@ -132,7 +138,9 @@ func (m *Moderator) Reload(ctx context.Context) error {
 	}
 	set := NewSet(m.cfg.Mode, rules, time.Now())
 	if m.cfg.Fingerprints != nil {
-		set = set.WithKeyFingerprints(func(keyID string) (string, bool) { return m.cfg.Fingerprints(ctx, keyID) })
+		// The set outlives the request that reloaded it.
+		bg := context.WithoutCancel(ctx)
+		set = set.WithKeyFingerprints(func(keyID string) (string, bool) { return m.cfg.Fingerprints(bg, keyID) })
 	}
 	m.set.Store(set)
 	settings, err := m.store.TrustLevels(ctx)

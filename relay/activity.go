@@ -8,7 +8,7 @@ import (
 	vocab "github.com/go-ap/activitypub"
 
 	"github.com/runrig/runrig/policy"
-	"github.com/runrig/runrig/relay/web"
+	"github.com/runrig/runrig/relay/asjson"
 	"github.com/runrig/runrig/trust"
 )
 
@@ -194,7 +194,7 @@ func parseInbound(body []byte) (in *inbound, err error) {
 const maxAudience = 64
 
 func isPublic(iri string) bool {
-	return iri == web.Public || iri == "Public" || iri == "as:Public"
+	return iri == asjson.Public || iri == "Public" || iri == "as:Public"
 }
 
 // innerObject returns the activity embedded as this activity's object (the

@@ -93,11 +93,7 @@ func (s *Server) members(ctx context.Context) ([]discovery.Member, error) {
 
 // Announcement returns this relay's signed announcement.
 func (s *Server) Announcement(ctx context.Context) ([]byte, error) {
-	n := s.node.Load()
-	if n == nil {
-		return nil, errors.New("discovery has not started")
-	}
-	return n.Announcement(ctx)
+	return s.node.Load().Announcement(ctx)
 }
 
 // describe is what this relay announces of itself (discovery.Describe).

@@ -9,9 +9,9 @@ import (
 	vocab "github.com/go-ap/activitypub"
 
 	"github.com/runrig/runrig/policy"
+	"github.com/runrig/runrig/relay/asjson"
 	"github.com/runrig/runrig/relay/listing"
 	"github.com/runrig/runrig/relay/store"
-	"github.com/runrig/runrig/relay/web"
 )
 
 // relay fans a subscriber's public activity out: to every other subscriber
@@ -241,14 +241,14 @@ func (s *Server) announce(name, id, object string, published time.Time) ([]byte,
 	actor := s.slices.Actor(name)
 	a := vocab.AnnounceNew(vocab.ID(id), vocab.IRI(object))
 	a.Actor = vocab.IRI(actor)
-	a.To = vocab.ItemCollection{vocab.IRI(web.Public)}
+	a.To = vocab.ItemCollection{vocab.IRI(asjson.Public)}
 	followers := s.cfg.PublicURL + "/followers"
 	if name != "" {
 		followers = actor + "/followers"
 	}
 	a.CC = vocab.ItemCollection{vocab.IRI(followers)}
 	a.Published = published.UTC().Truncate(time.Second)
-	return web.MarshalAS(a)
+	return asjson.Marshal(a)
 }
 
 func union(a, b []string) []string {

@@ -11,10 +11,10 @@ import (
 	vocab "github.com/go-ap/activitypub"
 
 	"github.com/runrig/runrig/policy"
+	"github.com/runrig/runrig/relay/asjson"
 	"github.com/runrig/runrig/relay/fetch"
 	"github.com/runrig/runrig/relay/listing"
 	"github.com/runrig/runrig/relay/store"
-	"github.com/runrig/runrig/relay/web"
 )
 
 // Relay-to-relay federation.
@@ -91,10 +91,10 @@ func (s *Server) federate(ctx context.Context) error {
 // as:Public) and records it as pending.
 func (s *Server) followRelay(ctx context.Context, peer, actor, inbox string, now time.Time) error {
 	id := s.newID()
-	f := vocab.FollowNew(vocab.ID(id), vocab.IRI(web.Public))
+	f := vocab.FollowNew(vocab.ID(id), vocab.IRI(asjson.Public))
 	f.Actor = vocab.IRI(s.actorID)
 	f.To = vocab.ItemCollection{vocab.IRI(actor)}
-	body, err := web.MarshalAS(f)
+	body, err := asjson.Marshal(f)
 	if err != nil {
 		return err
 	}

@@ -30,7 +30,7 @@ func TestCheckJSONKeys(t *testing.T) {
 }
 
 // What real servers send passes: their documents name no key twice, not
-// even in their JSON-LD web.Contexts, and not in case-insensitive terms.
+// even in their JSON-LD contexts, and not in case-insensitive terms.
 func TestRealDocumentsHaveUniqueKeys(t *testing.T) {
 	files, _ := filepath.Glob(filepath.Join("relaytest", "testdata", "*", "*.json"))
 	if len(files) < 40 {

@@ -212,6 +212,11 @@ func TestListSubscriptions(t *testing.T) {
 			t.Errorf("audit lacks %s: %v", want, whats)
 		}
 	}
+	for _, e := range entries {
+		if e.What == "list.sync" && !strings.Contains(string(e.Details), `"added":`) {
+			t.Errorf("a sync's audit details lost their keys: %s", e.Details)
+		}
+	}
 	if _, err := r.Admin.SubscribeList(ctx, admin.ListSubscribe{Name: "bad name", URL: "ftp://x"}); err == nil {
 		t.Error("bad subscription accepted")
 	}

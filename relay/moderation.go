@@ -3,7 +3,6 @@ package relay
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -114,7 +113,7 @@ func (s *Server) admit(in *inbound, keyID string) error {
 // its fingerprint: rules on the key (by fingerprint, or on an id it was
 // pinned under) cover it under any id, filters included.
 func (s *Server) admitKey(in *inbound, keyID string, key trust.Key) error {
-	fp, _ := keyFingerprint(key)
+	fp := key.Fingerprint // computed when the key was fetched
 	subj := policy.Subject{Peer: in.Peer, Actor: in.Actor, KeyID: keyID, KeyFingerprint: fp}
 	d := s.judge(subj)
 	if d.Action.Blocks() {
@@ -168,9 +167,6 @@ func hasItems(raw json.RawMessage) bool {
 	s := string(raw)
 	return len(raw) > 0 && s != "null" && s != "[]" && s != "{}"
 }
-
-// isNotFound reports a missing rule, list or subscription.
-func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }
 
 // PeerTrust lists each known peer's trust level with what the relay has
 // observed of it.

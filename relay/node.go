@@ -32,7 +32,7 @@ type DHTConfig struct {
 // the announcement served at /.well-known/runrig-announcement). It runs
 // until ctx ends.
 func (s *Server) startDiscovery(ctx context.Context) error {
-	cfg := discovery.NodeConfig{LookupInterval: s.cfg.DHT.LookupInterval, Validity: announceValidity,
+	cfg := discovery.NodeConfig{LookupInterval: s.cfg.DHT.LookupInterval, Validity: announceValidity, After: s.node.Load().LastSeq(),
 		Logger: s.log.With("component", "discovery"),
 		OnRejected: func(layer string, err error) {
 			s.metrics.announcements.WithLabelValues(discovery.Reason(err)).Inc()

@@ -43,11 +43,3 @@ func (s *Server) checkPin(ctx context.Context, peer string, key trust.Key) (newP
 	}
 	return newPin, err
 }
-
-// keyFingerprint is the key's fingerprint, computed when it was fetched.
-func keyFingerprint(key trust.Key) (string, error) {
-	if key.Fingerprint != "" {
-		return key.Fingerprint, nil
-	}
-	return trust.Fingerprint(key.Public)
-}

@@ -162,6 +162,14 @@ func New(ctx context.Context, cfg Config, st store.Store, log *slog.Logger) (*Se
 	s.announcements = discovery.NewVerifier(s.fetch)
 	s.announcements.Permit = s.permitPeer
 	s.directory = discovery.NewDirectory()
+	// A node with no layers until Serve joins those configured: it signs
+	// the announcement served at /.well-known/runrig-announcement.
+	n, err := discovery.StartNode(ctx, discovery.NodeConfig{Validity: announceValidity}, s.describe, s.signAnnouncement,
+		s.VerifyAnnouncement, s.directory)
+	if err != nil {
+		return nil, err
+	}
+	s.node.Store(n)
 	s.dispatcher.OnResult = s.onDeliveryResult
 	s.dispatcher.Permit = s.permitPeer
 	s.dispatcher.OnExpired = func(n int) { s.metrics.deliveries.WithLabelValues("expired").Add(float64(n)) }

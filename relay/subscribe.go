@@ -12,8 +12,8 @@ import (
 
 	vocab "github.com/go-ap/activitypub"
 
+	"github.com/runrig/runrig/relay/asjson"
 	"github.com/runrig/runrig/relay/store"
-	"github.com/runrig/runrig/relay/web"
 )
 
 // softwareTimeout bounds the NodeInfo lookup of a new subscriber.
@@ -48,7 +48,7 @@ func (s *Server) follow(ctx context.Context, in *inbound, inboxSlice string) (st
 	} else if name, ok := s.slices.OfActor(in.ObjectID); ok {
 		style, sliceName = store.LitePub, name
 	} else {
-		return "", refuse(http.StatusUnprocessableEntity, "follow_object", "Follow must be of %s or of %s", web.Public, s.slices.Actor(inboxSlice))
+		return "", refuse(http.StatusUnprocessableEntity, "follow_object", "Follow must be of %s or of %s", asjson.Public, s.slices.Actor(inboxSlice))
 	}
 	actor, err := s.fetch.Actor(ctx, in.Actor)
 	if err != nil {
@@ -116,7 +116,7 @@ func (s *Server) acceptMessages(sub *store.Subscriber, inbox string, now time.Ti
 		f := vocab.FollowNew(vocab.ID(id), vocab.IRI(sub.Actor))
 		f.Actor = vocab.IRI(s.slices.Actor(sub.Slice))
 		f.To = vocab.ItemCollection{vocab.IRI(sub.Actor)}
-		body, _ := web.MarshalAS(f)
+		body, _ := asjson.Marshal(f)
 		sub.FollowBackID, sub.FollowBackState = id, store.Pending
 		msgs = append(msgs, store.Message{ActivityID: id, Body: body, Targets: []store.Target{to}, At: now,
 			KeyID: s.slices.KeyID(sub.Slice)})
@@ -127,7 +127,7 @@ func (s *Server) acceptMessages(sub *store.Subscriber, inbox string, now time.Ti
 // answer builds an Accept or Reject of sub's Follow, from the followed
 // actor.
 func (s *Server) answer(typ vocab.ActivityVocabularyType, sub *store.Subscriber, to store.Target, now time.Time) store.Message {
-	object := vocab.IRI(web.Public)
+	object := vocab.IRI(asjson.Public)
 	if sub.Style == store.LitePub {
 		object = vocab.IRI(s.slices.Actor(sub.Slice))
 	}
@@ -137,7 +137,7 @@ func (s *Server) answer(typ vocab.ActivityVocabularyType, sub *store.Subscriber,
 	a := vocab.ActivityNew(vocab.ID(id), typ, f)
 	a.Actor = vocab.IRI(s.slices.Actor(sub.Slice))
 	a.To = vocab.ItemCollection{vocab.IRI(sub.Actor)}
-	body, _ := web.MarshalAS(a)
+	body, _ := asjson.Marshal(a)
 	return store.Message{ActivityID: id, Body: body, Targets: []store.Target{to}, At: now, KeyID: s.slices.KeyID(sub.Slice)}
 }
 
@@ -253,6 +253,8 @@ func (s *Server) Reject(ctx context.Context, slice, peer string) (store.Subscrib
 	return s.Decide(ctx, slice, peer, store.Rejected)
 }
 
+// Decide accepts or rejects (state) peer's subscription to slice ("" for
+// the relay), as an operator does: ErrNoSubscriber when there is none.
 func (s *Server) Decide(ctx context.Context, slice, peer string, state store.SubscriptionState) (store.Subscriber, error) {
 	sub, err := s.store.Subscriber(ctx, slice, peer)
 	if errors.Is(err, store.ErrNotFound) {

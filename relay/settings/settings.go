@@ -272,6 +272,9 @@ func (l *settingList) deliverySettings() {
 // errors about flags go to out.
 func Load(args []string, getenv func(string) string, out io.Writer) (relay.Config, Log, error) {
 	cfg, lg := relay.Defaults(), Log{Format: "text", Level: "info"}
+	if err := checkRemoved(args, getenv); err != nil {
+		return cfg, lg, err
+	}
 	ss := all()
 	fs := flag.NewFlagSet("runrig serve", flag.ContinueOnError)
 	fs.SetOutput(out)
@@ -325,6 +328,30 @@ func Load(args []string, getenv func(string) string, out io.Writer) (relay.Confi
 	return cfg, lg, nil
 }
 
+// removed are settings of earlier versions, by file key, with what to use
+// instead: a configuration that still names one fails with this hint
+// rather than losing it quietly.
+var removed = map[string]string{
+	"region": `use "regions" (codes separated by ";", each optionally CODE=minLat,minLon,maxLat,maxLon)`,
+}
+
+// checkRemoved refuses removed settings given as flags or environment
+// variables (an unknown environment variable is otherwise ignored).
+func checkRemoved(args []string, getenv func(string) string) error {
+	for key, hint := range removed {
+		name := strings.ReplaceAll(key, "_", "-")
+		if getenv(envName(name)) != "" {
+			return fmt.Errorf("%s was removed: %s", envName(name), hint)
+		}
+		for _, a := range args {
+			if a == "--"+name || strings.HasPrefix(a, "--"+name+"=") || a == "-"+name || strings.HasPrefix(a, "-"+name+"=") {
+				return fmt.Errorf("--%s was removed: %s", name, hint)
+			}
+		}
+	}
+	return nil
+}
+
 func loadFile(path string, ss []setting, cfg *relay.Config, lg *Log) error {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -348,6 +375,9 @@ func loadFile(path string, ss []setting, cfg *relay.Config, lg *Log) error {
 	sort.Strings(keys)
 	for _, k := range keys {
 		st, ok := byKey[k]
+		if hint, gone := removed[k]; gone {
+			return fmt.Errorf("config file %s: key %q was removed: %s", path, k, hint)
+		}
 		if !ok {
 			return fmt.Errorf("config file %s: unknown key %q", path, k)
 		}

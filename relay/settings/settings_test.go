@@ -61,6 +61,9 @@ func TestErrorsNameTheSetting(t *testing.T) {
 		{[]string{"--config", write("max_attempts = \"many\"\n")}, nil, "max_attempts"},
 		{[]string{"--config", filepath.Join(dir, "missing.toml")}, nil, "config file"},
 		{[]string{"stray"}, nil, "unexpected argument"},
+		{[]string{"--region", "it-bg"}, nil, `use "regions"`},
+		{nil, map[string]string{"RUNRIG_REGION": "it-bg"}, `use "regions"`},
+		{[]string{"--config", write("region = \"it-bg\"\n")}, nil, `use "regions"`},
 	}
 	for _, tt := range tests {
 		_, _, err := Load(tt.args, env(tt.env), io.Discard)

@@ -3,42 +3,14 @@ package web
 import (
 	"encoding/json"
 	"net/http"
-	"strings"
 
 	vocab "github.com/go-ap/activitypub"
 
 	"github.com/runrig/runrig/discovery"
 	"github.com/runrig/runrig/policy"
+	"github.com/runrig/runrig/relay/asjson"
 	"github.com/runrig/runrig/relay/store"
 )
-
-// writeAS writes doc as an ActivityStreams document in the content type
-// the client asked for.
-func writeAS(w http.ResponseWriter, r *http.Request, doc []byte) {
-	ct := contentTypeAS
-	if strings.Contains(r.Header.Get("Accept"), "application/ld+json") {
-		ct = contentTypeLD
-	}
-	w.Header().Set("Content-Type", ct)
-	w.Header().Set("Vary", "Accept")
-	w.Write(doc)
-}
-
-// MarshalAS marshals an item with go-ap/activitypub and adds the JSON-LD
-// context (set here rather than through jsonld.WithContext, which writes a
-// package global).
-func MarshalAS(it vocab.Item) ([]byte, error) {
-	b, err := vocab.MarshalJSON(it)
-	if err != nil {
-		return nil, err
-	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, err
-	}
-	m["@context"], _ = json.Marshal(Contexts)
-	return json.Marshal(m)
-}
 
 // actorDoc is the document of the relay actor (name "") or a slice actor.
 // Slice actors share the relay's key under their own key ids.
@@ -74,7 +46,7 @@ func (s *Site) handleActor(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	doc, err := MarshalAS(s.actorDoc(name))
+	doc, err := asjson.Marshal(s.actorDoc(name))
 	if err == nil && name == "" {
 		doc, err = s.withAssertionMethod(doc)
 	}
@@ -82,15 +54,15 @@ func (s *Site) handleActor(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
-	writeAS(w, r, doc)
+	asjson.Write(w, r, doc)
 }
 
 func (s *Site) collection(id string, total int) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		c := vocab.OrderedCollectionNew(vocab.ID(id))
 		c.TotalItems = uint(total)
-		doc, _ := MarshalAS(c)
-		writeAS(w, r, doc)
+		doc, _ := asjson.Marshal(c)
+		asjson.Write(w, r, doc)
 	}
 }
 
@@ -208,7 +180,7 @@ func (s *Site) withAssertionMethod(doc []byte) ([]byte, error) {
 	if err := json.Unmarshal(doc, &m); err != nil {
 		return nil, err
 	}
-	m["@context"], _ = json.Marshal(append(append([]any{}, Contexts...), multikeyContext))
+	m["@context"], _ = json.Marshal(append(append([]any{}, asjson.Contexts...), multikeyContext))
 	m["assertionMethod"], _ = json.Marshal([]map[string]string{{
 		"id": s.AssertionKeyID, "type": "Multikey", "controller": s.ActorID,
 		"publicKeyMultibase": s.AssertionKeyMultibase,

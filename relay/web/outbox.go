@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/runrig/runrig/relay/asjson"
 	"github.com/runrig/runrig/relay/slices"
 	"github.com/runrig/runrig/relay/store"
 )
@@ -56,7 +57,7 @@ func (s *Site) handleSliceOutbox(w http.ResponseWriter, r *http.Request) {
 		sum := sha256.Sum256([]byte(rec.ID))
 		items = append(items, map[string]any{
 			"id": actor + "/announces/" + hex.EncodeToString(sum[:12]), "type": "Announce", "actor": actor,
-			"object": rec.ID, "to": []string{Public}, "cc": []string{actor + "/followers"},
+			"object": rec.ID, "to": []string{asjson.Public}, "cc": []string{actor + "/followers"},
 			"published": rec.ReceivedAt.UTC().Format(time.RFC3339),
 		})
 	}
@@ -77,7 +78,7 @@ func (s *Site) handleSliceOutbox(w http.ResponseWriter, r *http.Request) {
 	} else {
 		doc = map[string]any{"id": id, "type": "OrderedCollection", "first": pageDoc}
 	}
-	doc["@context"] = Contexts
+	doc["@context"] = asjson.Contexts
 	b, _ := json.Marshal(doc)
-	writeAS(w, r, b)
+	asjson.Write(w, r, b)
 }

@@ -3,18 +3,11 @@ package web
 import (
 	"encoding/json"
 	"net/http"
-	"time"
+
+	"github.com/runrig/runrig/policy"
 )
 
 // The moderation policy the relay publishes for other relays and servers.
-
-// publishedEndorsement is what other relays read.
-type publishedEndorsement struct {
-	Domain  string    `json:"domain"`
-	Kind    string    `json:"kind"`
-	Reason  string    `json:"reason"`
-	Created time.Time `json:"created"`
-}
 
 // handlePublishedBlocks serves the relay's own block list, obfuscated
 // domains masked, for other relays and servers to subscribe to.
@@ -36,9 +29,9 @@ func (s *Site) handlePublishedEndorsements(w http.ResponseWriter, r *http.Reques
 		http.Error(w, "store unavailable", http.StatusServiceUnavailable)
 		return
 	}
-	out := make([]publishedEndorsement, 0, len(es))
+	out := make([]policy.PublishedEndorsement, 0, len(es))
 	for _, e := range es {
-		out = append(out, publishedEndorsement{Domain: e.Domain, Kind: e.Kind, Reason: e.Reason, Created: e.Created})
+		out = append(out, policy.PublishedEndorsement{Domain: e.Domain, Kind: e.Kind, Reason: e.Reason, Created: e.Created})
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Access-Control-Allow-Origin", "*")

@@ -17,18 +17,8 @@ import (
 	"github.com/runrig/runrig/relay/store"
 )
 
-// Content types and addresses of ActivityPub documents.
-const (
-	contentTypeAS = "application/activity+json"
-	contentTypeLD = `application/ld+json; profile="https://www.w3.org/ns/activitystreams"`
-	// Public is the public collection, as:Public.
-	Public = "https://www.w3.org/ns/activitystreams#Public"
-	// multikeyContext is the context of the assertionMethod key.
-	multikeyContext = "https://w3id.org/security/multikey/v1"
-)
-
-// Contexts are the JSON-LD contexts of the documents the relay writes.
-var Contexts = []any{"https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1"}
+// multikeyContext is the context of the assertionMethod key.
+const multikeyContext = "https://w3id.org/security/multikey/v1"
 
 // Identity is who the relay is, as its documents say it.
 type Identity struct {

@@ -30,6 +30,15 @@ const (
 	stopRecordWait = 100 * time.Millisecond
 )
 
+// Queue is the part of the durable delivery queue the dispatcher works
+// from: it leases due deliveries and records what became of them.
+type Queue interface {
+	// Claim leases due deliveries for delivery by this process.
+	Claim(ctx context.Context, req store.ClaimRequest) (store.Claimed, error)
+	// Complete records the outcomes of claimed deliveries.
+	Complete(ctx context.Context, outcomes []store.Outcome) error
+}
+
 // Result is one finished attempt, reported to the OnResult hook.
 type Result struct {
 	Outcome store.Outcome
@@ -42,7 +51,7 @@ type Result struct {
 // Dispatcher delivers queued activities. Create it with [New] and run it
 // with [Dispatcher.Run].
 type Dispatcher struct {
-	q      store.Queue
+	q      Queue
 	cfg    Config
 	log    *slog.Logger
 	client *http.Client
@@ -96,7 +105,7 @@ type item struct {
 }
 
 // New returns a Dispatcher working on q.
-func New(q store.Queue, cfg Config, log *slog.Logger) *Dispatcher {
+func New(q Queue, cfg Config, log *slog.Logger) *Dispatcher {
 	cfg.setDefaults()
 	tr := &http.Transport{
 		DialContext:           cfg.Egress.Dialer(net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,

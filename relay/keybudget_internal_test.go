@@ -1,0 +1,68 @@
+package relay
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"testing"
+
+	"github.com/runrig/runrig/policy"
+	"github.com/runrig/runrig/relay/relaytest"
+	"github.com/runrig/runrig/relay/store/sqlite"
+	"github.com/runrig/runrig/trust"
+)
+
+// A sender whose key fetches from one host used up its share (here two;
+// 300 by default) gets 429 with Retry-After, not a signature failure: it
+// may try again, and the relay fetches no more for it meanwhile.
+func TestKeyFetchBudgetAnswers429(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Defaults()
+	cfg.PublicURL, cfg.DataDir, cfg.AllowPrivateNetworks = "http://"+ln.Addr().String(), dir, true
+	st, err := sqlite.Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	s, err := New(ctx, cfg, st, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.keys = trust.NewKeys(s.fetch, trust.KeysConfig{HostFetches: trust.RateConfig{PerSecond: 0.001, Burst: 2},
+		HostOf: func(id string) string { p, _ := policy.PeerOf(id); return p }})
+	srv := &http.Server{Handler: s.Handler()}
+	go srv.Serve(ln)
+	defer srv.Close()
+	sender, err := relaytest.New(relaytest.Mastodon, relaytest.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sender.Close()
+	for i := range 3 {
+		keyID := fmt.Sprintf("%s/users/minted%d#main-key", sender.Server.URL, i)
+		req, err := sender.SignedRequest(ctx, cfg.PublicURL+"/inbox", sender.Note("", "hello", nil), relaytest.Signing{KeyID: keyID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		want := http.StatusForbidden // a stranger's post, its key fetched and verified
+		if i == 2 {
+			want = http.StatusTooManyRequests
+		}
+		if resp.StatusCode != want || (want == http.StatusTooManyRequests && resp.Header.Get("Retry-After") == "") {
+			t.Errorf("request %d: %d (Retry-After %q), want %d", i, resp.StatusCode, resp.Header.Get("Retry-After"), want)
+		}
+	}
+}

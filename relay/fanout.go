@@ -10,6 +10,7 @@ import (
 
 	"github.com/runrig/runrig/policy"
 	"github.com/runrig/runrig/relay/asjson"
+	"github.com/runrig/runrig/relay/inbox"
 	"github.com/runrig/runrig/relay/listing"
 	"github.com/runrig/runrig/relay/store"
 )
@@ -25,7 +26,7 @@ import (
 // the relay or slice actor, since receivers would drop a Create signed by
 // someone else; an Announce is re-announced the same way; Update, Delete and
 // Move are forwarded as they came.
-func (s *Server) relay(ctx context.Context, in *inbound) (string, error) {
+func (s *Server) relay(ctx context.Context, in *inbox.Activity) (string, error) {
 	if result, err := s.mayRelay(ctx, in); result != "" || err != nil {
 		return result, err
 	}
@@ -45,8 +46,8 @@ func (s *Server) relay(ctx context.Context, in *inbound) (string, error) {
 		if rec != nil {
 			expires = rec.End
 		}
-	case (in.Type == vocab.CreateType || in.Type == vocab.UpdateType) && listing.IsListing(in.raw):
-		if rec, err = s.checkListing(in.raw, in.ID, in.Peer, now); err != nil {
+	case (in.Type == vocab.CreateType || in.Type == vocab.UpdateType) && listing.IsListing(in.Raw):
+		if rec, err = s.checkListing(in.Raw, in.ID, in.Peer, now); err != nil {
 			return "", err
 		}
 		expires = rec.End
@@ -76,7 +77,7 @@ func (s *Server) relay(ctx context.Context, in *inbound) (string, error) {
 	// everything-subscribers: its listings reach only their slices'
 	// followers, and its other posts are not relayed.
 	targets := append([]string{""}, slices...)
-	if in.decision.Action == policy.Limit {
+	if in.Decision.Action == policy.Limit {
 		if len(slices) == 0 {
 			return "limited", nil
 		}
@@ -112,7 +113,7 @@ func (s *Server) relay(ctx context.Context, in *inbound) (string, error) {
 // (or a followed relay), addressed to everyone, the actor's own object,
 // with an object id. It returns a result label for an activity that is
 // accepted but not relayed, or the refusal.
-func (s *Server) mayRelay(ctx context.Context, in *inbound) (string, error) {
+func (s *Server) mayRelay(ctx context.Context, in *inbox.Activity) (string, error) {
 	sender := in.Peer
 	if in.Via != "" {
 		sender = in.Via
@@ -122,7 +123,7 @@ func (s *Server) mayRelay(ctx context.Context, in *inbound) (string, error) {
 		return "", err
 	}
 	if !ok {
-		return "", refuse(http.StatusForbidden, "not_subscriber", "%s is not an accepted subscriber of this relay", sender)
+		return "", inbox.Refuse(http.StatusForbidden, "not_subscriber", "%s is not an accepted subscriber of this relay", sender)
 	}
 	if !in.Public {
 		// Not to as:Public: only a LitePub relay actor's Announce passes.
@@ -130,11 +131,11 @@ func (s *Server) mayRelay(ctx context.Context, in *inbound) (string, error) {
 			return "not_public", err
 		}
 	}
-	if err := checkAttribution(in); err != nil {
+	if err := inbox.CheckAttribution(in); err != nil {
 		return "", err
 	}
 	if in.ObjectID == "" {
-		return "", refuse(http.StatusBadRequest, "invalid", "%s has no object id", in.Type)
+		return "", inbox.Refuse(http.StatusBadRequest, "invalid", "%s has no object id", in.Type)
 	}
 	return "", s.judgeObject(in)
 }
@@ -143,14 +144,14 @@ func (s *Server) mayRelay(ctx context.Context, in *inbound) (string, error) {
 // names: its IRI must be http(s), and its server must not be one the rules
 // block (an Announce of a suspended domain's post is refused like a post
 // from it).
-func (s *Server) judgeObject(in *inbound) error {
+func (s *Server) judgeObject(in *inbox.Activity) error {
 	peer, err := policy.PeerOf(in.ObjectID)
 	if err != nil {
-		return refuse(http.StatusBadRequest, "invalid", "object id %q is not an http(s) IRI", in.ObjectID)
+		return inbox.Refuse(http.StatusBadRequest, "invalid", "object id %q is not an http(s) IRI", in.ObjectID)
 	}
 	if d := s.judge(policy.Subject{Peer: peer, Actor: in.ObjectID}); d.Action.Blocks() {
 		s.countRejection(d.Action, d.Rule)
-		return refuse(http.StatusForbidden, "policy", "refused: the object's server: %s", d.Reason())
+		return inbox.Refuse(http.StatusForbidden, "policy", "refused: the object's server: %s", d.Reason())
 	}
 	return nil
 }
@@ -180,8 +181,8 @@ func (s *Server) checkListing(doc []byte, activityID, peer string, now time.Time
 		for _, p := range problems {
 			s.metrics.listingsBad.WithLabelValues(p.Reason).Inc()
 		}
-		rf := refuse(http.StatusUnprocessableEntity, "invalid_listing", "invalid listing: %s", problems[0])
-		rf.problems = problems
+		rf := inbox.Refuse(http.StatusUnprocessableEntity, "invalid_listing", "invalid listing: %s", problems[0])
+		rf.Problems = problems
 		return nil, rf
 	}
 	s.metrics.listings.WithLabelValues(string(l.Kind)).Inc()
@@ -192,8 +193,8 @@ func (s *Server) checkListing(doc []byte, activityID, peer string, now time.Time
 
 // sliceMessage builds what the subscribers of one slice ("" for the relay)
 // receive for in, and to whom.
-func (s *Server) sliceMessage(ctx context.Context, in *inbound, name string, now, expires time.Time) (store.Message, error) {
-	msg := store.Message{ActivityID: in.ID, Body: in.raw, At: now, Expires: expires, KeyID: s.slices.KeyID(name)}
+func (s *Server) sliceMessage(ctx context.Context, in *inbox.Activity, name string, now, expires time.Time) (store.Message, error) {
+	msg := store.Message{ActivityID: in.ID, Body: in.Raw, At: now, Expires: expires, KeyID: s.slices.KeyID(name)}
 	if reannounced(in) {
 		msg.ActivityID = s.newID()
 		body, err := s.announce(name, msg.ActivityID, in.ObjectID, now)
@@ -232,7 +233,7 @@ func (s *Server) sliceMessage(ctx context.Context, in *inbound, name string, now
 // reannounced reports whether in is relayed as an Announce of its object,
 // signed by this relay: a Create or Announce without an LD signature or
 // proof.
-func reannounced(in *inbound) bool {
+func reannounced(in *inbox.Activity) bool {
 	return !in.Embedded && (in.Type == vocab.CreateType || in.Type == vocab.AnnounceType)
 }
 

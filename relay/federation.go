@@ -13,17 +13,13 @@ import (
 	"github.com/runrig/runrig/policy"
 	"github.com/runrig/runrig/relay/asjson"
 	"github.com/runrig/runrig/relay/fetch"
+	"github.com/runrig/runrig/relay/inbox"
 	"github.com/runrig/runrig/relay/listing"
 	"github.com/runrig/runrig/relay/store"
 )
 
 // Relay-to-relay federation.
 const (
-	// hopsProperty carries, in a relay's Announce, how many relays the
-	// activity has crossed. It is a full IRI so that it needs no context.
-	hopsProperty = "https://w3id.org/runrig/ns#hops"
-	// maxHopsValue bounds the hop count a peer may claim.
-	maxHopsValue = 1000
 	// refollowAfter is how long a relay that rejected this relay's Follow
 	// is left alone before it is asked again.
 	refollowAfter = 24 * time.Hour
@@ -110,7 +106,7 @@ func (s *Server) followRelay(ctx context.Context, peer, actor, inbox string, now
 
 // relayFollowAnswer records a relay's Accept or Reject of this relay's
 // Follow; "" when in answers no such Follow.
-func (s *Server) relayFollowAnswer(ctx context.Context, in *inbound) (string, error) {
+func (s *Server) relayFollowAnswer(ctx context.Context, in *inbox.Activity) (string, error) {
 	state := store.Accepted
 	if in.Type == vocab.RejectType {
 		state = store.Rejected
@@ -134,7 +130,7 @@ func (s *Server) relayFollowAnswer(ctx context.Context, in *inbound) (string, er
 // fetchListing), never taken from the relay. It returns nil when the
 // sender is not a relay this relay follows, or the object is not a listing
 // or cannot be read (it is then relayed as any Announce).
-func (s *Server) relayedListing(ctx context.Context, in *inbound, now time.Time) (*store.ListingRecord, error) {
+func (s *Server) relayedListing(ctx context.Context, in *inbox.Activity, now time.Time) (*store.ListingRecord, error) {
 	if in.ObjectID == "" {
 		return nil, nil
 	}
@@ -147,9 +143,9 @@ func (s *Server) relayedListing(ctx context.Context, in *inbound, now time.Time)
 // forwardedByRelay reports whether in is an author's Update or Delete that
 // a relay this relay follows forwarded, signed with the relay's key (as
 // relays forward these); it records the relay in in.Via and its actor in
-// in.viaActor. The body is then not trusted: the object is read again
+// in.ViaActor. The body is then not trusted: the object is read again
 // from its author's server.
-func (s *Server) forwardedByRelay(ctx context.Context, keyID string, in *inbound) bool {
+func (s *Server) forwardedByRelay(ctx context.Context, keyID string, in *inbox.Activity) bool {
 	if in.Type != vocab.UpdateType && in.Type != vocab.DeleteType {
 		return false
 	}
@@ -161,7 +157,7 @@ func (s *Server) forwardedByRelay(ctx context.Context, keyID string, in *inbound
 	if err != nil || !ok {
 		return false
 	}
-	in.Via, in.viaActor = peer, f.Actor
+	in.Via, in.ViaActor = peer, f.Actor
 	return true
 }
 
@@ -173,7 +169,7 @@ var errNotGone = errors.New("the object still exists at its origin")
 // forwarded from the author's server: an Update's listing is checked and
 // returned (nil when the object is not a listing or cannot be read); a
 // Delete stands only if the author's server answers 404 or 410.
-func (s *Server) refetchForwarded(ctx context.Context, in *inbound, now time.Time) (*store.ListingRecord, error) {
+func (s *Server) refetchForwarded(ctx context.Context, in *inbox.Activity, now time.Time) (*store.ListingRecord, error) {
 	if in.Type == vocab.DeleteType {
 		if _, err := s.fetch.Get(ctx, in.ObjectID); fetch.Gone(err) {
 			return nil, nil
@@ -189,7 +185,7 @@ func (s *Server) refetchForwarded(ctx context.Context, in *inbound, now time.Tim
 // here: an invalid one gets 422. Objects that cannot be read or are not
 // listings give nil; fetch failures are counted and logged against via,
 // the relay that passed the object on.
-func (s *Server) fetchListing(ctx context.Context, in *inbound, via, actor string, now time.Time) (*store.ListingRecord, error) {
+func (s *Server) fetchListing(ctx context.Context, in *inbox.Activity, via, actor string, now time.Time) (*store.ListingRecord, error) {
 	body, err := s.fetch.Get(ctx, in.ObjectID)
 	if err != nil {
 		s.metrics.relayedObjects.WithLabelValues("fetch_failed").Inc()
@@ -238,19 +234,6 @@ func withHops(body []byte, hops int) ([]byte, error) {
 	if err := json.Unmarshal(body, &m); err != nil {
 		return nil, err
 	}
-	m[hopsProperty] = json.RawMessage(strconv.Itoa(hops))
+	m[inbox.HopsProperty] = json.RawMessage(strconv.Itoa(hops))
 	return json.Marshal(m)
-}
-
-// parseHops reads the hop count a relay's Announce carries (0 when
-// absent).
-func parseHops(raw json.RawMessage) (int, error) {
-	if len(raw) == 0 || string(raw) == "null" {
-		return 0, nil
-	}
-	var n int
-	if err := json.Unmarshal(raw, &n); err != nil || n < 0 || n > maxHopsValue {
-		return 0, fmt.Errorf("%w: %s must be an integer from 0 to %d", errNotActivity, hopsProperty, maxHopsValue)
-	}
-	return n, nil
 }

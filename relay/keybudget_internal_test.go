@@ -38,6 +38,7 @@ func TestKeyFetchBudgetAnswers429(t *testing.T) {
 	}
 	s.keys = trust.NewKeys(s.fetch, trust.KeysConfig{HostFetches: trust.RateConfig{PerSecond: 0.001, Burst: 2},
 		HostOf: func(id string) string { p, _ := policy.PeerOf(id); return p }})
+	s.inbox = s.newInbox() // the inbox works with the keys it was built with
 	srv := &http.Server{Handler: s.Handler()}
 	go srv.Serve(ln)
 	defer srv.Close()

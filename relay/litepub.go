@@ -10,6 +10,7 @@ import (
 	vocab "github.com/go-ap/activitypub"
 
 	"github.com/runrig/runrig/policy"
+	"github.com/runrig/runrig/relay/inbox"
 	"github.com/runrig/runrig/relay/store"
 )
 
@@ -27,7 +28,7 @@ var errNoObject = errors.New("announced object unavailable")
 // the same server that is itself addressed to as:Public, as its server
 // serves it. Failures to read the store, the actor or the object are
 // returned, so that the sender retries instead of losing the post.
-func (s *Server) litePubAnnounce(ctx context.Context, in *inbound) (bool, error) {
+func (s *Server) litePubAnnounce(ctx context.Context, in *inbox.Activity) (bool, error) {
 	if in.Type != vocab.AnnounceType || in.Via != "" || in.Embedded || in.ObjectType != "" ||
 		in.ObjectID == "" || !policy.SameHost(in.ObjectID, in.Actor) {
 		return false, nil
@@ -45,14 +46,14 @@ func (s *Server) litePubAnnounce(ctx context.Context, in *inbound) (bool, error)
 	}
 	a, err := s.fetch.Actor(ctx, in.Actor)
 	if err != nil {
-		return false, refuse(http.StatusBadGateway, "object_fetch", "reading %s: %v", in.Actor, errText(err))
+		return false, inbox.Refuse(http.StatusBadGateway, "object_fetch", "reading %s: %v", in.Actor, errText(err))
 	}
 	if a.Followers == "" || !slices.Contains(in.Audience, a.Followers) {
 		return false, nil
 	}
 	body, err := s.fetch.Get(ctx, in.ObjectID)
 	if err != nil {
-		return false, refuse(http.StatusBadGateway, "object_fetch", "%v: %s: %v", errNoObject, in.ObjectID, errText(err))
+		return false, inbox.Refuse(http.StatusBadGateway, "object_fetch", "%v: %s: %v", errNoObject, in.ObjectID, errText(err))
 	}
 	var obj struct {
 		ID       string          `json:"id"`
@@ -64,7 +65,7 @@ func (s *Server) litePubAnnounce(ctx context.Context, in *inbound) (bool, error)
 		return false, nil
 	}
 	for _, raw := range []json.RawMessage{obj.To, obj.CC, obj.Audience} {
-		if slices.ContainsFunc(iris(raw), isPublic) {
+		if slices.ContainsFunc(inbox.IRIs(raw), inbox.IsPublic) {
 			return true, nil
 		}
 	}

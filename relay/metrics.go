@@ -160,7 +160,7 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(failingDesc, prometheus.GaugeValue, float64(sum.Failing))
 	}
 	ch <- prometheus.MustNewConstMetric(inflightDesc, prometheus.GaugeValue, float64(c.s.dispatcher.InFlight()))
-	ch <- prometheus.MustNewConstMetric(readingDesc, prometheus.GaugeValue, float64(c.s.bodyReaders.open()))
+	ch <- prometheus.MustNewConstMetric(readingDesc, prometheus.GaugeValue, float64(c.s.inbox.Reading()))
 	c.collectDiscovery(ctx, ch)
 }
 

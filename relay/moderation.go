@@ -2,14 +2,11 @@ package relay
 
 import (
 	"context"
-	"encoding/json"
-	"net/http"
 	"strings"
 	"time"
 
 	"github.com/runrig/runrig/policy"
 	"github.com/runrig/runrig/relay/admin"
-	"github.com/runrig/runrig/relay/listing"
 	"github.com/runrig/runrig/relay/store"
 	"github.com/runrig/runrig/trust"
 )
@@ -86,86 +83,6 @@ func (s *Server) permitPeer(peer string) bool {
 		return false
 	}
 	return true
-}
-
-// admit applies the rules to an inbound activity before its key is
-// fetched: blocked senders and filtered activities get 403.
-func (s *Server) admit(in *inbound, keyID string) error {
-	subj := policy.Subject{Peer: in.Peer, Actor: in.Actor, KeyID: keyID}
-	d := s.judge(subj)
-	in.decision = d
-	if d.Action.Blocks() {
-		s.countRejection(d.Action, d.Rule)
-		return refuse(http.StatusForbidden, "policy", "refused: %s", d.Reason())
-	}
-	set := s.mod.Set()
-	if !set.Filtering() {
-		return nil // no rule filters: the body need not be read again
-	}
-	if r, why := set.Filter(subj, factsOf(in), time.Now()); r != nil {
-		s.countRejection("filter", r)
-		return refuse(http.StatusForbidden, "policy", "refused by rule %d: %s", r.ID, why)
-	}
-	return nil
-}
-
-// admitKey applies the rules again once the signing key is known, with
-// its fingerprint: rules on the key (by fingerprint, or on an id it was
-// pinned under) cover it under any id, filters included.
-func (s *Server) admitKey(in *inbound, keyID string, key trust.Key) error {
-	fp := key.Fingerprint // computed when the key was fetched
-	subj := policy.Subject{Peer: in.Peer, Actor: in.Actor, KeyID: keyID, KeyFingerprint: fp}
-	d := s.judge(subj)
-	if d.Action.Blocks() {
-		s.countRejection(d.Action, d.Rule)
-		return refuse(http.StatusForbidden, "policy", "refused: %s", d.Reason())
-	}
-	in.decision = d
-	if set := s.mod.Set(); set.Filtering() {
-		if r, why := set.Filter(subj, factsOf(in), time.Now()); r != nil {
-			s.countRejection("filter", r)
-			return refuse(http.StatusForbidden, "policy", "refused by rule %d: %s", r.ID, why)
-		}
-	}
-	return nil
-}
-
-// factsOf reads what moderation filters look at from the raw activity.
-func factsOf(in *inbound) policy.Facts {
-	var env struct {
-		Object json.RawMessage `json:"object"`
-	}
-	json.Unmarshal(in.raw, &env)
-	var obj struct {
-		Type       json.RawMessage `json:"type"`
-		Content    json.RawMessage `json:"content"`
-		Name       json.RawMessage `json:"name"`
-		Summary    json.RawMessage `json:"summary"`
-		Published  string          `json:"published"`
-		Attachment json.RawMessage `json:"attachment"`
-		Image      json.RawMessage `json:"image"`
-	}
-	json.Unmarshal(env.Object, &obj)
-	f := policy.Facts{Type: string(in.Type), ObjectType: string(in.ObjectType)}
-	for _, raw := range []json.RawMessage{obj.Content, obj.Name, obj.Summary} {
-		var s string
-		if json.Unmarshal(raw, &s) == nil {
-			f.Text += s + "\n"
-		} else if len(raw) > 0 {
-			f.Text += string(raw) + "\n" // language maps: search their JSON
-		}
-	}
-	f.Published, _ = time.Parse(time.RFC3339, obj.Published)
-	f.HasMedia = hasItems(obj.Attachment) || hasItems(obj.Image)
-	if k, ok := listing.KindOf(in.raw); ok {
-		f.ListingKind = string(k)
-	}
-	return f
-}
-
-func hasItems(raw json.RawMessage) bool {
-	s := string(raw)
-	return len(raw) > 0 && s != "null" && s != "[]" && s != "{}"
 }
 
 // PeerTrust lists each known peer's trust level with what the relay has

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
-	"net/http"
 
 	"github.com/runrig/runrig/relay/store"
 	"github.com/runrig/runrig/trust"
@@ -31,15 +30,4 @@ func (p pinStore) Rotate(ctx context.Context, k trust.PinnedKey) error {
 	audit := &store.AuditEntry{At: k.RotatedAt, Who: "peer:" + k.Peer, What: "key.rotated", Subject: k.KeyID,
 		Why: "the key changed and the new one was fetched over HTTPS from its origin", Source: "peer", Details: details}
 	return p.st.PinKey(ctx, k, audit, math.MaxInt32) // a rotation evicts nothing
-}
-
-// checkPin compares a verified key with its pin (trust.Pins): a refused
-// rotation is a signature failure.
-func (s *Server) checkPin(ctx context.Context, peer string, key trust.Key) (newPin bool, err error) {
-	newPin, err = s.pins.Check(ctx, peer, key)
-	if errors.Is(err, trust.ErrUnprovenRotation) {
-		s.metrics.sigFailures.WithLabelValues("unproven_rotation").Inc()
-		return false, refuse(http.StatusUnauthorized, "signature", "signature: %v", err)
-	}
-	return newPin, err
 }

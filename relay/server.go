@@ -25,6 +25,7 @@ import (
 	"github.com/runrig/runrig/relay/delivery"
 	"github.com/runrig/runrig/relay/fetch"
 	"github.com/runrig/runrig/relay/httpsig"
+	"github.com/runrig/runrig/relay/inbox"
 	"github.com/runrig/runrig/relay/slices"
 	"github.com/runrig/runrig/relay/store"
 	"github.com/runrig/runrig/trust"
@@ -92,12 +93,11 @@ type Server struct {
 	pins       *trust.Pins
 	rejections peerCounts // inbox refusals per peer since start
 
-	metrics     *metrics
-	inboxSlots  chan struct{} // bounds concurrent inbox requests
-	bodyReaders *addrLimit    // bounds inbox bodies read at once per client address
-	adminToken  string
-	ready       atomic.Bool
-	bg          background // goroutines that use the store
+	metrics    *metrics
+	inbox      *inbox.Pipeline // the verified inbox
+	adminToken string
+	ready      atomic.Bool
+	bg         background // goroutines that use the store
 }
 
 // New prepares a relay on st, creating its actor key on first start.
@@ -115,10 +115,8 @@ func New(ctx context.Context, cfg Config, st store.Store, log *slog.Logger) (*Se
 		actorID: cfg.PublicURL + "/actor",
 		inboxID: cfg.PublicURL + "/inbox",
 
-		inboxSlots:  make(chan struct{}, maxInboxInFlight),
-		bodyReaders: newAddrLimit(maxBodyReadsPerAddress),
-		slices:      slices.New(cfg.PublicURL, cfg.PublicURL+"/actor", regionCodes(cfg.Regions)),
-		limiter:     trust.NewLimiter(trust.RateConfig{PerSecond: cfg.InboundRate, Burst: cfg.InboundBurst}),
+		slices:  slices.New(cfg.PublicURL, cfg.PublicURL+"/actor", regionCodes(cfg.Regions)),
+		limiter: trust.NewLimiter(trust.RateConfig{PerSecond: cfg.InboundRate, Burst: cfg.InboundBurst}),
 	}
 	s.keyID = s.actorID + "#main-key"
 	key, err := s.loadKey(ctx)
@@ -170,6 +168,7 @@ func New(ctx context.Context, cfg Config, st store.Store, log *slog.Logger) (*Se
 		return nil, err
 	}
 	s.node.Store(n)
+	s.inbox = s.newInbox()
 	s.dispatcher.OnResult = s.onDeliveryResult
 	s.dispatcher.Permit = s.permitPeer
 	s.dispatcher.OnExpired = func(n int) { s.metrics.deliveries.WithLabelValues("expired").Add(float64(n)) }

@@ -13,6 +13,7 @@ import (
 	vocab "github.com/go-ap/activitypub"
 
 	"github.com/runrig/runrig/relay/asjson"
+	"github.com/runrig/runrig/relay/inbox"
 	"github.com/runrig/runrig/relay/store"
 )
 
@@ -40,19 +41,19 @@ func (s *Server) newID() string {
 // follow handles a subscription request to the relay or to a slice: a
 // Follow of as:Public sent to that actor's inbox (Mastodon, Misskey), or a
 // Follow of the actor itself (LitePub).
-func (s *Server) follow(ctx context.Context, in *inbound, inboxSlice string) (string, error) {
+func (s *Server) follow(ctx context.Context, in *inbox.Activity, inboxSlice string) (string, error) {
 	var style store.Style
 	var sliceName string
-	if isPublic(in.ObjectID) {
+	if inbox.IsPublic(in.ObjectID) {
 		style, sliceName = store.Mastodon, inboxSlice
 	} else if name, ok := s.slices.OfActor(in.ObjectID); ok {
 		style, sliceName = store.LitePub, name
 	} else {
-		return "", refuse(http.StatusUnprocessableEntity, "follow_object", "Follow must be of %s or of %s", asjson.Public, s.slices.Actor(inboxSlice))
+		return "", inbox.Refuse(http.StatusUnprocessableEntity, "follow_object", "Follow must be of %s or of %s", asjson.Public, s.slices.Actor(inboxSlice))
 	}
 	actor, err := s.fetch.Actor(ctx, in.Actor)
 	if err != nil {
-		return "", refuse(http.StatusBadRequest, "actor_fetch", "fetching actor %s: %v", in.Actor, errText(err))
+		return "", inbox.Refuse(http.StatusBadRequest, "actor_fetch", "fetching actor %s: %v", in.Actor, errText(err))
 	}
 	now := time.Now()
 	sub := store.Subscriber{
@@ -144,7 +145,7 @@ func (s *Server) answer(typ vocab.ActivityVocabularyType, sub *store.Subscriber,
 // undo handles Undo{Follow}: the peer unsubscribes from the relay or a
 // slice. The subscription is found by the Follow's id, else by what the
 // Follow followed.
-func (s *Server) undo(ctx context.Context, in *inbound, inboxSlice string) (string, error) {
+func (s *Server) undo(ctx context.Context, in *inbox.Activity, inboxSlice string) (string, error) {
 	subs, err := s.store.PeerSubscriptions(ctx, in.Peer)
 	if err != nil {
 		return "", err
@@ -158,9 +159,9 @@ func (s *Server) undo(ctx context.Context, in *inbound, inboxSlice string) (stri
 	// Found by what it followed only when the Undo names no Follow id: an
 	// Undo of an earlier Follow (a late retry, or one racing a new Follow)
 	// must not end the subscription a newer Follow made.
-	if inner := in.innerObject(); target == nil && inner != nil && inner.Type == vocab.FollowType && inner.ID == "" {
+	if inner := in.InnerObject(); target == nil && inner != nil && inner.Type == vocab.FollowType && inner.ID == "" {
 		name, ok := inboxSlice, true
-		if obj := inner.Object; obj != nil && !isPublic(obj.GetLink().String()) {
+		if obj := inner.Object; obj != nil && !inbox.IsPublic(obj.GetLink().String()) {
 			name, ok = s.slices.OfActor(obj.GetLink().String())
 		}
 		for i := range subs {
@@ -190,7 +191,7 @@ func (s *Server) undo(ctx context.Context, in *inbound, inboxSlice string) (stri
 
 // followBackAnswer records a LitePub subscriber's Accept or Reject of a
 // follow-back, or a relay's answer to this relay's Follow.
-func (s *Server) followBackAnswer(ctx context.Context, in *inbound) (string, error) {
+func (s *Server) followBackAnswer(ctx context.Context, in *inbox.Activity) (string, error) {
 	subs, err := s.store.PeerSubscriptions(ctx, in.Peer)
 	if err != nil {
 		return "", err

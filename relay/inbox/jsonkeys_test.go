@@ -1,4 +1,4 @@
-package relay
+package inbox
 
 import (
 	"errors"
@@ -32,7 +32,7 @@ func TestCheckJSONKeys(t *testing.T) {
 // What real servers send passes: their documents name no key twice, not
 // even in their JSON-LD contexts, and not in case-insensitive terms.
 func TestRealDocumentsHaveUniqueKeys(t *testing.T) {
-	files, _ := filepath.Glob(filepath.Join("relaytest", "testdata", "*", "*.json"))
+	files, _ := filepath.Glob(filepath.Join("..", "relaytest", "testdata", "*", "*.json"))
 	if len(files) < 40 {
 		t.Fatalf("only %d real documents found", len(files))
 	}

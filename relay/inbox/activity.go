@@ -1,4 +1,4 @@
-package relay
+package inbox
 
 import (
 	"encoding/json"
@@ -12,20 +12,21 @@ import (
 	"github.com/runrig/runrig/trust"
 )
 
-// Errors of parseInbound; both mean 400.
+// Errors of Parse; both mean 400.
 var (
 	// errInvalidJSON: the body is not a JSON object.
 	errInvalidJSON = errors.New("invalid JSON")
-	// errNotActivity: the body is JSON but not an activity the relay can use.
-	errNotActivity = errors.New("not an activity")
+	// ErrNotActivity: the body is JSON but not an activity the relay can use.
+	ErrNotActivity = errors.New("not an activity")
 )
 
-// inbound is an activity received at the inbox. The original bytes are
+// Activity is an activity received at the inbox. The original bytes are
 // kept: go-ap/activitypub drops properties it does not know, so anything
 // forwarded is forwarded from raw, never re-marshalled.
-type inbound struct {
-	raw  []byte
-	act  *vocab.Activity
+type Activity struct {
+	// Raw is the body as received; Act its parse by go-ap.
+	Raw  []byte
+	Act  *vocab.Activity
 	ID   string
 	Type vocab.ActivityVocabularyType
 	// Actor is the actor's IRI and Peer its authority.
@@ -49,9 +50,9 @@ type inbound struct {
 	// Delete, signed with its own key; "" when the sender is the actor's
 	// own server. viaActor is that relay's actor.
 	Via      string
-	viaActor string
-	// decision is what the moderation rules say of the sender.
-	decision policy.Decision
+	ViaActor string
+	// Decision is what the moderation rules say of the sender.
+	Decision policy.Decision
 	// from is the client address the request came from: key fetches it
 	// causes are charged to it.
 	from string
@@ -79,9 +80,9 @@ type envelope struct {
 	Hops      json.RawMessage `json:"https://w3id.org/runrig/ns#hops"`
 }
 
-// iris reads a JSON-LD value that is an IRI, an object with an id, or an
+// IRIs reads a JSON-LD value that is an IRI, an object with an id, or an
 // array of those.
-func iris(raw json.RawMessage) []string {
+func IRIs(raw json.RawMessage) []string {
 	var s string
 	if json.Unmarshal(raw, &s) == nil {
 		return []string{s}
@@ -98,7 +99,7 @@ func iris(raw json.RawMessage) []string {
 	}
 	var out []string
 	for _, a := range arr {
-		out = append(out, iris(a)...)
+		out = append(out, IRIs(a)...)
 	}
 	return out
 }
@@ -116,14 +117,14 @@ var nonActivityTypes = func() map[vocab.ActivityVocabularyType]bool {
 	return m
 }()
 
-// parseInbound parses an inbox body. Errors wrap errInvalidJSON or
-// errNotActivity. A panic in the decoder (go-ap/activitypub on input it
-// does not expect) is turned into errNotActivity: nothing a peer sends may
+// Parse parses an inbox body. Errors wrap errInvalidJSON or
+// ErrNotActivity. A panic in the decoder (go-ap/activitypub on input it
+// does not expect) is turned into ErrNotActivity: nothing a peer sends may
 // take the relay down.
-func parseInbound(body []byte) (in *inbound, err error) {
+func Parse(body []byte) (in *Activity, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			in, err = nil, fmt.Errorf("%w: undecodable (%v)", errNotActivity, p)
+			in, err = nil, fmt.Errorf("%w: undecodable (%v)", ErrNotActivity, p)
 		}
 	}()
 	if err := checkJSONKeys(body); err != nil {
@@ -133,54 +134,54 @@ func parseInbound(body []byte) (in *inbound, err error) {
 	if err := json.Unmarshal(body, &env); err != nil {
 		return nil, fmt.Errorf("%w: %v", errInvalidJSON, err)
 	}
-	in = &inbound{raw: body, Embedded: len(env.Signature) > 0 && string(env.Signature) != "null" ||
+	in = &Activity{Raw: body, Embedded: len(env.Signature) > 0 && string(env.Signature) != "null" ||
 		len(env.Proof) > 0 && string(env.Proof) != "null"}
 	if len(env.Type) == 0 {
-		return nil, fmt.Errorf("%w: no type", errNotActivity)
+		return nil, fmt.Errorf("%w: no type", ErrNotActivity)
 	}
 	if len(env.Actor) == 0 {
-		return nil, fmt.Errorf("%w: no actor", errNotActivity)
+		return nil, fmt.Errorf("%w: no actor", ErrNotActivity)
 	}
 	if len(env.ID) == 0 {
-		return nil, fmt.Errorf("%w: no id", errNotActivity)
+		return nil, fmt.Errorf("%w: no id", ErrNotActivity)
 	}
 	if in.Hops, err = parseHops(env.Hops); err != nil {
 		return nil, err
 	}
 	it, err := vocab.UnmarshalJSON(body)
 	if err != nil || it == nil {
-		return nil, fmt.Errorf("%w: %v", errNotActivity, err)
+		return nil, fmt.Errorf("%w: %v", ErrNotActivity, err)
 	}
 	if nonActivityTypes[it.GetType()] {
-		return nil, fmt.Errorf("%w: type %s", errNotActivity, it.GetType())
+		return nil, fmt.Errorf("%w: type %s", ErrNotActivity, it.GetType())
 	}
 	err = vocab.OnActivity(it, func(a *vocab.Activity) error {
-		in.act = a
+		in.Act = a
 		return nil
 	})
-	if err != nil || in.act == nil {
-		return nil, fmt.Errorf("%w: %v", errNotActivity, err)
+	if err != nil || in.Act == nil {
+		return nil, fmt.Errorf("%w: %v", ErrNotActivity, err)
 	}
-	a := in.act
+	a := in.Act
 	in.ID, in.Type = a.ID.String(), a.Type
 	if a.Actor != nil {
 		in.Actor = a.Actor.GetLink().String()
 	}
-	if ids := iris(env.Object); len(ids) == 1 {
+	if ids := IRIs(env.Object); len(ids) == 1 {
 		in.ObjectID = ids[0]
 	}
 	if a.Object != nil && a.Object.IsObject() {
 		in.ObjectType = a.Object.GetType()
 	}
 	if in.Peer, err = policy.PeerOf(in.Actor); err != nil {
-		return nil, fmt.Errorf("%w: actor: %v", errNotActivity, err)
+		return nil, fmt.Errorf("%w: actor: %v", ErrNotActivity, err)
 	}
 	if !policy.SameHost(in.ID, in.Actor) {
-		return nil, fmt.Errorf("%w: id %s is not on the actor's host", errNotActivity, in.ID)
+		return nil, fmt.Errorf("%w: id %s is not on the actor's host", ErrNotActivity, in.ID)
 	}
 	for _, raw := range []json.RawMessage{env.To, env.CC, env.Audience} {
-		for _, iri := range iris(raw) {
-			if isPublic(iri) {
+		for _, iri := range IRIs(raw) {
+			if IsPublic(iri) {
 				in.Public = true
 			} else if len(in.Audience) < maxAudience {
 				in.Audience = append(in.Audience, iri)
@@ -193,16 +194,38 @@ func parseInbound(body []byte) (in *inbound, err error) {
 // maxAudience bounds the addressees an inbound activity keeps.
 const maxAudience = 64
 
-func isPublic(iri string) bool {
+func IsPublic(iri string) bool {
 	return iri == asjson.Public || iri == "Public" || iri == "as:Public"
 }
 
 // innerObject returns the activity embedded as this activity's object (the
 // Follow of an Undo or Accept), or nil when the object is only an IRI.
-func (in *inbound) innerObject() *vocab.Activity {
+func (in *Activity) InnerObject() *vocab.Activity {
 	var inner *vocab.Activity
-	if in.act.Object != nil && in.act.Object.IsObject() {
-		vocab.OnActivity(in.act.Object, func(a *vocab.Activity) error { inner = a; return nil })
+	if in.Act.Object != nil && in.Act.Object.IsObject() {
+		vocab.OnActivity(in.Act.Object, func(a *vocab.Activity) error { inner = a; return nil })
 	}
 	return inner
+}
+
+// Hops of relays' Announces.
+const (
+	// HopsProperty carries, in a relay's Announce, how many relays the
+	// activity has crossed. It is a full IRI so that it needs no context.
+	HopsProperty = "https://w3id.org/runrig/ns#hops"
+	// maxHopsValue bounds the hop count a peer may claim.
+	maxHopsValue = 1000
+)
+
+// parseHops reads the hop count a relay's Announce carries (0 when
+// absent).
+func parseHops(raw json.RawMessage) (int, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return 0, nil
+	}
+	var n int
+	if err := json.Unmarshal(raw, &n); err != nil || n < 0 || n > maxHopsValue {
+		return 0, fmt.Errorf("%w: %s must be an integer from 0 to %d", ErrNotActivity, HopsProperty, maxHopsValue)
+	}
+	return n, nil
 }

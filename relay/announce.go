@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"sync/atomic"
 
 	"github.com/runrig/runrig/discovery"
 	"github.com/runrig/runrig/relay/listing"
@@ -22,19 +23,33 @@ const (
 	announceValidity = discovery.DefaultValidity
 )
 
+// peering is the relay's part in discovery: its signed announcement, the
+// directory of peers, verification of theirs, and the discovery node.
+type peering struct {
+	*Server
+
+	// announceKey signs discovery announcements (FEP-521a assertionMethod).
+	announceKey   ed25519.PrivateKey
+	announcements *discovery.Verifier
+	directory     *discovery.Directory
+	// node is this relay's part in discovery, replaced when Serve joins
+	// the configured layers, while scrapes may already read it.
+	node atomic.Pointer[discovery.Node]
+}
+
 // announceKeyID is the id of the relay's announcement key, listed in its
 // actor's assertionMethod.
-func (s *Server) announceKeyID() string { return s.actorID + "#ed25519-key" }
+func (s *peering) announceKeyID() string { return s.actorID + "#ed25519-key" }
 
 // loadAnnounceKey returns the Ed25519 announcement key, creating it on
 // first start.
-func (s *Server) loadAnnounceKey(ctx context.Context) (ed25519.PrivateKey, error) {
+func (s *peering) loadAnnounceKey(ctx context.Context) (ed25519.PrivateKey, error) {
 	return s.loadEd25519(ctx, settingAnnounceKey, "announcement key")
 }
 
 // loadEd25519 returns the Ed25519 key kept in a setting, creating it on
 // first start.
-func (s *Server) loadEd25519(ctx context.Context, setting, what string) (ed25519.PrivateKey, error) {
+func (s *peering) loadEd25519(ctx context.Context, setting, what string) (ed25519.PrivateKey, error) {
 	v, err := s.store.Setting(ctx, setting)
 	if errors.Is(err, store.ErrNotFound) {
 		_, priv, gerr := ed25519.GenerateKey(rand.Reader)
@@ -55,7 +70,7 @@ func (s *Server) loadEd25519(ctx context.Context, setting, what string) (ed25519
 
 // members lists the subscribed servers that opted in to discovery, with
 // the regions and listing kinds of the slices they follow.
-func (s *Server) members(ctx context.Context) ([]discovery.Member, error) {
+func (s *peering) members(ctx context.Context) ([]discovery.Member, error) {
 	optedIn, err := s.store.SubscribersIn(ctx, slices.Directory, store.Accepted)
 	if err != nil || len(optedIn) == 0 {
 		return nil, err
@@ -92,12 +107,12 @@ func (s *Server) members(ctx context.Context) ([]discovery.Member, error) {
 }
 
 // Announcement returns this relay's signed announcement.
-func (s *Server) Announcement(ctx context.Context) ([]byte, error) {
+func (s *peering) Announcement(ctx context.Context) ([]byte, error) {
 	return s.node.Load().Announcement(ctx)
 }
 
 // describe is what this relay announces of itself (discovery.Describe).
-func (s *Server) describe(ctx context.Context) (discovery.Record, error) {
+func (s *peering) describe(ctx context.Context) (discovery.Record, error) {
 	members, err := s.members(ctx)
 	if err != nil {
 		return discovery.Record{}, err
@@ -114,13 +129,13 @@ func (s *Server) describe(ctx context.Context) (discovery.Record, error) {
 
 // signAnnouncement signs a record with the announcement key
 // (discovery.Signer).
-func (s *Server) signAnnouncement(r discovery.Record) ([]byte, error) {
+func (s *peering) signAnnouncement(r discovery.Record) ([]byte, error) {
 	return discovery.Sign(r, s.announceKeyID(), s.announceKey)
 }
 
 // VerifyAnnouncement verifies another node's signed announcement against
 // the domain it names, and against the moderation rules.
-func (s *Server) VerifyAnnouncement(ctx context.Context, b []byte) (discovery.Record, error) {
+func (s *peering) VerifyAnnouncement(ctx context.Context, b []byte) (discovery.Record, error) {
 	r, err := s.announcements.Verify(ctx, b)
 	if err != nil {
 		reason := discovery.Reason(err)

@@ -25,6 +25,9 @@ const (
 	refollowAfter = 24 * time.Hour
 )
 
+// relayFederation follows other relays and reads what they pass on.
+type relayFederation struct{ *Server }
+
 // FederationConfig configures relay-to-relay federation.
 type FederationConfig struct {
 	// Relays makes this relay subscribe automatically to every verified
@@ -46,7 +49,7 @@ type FederationConfig struct {
 // The Follow is queued durably with the record of it. Follows of relays
 // the rules now block or limit are dropped: nothing more is taken from
 // them (and nothing could be sent to them).
-func (s *Server) federate(ctx context.Context) error {
+func (s *relayFederation) federate(ctx context.Context) error {
 	follows, err := s.store.RelayFollows(ctx)
 	if err != nil {
 		return err
@@ -85,7 +88,7 @@ func (s *Server) federate(ctx context.Context) error {
 
 // followRelay queues a Follow of a relay (Mastodon style: the object is
 // as:Public) and records it as pending.
-func (s *Server) followRelay(ctx context.Context, peer, actor, inbox string, now time.Time) error {
+func (s *relayFederation) followRelay(ctx context.Context, peer, actor, inbox string, now time.Time) error {
 	id := s.newID()
 	f := vocab.FollowNew(vocab.ID(id), vocab.IRI(asjson.Public))
 	f.Actor = vocab.IRI(s.actorID)
@@ -106,7 +109,7 @@ func (s *Server) followRelay(ctx context.Context, peer, actor, inbox string, now
 
 // relayFollowAnswer records a relay's Accept or Reject of this relay's
 // Follow; "" when in answers no such Follow.
-func (s *Server) relayFollowAnswer(ctx context.Context, in *inbox.Activity) (string, error) {
+func (s *relayFederation) relayFollowAnswer(ctx context.Context, in *inbox.Activity) (string, error) {
 	state := store.Accepted
 	if in.Type == vocab.RejectType {
 		state = store.Rejected
@@ -130,7 +133,7 @@ func (s *Server) relayFollowAnswer(ctx context.Context, in *inbox.Activity) (str
 // fetchListing), never taken from the relay. It returns nil when the
 // sender is not a relay this relay follows, or the object is not a listing
 // or cannot be read (it is then relayed as any Announce).
-func (s *Server) relayedListing(ctx context.Context, in *inbox.Activity, now time.Time) (*store.ListingRecord, error) {
+func (s *relayFederation) relayedListing(ctx context.Context, in *inbox.Activity, now time.Time) (*store.ListingRecord, error) {
 	if in.ObjectID == "" {
 		return nil, nil
 	}
@@ -145,7 +148,7 @@ func (s *Server) relayedListing(ctx context.Context, in *inbox.Activity, now tim
 // relays forward these); it records the relay in in.Via and its actor in
 // in.ViaActor. The body is then not trusted: the object is read again
 // from its author's server.
-func (s *Server) forwardedByRelay(ctx context.Context, keyID string, in *inbox.Activity) bool {
+func (s *relayFederation) forwardedByRelay(ctx context.Context, keyID string, in *inbox.Activity) bool {
 	if in.Type != vocab.UpdateType && in.Type != vocab.DeleteType {
 		return false
 	}
@@ -169,7 +172,7 @@ var errNotGone = errors.New("the object still exists at its origin")
 // forwarded from the author's server: an Update's listing is checked and
 // returned (nil when the object is not a listing or cannot be read); a
 // Delete stands only if the author's server answers 404 or 410.
-func (s *Server) refetchForwarded(ctx context.Context, in *inbox.Activity, now time.Time) (*store.ListingRecord, error) {
+func (s *relayFederation) refetchForwarded(ctx context.Context, in *inbox.Activity, now time.Time) (*store.ListingRecord, error) {
 	if in.Type == vocab.DeleteType {
 		if _, err := s.fetch.Get(ctx, in.ObjectID); fetch.Gone(err) {
 			return nil, nil
@@ -185,7 +188,7 @@ func (s *Server) refetchForwarded(ctx context.Context, in *inbox.Activity, now t
 // here: an invalid one gets 422. Objects that cannot be read or are not
 // listings give nil; fetch failures are counted and logged against via,
 // the relay that passed the object on.
-func (s *Server) fetchListing(ctx context.Context, in *inbox.Activity, via, actor string, now time.Time) (*store.ListingRecord, error) {
+func (s *relayFederation) fetchListing(ctx context.Context, in *inbox.Activity, via, actor string, now time.Time) (*store.ListingRecord, error) {
 	body, err := s.fetch.Get(ctx, in.ObjectID)
 	if err != nil {
 		s.metrics.relayedObjects.WithLabelValues("fetch_failed").Inc()
@@ -214,7 +217,7 @@ func (s *Server) fetchListing(ctx context.Context, in *inbox.Activity, via, acto
 
 // acceptedFollow returns this relay's follow of peer, when peer accepted
 // it.
-func (s *Server) acceptedFollow(ctx context.Context, peer string) (store.RelayFollow, bool, error) {
+func (s *relayFederation) acceptedFollow(ctx context.Context, peer string) (store.RelayFollow, bool, error) {
 	f, err := s.store.RelayFollow(ctx, peer)
 	if errors.Is(err, store.ErrNotFound) {
 		return f, false, nil
@@ -223,7 +226,7 @@ func (s *Server) acceptedFollow(ctx context.Context, peer string) (store.RelayFo
 }
 
 // isRelay reports whether peer is a relay this relay knows from discovery.
-func (s *Server) isRelay(peer string) bool {
+func (s *relayFederation) isRelay(peer string) bool {
 	e, ok := s.directory.Get(peer)
 	return ok && e.Verified
 }

@@ -28,7 +28,7 @@ var errNoObject = errors.New("announced object unavailable")
 // the same server that is itself addressed to as:Public, as its server
 // serves it. Failures to read the store, the actor or the object are
 // returned, so that the sender retries instead of losing the post.
-func (s *Server) litePubAnnounce(ctx context.Context, in *inbox.Activity) (bool, error) {
+func (s *relayFederation) litePubAnnounce(ctx context.Context, in *inbox.Activity) (bool, error) {
 	if in.Type != vocab.AnnounceType || in.Via != "" || in.Embedded || in.ObjectType != "" ||
 		in.ObjectID == "" || !policy.SameHost(in.ObjectID, in.Actor) {
 		return false, nil

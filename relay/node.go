@@ -31,7 +31,7 @@ type DHTConfig struct {
 // gossip layers that are configured (none at all is a node too: it signs
 // the announcement served at /.well-known/runrig-announcement). It runs
 // until ctx ends.
-func (s *Server) startDiscovery(ctx context.Context) error {
+func (s *peering) startDiscovery(ctx context.Context) error {
 	cfg := discovery.NodeConfig{LookupInterval: s.cfg.DHT.LookupInterval, Validity: announceValidity, After: s.node.Load().LastSeq(),
 		Logger: s.log.With("component", "discovery"),
 		OnRejected: func(layer string, err error) {

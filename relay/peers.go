@@ -12,7 +12,7 @@ import (
 )
 
 // GossipAddr is the gossip address, or "" when gossip is off.
-func (s *Server) GossipAddr() string {
+func (s *peering) GossipAddr() string {
 	if g := s.node.Load().Gossip(); g != nil {
 		return g.Addr()
 	}
@@ -20,7 +20,7 @@ func (s *Server) GossipAddr() string {
 }
 
 // followStates maps each relay this relay follows to its follow's state.
-func (s *Server) followStates(ctx context.Context) (map[string]string, error) {
+func (s *peering) followStates(ctx context.Context) (map[string]string, error) {
 	follows, err := s.store.RelayFollows(ctx)
 	if err != nil {
 		return nil, err
@@ -34,7 +34,7 @@ func (s *Server) followStates(ctx context.Context) (map[string]string, error) {
 
 // peerViews lists the directory with each peer's trust and policy state,
 // and (for operators) the state of this relay's follow from following.
-func (s *Server) peerViews(following map[string]string) []admin.Peer {
+func (s *peering) peerViews(following map[string]string) []admin.Peer {
 	out := []admin.Peer{}
 	for _, e := range s.directory.List(time.Now()) {
 		d := s.judge(policy.Subject{Peer: e.Record.Domain, Actor: e.Record.Actor})
@@ -59,7 +59,7 @@ func (s *Server) peerViews(following map[string]string) []admin.Peer {
 // AddPeer fetches the announcement a peer serves at baseURL, verifies it
 // against the peer's own actor and adds it to the directory (source
 // manual).
-func (s *Server) AddPeer(ctx context.Context, baseURL string) (discovery.Record, error) {
+func (s *peering) AddPeer(ctx context.Context, baseURL string) (discovery.Record, error) {
 	peer, err := policy.PeerOf(baseURL)
 	if err != nil {
 		return discovery.Record{}, fmt.Errorf("%w: %v", policy.ErrBadRule, err)
@@ -84,7 +84,7 @@ func (s *Server) AddPeer(ctx context.Context, baseURL string) (discovery.Record,
 // Peers lists the directory for operators; with region or kind, only the
 // verified, unblocked peers (or their members) serving that region and
 // carrying that kind. With lookup it asks the DHT first.
-func (s *Server) Peers(ctx context.Context, region, kind string, lookup bool) ([]admin.Peer, error) {
+func (s *peering) Peers(ctx context.Context, region, kind string, lookup bool) ([]admin.Peer, error) {
 	if lookup {
 		if err := s.node.Load().Lookup(ctx, region, kind); err != nil {
 			return nil, err

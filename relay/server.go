@@ -2,7 +2,6 @@ package relay
 
 import (
 	"context"
-	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -55,7 +54,9 @@ const (
 // Version is the relay's version, reported in NodeInfo and User-Agent.
 var Version = "0.1.0"
 
-// Server is a running relay.
+// Server is a running relay. Its subscriptions, relay federation and
+// discovery are types of their own (subscriptions, relayFederation,
+// peering) embedded here, which reach the shared parts through the Server.
 type Server struct {
 	cfg     Config
 	log     *slog.Logger
@@ -69,13 +70,12 @@ type Server struct {
 	keyID   string
 	pubPEM  string
 	signer  *httpsig.Signer
-	// announceKey signs discovery announcements (FEP-521a assertionMethod).
-	announceKey   ed25519.PrivateKey
-	announcements *discovery.Verifier
-	directory     *discovery.Directory
-	// node is this relay's part in discovery, set when it starts, while
-	// scrapes may already read it.
-	node atomic.Pointer[discovery.Node]
+
+	// The relay's concerns beside the inbox, moderation and delivery,
+	// each on a type of its own.
+	*subscriptions
+	*relayFederation
+	*peering
 
 	// Peers: fetching, key cache, deliveries.
 	fetch      *fetch.Client
@@ -118,6 +118,7 @@ func New(ctx context.Context, cfg Config, st store.Store, log *slog.Logger) (*Se
 		slices:  slices.New(cfg.PublicURL, cfg.PublicURL+"/actor", regionCodes(cfg.Regions)),
 		limiter: trust.NewLimiter(trust.RateConfig{PerSecond: cfg.InboundRate, Burst: cfg.InboundBurst}),
 	}
+	s.subscriptions, s.relayFederation, s.peering = &subscriptions{s}, &relayFederation{s}, &peering{Server: s}
 	s.keyID = s.actorID + "#main-key"
 	key, err := s.loadKey(ctx)
 	if err != nil {

@@ -31,8 +31,13 @@ type notFound string
 func (e notFound) Error() string        { return string(e) }
 func (e notFound) Is(target error) bool { return target == store.ErrNotFound }
 
+// subscriptions handles servers' subscriptions to the relay and its
+// slices: Follow and Undo, LitePub follow-backs, and operators' approvals
+// and removals.
+type subscriptions struct{ *Server }
+
 // newID returns a fresh IRI for an activity the relay sends.
-func (s *Server) newID() string {
+func (s *subscriptions) newID() string {
 	b := make([]byte, 16)
 	rand.Read(b)
 	return s.cfg.PublicURL + "/activities/" + hex.EncodeToString(b)
@@ -41,7 +46,7 @@ func (s *Server) newID() string {
 // follow handles a subscription request to the relay or to a slice: a
 // Follow of as:Public sent to that actor's inbox (Mastodon, Misskey), or a
 // Follow of the actor itself (LitePub).
-func (s *Server) follow(ctx context.Context, in *inbox.Activity, inboxSlice string) (string, error) {
+func (s *subscriptions) follow(ctx context.Context, in *inbox.Activity, inboxSlice string) (string, error) {
 	var style store.Style
 	var sliceName string
 	if inbox.IsPublic(in.ObjectID) {
@@ -109,7 +114,7 @@ func sliceLabel(name string) string {
 // acceptMessages returns the Accept of sub's Follow and, for LitePub, the
 // followed actor's Follow back, and records the follow-back in sub.
 // Delivery to sub never waits for the answer to the follow-back.
-func (s *Server) acceptMessages(sub *store.Subscriber, inbox string, now time.Time) []store.Message {
+func (s *subscriptions) acceptMessages(sub *store.Subscriber, inbox string, now time.Time) []store.Message {
 	to := store.Target{Peer: sub.Peer, Inbox: inbox, Slice: sub.Slice}
 	msgs := []store.Message{s.answer(vocab.AcceptType, sub, to, now)}
 	if sub.Style == store.LitePub && sub.FollowBackState != store.Accepted {
@@ -127,7 +132,7 @@ func (s *Server) acceptMessages(sub *store.Subscriber, inbox string, now time.Ti
 
 // answer builds an Accept or Reject of sub's Follow, from the followed
 // actor.
-func (s *Server) answer(typ vocab.ActivityVocabularyType, sub *store.Subscriber, to store.Target, now time.Time) store.Message {
+func (s *subscriptions) answer(typ vocab.ActivityVocabularyType, sub *store.Subscriber, to store.Target, now time.Time) store.Message {
 	object := vocab.IRI(asjson.Public)
 	if sub.Style == store.LitePub {
 		object = vocab.IRI(s.slices.Actor(sub.Slice))
@@ -145,7 +150,7 @@ func (s *Server) answer(typ vocab.ActivityVocabularyType, sub *store.Subscriber,
 // undo handles Undo{Follow}: the peer unsubscribes from the relay or a
 // slice. The subscription is found by the Follow's id, else by what the
 // Follow followed.
-func (s *Server) undo(ctx context.Context, in *inbox.Activity, inboxSlice string) (string, error) {
+func (s *subscriptions) undo(ctx context.Context, in *inbox.Activity, inboxSlice string) (string, error) {
 	subs, err := s.store.PeerSubscriptions(ctx, in.Peer)
 	if err != nil {
 		return "", err
@@ -191,7 +196,7 @@ func (s *Server) undo(ctx context.Context, in *inbox.Activity, inboxSlice string
 
 // followBackAnswer records a LitePub subscriber's Accept or Reject of a
 // follow-back, or a relay's answer to this relay's Follow.
-func (s *Server) followBackAnswer(ctx context.Context, in *inbox.Activity) (string, error) {
+func (s *subscriptions) followBackAnswer(ctx context.Context, in *inbox.Activity) (string, error) {
 	subs, err := s.store.PeerSubscriptions(ctx, in.Peer)
 	if err != nil {
 		return "", err
@@ -223,7 +228,7 @@ func (s *Server) followBackAnswer(ctx context.Context, in *inbox.Activity) (stri
 
 // lookupSoftware records a new subscriber's software from its NodeInfo, in
 // the background and best effort.
-func (s *Server) lookupSoftware(peer, actor string) {
+func (s *subscriptions) lookupSoftware(peer, actor string) {
 	base := "https://" + peer
 	if strings.HasPrefix(actor, "http://") {
 		base = "http://" + peer
@@ -244,19 +249,19 @@ func (s *Server) lookupSoftware(peer, actor string) {
 
 // Approve accepts peer's pending (or rejected) subscription to a slice
 // ("" for the relay).
-func (s *Server) Approve(ctx context.Context, slice, peer string) (store.Subscriber, error) {
+func (s *subscriptions) Approve(ctx context.Context, slice, peer string) (store.Subscriber, error) {
 	return s.Decide(ctx, slice, peer, store.Accepted)
 }
 
 // Reject refuses peer's subscription to a slice; the peer is told with a
 // Reject.
-func (s *Server) Reject(ctx context.Context, slice, peer string) (store.Subscriber, error) {
+func (s *subscriptions) Reject(ctx context.Context, slice, peer string) (store.Subscriber, error) {
 	return s.Decide(ctx, slice, peer, store.Rejected)
 }
 
 // Decide accepts or rejects (state) peer's subscription to slice ("" for
 // the relay), as an operator does: ErrNoSubscriber when there is none.
-func (s *Server) Decide(ctx context.Context, slice, peer string, state store.SubscriptionState) (store.Subscriber, error) {
+func (s *subscriptions) Decide(ctx context.Context, slice, peer string, state store.SubscriptionState) (store.Subscriber, error) {
 	sub, err := s.store.Subscriber(ctx, slice, peer)
 	if errors.Is(err, store.ErrNotFound) {
 		return sub, fmt.Errorf("%w: %s to %s", ErrNoSubscriber, peer, sliceLabel(slice))
@@ -297,7 +302,7 @@ func (s *Server) Decide(ctx context.Context, slice, peer string, state store.Sub
 
 // Remove ends peer's subscription to a slice, drops its queued deliveries
 // and tells it with a Reject.
-func (s *Server) Remove(ctx context.Context, slice, peer string) error {
+func (s *subscriptions) Remove(ctx context.Context, slice, peer string) error {
 	sub, err := s.store.Subscriber(ctx, slice, peer)
 	if errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("%w: %s to %s", ErrNoSubscriber, peer, sliceLabel(slice))
@@ -324,7 +329,7 @@ func (s *Server) Remove(ctx context.Context, slice, peer string) error {
 
 // personalInbox is the subscribing actor's own inbox, where answers to its
 // Follow go.
-func (s *Server) personalInbox(ctx context.Context, sub store.Subscriber) (string, error) {
+func (s *subscriptions) personalInbox(ctx context.Context, sub store.Subscriber) (string, error) {
 	a, err := s.fetch.Actor(ctx, sub.Actor)
 	if err != nil {
 		return "", fmt.Errorf("fetching %s: %w", sub.Actor, err)

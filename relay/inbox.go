@@ -41,15 +41,6 @@ func (m inboxMetrics) PolicyRefusal(action policy.Action, r *policy.Rule) {
 // handleInbox serves the inboxes.
 func (s *Server) handleInbox(w http.ResponseWriter, r *http.Request) { s.inbox.ServeHTTP(w, r) }
 
-// errText shortens fetch errors for a one-line reason.
-func errText(err error) string {
-	t := err.Error()
-	if len(t) > 200 {
-		t = t[:200]
-	}
-	return t
-}
-
 // process acts on a verified activity received at the inbox of a slice
 // ("" for the relay's) and returns a result label.
 func (s *Server) process(ctx context.Context, in *inbox.Activity, inboxSlice string) (string, error) {

@@ -3,15 +3,11 @@ package relay
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"testing"
 
 	"github.com/runrig/runrig/policy"
 	"github.com/runrig/runrig/relay/relaytest"
-	"github.com/runrig/runrig/relay/store/sqlite"
 	"github.com/runrig/runrig/trust"
 )
 
@@ -20,22 +16,8 @@ import (
 // may try again, and the relay fetches no more for it meanwhile.
 func TestKeyFetchBudgetAnswers429(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := Defaults()
-	cfg.PublicURL, cfg.DataDir, cfg.AllowPrivateNetworks = "http://"+ln.Addr().String(), dir, true
-	st, err := sqlite.Open(ctx, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	s, err := New(ctx, cfg, st, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, ln := newInternal(t, nil)
+	cfg := s.cfg
 	s.keys = trust.NewKeys(s.fetch, trust.KeysConfig{HostFetches: trust.RateConfig{PerSecond: 0.001, Burst: 2},
 		HostOf: func(id string) string { p, _ := policy.PeerOf(id); return p }})
 	s.inbox = s.newInbox() // the inbox works with the keys it was built with

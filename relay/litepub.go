@@ -46,14 +46,14 @@ func (s *relayFederation) litePubAnnounce(ctx context.Context, in *inbox.Activit
 	}
 	a, err := s.fetch.Actor(ctx, in.Actor)
 	if err != nil {
-		return false, inbox.Refuse(http.StatusBadGateway, "object_fetch", "reading %s: %v", in.Actor, errText(err))
+		return false, inbox.Refuse(http.StatusBadGateway, "object_fetch", "reading %s: %v", in.Actor, inbox.ErrText(err))
 	}
 	if a.Followers == "" || !slices.Contains(in.Audience, a.Followers) {
 		return false, nil
 	}
 	body, err := s.fetch.Get(ctx, in.ObjectID)
 	if err != nil {
-		return false, inbox.Refuse(http.StatusBadGateway, "object_fetch", "%v: %s: %v", errNoObject, in.ObjectID, errText(err))
+		return false, inbox.Refuse(http.StatusBadGateway, "object_fetch", "%v: %s: %v", errNoObject, in.ObjectID, inbox.ErrText(err))
 	}
 	var obj struct {
 		ID       string          `json:"id"`

@@ -58,7 +58,7 @@ func (s *subscriptions) follow(ctx context.Context, in *inbox.Activity, inboxSli
 	}
 	actor, err := s.fetch.Actor(ctx, in.Actor)
 	if err != nil {
-		return "", inbox.Refuse(http.StatusBadRequest, "actor_fetch", "fetching actor %s: %v", in.Actor, errText(err))
+		return "", inbox.Refuse(http.StatusBadRequest, "actor_fetch", "fetching actor %s: %v", in.Actor, inbox.ErrText(err))
 	}
 	now := time.Now()
 	sub := store.Subscriber{
@@ -238,7 +238,7 @@ func (s *subscriptions) lookupSoftware(peer, actor string) {
 		defer cancel()
 		sw, err := s.fetch.Software(ctx, base)
 		if err != nil {
-			s.peerLog.Warn(peer, "nodeinfo", "could not read the subscriber's NodeInfo", "err", errText(err))
+			s.peerLog.Warn(peer, "nodeinfo", "could not read the subscriber's NodeInfo", "err", inbox.ErrText(err))
 			return
 		}
 		if err := s.store.SetSoftware(ctx, peer, sw); err != nil && !errors.Is(err, store.ErrNotFound) {

@@ -53,6 +53,8 @@ type Activity struct {
 	ViaActor string
 	// Decision is what the moderation rules say of the sender.
 	Decision policy.Decision
+	// facts are what moderation filters look at, read once.
+	facts *policy.Facts
 	// from is the client address the request came from: key fetches it
 	// causes are charged to it.
 	from string

@@ -127,7 +127,7 @@ func (p *Pipeline) readBody(w http.ResponseWriter, r *http.Request) ([]byte, err
 		if errors.As(err, &mbe) {
 			return nil, Refuse(http.StatusRequestEntityTooLarge, "too_large", "body exceeds %d bytes", p.cfg.MaxBody)
 		}
-		return nil, Refuse(http.StatusBadRequest, "read", "reading body: %v", errText(err))
+		return nil, Refuse(http.StatusBadRequest, "read", "reading body: %v", ErrText(err))
 	}
 	return body, nil
 }
@@ -226,8 +226,8 @@ func (p *Pipeline) receive(ctx context.Context, r *http.Request, body []byte, in
 	return in, result, err
 }
 
-// errText shortens fetch errors for a one-line reason.
-func errText(err error) string {
+// ErrText shortens an error (a fetch's, say) for a one-line reason.
+func ErrText(err error) string {
 	t := err.Error()
 	if len(t) > 200 {
 		t = t[:200]

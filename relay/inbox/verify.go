@@ -41,7 +41,7 @@ func (p *Pipeline) verify(ctx context.Context, signed *httpsig.Signed, in *Activ
 		if errors.Is(err, policy.ErrForbiddenAddress) {
 			return Refuse(http.StatusUnauthorized, "signature", "signature: key host is on a private network")
 		}
-		return Refuse(http.StatusUnauthorized, "signature", "signature: fetching key %s: %v", signed.KeyID, errText(err))
+		return Refuse(http.StatusUnauthorized, "signature", "signature: fetching key %s: %v", signed.KeyID, ErrText(err))
 	}
 	err = signed.Verify(key.Public)
 	if err != nil && cached {
@@ -56,7 +56,7 @@ func (p *Pipeline) verify(ctx context.Context, signed *httpsig.Signed, in *Activ
 	}
 	if err != nil {
 		p.cfg.Metrics.SignatureFailure(httpsig.Reason(err))
-		return Refuse(http.StatusUnauthorized, "signature", "signature: %v", errText(err))
+		return Refuse(http.StatusUnauthorized, "signature", "signature: %v", ErrText(err))
 	}
 	// Now that the key is known, rules on it by fingerprint apply: the
 	// same key under another id is the same key.
@@ -85,7 +85,19 @@ func (p *Pipeline) verify(ctx context.Context, signed *httpsig.Signed, in *Activ
 // admit applies the rules to an inbound activity before its key is
 // fetched: blocked senders and filtered activities get 403.
 func (p *Pipeline) admit(in *Activity, keyID string) error {
-	subj := policy.Subject{Peer: in.Peer, Actor: in.Actor, KeyID: keyID}
+	return p.gate(in, policy.Subject{Peer: in.Peer, Actor: in.Actor, KeyID: keyID})
+}
+
+// admitKey applies the rules again once the signing key is known, with
+// its fingerprint: rules on the key (by fingerprint, or on an id it was
+// pinned under) cover it under any id, filters included.
+func (p *Pipeline) admitKey(in *Activity, keyID string, key trust.Key) error {
+	return p.gate(in, policy.Subject{Peer: in.Peer, Actor: in.Actor, KeyID: keyID, KeyFingerprint: key.Fingerprint})
+}
+
+// gate decides for subj, records the decision on in, and refuses (403) a
+// blocked sender or an activity a rule's filters refuse.
+func (p *Pipeline) gate(in *Activity, subj policy.Subject) error {
 	d := p.decide(subj)
 	in.Decision = d
 	if d.Action.Blocks() {
@@ -96,30 +108,13 @@ func (p *Pipeline) admit(in *Activity, keyID string) error {
 	if !set.Filtering() {
 		return nil // no rule filters: the body need not be read again
 	}
-	if r, why := set.Filter(subj, factsOf(in), time.Now()); r != nil {
+	if in.facts == nil { // read once, for both gates
+		f := factsOf(in)
+		in.facts = &f
+	}
+	if r, why := set.Filter(subj, *in.facts, time.Now()); r != nil {
 		p.cfg.Metrics.PolicyRefusal("filter", r)
 		return Refuse(http.StatusForbidden, "policy", "refused by rule %d: %s", r.ID, why)
-	}
-	return nil
-}
-
-// admitKey applies the rules again once the signing key is known, with
-// its fingerprint: rules on the key (by fingerprint, or on an id it was
-// pinned under) cover it under any id, filters included.
-func (p *Pipeline) admitKey(in *Activity, keyID string, key trust.Key) error {
-	fp := key.Fingerprint // computed when the key was fetched
-	subj := policy.Subject{Peer: in.Peer, Actor: in.Actor, KeyID: keyID, KeyFingerprint: fp}
-	d := p.decide(subj)
-	if d.Action.Blocks() {
-		p.cfg.Metrics.PolicyRefusal(d.Action, d.Rule)
-		return Refuse(http.StatusForbidden, "policy", "refused: %s", d.Reason())
-	}
-	in.Decision = d
-	if set := p.cfg.Rules(); set.Filtering() {
-		if r, why := set.Filter(subj, factsOf(in), time.Now()); r != nil {
-			p.cfg.Metrics.PolicyRefusal("filter", r)
-			return Refuse(http.StatusForbidden, "policy", "refused by rule %d: %s", r.ID, why)
-		}
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/runrig/runrig/relay/adminapi"
+	"github.com/runrig/runrig/relay/subscription"
 )
 
 // RetryDead requeues dead deliveries (all of them when ids is empty) and
@@ -23,6 +24,13 @@ func (s *Server) RetryDead(ctx context.Context, ids []int64) (int, error) {
 // AdminHandler returns the admin API handler (package adminapi). Every
 // request must carry the bearer token written beside the admin socket.
 func (s *Server) AdminHandler() http.Handler {
-	return adminapi.New(adminapi.Services{Subscriptions: s, Moderation: s.mod, Lists: s.mod, Peers: s, Store: s.store},
+	return adminapi.New(adminapi.Services{Subscriptions: operatorActions{s.svc.subs, s}, Moderation: s.mod, Lists: s.mod, Peers: s, Store: s.store},
 		func() string { return s.adminToken })
+}
+
+// operatorActions are the operator's actions on subscriptions (the
+// subscription service) and on the queue and store (the Server).
+type operatorActions struct {
+	*subscription.Service
+	*Server
 }

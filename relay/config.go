@@ -2,10 +2,11 @@
 // to it with the Mastodon or LitePub relay handshake, and every public
 // activity one subscriber sends it is delivered, signed, to all the others.
 //
-// Requests flow through layers: HTTP handlers (inbox.go, actor.go,
-// admin.go) check and parse what peers send; processing (subscribe.go,
-// fanout.go) decides what it means; the durable queue (package store) holds
-// the resulting work; and the dispatcher (package delivery) sends it.
+// The root package only wires services together: the verified inbox
+// (relay/inbox) checks what peers send; processing (relay/subscription,
+// relay/fanout, relay/federation) decides what it means; the durable queue
+// (relay/store) holds the resulting work; the dispatcher (relay/delivery)
+// sends it; relay/web and relay/adminapi serve peers' and operators' reads.
 package relay
 
 import (
@@ -17,6 +18,7 @@ import (
 
 	"github.com/runrig/runrig/policy"
 	"github.com/runrig/runrig/relay/delivery"
+	"github.com/runrig/runrig/relay/slices"
 	"github.com/runrig/runrig/trust"
 )
 
@@ -234,3 +236,28 @@ func fill[T int | int64 | float64 | time.Duration](v *T, def T) {
 		*v = def
 	}
 }
+
+// FederationConfig configures relay-to-relay federation.
+type FederationConfig struct {
+	// Relays makes this relay subscribe automatically to every verified
+	// relay in its discovery directory that the moderation rules accept
+	// (in allowlist mode: only allowed ones; limited peers are not
+	// followed), with the same relay handshake a server uses. Default off.
+	Relays bool
+	// MaxHops is how many relays an activity may cross: one that has
+	// crossed MaxHops relays still reaches this relay's own subscribers
+	// but is not passed on to other relays. Default 3.
+	MaxHops int
+	// Interval is how often the directory is checked for relays to
+	// follow. Default one minute.
+	Interval time.Duration
+}
+
+// Region is a region the operator serves (see slices.Region).
+type Region = slices.Region
+
+// ParseRegions parses the regions setting (see slices.ParseRegions).
+func ParseRegions(s string) ([]Region, error) { return slices.ParseRegions(s) }
+
+// FormatRegions is the inverse of ParseRegions.
+func FormatRegions(rs []Region) string { return slices.FormatRegions(rs) }

@@ -1,10 +1,7 @@
 package relay
 
 import (
-	"context"
 	"net/http"
-
-	vocab "github.com/go-ap/activitypub"
 
 	"github.com/runrig/runrig/policy"
 	"github.com/runrig/runrig/relay/httpsig"
@@ -18,7 +15,7 @@ func (s *Server) newInbox() *inbox.Pipeline {
 		PublicURL: s.cfg.PublicURL, Host: s.host, MaxBody: s.cfg.MaxBody,
 		Window: httpsig.Window{Past: s.cfg.SignaturePast, Future: s.cfg.SignatureFuture},
 		Keys:   s.keys, Pins: s.pins, Limiter: s.limiter, TrustOf: s.trustOf,
-		Rules: s.mod.Set, Known: s.slices.Known, Forwarded: s.forwardedByRelay, MayPin: s.mayPublish,
+		Rules: s.mod.Set, Known: s.slices.Known, Forwarded: s.svc.federation.ForwardedByRelay, MayPin: publishers{s.svc}.MayPublish,
 		Process: inbox.ProcessorFunc(s.process), Metrics: inboxMetrics{s}, Log: s.log, PeerLog: s.peerLog,
 		OnRefused: s.rejections.inc,
 	})
@@ -40,20 +37,3 @@ func (m inboxMetrics) PolicyRefusal(action policy.Action, r *policy.Rule) {
 
 // handleInbox serves the inboxes.
 func (s *Server) handleInbox(w http.ResponseWriter, r *http.Request) { s.inbox.ServeHTTP(w, r) }
-
-// process acts on a verified activity received at the inbox of a slice
-// ("" for the relay's) and returns a result label.
-func (s *Server) process(ctx context.Context, in *inbox.Activity, inboxSlice string) (string, error) {
-	switch in.Type {
-	case vocab.FollowType:
-		return s.follow(ctx, in, inboxSlice)
-	case vocab.UndoType:
-		return s.undo(ctx, in, inboxSlice)
-	case vocab.AcceptType, vocab.RejectType:
-		return s.followBackAnswer(ctx, in)
-	case vocab.CreateType, vocab.UpdateType, vocab.DeleteType, vocab.AnnounceType, vocab.MoveType:
-		return s.relay(ctx, in)
-	default:
-		return "ignored", nil
-	}
-}

@@ -54,9 +54,10 @@ const (
 // Version is the relay's version, reported in NodeInfo and User-Agent.
 var Version = "0.1.0"
 
-// Server is a running relay. Its subscriptions, relay federation and
-// discovery are types of their own (subscriptions, relayFederation,
-// peering) embedded here, which reach the shared parts through the Server.
+// Server is a running relay: it builds the services from a Config, serves
+// and stops. What it does with a verified activity is in the services
+// (subscription, federation, fanout); its part in discovery is peering,
+// embedded here.
 type Server struct {
 	cfg     Config
 	log     *slog.Logger
@@ -71,10 +72,10 @@ type Server struct {
 	pubPEM  string
 	signer  *httpsig.Signer
 
-	// The relay's concerns beside the inbox, moderation and delivery,
-	// each on a type of its own.
-	*subscriptions
-	*relayFederation
+	// svc handles verified activities: subscriptions, relay federation
+	// and fan-out.
+	svc services
+	// peering is the relay's part in discovery.
 	*peering
 
 	// Peers: fetching, key cache, deliveries.
@@ -115,10 +116,10 @@ func New(ctx context.Context, cfg Config, st store.Store, log *slog.Logger) (*Se
 		actorID: cfg.PublicURL + "/actor",
 		inboxID: cfg.PublicURL + "/inbox",
 
-		slices:  slices.New(cfg.PublicURL, cfg.PublicURL+"/actor", regionCodes(cfg.Regions)),
+		slices:  slices.New(cfg.PublicURL, cfg.PublicURL+"/actor", cfg.Regions),
 		limiter: trust.NewLimiter(trust.RateConfig{PerSecond: cfg.InboundRate, Burst: cfg.InboundBurst}),
 	}
-	s.subscriptions, s.relayFederation, s.peering = &subscriptions{s}, &relayFederation{s}, &peering{Server: s}
+	s.peering = &peering{Server: s}
 	s.keyID = s.actorID + "#main-key"
 	key, err := s.loadKey(ctx)
 	if err != nil {
@@ -169,6 +170,7 @@ func New(ctx context.Context, cfg Config, st store.Store, log *slog.Logger) (*Se
 		return nil, err
 	}
 	s.node.Store(n)
+	s.svc = s.newServices()
 	s.inbox = s.newInbox()
 	s.dispatcher.OnResult = s.onDeliveryResult
 	s.dispatcher.Permit = s.permitPeer
@@ -321,7 +323,7 @@ func (s *Server) startBackground(ctx context.Context) error {
 		{policyReloadInterval, false, "reloading moderation rules", s.mod.Reload},
 	}
 	if s.cfg.Federation.Relays {
-		loops = append(loops, loop{s.cfg.Federation.Interval, false, "following discovered relays", s.federate})
+		loops = append(loops, loop{s.cfg.Federation.Interval, false, "following discovered relays", s.svc.federation.Federate})
 	}
 	s.bg.Go(func() { s.dispatcher.Run(ctx) })
 	for _, l := range loops {

@@ -44,21 +44,22 @@ var summaries = map[string]string{
 // Set is the slices of one relay. It never changes after New.
 type Set struct {
 	publicURL, actorID string
+	regions            []Region
 	m                  map[string]Slice
 }
 
 // New returns the slices of a relay at publicURL whose actor is actorID,
-// serving the region codes given.
-func New(publicURL, actorID string, regions []string) *Set {
+// serving the regions given.
+func New(publicURL, actorID string, regions []Region) *Set {
 	m := map[string]Slice{}
 	for k, name := range kindSlice {
 		m[name] = Slice{Name: name, Kind: k}
 	}
-	for _, code := range regions {
-		m["region-"+code] = Slice{Name: "region-" + code, Region: code}
+	for _, r := range regions {
+		m["region-"+r.Code] = Slice{Name: "region-" + r.Code, Region: r.Code}
 	}
 	m[Directory] = Slice{Name: Directory}
-	return &Set{publicURL: publicURL, actorID: actorID, m: m}
+	return &Set{publicURL: publicURL, actorID: actorID, regions: regions, m: m}
 }
 
 // Get returns the slice name.

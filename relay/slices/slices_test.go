@@ -8,7 +8,7 @@ import (
 )
 
 func TestSlices(t *testing.T) {
-	s := New("https://relay.example", "https://relay.example/actor", []string{"it-bg"})
+	s := New("https://relay.example", "https://relay.example/actor", []Region{{Code: "it-bg"}})
 	if got := fmt.Sprint(s.Names()); got != "[directory offers requests surplus region-it-bg]" {
 		t.Errorf("Names = %s", got)
 	}

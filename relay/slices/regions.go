@@ -1,4 +1,4 @@
-package relay
+package slices
 
 import (
 	"fmt"
@@ -78,21 +78,21 @@ func FormatRegions(rs []Region) string {
 	return strings.Join(parts, ";")
 }
 
-// regionsOf returns the region codes a listing reaches: those it names,
+// RegionsOf returns the region codes a listing reaches: those it names,
 // those whose actor it addresses, and configured regions containing its
 // location.
-func (s *Server) regionsOf(l *listing.Listing) []string {
+func (s *Set) RegionsOf(l *listing.Listing) []string {
 	set := map[string]bool{}
 	for _, c := range l.Regions {
 		set[c] = true
 	}
 	for _, a := range l.Audience {
-		if code, ok := strings.CutPrefix(a, s.cfg.PublicURL+"/actors/region-"); ok {
+		if code, ok := strings.CutPrefix(a, s.publicURL+"/actors/region-"); ok {
 			set[code] = true
 		}
 	}
 	if l.Lat != nil {
-		for _, r := range s.cfg.Regions {
+		for _, r := range s.regions {
 			if b := r.Box; b != nil && *l.Lat >= b[0] && *l.Lat <= b[2] && *l.Lon >= b[1] && *l.Lon <= b[3] {
 				set[r.Code] = true
 			}
@@ -101,15 +101,6 @@ func (s *Server) regionsOf(l *listing.Listing) []string {
 	out := make([]string, 0, len(set))
 	for c := range set {
 		out = append(out, c)
-	}
-	return out
-}
-
-// regionCodes lists the codes of regions.
-func regionCodes(rs []Region) []string {
-	out := make([]string, 0, len(rs))
-	for _, r := range rs {
-		out = append(out, r.Code)
 	}
 	return out
 }

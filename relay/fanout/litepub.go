@@ -1,4 +1,4 @@
-package relay
+package fanout
 
 import (
 	"context"
@@ -28,12 +28,12 @@ var errNoObject = errors.New("announced object unavailable")
 // the same server that is itself addressed to as:Public, as its server
 // serves it. Failures to read the store, the actor or the object are
 // returned, so that the sender retries instead of losing the post.
-func (s *relayFederation) litePubAnnounce(ctx context.Context, in *inbox.Activity) (bool, error) {
+func (s *Service) litePubAnnounce(ctx context.Context, in *inbox.Activity) (bool, error) {
 	if in.Type != vocab.AnnounceType || in.Via != "" || in.Embedded || in.ObjectType != "" ||
 		in.ObjectID == "" || !policy.SameHost(in.ObjectID, in.Actor) {
 		return false, nil
 	}
-	subs, err := s.store.PeerSubscriptions(ctx, in.Peer)
+	subs, err := s.cfg.Store.PeerSubscriptions(ctx, in.Peer)
 	if err != nil {
 		return false, err
 	}
@@ -44,14 +44,14 @@ func (s *relayFederation) litePubAnnounce(ctx context.Context, in *inbox.Activit
 	if i < 0 {
 		return false, nil
 	}
-	a, err := s.fetch.Actor(ctx, in.Actor)
+	a, err := s.cfg.Fetch.Actor(ctx, in.Actor)
 	if err != nil {
 		return false, inbox.Refuse(http.StatusBadGateway, "object_fetch", "reading %s: %v", in.Actor, inbox.ErrText(err))
 	}
 	if a.Followers == "" || !slices.Contains(in.Audience, a.Followers) {
 		return false, nil
 	}
-	body, err := s.fetch.Get(ctx, in.ObjectID)
+	body, err := s.cfg.Fetch.Get(ctx, in.ObjectID)
 	if err != nil {
 		return false, inbox.Refuse(http.StatusBadGateway, "object_fetch", "%v: %s: %v", errNoObject, in.ObjectID, inbox.ErrText(err))
 	}

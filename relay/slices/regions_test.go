@@ -1,4 +1,4 @@
-package relay
+package slices
 
 import "testing"
 

@@ -2,17 +2,26 @@ package relay
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"time"
 
+	"github.com/runrig/runrig/policy"
 	"github.com/runrig/runrig/relay/adminapi"
+	"github.com/runrig/runrig/relay/store"
 	"github.com/runrig/runrig/relay/subscription"
 )
 
 // RetryDead requeues dead deliveries (all of them when ids is empty) and
 // wakes the dispatcher; it returns how many were requeued.
-func (s *Server) RetryDead(ctx context.Context, ids []int64) (int, error) {
-	n, err := s.store.RetryDead(ctx, ids, time.Now())
+func (s *Server) RetryDead(ctx context.Context, op policy.Operator, ids []int64) (int, error) {
+	now := time.Now()
+	subject := "all"
+	if len(ids) > 0 {
+		subject = fmt.Sprint(ids)
+	}
+	n, err := s.store.RetryDead(ctx, ids, now, &store.AuditEntry{At: now, Who: op.Who, What: "deliveries.retry",
+		Subject: subject, Why: op.Why, Source: "manual"})
 	if err != nil {
 		return 0, err
 	}
@@ -24,7 +33,8 @@ func (s *Server) RetryDead(ctx context.Context, ids []int64) (int, error) {
 // AdminHandler returns the admin API handler (package adminapi). Every
 // request must carry the bearer token written beside the admin socket.
 func (s *Server) AdminHandler() http.Handler {
-	return adminapi.New(adminapi.Services{Subscriptions: operatorActions{s.svc.subs, s}, Moderation: s.mod, Lists: s.mod, Peers: s, Store: s.store},
+	return adminapi.New(adminapi.Services{Subscriptions: operatorActions{s.svc.subs, s}, Moderation: s.mod, Lists: s.mod, Peers: s, Store: s.store,
+		Moderators: s.accounts},
 		func() string { return s.adminToken })
 }
 

@@ -22,6 +22,7 @@ type Services struct {
 	Moderation    Moderation
 	Lists         Lists
 	Peers         Peers
+	Moderators    Moderators
 	// Store is read directly.
 	Store Store
 }
@@ -30,11 +31,11 @@ type Services struct {
 // delivery queue.
 type Subscriptions interface {
 	// Decide accepts or rejects peer's subscription to slice.
-	Decide(ctx context.Context, slice, peer string, state store.SubscriptionState) (store.Subscriber, error)
+	Decide(ctx context.Context, op policy.Operator, slice, peer string, state store.SubscriptionState) (store.Subscriber, error)
 	// Remove ends peer's subscription to slice.
-	Remove(ctx context.Context, slice, peer string) error
+	Remove(ctx context.Context, op policy.Operator, slice, peer string) error
 	// RetryDead requeues dead deliveries (all when ids is empty).
-	RetryDead(ctx context.Context, ids []int64) (int, error)
+	RetryDead(ctx context.Context, op policy.Operator, ids []int64) (int, error)
 	// Backup writes a copy of the store to path.
 	Backup(ctx context.Context, path string) (int64, error)
 }

@@ -43,7 +43,7 @@ func (a *api) adminDecide(state store.SubscriptionState) http.HandlerFunc {
 			adminError(w, http.StatusBadRequest, err)
 			return
 		}
-		sub, err := a.subs.Decide(r.Context(), r.URL.Query().Get("slice"), peer, state)
+		sub, err := a.subs.Decide(r.Context(), operatorOf(r, ""), r.URL.Query().Get("slice"), peer, state)
 		if err != nil {
 			adminError(w, statusOf(err), err)
 			return
@@ -58,7 +58,7 @@ func (a *api) adminRemove(w http.ResponseWriter, r *http.Request) {
 		adminError(w, http.StatusBadRequest, err)
 		return
 	}
-	if err := a.subs.Remove(r.Context(), r.URL.Query().Get("slice"), peer); err != nil {
+	if err := a.subs.Remove(r.Context(), operatorOf(r, ""), r.URL.Query().Get("slice"), peer); err != nil {
 		adminError(w, statusOf(err), err)
 		return
 	}
@@ -114,7 +114,7 @@ func (a *api) adminRetry(w http.ResponseWriter, r *http.Request) {
 		adminError(w, http.StatusBadRequest, err)
 		return
 	}
-	n, err := a.subs.RetryDead(r.Context(), req.IDs)
+	n, err := a.subs.RetryDead(r.Context(), operatorOf(r, ""), req.IDs)
 	if err != nil {
 		adminError(w, http.StatusInternalServerError, err)
 		return

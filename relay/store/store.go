@@ -21,6 +21,8 @@ var (
 	ErrNotFound = policy.ErrNotFound
 	// ErrDuplicate: the activity id was seen before; nothing was changed.
 	ErrDuplicate = errors.New("activity already seen")
+	// ErrExists: the name is taken.
+	ErrExists = errors.New("already exists")
 	// ErrLocked: another process holds the store.
 	ErrLocked = errors.New("store is in use by another process")
 )
@@ -34,6 +36,8 @@ type Store interface {
 	Moderation
 	Keys
 	Federation
+	// Accounts are the moderator console's accounts and sessions.
+	Accounts() Accounts
 	// Prune forgets seen activity ids older than before, drops payloads
 	// no delivery refers to and listings that ended by now.
 	Prune(ctx context.Context, before, now time.Time) error
@@ -77,8 +81,9 @@ type Queue interface {
 	// Deliveries lists deliveries, oldest first.
 	Deliveries(ctx context.Context, f DeliveryFilter) ([]Delivery, error)
 	// RetryDead requeues dead deliveries (all of them when ids is empty)
-	// to be attempted at now; it returns how many were requeued.
-	RetryDead(ctx context.Context, ids []int64, now time.Time) (int, error)
+	// to be attempted at now, with the operator's audit entry when one
+	// is given; it returns how many were requeued.
+	RetryDead(ctx context.Context, ids []int64, now time.Time, audit *AuditEntry) (int, error)
 	// QueueDepth counts deliveries by state.
 	QueueDepth(ctx context.Context) (map[DeliveryState]int, error)
 }
@@ -329,6 +334,9 @@ type Change struct {
 	DropQueued *SubscriptionKey
 	// Messages are queued for delivery.
 	Messages []Message
+	// Audit records an operator's change in the audit log, in the same
+	// transaction.
+	Audit []AuditEntry
 	// PutListing adds a listing to the index or, if its actor already
 	// has one with that id, replaces it (an Update).
 	PutListing *ListingRecord

@@ -2,30 +2,33 @@ package subscription
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
 	vocab "github.com/go-ap/activitypub"
 
+	"github.com/runrig/runrig/policy"
 	"github.com/runrig/runrig/relay/store"
 )
 
 // Approve accepts peer's pending (or rejected) subscription to a slice
 // ("" for the relay).
-func (s *Service) Approve(ctx context.Context, slice, peer string) (store.Subscriber, error) {
-	return s.Decide(ctx, slice, peer, store.Accepted)
+func (s *Service) Approve(ctx context.Context, op policy.Operator, slice, peer string) (store.Subscriber, error) {
+	return s.Decide(ctx, op, slice, peer, store.Accepted)
 }
 
 // Reject refuses peer's subscription to a slice; the peer is told with a
 // Reject.
-func (s *Service) Reject(ctx context.Context, slice, peer string) (store.Subscriber, error) {
-	return s.Decide(ctx, slice, peer, store.Rejected)
+func (s *Service) Reject(ctx context.Context, op policy.Operator, slice, peer string) (store.Subscriber, error) {
+	return s.Decide(ctx, op, slice, peer, store.Rejected)
 }
 
 // Decide accepts or rejects (state) peer's subscription to slice ("" for
-// the relay), as an operator does: ErrNoSubscriber when there is none.
-func (s *Service) Decide(ctx context.Context, slice, peer string, state store.SubscriptionState) (store.Subscriber, error) {
+// the relay), as the operator op does: ErrNoSubscriber when there is none.
+// The decision is audited with the change.
+func (s *Service) Decide(ctx context.Context, op policy.Operator, slice, peer string, state store.SubscriptionState) (store.Subscriber, error) {
 	sub, err := s.cfg.Store.Subscriber(ctx, slice, peer)
 	if errors.Is(err, store.ErrNotFound) {
 		return sub, fmt.Errorf("%w: %s to %s", ErrNoSubscriber, peer, SliceLabel(slice))
@@ -39,7 +42,11 @@ func (s *Service) Decide(ctx context.Context, slice, peer string, state store.Su
 	}
 	now := time.Now()
 	sub.State, sub.UpdatedAt = state, now
-	change := store.Change{Update: &sub}
+	what := "subscriber.approve"
+	if state == store.Rejected {
+		what = "subscriber.reject"
+	}
+	change := store.Change{Update: &sub, Audit: []store.AuditEntry{audit(op, what, slice, peer, now)}}
 	key := store.SubscriptionKey{Slice: slice, Peer: peer}
 	if state == store.Accepted {
 		change.Messages = s.acceptMessages(&sub, inbox, now)
@@ -65,8 +72,8 @@ func (s *Service) Decide(ctx context.Context, slice, peer string, state store.Su
 }
 
 // Remove ends peer's subscription to a slice, drops its queued deliveries
-// and tells it with a Reject.
-func (s *Service) Remove(ctx context.Context, slice, peer string) error {
+// and tells it with a Reject; the removal is audited with the change.
+func (s *Service) Remove(ctx context.Context, op policy.Operator, slice, peer string) error {
 	sub, err := s.cfg.Store.Subscriber(ctx, slice, peer)
 	if errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("%w: %s to %s", ErrNoSubscriber, peer, SliceLabel(slice))
@@ -81,7 +88,9 @@ func (s *Service) Remove(ctx context.Context, slice, peer string) error {
 	now := time.Now()
 	msg := s.answer(vocab.RejectType, &sub, store.Target{Peer: peer, Inbox: inbox, Slice: slice}, now)
 	key := store.SubscriptionKey{Slice: slice, Peer: peer}
-	if err := s.cfg.Store.Apply(ctx, store.Change{Remove: &key, Messages: []store.Message{msg}}); err != nil {
+	change := store.Change{Remove: &key, Messages: []store.Message{msg},
+		Audit: []store.AuditEntry{audit(op, "subscriber.remove", slice, peer, now)}}
+	if err := s.cfg.Store.Apply(ctx, change); err != nil {
 		return err
 	}
 	s.cfg.Deliveries.DropPeer(peer, slice, now.Truncate(time.Millisecond))
@@ -89,6 +98,12 @@ func (s *Service) Remove(ctx context.Context, slice, peer string) error {
 	s.cfg.Log.Info("subscription removed by operator", "peer", peer, "slice", SliceLabel(slice))
 	s.cfg.Deliveries.Notify()
 	return nil
+}
+
+// audit is the audit entry of an operator's act on a subscription.
+func audit(op policy.Operator, what, slice, peer string, at time.Time) store.AuditEntry {
+	details, _ := json.Marshal(map[string]string{"slice": SliceLabel(slice)})
+	return store.AuditEntry{At: at, Who: op.Who, What: what, Subject: peer, Why: op.Why, Source: "manual", Details: details}
 }
 
 // personalInbox is the subscribing actor's own inbox, where answers to its

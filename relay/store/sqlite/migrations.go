@@ -219,6 +219,30 @@ var migrations = []string{
 			CASE action WHEN 'suspend' THEN 0 WHEN 'reject' THEN 1 WHEN 'limit' THEN 2 WHEN 'accept' THEN 3 ELSE 4 END,
 			id) AS n FROM rules WHERE source LIKE 'list:%') WHERE n = 1);
 	CREATE UNIQUE INDEX rules_list_subject ON rules(kind, subject) WHERE source LIKE 'list:%';`,
+	// 12: moderator console accounts, setup links and sessions (hashes
+	// only: a copy of the store signs nobody in).
+	`CREATE TABLE moderators (
+		name          TEXT PRIMARY KEY,
+		role          TEXT NOT NULL,
+		password_hash TEXT NOT NULL DEFAULT '',
+		created_at    INTEGER NOT NULL,
+		updated_at    INTEGER NOT NULL
+	);
+	CREATE TABLE moderator_setups (
+		token_hash TEXT PRIMARY KEY,
+		name       TEXT NOT NULL,
+		expires_at INTEGER NOT NULL
+	);
+	CREATE INDEX moderator_setups_name ON moderator_setups(name);
+	CREATE TABLE console_sessions (
+		id_hash    TEXT PRIMARY KEY,
+		name       TEXT NOT NULL,
+		csrf       TEXT NOT NULL,
+		address    TEXT NOT NULL DEFAULT '',
+		created_at INTEGER NOT NULL,
+		last_seen  INTEGER NOT NULL
+	);
+	CREATE INDEX console_sessions_name ON console_sessions(name);`,
 }
 
 // SchemaVersion is the version a freshly migrated store has.

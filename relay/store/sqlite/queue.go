@@ -69,6 +69,9 @@ func (db *DB) Apply(ctx context.Context, c store.Change) error {
 				return err
 			}
 		}
+		if err := appendAudit(ctx, tx, c.Audit); err != nil {
+			return err
+		}
 		return insertMessages(ctx, tx, c.Messages)
 	})
 }
@@ -418,7 +421,7 @@ func (db *DB) Deliveries(ctx context.Context, f store.DeliveryFilter) ([]store.D
 }
 
 // RetryDead implements store.Queue.
-func (db *DB) RetryDead(ctx context.Context, ids []int64, now time.Time) (int, error) {
+func (db *DB) RetryDead(ctx context.Context, ids []int64, now time.Time, audit *store.AuditEntry) (int, error) {
 	var n int64
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		q := `UPDATE deliveries SET state = 'retrying', next_at = ?, lease_until = 0 WHERE state = 'dead'`
@@ -433,8 +436,10 @@ func (db *DB) RetryDead(ctx context.Context, ids []int64, now time.Time) (int, e
 		if err != nil {
 			return err
 		}
-		n, err = res.RowsAffected()
-		return err
+		if n, err = res.RowsAffected(); err != nil || audit == nil {
+			return err
+		}
+		return appendAudit(ctx, tx, []store.AuditEntry{*audit})
 	})
 	return int(n), err
 }

@@ -34,6 +34,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("SubscriberSummary", func(t *testing.T) { testSubscriberSummary(t, open) })
 	t.Run("Settings", func(t *testing.T) { testSettings(t, open) })
 	t.Run("Moderation", func(t *testing.T) { testModeration(t, open) })
+	t.Run("Accounts", func(t *testing.T) { testAccounts(t, open) })
 }
 
 func msg(id string, peers ...string) store.Message {
@@ -112,7 +113,7 @@ func testClaimLeaseCompleteAndReopen(t *testing.T, open Opener) {
 	if len(dead) != 1 || dead[0].LastError != "gone" {
 		t.Fatalf("dead = %+v", dead)
 	}
-	if n, err := db.RetryDead(ctx, nil, now); err != nil || n != 1 {
+	if n, err := db.RetryDead(ctx, nil, now, nil); err != nil || n != 1 {
 		t.Fatalf("RetryDead = %d, %v", n, err)
 	}
 	depth, _ := db.QueueDepth(ctx)

@@ -17,6 +17,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("/inbox", s.handleInbox)
 	mux.HandleFunc("/actors/{slice}/inbox", s.handleInbox)
 	s.site().Register(mux)
+	s.console.Register(mux)
 	mux.Handle("GET /metrics", s.metricsHandler())
 	return mux
 }

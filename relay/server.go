@@ -21,6 +21,7 @@ import (
 	"github.com/runrig/runrig/discovery"
 	"github.com/runrig/runrig/policy"
 	"github.com/runrig/runrig/relay/admin"
+	"github.com/runrig/runrig/relay/console"
 	"github.com/runrig/runrig/relay/delivery"
 	"github.com/runrig/runrig/relay/fetch"
 	"github.com/runrig/runrig/relay/httpsig"
@@ -94,8 +95,11 @@ type Server struct {
 	pins       *trust.Pins
 	rejections peerCounts // inbox refusals per peer since start
 
-	metrics    *metrics
-	inbox      *inbox.Pipeline // the verified inbox
+	metrics *metrics
+	inbox   *inbox.Pipeline // the verified inbox
+	// accounts and console are the moderator web console under /admin/.
+	accounts   *console.Accounts
+	console    *console.Console
 	adminToken string
 	ready      atomic.Bool
 	bg         background // goroutines that use the store
@@ -172,6 +176,10 @@ func New(ctx context.Context, cfg Config, st store.Store, log *slog.Logger) (*Se
 	s.node.Store(n)
 	s.svc = s.newServices()
 	s.inbox = s.newInbox()
+	s.accounts = console.NewAccounts(st.Accounts(), cfg.PublicURL)
+	s.console = console.New(console.Config{PublicURL: cfg.PublicURL, Name: cfg.Name, Accounts: s.accounts,
+		Sessions: st.Accounts(), Subscriptions: operatorActions{s.svc.subs, s}, Moderation: s.mod, Reads: st,
+		Log: log.With("component", "console")})
 	s.dispatcher.OnResult = s.onDeliveryResult
 	s.dispatcher.Permit = s.permitPeer
 	s.dispatcher.OnExpired = func(n int) { s.metrics.deliveries.WithLabelValues("expired").Add(float64(n)) }
@@ -387,9 +395,14 @@ func (s *Server) every(ctx context.Context, interval time.Duration, now bool, wh
 	}
 }
 
-// prune forgets old activity ids, orphaned payloads and ended listings.
+// prune forgets old activity ids, orphaned payloads, ended listings, idle
+// console sessions and expired setup links.
 func (s *Server) prune(ctx context.Context) error {
-	return s.store.Prune(ctx, time.Now().Add(-s.cfg.SeenRetention), time.Now())
+	now := time.Now()
+	if err := s.store.Accounts().PruneSessions(ctx, now.Add(-console.IdleTimeout), now); err != nil {
+		return err
+	}
+	return s.store.Prune(ctx, now.Add(-s.cfg.SeenRetention), now)
 }
 
 func (s *Server) onDeliveryResult(r delivery.Result) {

@@ -61,6 +61,14 @@ Moderation (every change is recorded in the audit log):
   peers add URL                   verify a peer's announcement and add it by hand
   discover [--region X] [--kind K]
                                   verified peers (and their FMP members) for a region or kind
+
+Moderator console (web pages under PUBLIC_URL/admin/, for moderators without a terminal):
+  moderators [list]               list console accounts
+  moderators add NAME --role admin|moderator
+                                  create an account; prints a one-time link (valid 24 h) where
+                                  that person chooses a password
+  moderators reset NAME           end NAME's sessions and print a new link
+  moderators remove NAME          delete an account and end its sessions
 `
 
 func main() {

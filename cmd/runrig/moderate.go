@@ -36,6 +36,7 @@ var moderationCommands = map[string]command{
 	"self":         selfCmd,
 	"peers":        peersCmd,
 	"discover":     discoverCmd,
+	"moderators":   moderatorsCmd,
 }
 
 // cmdFlags starts the flag set of an admin command, with --json.

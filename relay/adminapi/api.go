@@ -30,14 +30,17 @@ type api struct {
 	lists Lists
 	peers Peers
 	store Store
-	token func() string
+	// moderators are the console's accounts.
+	moderators Moderators
+	token      func() string
 }
 
 // New returns the admin API handler. Every request must carry the bearer
 // token token returns (none is accepted while it is empty); the handler is
 // only served on the admin socket.
 func New(sv Services, token func() string) http.Handler {
-	a := &api{subs: sv.Subscriptions, mod: sv.Moderation, lists: sv.Lists, peers: sv.Peers, store: sv.Store, token: token}
+	a := &api{subs: sv.Subscriptions, mod: sv.Moderation, lists: sv.Lists, peers: sv.Peers, store: sv.Store,
+		moderators: sv.Moderators, token: token}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /subscribers", a.adminSubscribers)
 	mux.HandleFunc("POST /subscribers/{peer}/approve", a.adminDecide(store.Accepted))
@@ -47,6 +50,7 @@ func New(sv Services, token func() string) http.Handler {
 	mux.HandleFunc("POST /deliveries/retry", a.adminRetry)
 	mux.HandleFunc("POST /backup", a.adminBackup)
 	a.adminModerationRoutes(mux)
+	a.registerModerators(mux)
 	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
 	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)

@@ -1,0 +1,137 @@
+package console
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/runrig/runrig/policy"
+	"github.com/runrig/runrig/relay/store"
+)
+
+// Accounts.
+const (
+	// SetupValidity is how long a setup link works.
+	SetupValidity = 24 * time.Hour
+	// setupPath is where a setup link points, under the public URL.
+	setupPath = "/admin/setup/"
+)
+
+var moderatorName = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,31}$`)
+
+// ErrBadName: a moderator name that is not lower-case letters, digits,
+// dots, dashes and underscores (at most 32).
+var ErrBadName = errors.New("a moderator name is 1 to 32 lower-case letters, digits, '.', '-' or '_'")
+
+// ErrBadRole: a role other than admin or moderator.
+var ErrBadRole = fmt.Errorf("a role is %q or %q", store.RoleAdmin, store.RoleModerator)
+
+// Accounts manages the console's moderators: the admin CLI and the
+// console both call it.
+type Accounts struct {
+	st        store.Accounts
+	publicURL string
+	// dummy is a hash verified against when there is no account, to
+	// spend the same time as a wrong password.
+	dummy string
+}
+
+// NewAccounts returns the account service over st, for a relay at
+// publicURL.
+func NewAccounts(st store.Accounts, publicURL string) *Accounts {
+	dummy, _ := hashPassword("runrig: no such account")
+	return &Accounts{st: st, publicURL: publicURL, dummy: dummy}
+}
+
+// newToken returns a random token and the hash the store keeps of it.
+func newToken() (token, hash string) {
+	b := make([]byte, 32)
+	rand.Read(b)
+	token = base64.RawURLEncoding.EncodeToString(b)
+	return token, tokenHash(token)
+}
+
+func tokenHash(token string) string {
+	h := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(h[:])
+}
+
+// Add creates a moderator and returns the one-time link where they choose
+// a password, and when it expires.
+func (a *Accounts) Add(ctx context.Context, op policy.Operator, name, role string) (string, time.Time, error) {
+	if !moderatorName.MatchString(name) {
+		return "", time.Time{}, ErrBadName
+	}
+	if role != store.RoleAdmin && role != store.RoleModerator {
+		return "", time.Time{}, ErrBadRole
+	}
+	now := time.Now()
+	token, hash := newToken()
+	err := a.st.AddModerator(ctx, store.Moderator{Name: name, Role: role, CreatedAt: now},
+		store.SetupToken{Hash: hash, Expires: now.Add(SetupValidity)},
+		store.AuditEntry{At: now, Who: op.Who, What: "moderator.add", Subject: name, Why: op.Why, Source: "manual",
+			Details: []byte(fmt.Sprintf(`{"role":%q}`, role))})
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("moderator %s: %w", name, err)
+	}
+	return a.publicURL + setupPath + token, now.Add(SetupValidity), nil
+}
+
+// Reset ends a moderator's sessions, clears the password and returns a
+// new setup link and when it expires.
+func (a *Accounts) Reset(ctx context.Context, op policy.Operator, name string) (string, time.Time, error) {
+	now := time.Now()
+	token, hash := newToken()
+	err := a.st.ResetModerator(ctx, name, store.SetupToken{Hash: hash, Expires: now.Add(SetupValidity)},
+		store.AuditEntry{At: now, Who: op.Who, What: "moderator.reset", Subject: name, Why: op.Why, Source: "manual"})
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("moderator %s: %w", name, err)
+	}
+	return a.publicURL + setupPath + token, now.Add(SetupValidity), nil
+}
+
+// Remove deletes a moderator and ends their sessions.
+func (a *Accounts) Remove(ctx context.Context, op policy.Operator, name string) error {
+	err := a.st.RemoveModerator(ctx, name, store.AuditEntry{At: time.Now(), Who: op.Who, What: "moderator.remove",
+		Subject: name, Why: op.Why, Source: "manual"})
+	if err != nil {
+		return fmt.Errorf("moderator %s: %w", name, err)
+	}
+	return nil
+}
+
+// List returns every moderator.
+func (a *Accounts) List(ctx context.Context) ([]store.Moderator, error) { return a.st.Moderators(ctx) }
+
+// completeSetup sets the password of the setup link's moderator.
+func (a *Accounts) completeSetup(ctx context.Context, token, password string) (string, error) {
+	if err := checkPassword(password); err != nil {
+		return "", err
+	}
+	h, err := hashPassword(password)
+	if err != nil {
+		return "", err
+	}
+	return a.st.CompleteSetup(ctx, tokenHash(token), h, time.Now())
+}
+
+// authenticate checks a moderator's password; a missing account costs the
+// same hashing as a wrong password, so that timing does not tell names.
+func (a *Accounts) authenticate(ctx context.Context, name, password string) (store.Moderator, bool, error) {
+	m, err := a.st.Moderator(ctx, name)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && m.PasswordHash == "") {
+		verifyPassword(a.dummy, password)
+		return m, false, nil
+	}
+	if err != nil {
+		return m, false, err
+	}
+	ok, err := verifyPassword(m.PasswordHash, password)
+	return m, ok && err == nil, nil
+}

@@ -1,0 +1,186 @@
+// Package console is the moderator web console, served under /admin/ on
+// the public listener: server-rendered pages that work without JavaScript,
+// for moderators who never open a terminal. It calls the same services as
+// the admin API and the CLI (subscriptions, moderation, the queue), so
+// nothing is implemented twice, and every change lands in the same audit
+// log, naming the moderator.
+//
+// Access: accounts are created with `runrig admin moderators add`, which
+// prints a one-time setup link; passwords are hashed with argon2id;
+// sessions live in the store (they survive restarts, can be revoked, and
+// expire after 12 idle hours); cookies are HttpOnly, SameSite=Strict and
+// Secure when the public URL is https; every form carries a CSRF token;
+// logins are rate-limited per account and per address; every page has a
+// strict Content-Security-Policy.
+package console
+
+import (
+	"context"
+	"embed"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/runrig/runrig/policy"
+	"github.com/runrig/runrig/relay/store"
+)
+
+// Limits of console requests.
+const (
+	// maxForm bounds a form's body.
+	maxForm = 64 << 10
+	// auditPage is how many audit entries a page shows.
+	auditPage = 200
+	// csp allows the console's own stylesheet and nothing else: no
+	// scripts, no frames, forms only to itself.
+	csp = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+
+// Subscriptions are the operator's acts on subscriptions and the queue.
+type Subscriptions interface {
+	Decide(ctx context.Context, op policy.Operator, slice, peer string, state store.SubscriptionState) (store.Subscriber, error)
+	Remove(ctx context.Context, op policy.Operator, slice, peer string) error
+	RetryDead(ctx context.Context, op policy.Operator, ids []int64) (int, error)
+}
+
+// Moderation are the operator's acts on rules and trust (policy.Moderator).
+type Moderation interface {
+	Rules(ctx context.Context) ([]policy.Rule, error)
+	AddRule(ctx context.Context, op policy.Operator, r policy.Rule) (policy.Rule, error)
+	Preview(ctx context.Context, r policy.Rule) (policy.Affected, error)
+	RemoveRule(ctx context.Context, op policy.Operator, id int64) error
+	SetTrust(ctx context.Context, op policy.Operator, peer, level string) error
+}
+
+// Reads is what the console reads from the store directly.
+type Reads interface {
+	SubscriberStatuses(ctx context.Context) ([]store.SubscriberStatus, error)
+	QueueDepth(ctx context.Context) (map[store.DeliveryState]int, error)
+	Deliveries(ctx context.Context, f store.DeliveryFilter) ([]store.Delivery, error)
+	Audit(ctx context.Context, afterID int64, limit int) ([]store.AuditEntry, error)
+}
+
+// Config is what the console works with; the relay fills it.
+type Config struct {
+	// PublicURL is the relay's base URL; https makes cookies Secure.
+	PublicURL string
+	// Name is the relay's name, shown in page titles.
+	Name string
+
+	Accounts      *Accounts
+	Sessions      store.Accounts
+	Subscriptions Subscriptions
+	Moderation    Moderation
+	Reads         Reads
+	Log           *slog.Logger
+}
+
+// Console serves the moderator console.
+type Console struct {
+	cfg    Config
+	secure bool // cookies only over https
+	pages  map[string]*template.Template
+	logins *loginLimiter
+}
+
+//go:embed templates/*.html console.css
+var assets embed.FS
+
+// New returns the console.
+func New(cfg Config) *Console {
+	return &Console{cfg: cfg, secure: strings.HasPrefix(cfg.PublicURL, "https://"), pages: parsePages(),
+		logins: newLoginLimiter()}
+}
+
+// Register adds the console's routes under /admin/ to mux.
+func (c *Console) Register(mux *http.ServeMux) {
+	h := func(pattern string, f http.HandlerFunc) { mux.Handle(pattern, c.headers(f)) }
+	mod, adm := store.RoleModerator, store.RoleAdmin
+	h("GET /admin", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/admin/", http.StatusMovedPermanently)
+	})
+	h("GET /admin/console.css", c.stylesheet)
+	h("GET /admin/login", c.loginPage)
+	h("POST /admin/login", c.sameOrigin(c.login))
+	h("GET /admin/setup/{token}", c.setupPage)
+	h("POST /admin/setup/{token}", c.sameOrigin(c.setup))
+	h("POST /admin/logout", c.signedIn(mod, c.logout))
+	h("GET /admin/{$}", c.signedIn(mod, c.overview))
+	h("GET /admin/subscribers", c.signedIn(mod, c.subscribers))
+	h("POST /admin/subscribers", c.signedIn(mod, c.decideSubscribers))
+	h("GET /admin/rules", c.signedIn(mod, c.rules))
+	h("POST /admin/rules", c.signedIn(mod, c.addRule))
+	h("POST /admin/rules/{id}/remove", c.signedIn(mod, c.removeRule))
+	h("GET /admin/deliveries", c.signedIn(mod, c.deliveries))
+	h("POST /admin/deliveries/retry", c.signedIn(mod, c.retryDeliveries))
+	h("GET /admin/audit", c.signedIn(mod, c.audit))
+	h("GET /admin/trust", c.signedIn(adm, c.trust))
+	h("POST /admin/trust", c.signedIn(adm, c.setTrust))
+}
+
+// headers sets what every console response carries: a strict CSP, no
+// caching, no referrer, no sniffing, no framing.
+func (c *Console) headers(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		hd.Set("Content-Security-Policy", csp)
+		hd.Set("Cache-Control", "no-store")
+		hd.Set("Referrer-Policy", "no-referrer")
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("X-Frame-Options", "DENY")
+		if r.Method == http.MethodPost {
+			r.Body = http.MaxBytesReader(w, r.Body, maxForm)
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// sameOrigin refuses a POST another site's page sent.
+func (c *Console) sameOrigin(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if c.crossSite(r) {
+			c.refuse(w, r, http.StatusForbidden, "cross_site")
+			return
+		}
+		next(w, r)
+	}
+}
+
+// crossSite reports whether a browser says the request came from another
+// site's page, in Sec-Fetch-Site or Origin.
+func (c *Console) crossSite(r *http.Request) bool {
+	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" && site != "none" {
+		return true
+	}
+	o := r.Header.Get("Origin")
+	return o != "" && o != "null" && !strings.EqualFold(o, originOf(c.cfg.PublicURL)) &&
+		!strings.EqualFold(o, "http://"+r.Host) && !strings.EqualFold(o, "https://"+r.Host)
+}
+
+// originOf is the scheme and authority of a URL.
+func originOf(u string) string {
+	scheme, rest, ok := strings.Cut(u, "://")
+	if !ok {
+		return u
+	}
+	host, _, _ := strings.Cut(rest, "/")
+	return scheme + "://" + host
+}
+
+// refuse answers a refused request with a short page and logs it once.
+func (c *Console) refuse(w http.ResponseWriter, r *http.Request, status int, reason string) {
+	c.cfg.Log.Warn("console request refused", "path", r.URL.Path, "reason", reason, "from", clientAddr(r))
+	c.render(w, r, status, "error", nil, page{Message: msg(reason)})
+}
+
+func (c *Console) stylesheet(w http.ResponseWriter, r *http.Request) {
+	b, _ := assets.ReadFile("console.css")
+	w.Header().Set("Content-Type", "text/css; charset=utf-8")
+	w.Header().Set("Cache-Control", "max-age=3600")
+	w.Write(b)
+}
+
+// now is the console's clock.
+func now() time.Time { return time.Now() }

@@ -1,0 +1,201 @@
+package console
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/runrig/runrig/policy"
+	"github.com/runrig/runrig/relay/store"
+)
+
+// Sessions.
+const (
+	// cookieName holds the session id; the store keeps only its hash.
+	cookieName = "runrig_console"
+	// IdleTimeout ends a session nobody used for that long.
+	IdleTimeout = 12 * time.Hour
+	// touchEvery bounds how often a session's last use is written.
+	touchEvery = time.Minute
+)
+
+// who is the signed-in moderator of a request.
+type who struct {
+	store.Session
+	Role string
+}
+
+// operator names the moderator in the audit log.
+func (u *who) operator(why string) policy.Operator { return policy.Operator{Who: u.Name, Why: why} }
+
+type ctxKey struct{}
+
+// current returns the signed-in moderator of a request that passed
+// signedIn.
+func current(r *http.Request) *who {
+	u, _ := r.Context().Value(ctxKey{}).(*who)
+	return u
+}
+
+// signedIn lets through requests of a live session whose moderator has at
+// least role; a POST must also carry the session's CSRF token and come
+// from this site. Others are sent to the login page (GET) or refused.
+func (c *Console) signedIn(role string, next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		u, err := c.session(r)
+		if err != nil {
+			if !errors.Is(err, store.ErrNotFound) {
+				c.cfg.Log.Error("console session", "err", err)
+			}
+			if r.Method == http.MethodGet {
+				http.Redirect(w, r, "/admin/login", http.StatusSeeOther)
+				return
+			}
+			c.refuse(w, r, http.StatusUnauthorized, "no_session")
+			return
+		}
+		if role == store.RoleAdmin && u.Role != store.RoleAdmin {
+			c.refuse(w, r, http.StatusForbidden, "admin_only")
+			return
+		}
+		if r.Method == http.MethodPost {
+			if subtle.ConstantTimeCompare([]byte(r.PostFormValue("csrf")), []byte(u.CSRF)) != 1 {
+				c.refuse(w, r, http.StatusForbidden, "csrf")
+				return
+			}
+			if c.crossSite(r) {
+				c.refuse(w, r, http.StatusForbidden, "cross_site")
+				return
+			}
+		}
+		next(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, u)))
+	}
+}
+
+// session reads the request's live session and its moderator's role.
+func (c *Console) session(r *http.Request) (*who, error) {
+	ck, err := r.Cookie(cookieName)
+	if err != nil || ck.Value == "" || len(ck.Value) > 100 {
+		return nil, store.ErrNotFound
+	}
+	t := now()
+	s, err := c.cfg.Sessions.Session(r.Context(), tokenHash(ck.Value), t.Add(-IdleTimeout))
+	if err != nil {
+		return nil, err
+	}
+	m, err := c.cfg.Sessions.Moderator(r.Context(), s.Name)
+	if err != nil {
+		return nil, err
+	}
+	if t.Sub(s.LastSeen) > touchEvery {
+		if err := c.cfg.Sessions.TouchSession(r.Context(), s.IDHash, t); err != nil {
+			return nil, err
+		}
+	}
+	return &who{Session: s, Role: m.Role}, nil
+}
+
+// startSession signs m in: a new session in the store and its cookie.
+func (c *Console) startSession(w http.ResponseWriter, r *http.Request, m store.Moderator) error {
+	id, idHash := newToken()
+	csrf, _ := newToken()
+	t := now()
+	err := c.cfg.Sessions.CreateSession(r.Context(), store.Session{IDHash: idHash, Name: m.Name, CSRF: csrf,
+		Address: clientAddr(r), CreatedAt: t, LastSeen: t})
+	if err != nil {
+		return err
+	}
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: id, Path: "/admin/", HttpOnly: true, Secure: c.secure,
+		SameSite: http.SameSiteStrictMode, MaxAge: int(IdleTimeout / time.Second)})
+	return nil
+}
+
+func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
+	c.render(w, r, http.StatusOK, "login", nil, page{})
+}
+
+// login checks a moderator's name and password, within the login limits.
+func (c *Console) login(w http.ResponseWriter, r *http.Request) {
+	name, password := r.PostFormValue("name"), r.PostFormValue("password")
+	addr := clientAddr(r)
+	if wait := c.logins.locked(name, addr, now()); wait > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
+		c.cfg.Log.Warn("console login locked out", "name", name, "from", addr)
+		c.render(w, r, http.StatusTooManyRequests, "login", nil, page{Message: msg("locked_out")})
+		return
+	}
+	m, ok, err := c.cfg.Accounts.authenticate(r.Context(), name, password)
+	if err != nil {
+		c.failed(w, r, err)
+		return
+	}
+	if !ok {
+		c.logins.failed(name, addr, now())
+		c.cfg.Log.Warn("console login failed", "name", name, "from", addr)
+		c.render(w, r, http.StatusUnauthorized, "login", nil, page{Message: msg("bad_login")})
+		return
+	}
+	c.logins.succeeded(name)
+	if err := c.startSession(w, r, m); err != nil {
+		c.failed(w, r, err)
+		return
+	}
+	c.cfg.Log.Info("moderator signed in to the console", "name", m.Name, "from", addr)
+	http.Redirect(w, r, "/admin/", http.StatusSeeOther)
+}
+
+func (c *Console) logout(w http.ResponseWriter, r *http.Request) {
+	if err := c.cfg.Sessions.DeleteSession(r.Context(), current(r).IDHash); err != nil {
+		c.failed(w, r, err)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/admin/", HttpOnly: true, Secure: c.secure,
+		SameSite: http.SameSiteStrictMode, MaxAge: -1})
+	http.Redirect(w, r, "/admin/login", http.StatusSeeOther)
+}
+
+func (c *Console) setupPage(w http.ResponseWriter, r *http.Request) {
+	c.render(w, r, http.StatusOK, "setup", nil, page{Data: r.PathValue("token")})
+}
+
+// setup spends a setup link: the moderator chooses a password and is
+// signed in.
+func (c *Console) setup(w http.ResponseWriter, r *http.Request) {
+	token := r.PathValue("token")
+	pw := r.PostFormValue("password")
+	if pw != r.PostFormValue("confirm") {
+		c.render(w, r, http.StatusBadRequest, "setup", nil, page{Data: token, Message: msg("password_mismatch")})
+		return
+	}
+	name, err := c.cfg.Accounts.completeSetup(r.Context(), token, pw)
+	switch {
+	case errors.Is(err, errPasswordLength):
+		c.render(w, r, http.StatusBadRequest, "setup", nil, page{Data: token, Message: msg("password_length")})
+		return
+	case errors.Is(err, store.ErrNotFound):
+		c.refuse(w, r, http.StatusNotFound, "setup_spent")
+		return
+	case err != nil:
+		c.failed(w, r, err)
+		return
+	}
+	m, err := c.cfg.Sessions.Moderator(r.Context(), name)
+	if err == nil {
+		err = c.startSession(w, r, m)
+	}
+	if err != nil {
+		c.failed(w, r, err)
+		return
+	}
+	c.cfg.Log.Info("moderator chose a console password", "name", name)
+	http.Redirect(w, r, "/admin/", http.StatusSeeOther)
+}
+
+// failed answers a failure of the relay (not of the request) with 500.
+func (c *Console) failed(w http.ResponseWriter, r *http.Request, err error) {
+	c.cfg.Log.Error("console", "path", r.URL.Path, "err", err)
+	c.render(w, r, http.StatusInternalServerError, "error", nil, page{Message: msg("internal")})
+}

@@ -1,0 +1,169 @@
+package relay_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/runrig/runrig/relay"
+	"github.com/runrig/runrig/relay/relaytest"
+)
+
+// browser is a moderator's browser: a cookie jar, and the CSRF token of
+// the last page it read.
+type browser struct {
+	t    *testing.T
+	base string
+	hc   *http.Client
+	csrf string
+}
+
+var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+func newBrowser(t *testing.T, base string) *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{t: t, base: base, hc: &http.Client{Jar: jar}}
+}
+
+// do sends a request and returns the status and body of the final answer
+// (redirects followed), remembering the page's CSRF token.
+func (b *browser) do(req *http.Request) (int, string, http.Header) {
+	b.t.Helper()
+	resp, err := b.hc.Do(req)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if m := csrfField.FindSubmatch(body); m != nil {
+		b.csrf = string(m[1])
+	}
+	return resp.StatusCode, string(body), resp.Header
+}
+
+func (b *browser) get(path string) (int, string) {
+	b.t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, b.base+path, nil)
+	status, body, _ := b.do(req)
+	return status, body
+}
+
+// post submits a form with the page's CSRF token (unless form sets one).
+func (b *browser) post(path string, form url.Values) (int, string) {
+	b.t.Helper()
+	f := url.Values{}
+	for k, v := range form {
+		f[k] = v
+	}
+	if _, ok := f["csrf"]; !ok {
+		f.Set("csrf", b.csrf)
+	}
+	form = f
+	req, _ := http.NewRequest(http.MethodPost, b.base+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", b.base)
+	status, body, _ := b.do(req)
+	return status, body
+}
+
+// addModerator creates an account with the admin API, as the CLI does,
+// and has a browser follow the setup link and choose a password.
+func addModerator(t *testing.T, r *testRelay, name, role, password string) *browser {
+	t.Helper()
+	link, err := r.Admin.Moderators().Add(context.Background(), name, role)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(link.Link, r.URL+"/admin/setup/") {
+		t.Fatalf("setup link %q is not under the public URL", link.Link)
+	}
+	b := newBrowser(t, r.URL)
+	path := strings.TrimPrefix(link.Link, r.URL)
+	if status, _ := b.get(path); status != http.StatusOK {
+		t.Fatalf("setup page: %d", status)
+	}
+	status, body := b.post(path, url.Values{"password": {password}, "confirm": {password}})
+	if status != http.StatusOK || !strings.Contains(body, "Signed in as "+name) {
+		t.Fatalf("setup: %d %s", status, body)
+	}
+	return b
+}
+
+// A moderator created with the CLI follows the setup link, approves a
+// pending subscriber, blocks another after a preview, and finds both acts,
+// under their name, in the audit log the CLI reads.
+func TestConsoleModeration(t *testing.T) {
+	ctx := context.Background()
+	r := startRelay(t, func(c *relay.Config) { c.Approval = relay.ApproveManual })
+	a, b := newInstance(t, relaytest.Mastodon), newInstance(t, relaytest.Mastodon)
+	for _, in := range []*relaytest.Instance{a, b} {
+		if _, status, err := in.Follow(ctx, r.Actor(), r.Inbox()); err != nil || status != http.StatusAccepted {
+			t.Fatalf("Follow: %d %v", status, err)
+		}
+	}
+	ana := addModerator(t, r, "ana", "moderator", "a long phrase of words")
+
+	_, body := ana.get("/admin/")
+	if !strings.Contains(body, a.Host()) || !strings.Contains(body, b.Host()) {
+		t.Fatalf("overview does not list the pending subscribers:\n%s", body)
+	}
+	ana.get("/admin/subscribers")
+	status, body := ana.post("/admin/subscribers", url.Values{"action": {"approve"}, "sub": {"|" + a.Host(), "|" + b.Host()}})
+	if status != http.StatusOK || !strings.Contains(body, "2 subscription(s) approve") {
+		t.Fatalf("approve: %d %s", status, body)
+	}
+	for _, in := range []*relaytest.Instance{a, b} {
+		waitFor(t, "Accept after approval in the console", func() bool { return len(in.ReceivedOf("Accept")) == 1 })
+	}
+	publish(t, r, a, a.Note("", "before the block", nil), http.StatusAccepted)
+	waitFor(t, "delivery before the block", func() bool { return len(b.ReceivedOf("Announce")) == 1 })
+
+	ana.get("/admin/rules")
+	form := url.Values{"domain": {b.Host()}, "action": {"suspend"}, "reason": {"spam waves"}}
+	status, body = ana.post("/admin/rules", form)
+	if status != http.StatusOK || !strings.Contains(body, "What this rule would do") || !strings.Contains(body, b.Host()) {
+		t.Fatalf("preview does not name the affected subscriber: %d %s", status, body)
+	}
+	if rules, _ := r.Admin.Rules(ctx); len(rules) != 0 {
+		t.Fatalf("a preview saved a rule: %+v", rules)
+	}
+	form.Set("confirm", "yes")
+	if status, body = ana.post("/admin/rules", form); status != http.StatusOK || !strings.Contains(body, "added") {
+		t.Fatalf("add rule: %d %s", status, body)
+	}
+	publish(t, r, a, a.Note("", "after the block", nil), http.StatusAccepted)
+	waitFor(t, "the relay to settle", func() bool { return relayIdle(ctx, r) })
+	if n := len(b.ReceivedOf("Announce")); n != 1 {
+		t.Errorf("the blocked subscriber received %d announces, want 1 (from before the block)", n)
+	}
+
+	entries, err := r.Admin.Audit(ctx, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	acts := map[string]bool{}
+	for _, e := range entries {
+		if e.Who == "ana" {
+			acts[e.What+" "+e.Subject] = true
+		}
+	}
+	for _, want := range []string{"subscriber.approve " + a.Host(), "subscriber.approve " + b.Host(), "rule.add domain " + b.Host()} {
+		if !acts[want] {
+			t.Errorf("audit log lacks %q by ana: %v", want, acts)
+		}
+	}
+	if _, body = ana.get("/admin/audit?who=ana&what=rule"); !strings.Contains(body, "spam waves") {
+		t.Errorf("the audit page does not show ana's rule with its reason:\n%s", body)
+	}
+}
+
+// relayIdle reports whether nothing is waiting for delivery.
+func relayIdle(ctx context.Context, r *testRelay) bool {
+	ds, err := r.Admin.Deliveries(ctx, "", "", 0)
+	return err == nil && len(ds.Deliveries) == 0
+}

@@ -3,7 +3,7 @@
 # discovery.
 GO ?= go
 
-.PHONY: run build test interop interop-note fuzz vet fmt-check bench clean
+.PHONY: run build test interop interop-note browser-note fuzz vet fmt-check bench clean
 
 run:
 	$(GO) run ./cmd/runrig serve
@@ -14,7 +14,7 @@ build:
 # Packages run one at a time (-p 1): the end-to-end and gossip tests each
 # load both cores under the race detector, and running them side by side
 # only makes their waits race the clock.
-test: fmt-check vet interop-note
+test: fmt-check vet interop-note browser-note
 	$(GO) test -race -count=1 -p 1 -timeout 30m ./...
 
 # One line when the interop tests will skip (go test shows skips only with -v).
@@ -23,6 +23,14 @@ interop-note:
 		echo "interop tests skip: RUNRIG_INTEROP=off"; \
 	elif [ -z "$$RUNRIG_INTEROP" ] && [ ! -e ../shared/interop/gotosocial/gts ]; then \
 		echo "interop tests skip: no real GoToSocial in ../shared/interop (or RUNRIG_INTEROP=DIR); see docs/interop.md, then make interop"; \
+	fi
+
+# One line when the moderator console's browser tests will skip.
+browser-note:
+	@if [ "$$RUNRIG_BROWSER" = off ]; then \
+		echo "browser tests skip: RUNRIG_BROWSER=off"; \
+	elif [ -z "$$RUNRIG_CHROMIUM" ] && ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null; then \
+		echo "browser tests skip: no Chromium (apt-get install chromium, or RUNRIG_CHROMIUM=PATH)"; \
 	fi
 
 # Only the interop tests: two real GoToSocial instances (from

@@ -44,6 +44,7 @@ var messages = map[string]string{
 	"failing":              "Failing subscribers",
 	"queue":                "Delivery queue",
 	"queued":               "queued",
+	"queued_col":           "Queued",
 	"retrying":             "retrying",
 	"dead":                 "dead",
 	"none":                 "None.",

@@ -1,12 +1,16 @@
 package relay_test
 
 import (
+	"bytes"
 	"context"
+	"html"
 	"io"
+	"mime/multipart"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -166,4 +170,80 @@ func TestConsoleModeration(t *testing.T) {
 func relayIdle(ctx context.Context, r *testRelay) bool {
 	ds, err := r.Admin.Deliveries(ctx, "", "", 0)
 	return err == nil && len(ds.Deliveries) == 0
+}
+
+// postFile submits a multipart form with one file, with the page's CSRF
+// token.
+func (b *browser) postFile(path string, fields url.Values, file string) (int, string) {
+	b.t.Helper()
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	mw.WriteField("csrf", b.csrf)
+	for k, vs := range fields {
+		for _, v := range vs {
+			mw.WriteField(k, v)
+		}
+	}
+	fw, _ := mw.CreateFormFile("file", "list.csv")
+	io.WriteString(fw, file)
+	mw.Close()
+	req, _ := http.NewRequest(http.MethodPost, b.base+path, &buf)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Origin", b.base)
+	status, body, _ := b.do(req)
+	return status, body
+}
+
+// A moderator imports a Mastodon CSV as drafts after a preview, approves
+// one draft and discards the other; nothing applies before approval.
+func TestConsoleListImportAndDrafts(t *testing.T) {
+	ctx := context.Background()
+	r := startRelay(t, nil)
+	ana := addModerator(t, r, "ana", "moderator", "a long phrase of words")
+	ana.get("/admin/lists")
+	csv := "#domain,#severity,#reject_media,#reject_reports,#public_comment,#obfuscate\nspam.example,suspend,false,false,spam,false\nads.example,silence,false,false,ads,false\n"
+	status, body := ana.postFile("/admin/lists/import", url.Values{"name": {"coop"}, "action": {"suspend"}, "draft": {"yes"}}, csv)
+	if status != http.StatusOK || !strings.Contains(body, "It would add 2 rule(s)") {
+		t.Fatalf("import preview: %d %s", status, body)
+	}
+	if rules, _ := r.Admin.Rules(ctx); len(rules) != 0 {
+		t.Fatalf("a preview imported: %+v", rules)
+	}
+	// Confirm with the list the preview carried (a multipart form again).
+	list := regexp.MustCompile(`(?s)<textarea name="list"[^>]*>(.*?)</textarea>`).FindStringSubmatch(body)
+	if list == nil {
+		t.Fatalf("the preview does not carry the list:\n%s", body)
+	}
+	fields := url.Values{"name": {"coop"}, "action": {"suspend"}, "draft": {"yes"}, "confirm": {"yes"}, "list": {html.UnescapeString(list[1])}}
+	if status, body = ana.postFile("/admin/lists/import", fields, ""); status != http.StatusOK || !strings.Contains(body, "2 rule(s) added") {
+		t.Fatalf("import: %d %s", status, body)
+	}
+	rules, _ := r.Admin.Rules(ctx)
+	ids := map[string]string{}
+	for _, rl := range rules {
+		if !rl.Draft {
+			t.Errorf("rule %s is live before approval", rl.Subject)
+		}
+		ids[rl.Subject] = strconv.FormatInt(rl.ID, 10)
+	}
+	if status, body = ana.post("/admin/lists/drafts", url.Values{"action": {"approve"}, "id": {ids["spam.example"]}}); status != http.StatusOK || !strings.Contains(body, "1 draft(s) approved") {
+		t.Fatalf("approve: %d %s", status, body)
+	}
+	if status, body = ana.post("/admin/lists/drafts", url.Values{"action": {"discard"}, "id": {ids["ads.example"]}}); status != http.StatusOK || !strings.Contains(body, "1 draft(s) discarded") {
+		t.Fatalf("discard: %d %s", status, body)
+	}
+	rules, _ = r.Admin.Rules(ctx)
+	if len(rules) != 1 || rules[0].Subject != "spam.example" || rules[0].Draft {
+		t.Errorf("rules after review = %+v, want spam.example live", rules)
+	}
+	entries, _ := r.Admin.Audit(ctx, 0, 100)
+	var whats []string
+	for _, e := range entries {
+		if e.Who == "ana" {
+			whats = append(whats, e.What)
+		}
+	}
+	if got := strings.Join(whats, " "); !strings.Contains(got, "list.import") || !strings.Contains(got, "rule.remove") {
+		t.Errorf("ana's audit entries: %s", got)
+	}
 }

@@ -178,7 +178,7 @@ func New(ctx context.Context, cfg Config, st store.Store, log *slog.Logger) (*Se
 	s.inbox = s.newInbox()
 	s.accounts = console.NewAccounts(st.Accounts(), cfg.PublicURL)
 	s.console = console.New(console.Config{PublicURL: cfg.PublicURL, Name: cfg.Name, Accounts: s.accounts,
-		Sessions: st.Accounts(), Subscriptions: operatorActions{s.svc.subs, s}, Moderation: s.mod, Reads: st,
+		Sessions: st.Accounts(), Subscriptions: operatorActions{s.svc.subs, s}, Moderation: s.mod, Lists: s.mod, Reads: st,
 		Log: log.With("component", "console")})
 	s.dispatcher.OnResult = s.onDeliveryResult
 	s.dispatcher.Permit = s.permitPeer

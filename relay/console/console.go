@@ -60,6 +60,7 @@ type Reads interface {
 	QueueDepth(ctx context.Context) (map[store.DeliveryState]int, error)
 	Deliveries(ctx context.Context, f store.DeliveryFilter) ([]store.Delivery, error)
 	Audit(ctx context.Context, afterID int64, limit int) ([]store.AuditEntry, error)
+	ListSubscriptions(ctx context.Context) ([]store.ListSubscription, error)
 }
 
 // Config is what the console works with; the relay fills it.
@@ -73,6 +74,7 @@ type Config struct {
 	Sessions      store.Accounts
 	Subscriptions Subscriptions
 	Moderation    Moderation
+	Lists         Lists
 	Reads         Reads
 	Log           *slog.Logger
 }
@@ -96,7 +98,7 @@ func New(cfg Config) *Console {
 
 // Register adds the console's routes under /admin/ to mux.
 func (c *Console) Register(mux *http.ServeMux) {
-	h := func(pattern string, f http.HandlerFunc) { mux.Handle(pattern, c.headers(f)) }
+	h := func(pattern string, f http.HandlerFunc) { mux.Handle(pattern, c.headers(maxForm, f)) }
 	mod, adm := store.RoleModerator, store.RoleAdmin
 	h("GET /admin", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/admin/", http.StatusMovedPermanently)
@@ -115,14 +117,20 @@ func (c *Console) Register(mux *http.ServeMux) {
 	h("POST /admin/rules/{id}/remove", c.signedIn(mod, c.removeRule))
 	h("GET /admin/deliveries", c.signedIn(mod, c.deliveries))
 	h("POST /admin/deliveries/retry", c.signedIn(mod, c.retryDeliveries))
+	h("GET /admin/lists", c.signedIn(mod, c.lists))
+	mux.Handle("POST /admin/lists/import", c.headers(maxListForm, c.signedIn(mod, c.importList)))
+	h("POST /admin/lists/drafts", c.signedIn(mod, c.decideDrafts))
+	h("POST /admin/lists/subscriptions", c.signedIn(mod, c.subscribeList))
+	h("POST /admin/lists/subscriptions/{name}", c.signedIn(mod, c.listAction))
 	h("GET /admin/audit", c.signedIn(mod, c.audit))
 	h("GET /admin/trust", c.signedIn(adm, c.trust))
 	h("POST /admin/trust", c.signedIn(adm, c.setTrust))
 }
 
 // headers sets what every console response carries: a strict CSP, no
-// caching, no referrer, no sniffing, no framing.
-func (c *Console) headers(next http.Handler) http.Handler {
+// caching, no referrer, no sniffing, no framing; a POST's body is bounded
+// by limit.
+func (c *Console) headers(limit int64, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hd := w.Header()
 		hd.Set("Content-Security-Policy", csp)
@@ -131,7 +139,7 @@ func (c *Console) headers(next http.Handler) http.Handler {
 		hd.Set("X-Content-Type-Options", "nosniff")
 		hd.Set("X-Frame-Options", "DENY")
 		if r.Method == http.MethodPost {
-			r.Body = http.MaxBytesReader(w, r.Body, maxForm)
+			r.Body = http.MaxBytesReader(w, r.Body, limit)
 		}
 		next.ServeHTTP(w, r)
 	})

@@ -2,10 +2,17 @@ package relay_test
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha1"
+	"encoding/base32"
+	"encoding/binary"
+	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // consoleWrites are the console's state-changing routes, each with a form
@@ -168,5 +175,83 @@ func TestConsoleLoginLockoutAndRevocation(t *testing.T) {
 	}
 	if ms, _ := r.Admin.Moderators().List(ctx); len(ms) != 0 {
 		t.Errorf("moderators after remove: %+v", ms)
+	}
+}
+
+// A link cannot make the console say what its sender wants, and the trust
+// form takes only the relay's trust levels.
+func TestConsoleNoticesAndTrustLevels(t *testing.T) {
+	r := startRelay(t, nil)
+	adm := addModerator(t, r, "root", "admin", "correct horse battery staple")
+	for _, q := range []string{"?m=re-enter+your+password+at+https://evil.example", "?done=re-enter+your+password+at+https://evil.example",
+		"?done=trust_set&a=evil.example&a=re-enter+your+password"} {
+		if _, body := adm.get("/admin/" + q); strings.Contains(body, "evil.example") || strings.Contains(body, "re-enter") {
+			t.Errorf("the overview shows text from its link %s", q)
+		}
+	}
+	adm.get("/admin/trust")
+	for _, level := range []string{"Untrusted", "untrusted ", "root"} {
+		if status, _ := adm.post("/admin/trust", url.Values{"peer": {"p.example"}, "level": {level}}); status != http.StatusBadRequest {
+			t.Errorf("trust level %q: %d, want 400", level, status)
+		}
+	}
+}
+
+// totpCode computes the current code of a base32 secret as an
+// authenticator app does (RFC 6238, SHA-1, 6 digits, 30 s), at an offset
+// in steps.
+func totpCode(t *testing.T, secret string, offset int64) string {
+	t.Helper()
+	key, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var msg [8]byte
+	binary.BigEndian.PutUint64(msg[:], uint64(time.Now().Unix()/30+offset))
+	m := hmac.New(sha1.New, key)
+	m.Write(msg[:])
+	sum := m.Sum(nil)
+	off := sum[len(sum)-1] & 0x0f
+	return fmt.Sprintf("%06d", (binary.BigEndian.Uint32(sum[off:off+4])&0x7fffffff)%1_000_000)
+}
+
+// With the second factor on, a password alone does not sign in, a wrong
+// or replayed code counts as a failure, and turning it on or off is
+// audited.
+func TestConsoleSecondFactor(t *testing.T) {
+	ctx := context.Background()
+	r := startRelay(t, nil)
+	const pw = "correct horse battery staple"
+	ana := addModerator(t, r, "ana", "moderator", pw)
+	_, body := ana.get("/admin/account")
+	m := regexp.MustCompile(`name="secret" value="([A-Z2-7]{32})"`).FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("no second-factor key offered:\n%s", body)
+	}
+	secret := m[1]
+	if status, _ := ana.post("/admin/account/2fa", url.Values{"action": {"enable"}, "secret": {secret}, "code": {"000000"}}); status != http.StatusBadRequest {
+		t.Errorf("enabling with a wrong code: %d, want 400", status)
+	}
+	if status, body := ana.post("/admin/account/2fa", url.Values{"action": {"enable"}, "secret": {secret}, "code": {totpCode(t, secret, 0)}}); status != http.StatusOK || !strings.Contains(body, "second factor is on") {
+		t.Fatalf("enabling: %d %s", status, body)
+	}
+	b := newBrowser(t, r.URL)
+	if status, _ := b.post("/admin/login", url.Values{"name": {"ana"}, "password": {pw}}); status != http.StatusUnauthorized {
+		t.Errorf("password without a code: %d, want 401", status)
+	}
+	code := totpCode(t, secret, 1) // the next step: not used yet
+	if status, body := b.post("/admin/login", url.Values{"name": {"ana"}, "password": {pw}, "code": {code}}); status != http.StatusOK || !strings.Contains(body, "Signed in as ana") {
+		t.Fatalf("password and code: %d", status)
+	}
+	if status, _ := newBrowser(t, r.URL).post("/admin/login", url.Values{"name": {"ana"}, "password": {pw}, "code": {code}}); status != http.StatusUnauthorized {
+		t.Errorf("a replayed code: %d, want 401", status)
+	}
+	entries, _ := r.Admin.Audit(ctx, 0, 100)
+	found := false
+	for _, e := range entries {
+		found = found || (e.What == "moderator.2fa_on" && e.Who == "console:ana")
+	}
+	if !found {
+		t.Error("turning the second factor on is not in the audit log")
 	}
 }

@@ -152,7 +152,7 @@ func TestConsoleModeration(t *testing.T) {
 	}
 	acts := map[string]bool{}
 	for _, e := range entries {
-		if e.Who == "ana" {
+		if e.Who == "console:ana" {
 			acts[e.What+" "+e.Subject] = true
 		}
 	}
@@ -239,7 +239,7 @@ func TestConsoleListImportAndDrafts(t *testing.T) {
 	entries, _ := r.Admin.Audit(ctx, 0, 100)
 	var whats []string
 	for _, e := range entries {
-		if e.Who == "ana" {
+		if e.Who == "console:ana" {
 			whats = append(whats, e.What)
 		}
 	}

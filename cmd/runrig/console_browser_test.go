@@ -49,11 +49,28 @@ type tab struct {
 func newTab(t *testing.T) *tab {
 	t.Helper()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium(t)), chromedp.NoSandbox,
-		chromedp.Flag("disable-dev-shm-usage", true), chromedp.WindowSize(1280, 900))
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(actx)
-	ctx, cancelTimeout := context.WithTimeout(ctx, browserTimeout)
-	t.Cleanup(func() { cancelTimeout(); cancel(); cancelAlloc() })
+		chromedp.Flag("disable-dev-shm-usage", true), chromedp.Flag("disable-crash-reporter", true),
+		chromedp.Flag("disable-breakpad", true), chromedp.WindowSize(1280, 900))
+	// The browser is another program starting on a loaded machine: a
+	// start that fails is tried again, twice at most.
+	var ctx context.Context
+	for attempt := 1; ; attempt++ {
+		actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+		c, cancel := chromedp.NewContext(actx)
+		c, cancelTimeout := context.WithTimeout(c, browserTimeout)
+		stop := func() { cancelTimeout(); cancel(); cancelAlloc() }
+		err := chromedp.Do(c, chromedp.Navigate("about:blank"))
+		if err == nil {
+			t.Cleanup(stop)
+			ctx = c
+			break
+		}
+		stop()
+		if attempt == 3 {
+			t.Fatalf("starting Chromium: %v", err)
+		}
+		t.Logf("starting Chromium (attempt %d): %v", attempt, err)
+	}
 	shots := os.Getenv("RUNRIG_SCREENSHOTS") // docs/console when refreshing the docs' pictures
 	if shots == "" {
 		shots = filepath.Join(t.TempDir(), "screenshots")
@@ -88,10 +105,17 @@ func (b *tab) text() string {
 func (b *tab) submit(button, want string) {
 	b.t.Helper()
 	b.do("clicking "+button, chromedp.Click(chromedp.CSS(button)))
-	waitFor(b.t, "a page with "+want, 30*time.Second, func() bool {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
 		s, err := chromedp.Run(b.ctx, chromedp.Text(chromedp.CSS("main")))
-		return err == nil && strings.Contains(s, want)
-	})
+		if err == nil && strings.Contains(s, want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.t.Fatalf("after clicking %s, no page with %q; the page says:\n%s", button, want, s)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // shoot saves the page at desktop and phone widths as NAME-desktop.png and

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"sync/atomic"
 	"time"
 
 	"github.com/runrig/runrig/policy"
@@ -23,7 +24,21 @@ const (
 	setupPath = "/admin/setup/"
 )
 
-var moderatorName = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,31}$`)
+// Password hashing is the console's costliest work: at most maxHashing
+// run at once, and one waits at most hashWait for its turn.
+const (
+	maxHashing = 2
+	hashWait   = 5 * time.Second
+)
+
+var (
+	moderatorName = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,31}$`)
+	// setupToken is the form of a setup token: 32 random bytes, base64url.
+	setupToken = regexp.MustCompile(`^[A-Za-z0-9_-]{43}$`)
+)
+
+// errBusy: too many passwords are being hashed; try again shortly.
+var errBusy = errors.New("busy hashing passwords")
 
 // ErrBadName: a moderator name that is not lower-case letters, digits,
 // dots, dashes and underscores (at most 32).
@@ -40,13 +55,17 @@ type Accounts struct {
 	// dummy is a hash verified against when there is no account, to
 	// spend the same time as a wrong password.
 	dummy string
+	// hashing holds a place per password being hashed; hashes counts
+	// them (for tests and metrics).
+	hashing chan struct{}
+	hashes  atomic.Int64
 }
 
 // NewAccounts returns the account service over st, for a relay at
 // publicURL.
 func NewAccounts(st store.Accounts, publicURL string) *Accounts {
 	dummy, _ := hashPassword("runrig: no such account")
-	return &Accounts{st: st, publicURL: publicURL, dummy: dummy}
+	return &Accounts{st: st, publicURL: publicURL, dummy: dummy, hashing: make(chan struct{}, maxHashing)}
 }
 
 // newToken returns a random token and the hash the store keeps of it.
@@ -109,29 +128,71 @@ func (a *Accounts) Remove(ctx context.Context, op policy.Operator, name string) 
 // List returns every moderator.
 func (a *Accounts) List(ctx context.Context) ([]store.Moderator, error) { return a.st.Moderators(ctx) }
 
-// completeSetup sets the password of the setup link's moderator.
-func (a *Accounts) completeSetup(ctx context.Context, token, password string) (string, error) {
+// withHashSlot runs f, which hashes a password, when a place is free;
+// errBusy when none frees within hashWait.
+func (a *Accounts) withHashSlot(ctx context.Context, f func()) error {
+	t := time.NewTimer(hashWait)
+	defer t.Stop()
+	select {
+	case a.hashing <- struct{}{}:
+	case <-t.C:
+		return errBusy
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-a.hashing }()
+	a.hashes.Add(1)
+	f()
+	return nil
+}
+
+// pendingSetup returns the moderator of an unexpired setup token;
+// store.ErrNotFound for a malformed, unknown, spent or expired one.
+func (a *Accounts) pendingSetup(ctx context.Context, token string) (string, error) {
+	if !setupToken.MatchString(token) {
+		return "", store.ErrNotFound
+	}
+	return a.st.SetupPending(ctx, tokenHash(token), time.Now())
+}
+
+// completeSetup sets the password of the setup link's moderator and
+// returns the moderator with the new hash. The token is checked before
+// any hashing.
+func (a *Accounts) completeSetup(ctx context.Context, token, password string) (store.Moderator, error) {
+	if _, err := a.pendingSetup(ctx, token); err != nil {
+		return store.Moderator{}, err
+	}
 	if err := checkPassword(password); err != nil {
-		return "", err
+		return store.Moderator{}, err
 	}
-	h, err := hashPassword(password)
+	var h string
+	var herr error
+	if err := a.withHashSlot(ctx, func() { h, herr = hashPassword(password) }); err != nil {
+		return store.Moderator{}, err
+	}
+	if herr != nil {
+		return store.Moderator{}, herr
+	}
+	name, err := a.st.CompleteSetup(ctx, tokenHash(token), h, time.Now(),
+		store.AuditEntry{At: time.Now(), What: "moderator.setup", Why: "chose a password with a setup link", Source: "manual"})
 	if err != nil {
-		return "", err
+		return store.Moderator{}, err
 	}
-	return a.st.CompleteSetup(ctx, tokenHash(token), h, time.Now())
+	return a.st.Moderator(ctx, name)
 }
 
 // authenticate checks a moderator's password; a missing account costs the
 // same hashing as a wrong password, so that timing does not tell names.
-func (a *Accounts) authenticate(ctx context.Context, name, password string) (store.Moderator, bool, error) {
-	m, err := a.st.Moderator(ctx, name)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && m.PasswordHash == "") {
-		verifyPassword(a.dummy, password)
-		return m, false, nil
+// errBusy when no hashing place frees in time.
+func (a *Accounts) authenticate(ctx context.Context, m store.Moderator, exists bool, password string) (bool, error) {
+	hash := m.PasswordHash
+	if !exists || hash == "" {
+		hash = a.dummy
 	}
-	if err != nil {
-		return m, false, err
+	var ok bool
+	var verr error
+	if err := a.withHashSlot(ctx, func() { ok, verr = verifyPassword(hash, password) }); err != nil {
+		return false, err
 	}
-	ok, err := verifyPassword(m.PasswordHash, password)
-	return m, ok && err == nil, nil
+	return ok && verr == nil && exists && m.PasswordHash != "", nil
 }

@@ -20,6 +20,7 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -59,7 +60,7 @@ type Reads interface {
 	SubscriberStatuses(ctx context.Context) ([]store.SubscriberStatus, error)
 	QueueDepth(ctx context.Context) (map[store.DeliveryState]int, error)
 	Deliveries(ctx context.Context, f store.DeliveryFilter) ([]store.Delivery, error)
-	Audit(ctx context.Context, afterID int64, limit int) ([]store.AuditEntry, error)
+	SearchAudit(ctx context.Context, f store.AuditFilter) ([]store.AuditEntry, error)
 	ListSubscriptions(ctx context.Context) ([]store.ListSubscription, error)
 }
 
@@ -92,8 +93,11 @@ var assets embed.FS
 
 // New returns the console.
 func New(cfg Config) *Console {
-	return &Console{cfg: cfg, secure: strings.HasPrefix(cfg.PublicURL, "https://"), pages: parsePages(),
-		logins: newLoginLimiter()}
+	secure := false
+	if u, err := url.Parse(cfg.PublicURL); err == nil {
+		secure = strings.EqualFold(u.Scheme, "https")
+	}
+	return &Console{cfg: cfg, secure: secure, pages: parsePages(), logins: newLoginLimiter()}
 }
 
 // Register adds the console's routes under /admin/ to mux.
@@ -123,19 +127,21 @@ func (c *Console) Register(mux *http.ServeMux) {
 	h("POST /admin/lists/subscriptions", c.signedIn(mod, c.subscribeList))
 	h("POST /admin/lists/subscriptions/{name}", c.signedIn(mod, c.listAction))
 	h("GET /admin/audit", c.signedIn(mod, c.audit))
+	h("GET /admin/account", c.signedIn(mod, c.account))
+	h("POST /admin/account/2fa", c.signedIn(mod, c.setSecondFactor))
 	h("GET /admin/trust", c.signedIn(adm, c.trust))
 	h("POST /admin/trust", c.signedIn(adm, c.setTrust))
 }
 
 // headers sets what every console response carries: a strict CSP, no
-// caching, no referrer, no sniffing, no framing; a POST's body is bounded
+// caching, no referrer to other sites, no sniffing, no framing; a POST's body is bounded
 // by limit.
 func (c *Console) headers(limit int64, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hd := w.Header()
 		hd.Set("Content-Security-Policy", csp)
 		hd.Set("Cache-Control", "no-store")
-		hd.Set("Referrer-Policy", "no-referrer")
+		hd.Set("Referrer-Policy", "same-origin")
 		hd.Set("X-Content-Type-Options", "nosniff")
 		hd.Set("X-Frame-Options", "DENY")
 		if r.Method == http.MethodPost {
@@ -157,14 +163,25 @@ func (c *Console) sameOrigin(next http.HandlerFunc) http.HandlerFunc {
 }
 
 // crossSite reports whether a browser says the request came from another
-// site's page, in Sec-Fetch-Site or Origin.
+// site's page, in Sec-Fetch-Site or Origin. An opaque origin ("null": a
+// sandboxed frame, a redirect across sites) is another site; a request
+// with neither header is no browser's.
 func (c *Console) crossSite(r *http.Request) bool {
-	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" && site != "none" {
-		return true
+	if site := r.Header.Get("Sec-Fetch-Site"); site != "" {
+		// The browser's own word, which pages cannot forge.
+		return site != "same-origin" && site != "none"
 	}
 	o := r.Header.Get("Origin")
-	return o != "" && o != "null" && !strings.EqualFold(o, originOf(c.cfg.PublicURL)) &&
-		!strings.EqualFold(o, "http://"+r.Host) && !strings.EqualFold(o, "https://"+r.Host)
+	return o != "" && !strings.EqualFold(o, originOf(c.cfg.PublicURL))
+}
+
+// route names a request's route for logs: its pattern, so that a setup
+// token in the path is never written down.
+func route(r *http.Request) string {
+	if r.Pattern != "" {
+		return r.Pattern
+	}
+	return r.Method + " " + r.URL.Path
 }
 
 // originOf is the scheme and authority of a URL.
@@ -179,7 +196,7 @@ func originOf(u string) string {
 
 // refuse answers a refused request with a short page and logs it once.
 func (c *Console) refuse(w http.ResponseWriter, r *http.Request, status int, reason string) {
-	c.cfg.Log.Warn("console request refused", "path", r.URL.Path, "reason", reason, "from", clientAddr(r))
+	c.cfg.Log.Warn("console request refused", "route", route(r), "reason", reason, "from", clientAddr(r))
 	c.render(w, r, status, "error", nil, page{Message: msg(reason)})
 }
 

@@ -3,35 +3,42 @@ package console
 import (
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 )
 
-// Login attempts. Failures are counted per account and per client
-// address in a window; past the bound the account, or the address, is
-// locked out until the window ends. An attacker can lock an account out
-// this way, but cannot guess its password faster than the bound.
+// Sign-in attempts. An attempt is reserved before the password is hashed,
+// so that parallel guesses count too. Failures are counted per existing
+// account and per client address in a window; past the bound the account,
+// or the address, is refused until the window ends. An attacker can lock
+// an account out this way, but cannot guess its password faster than the
+// bound. Made-up names are not tracked per account (they cannot be
+// guessed into), only per address.
 const (
-	// accountFailures locks an account after that many failed logins in
-	// failureWindow.
+	// accountFailures locks an account after that many failed sign-ins
+	// in failureWindow.
 	accountFailures = 5
-	// addressFailures locks an address after that many failed logins, to
-	// any accounts, in failureWindow.
+	// addressFailures locks an address after that many failed sign-ins
+	// or setup attempts, to any accounts, in failureWindow.
 	addressFailures = 20
 	// failureWindow is how long failures are remembered and a lockout
 	// lasts.
 	failureWindow = 15 * time.Minute
-	// maxTracked bounds the accounts and addresses remembered; the oldest
-	// are forgotten first.
+	// maxTracked bounds the addresses remembered; expired ones go first,
+	// then the oldest that are not locked. Locked ones are never
+	// forgotten early: when all are, a new address is refused.
 	maxTracked = 10_000
 )
 
 type failures struct {
-	n     int
+	n     int // failures and attempts in progress
 	first time.Time
 }
 
-// loginLimiter counts failed logins.
+func (f *failures) expired(now time.Time) bool { return now.Sub(f.first) >= failureWindow }
+
+// loginLimiter counts sign-in attempts.
 type loginLimiter struct {
 	mu       sync.Mutex // guards the following
 	accounts map[string]*failures
@@ -42,71 +49,129 @@ func newLoginLimiter() *loginLimiter {
 	return &loginLimiter{accounts: map[string]*failures{}, addrs: map[string]*failures{}}
 }
 
-// locked returns how long until name or addr may try again; zero when they
-// may now.
-func (l *loginLimiter) locked(name, addr string, now time.Time) time.Duration {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	wait := func(m map[string]*failures, key string, bound int) time.Duration {
-		f := m[key]
-		if f == nil {
-			return 0
-		}
-		if now.Sub(f.first) >= failureWindow {
-			delete(m, key)
-			return 0
-		}
-		if f.n >= bound {
-			return failureWindow - now.Sub(f.first)
-		}
-		return 0
-	}
-	return max(wait(l.accounts, name, accountFailures), wait(l.addrs, addr, addressFailures))
-}
+// outcome is how a reserved attempt ended.
+type outcome int
 
-// failed records a failed login.
-func (l *loginLimiter) failed(name, addr string, now time.Time) {
+const (
+	// succeeded: the right password; the account's failures are forgotten.
+	succeeded outcome = iota
+	// failedAttempt: the count stays.
+	failedAttempt
+	// notTried: the password was never checked (the relay was busy); the
+	// attempt is given back.
+	notTried
+)
+
+// reserve counts an attempt for account ("" when the name is no account)
+// from addr ("" when the client's address is unknown) and returns how
+// long until they may try again (zero: go on) and the function that
+// records how the attempt ended.
+func (l *loginLimiter) reserve(account, addr string, now time.Time) (time.Duration, func(outcome)) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for _, e := range []struct {
-		m   map[string]*failures
-		key string
-	}{{l.accounts, name}, {l.addrs, addr}} {
-		f := e.m[e.key]
-		if f == nil || now.Sub(f.first) >= failureWindow {
-			if len(e.m) >= maxTracked {
-				forgetOldest(e.m)
+	af, wait := l.slot(l.accounts, account, accountFailures, now)
+	if wait > 0 {
+		return wait, nil
+	}
+	df, wait := l.slot(l.addrs, addr, addressFailures, now)
+	if wait > 0 {
+		return wait, nil
+	}
+	for _, f := range []*failures{af, df} {
+		if f != nil {
+			f.n++
+		}
+	}
+	return 0, func(o outcome) {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		switch o {
+		case succeeded:
+			delete(l.accounts, account)
+			if df != nil && df.n > 0 {
+				df.n--
 			}
-			f = &failures{first: now}
-			e.m[e.key] = f
+		case notTried:
+			for _, f := range []*failures{af, df} {
+				if f != nil && f.n > 0 {
+					f.n--
+				}
+			}
 		}
-		f.n++
 	}
 }
 
-// succeeded forgets an account's failures.
-func (l *loginLimiter) succeeded(name string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	delete(l.accounts, name)
+// slot returns key's entry in m, new when there was none or it expired,
+// or how long key must wait.
+func (l *loginLimiter) slot(m map[string]*failures, key string, bound int, now time.Time) (*failures, time.Duration) {
+	if key == "" {
+		return nil, 0
+	}
+	f := m[key]
+	if f != nil && f.expired(now) {
+		f = nil
+	}
+	if f != nil && f.n >= bound {
+		return nil, failureWindow - now.Sub(f.first)
+	}
+	if f == nil {
+		if len(m) >= maxTracked && !makeRoom(m, bound, now) {
+			return nil, failureWindow // every tracked address is locked
+		}
+		f = &failures{first: now}
+		m[key] = f
+	}
+	return f, 0
 }
 
-func forgetOldest(m map[string]*failures) {
+// makeRoom forgets expired entries, else the oldest unlocked one; false
+// when every entry is locked.
+func makeRoom(m map[string]*failures, bound int, now time.Time) bool {
 	var oldest string
 	var at time.Time
+	freed := false
 	for k, f := range m {
-		if oldest == "" || f.first.Before(at) {
+		switch {
+		case f.expired(now):
+			delete(m, k)
+			freed = true
+		case f.n < bound && (oldest == "" || f.first.Before(at)):
 			oldest, at = k, f.first
 		}
 	}
-	delete(m, oldest)
+	if !freed && oldest != "" {
+		delete(m, oldest)
+		freed = true
+	}
+	return freed
 }
 
-// clientAddr is the address a request came from, without its port.
+// clientAddr is the address a sign-in is counted against: the peer's, or,
+// when the peer is a proxy on this machine (the documented deployment),
+// the client the proxy names last in X-Forwarded-For; "" when a local
+// proxy names nobody. IPv6 addresses count by their /64.
 func clientAddr(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		return r.RemoteAddr
+		host = r.RemoteAddr
 	}
-	return host
+	ip := net.ParseIP(host)
+	if ip != nil && ip.IsLoopback() {
+		xff := r.Header.Values("X-Forwarded-For")
+		if len(xff) == 0 {
+			return ""
+		}
+		parts := strings.Split(xff[len(xff)-1], ",")
+		ip = net.ParseIP(strings.TrimSpace(parts[len(parts)-1]))
+		if ip == nil {
+			return ""
+		}
+	}
+	if ip == nil {
+		return host
+	}
+	if ip.To4() == nil {
+		return ip.Mask(net.CIDRMask(64, 128)).String() + "/64"
+	}
+	return ip.String()
 }

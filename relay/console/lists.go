@@ -100,7 +100,7 @@ func (c *Console) importList(w http.ResponseWriter, r *http.Request) {
 		c.render(w, r, http.StatusOK, "import", nil, page{Data: d})
 		return
 	}
-	redirect(w, r, "/admin/lists", fmt.Sprintf(msg("imported"), len(res.Added), len(res.Skipped)))
+	redirect(w, r, "/admin/lists", "imported", len(res.Added), len(res.Skipped))
 }
 
 // decideDrafts approves or discards the selected draft rules.
@@ -126,7 +126,7 @@ func (c *Console) decideDrafts(w http.ResponseWriter, r *http.Request) {
 			c.failed(w, r, err)
 			return
 		}
-		redirect(w, r, "/admin/lists", fmt.Sprintf(msg("drafts_approved"), len(done)))
+		redirect(w, r, "/admin/lists", "drafts_approved", len(done))
 	case "discard":
 		n := 0
 		for _, id := range ids {
@@ -139,7 +139,7 @@ func (c *Console) decideDrafts(w http.ResponseWriter, r *http.Request) {
 				n++
 			}
 		}
-		redirect(w, r, "/admin/lists", fmt.Sprintf(msg("drafts_discarded"), n))
+		redirect(w, r, "/admin/lists", "drafts_discarded", n)
 	default:
 		c.refuse(w, r, http.StatusBadRequest, "bad_form")
 	}
@@ -164,7 +164,7 @@ func (c *Console) subscribeList(w http.ResponseWriter, r *http.Request) {
 		c.failed(w, r, err)
 		return
 	}
-	redirect(w, r, "/admin/lists", fmt.Sprintf(msg("list_subscribed"), name))
+	redirect(w, r, "/admin/lists", "list_subscribed", name)
 }
 
 // listAction syncs a list subscription now or ends it.
@@ -172,14 +172,15 @@ func (c *Console) listAction(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
 	var err error
 	var done string
+	var args []any
 	switch r.PostFormValue("action") {
 	case "sync":
 		var s policy.Synced
 		s, err = c.cfg.Lists.SyncList(r.Context(), name)
-		done = fmt.Sprintf(msg("list_synced"), name, len(s.Added), len(s.Retracted))
+		done, args = "list_synced", []any{name, len(s.Added), len(s.Retracted)}
 	case "unsubscribe":
 		err = c.cfg.Lists.UnsubscribeList(r.Context(), current(r).operator(""), name)
-		done = fmt.Sprintf(msg("list_unsubscribed"), name)
+		done, args = "list_unsubscribed", []any{name}
 	default:
 		c.refuse(w, r, http.StatusBadRequest, "bad_form")
 		return
@@ -190,6 +191,6 @@ func (c *Console) listAction(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		c.render(w, r, http.StatusBadGateway, "error", nil, page{Message: fmt.Sprintf(msg("list_failed"), name, err)})
 	default:
-		redirect(w, r, "/admin/lists", done)
+		redirect(w, r, "/admin/lists", done, args...)
 	}
 }

@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/runrig/runrig/policy"
 	"github.com/runrig/runrig/relay/store"
+	"github.com/runrig/runrig/trust"
 )
 
 // overviewData is what the overview shows.
@@ -48,7 +50,7 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request) {
 	sort.Slice(d.Failing, func(i, j int) bool {
 		return d.Failing[i].Health.ConsecutiveFailures > d.Failing[j].Health.ConsecutiveFailures
 	})
-	c.render(w, r, http.StatusOK, "overview", nil, page{Data: d, Message: r.URL.Query().Get("m")})
+	c.render(w, r, http.StatusOK, "overview", nil, page{Data: d})
 }
 
 func (c *Console) subscribers(w http.ResponseWriter, r *http.Request) {
@@ -60,19 +62,43 @@ func (c *Console) subscribers(w http.ResponseWriter, r *http.Request) {
 	c.render(w, r, http.StatusOK, "subscribers", nil, page{Data: subs, Message: notice(r)})
 }
 
+// notices are the messages a redirect after a change may name, with how
+// many arguments each takes. Nothing else in a URL becomes a notice, so a
+// link cannot make the console say what its sender wants.
+var notices = map[string]int{
+	"decided": 2, "rule_added": 1, "rule_removed": 1, "retried": 1, "trust_set": 2, "imported": 2,
+	"drafts_approved": 1, "drafts_discarded": 1, "list_subscribed": 1, "list_synced": 3, "list_unsubscribed": 1,
+	"totp_on": 0, "totp_off": 0,
+}
+
+// noticeArg is what a notice's argument may be: a number, a domain, a name.
+var noticeArg = regexp.MustCompile(`^[A-Za-z0-9.:_\[\]-]{1,253}$`)
+
 // notice is the message a redirect after a change carries.
 func notice(r *http.Request) string {
-	m := r.URL.Query().Get("done")
-	if len(m) > 200 {
+	q := r.URL.Query()
+	key, args := q.Get("done"), q["a"]
+	if n, ok := notices[key]; !ok || len(args) != n {
 		return ""
 	}
-	return m
+	vals := make([]any, len(args))
+	for i, a := range args {
+		if !noticeArg.MatchString(a) {
+			return ""
+		}
+		vals[i] = a
+	}
+	return fmt.Sprintf(msg(key), vals...)
 }
 
 // redirect sends the browser back to a page with a notice (POST, then
 // redirect, then GET: a reload does not repeat the change).
-func redirect(w http.ResponseWriter, r *http.Request, path, notice string) {
-	http.Redirect(w, r, path+"?done="+url.QueryEscape(notice), http.StatusSeeOther)
+func redirect(w http.ResponseWriter, r *http.Request, path, key string, args ...any) {
+	q := url.Values{"done": {key}}
+	for _, a := range args {
+		q.Add("a", fmt.Sprint(a))
+	}
+	http.Redirect(w, r, path+"?"+q.Encode(), http.StatusSeeOther)
 }
 
 // decideSubscribers approves, rejects or removes the selected
@@ -110,7 +136,7 @@ func (c *Console) decideSubscribers(w http.ResponseWriter, r *http.Request) {
 		}
 		done++
 	}
-	redirect(w, r, "/admin/subscribers", fmt.Sprintf(msg("decided"), done, action))
+	redirect(w, r, "/admin/subscribers", "decided", done, action)
 }
 
 // rulesData is what the rules page shows.
@@ -180,7 +206,7 @@ func (c *Console) addRule(w http.ResponseWriter, r *http.Request) {
 		c.failed(w, r, err)
 		return
 	}
-	redirect(w, r, "/admin/rules", fmt.Sprintf(msg("rule_added"), added.ID))
+	redirect(w, r, "/admin/rules", "rule_added", added.ID)
 }
 
 // previewData is what the preview of a rule shows.
@@ -204,7 +230,7 @@ func (c *Console) removeRule(w http.ResponseWriter, r *http.Request) {
 		c.failed(w, r, err)
 		return
 	}
-	redirect(w, r, "/admin/rules", fmt.Sprintf(msg("rule_removed"), id))
+	redirect(w, r, "/admin/rules", "rule_removed", id)
 }
 
 func (c *Console) deliveries(w http.ResponseWriter, r *http.Request) {
@@ -236,7 +262,7 @@ func (c *Console) retryDeliveries(w http.ResponseWriter, r *http.Request) {
 		c.failed(w, r, err)
 		return
 	}
-	redirect(w, r, "/admin/deliveries", fmt.Sprintf(msg("retried"), n))
+	redirect(w, r, "/admin/deliveries", "retried", n)
 }
 
 // auditData is what the audit page shows.
@@ -248,35 +274,22 @@ type auditData struct {
 // audit shows the newest matching audit entries.
 func (c *Console) audit(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	d := auditData{Who: q.Get("who"), What: q.Get("what"), Subject: q.Get("subject")}
-	var after int64
-	for {
-		batch, err := c.cfg.Reads.Audit(r.Context(), after, 1000)
-		if err != nil {
-			c.failed(w, r, err)
-			return
-		}
-		for _, e := range batch {
-			if matches(e.Who, d.Who) && matches(e.What, d.What) && matches(e.Subject, d.Subject) {
-				d.Entries = append(d.Entries, e)
-			}
-		}
-		if len(d.Entries) > auditPage {
-			d.Entries = d.Entries[len(d.Entries)-auditPage:]
-		}
-		if len(batch) < 1000 {
-			break
-		}
-		after = batch[len(batch)-1].ID
+	d := auditData{Who: limit(q.Get("who"), 100), What: limit(q.Get("what"), 100), Subject: limit(q.Get("subject"), 300)}
+	entries, err := c.cfg.Reads.SearchAudit(r.Context(), store.AuditFilter{Who: d.Who, What: d.What, Subject: d.Subject, Limit: auditPage})
+	if err != nil {
+		c.failed(w, r, err)
+		return
 	}
-	for i, j := 0, len(d.Entries)-1; i < j; i, j = i+1, j-1 {
-		d.Entries[i], d.Entries[j] = d.Entries[j], d.Entries[i]
-	}
+	d.Entries = entries
 	c.render(w, r, http.StatusOK, "audit", nil, page{Data: d})
 }
 
-func matches(have, want string) bool {
-	return want == "" || strings.Contains(strings.ToLower(have), strings.ToLower(want))
+// limit cuts s to at most n bytes.
+func limit(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
 }
 
 func (c *Console) trust(w http.ResponseWriter, r *http.Request) {
@@ -285,13 +298,14 @@ func (c *Console) trust(w http.ResponseWriter, r *http.Request) {
 
 // setTrust sets a peer's trust level (admins only).
 func (c *Console) setTrust(w http.ResponseWriter, r *http.Request) {
-	peer, level := strings.TrimSpace(r.PostFormValue("peer")), r.PostFormValue("level")
+	peer := strings.TrimSpace(r.PostFormValue("peer"))
 	reason := strings.TrimSpace(r.PostFormValue("reason"))
-	if peer == "" || level == "" {
+	level, err := trust.ParseLevel(r.PostFormValue("level"))
+	if peer == "" || r.PostFormValue("level") == "" || err != nil {
 		c.refuse(w, r, http.StatusBadRequest, "bad_form")
 		return
 	}
-	err := c.cfg.Moderation.SetTrust(r.Context(), current(r).operator(reason), peer, level)
+	err = c.cfg.Moderation.SetTrust(r.Context(), current(r).operator(reason), peer, string(level))
 	if errors.Is(err, policy.ErrBadRule) {
 		c.refuse(w, r, http.StatusBadRequest, "bad_form")
 		return
@@ -300,5 +314,5 @@ func (c *Console) setTrust(w http.ResponseWriter, r *http.Request) {
 		c.failed(w, r, err)
 		return
 	}
-	redirect(w, r, "/admin/trust", fmt.Sprintf(msg("trust_set"), peer, level))
+	redirect(w, r, "/admin/trust", "trust_set", peer, level)
 }

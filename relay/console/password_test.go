@@ -1,6 +1,7 @@
 package console
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -40,38 +41,73 @@ func TestPasswordHash(t *testing.T) {
 }
 
 func TestLoginLimiter(t *testing.T) {
-	l := newLoginLimiter()
 	t0 := time.Unix(1_700_000_000, 0)
+	l := newLoginLimiter()
 	for i := 0; i < accountFailures; i++ {
-		if w := l.locked("ana", "10.0.0.1", t0); w != 0 {
+		wait, done := l.reserve("ana", "10.0.0.1", t0)
+		if wait != 0 {
 			t.Fatalf("locked after %d failures", i)
 		}
-		l.failed("ana", "10.0.0.1", t0)
+		done(failedAttempt)
 	}
 	tests := []struct {
-		name, addr string
-		at         time.Duration
-		locked     bool
+		account, addr string
+		at            time.Duration
+		locked        bool
 	}{
 		{"ana", "10.0.0.2", 0, true},                 // the account, from anywhere
 		{"bob", "10.0.0.1", 0, false},                // the address is under its own bound
+		{"", "10.0.0.1", 0, false},                   // a made-up name is not tracked
+		{"ana", "", 0, true},                         // an unknown address changes nothing
 		{"ana", "10.0.0.1", failureWindow - 1, true}, // until the window ends
 		{"ana", "10.0.0.1", failureWindow, false},
 	}
 	for _, tt := range tests {
-		if got := l.locked(tt.name, tt.addr, t0.Add(tt.at)) > 0; got != tt.locked {
-			t.Errorf("locked(%s, %s, +%v) = %v, want %v", tt.name, tt.addr, tt.at, got, tt.locked)
+		wait, done := l.reserve(tt.account, tt.addr, t0.Add(tt.at))
+		if (wait > 0) != tt.locked {
+			t.Errorf("reserve(%q, %q, +%v) waits %v, want locked %v", tt.account, tt.addr, tt.at, wait, tt.locked)
+		}
+		if done != nil {
+			done(notTried)
 		}
 	}
-	for i := 0; i < addressFailures; i++ {
-		l.failed("user"+string(rune('a'+i)), "10.9.9.9", t0)
+
+	// Attempts in progress count: the sixth parallel guess is refused
+	// before any of the five has failed.
+	l = newLoginLimiter()
+	var dones []func(outcome)
+	for i := 0; i < accountFailures; i++ {
+		wait, done := l.reserve("ana", "", t0)
+		if wait != 0 {
+			t.Fatalf("attempt %d refused", i)
+		}
+		dones = append(dones, done)
 	}
-	if l.locked("someone", "10.9.9.9", t0) == 0 {
-		t.Error("an address that failed for many accounts is not locked")
+	if wait, _ := l.reserve("ana", "", t0); wait == 0 {
+		t.Error("a sixth attempt in parallel was let through")
 	}
-	l.failed("carl", "10.0.0.3", t0)
-	l.succeeded("carl")
-	if len(l.accounts) > maxTracked {
-		t.Errorf("tracking %d accounts", len(l.accounts))
+	dones[0](succeeded)
+	if wait, _ := l.reserve("ana", "", t0); wait != 0 {
+		t.Error("a success did not clear the account's count")
+	}
+
+	// A locked address is never forgotten to make room: with every place
+	// locked, a new address waits.
+	l = newLoginLimiter()
+	for i := 0; i < maxTracked; i++ {
+		addr := "10." + strconv.Itoa(i/65536) + "." + strconv.Itoa(i/256%256) + "." + strconv.Itoa(i%256)
+		for j := 0; j < addressFailures; j++ {
+			_, done := l.reserve("", addr, t0)
+			done(failedAttempt)
+		}
+	}
+	if wait, _ := l.reserve("", "10.0.0.0", t0); wait == 0 {
+		t.Error("the first locked address was forgotten")
+	}
+	if wait, _ := l.reserve("", "192.0.2.1", t0); wait == 0 {
+		t.Error("a new address got a place when every place was locked")
+	}
+	if wait, _ := l.reserve("", "192.0.2.1", t0.Add(failureWindow)); wait != 0 {
+		t.Error("expired lockouts did not make room")
 	}
 }

@@ -18,6 +18,8 @@ const (
 	cookieName = "runrig_console"
 	// IdleTimeout ends a session nobody used for that long.
 	IdleTimeout = 12 * time.Hour
+	// MaxSessionAge ends a session that old however much it is used.
+	MaxSessionAge = 7 * 24 * time.Hour
 	// touchEvery bounds how often a session's last use is written.
 	touchEvery = time.Minute
 )
@@ -28,8 +30,12 @@ type who struct {
 	Role string
 }
 
-// operator names the moderator in the audit log.
-func (u *who) operator(why string) policy.Operator { return policy.Operator{Who: u.Name, Why: why} }
+// operator names the moderator in the audit log: "console:NAME", apart
+// from the operators of the CLI (their user names) and automatic changes
+// ("list:NAME", "peer:HOST").
+func (u *who) operator(why string) policy.Operator {
+	return policy.Operator{Who: "console:" + u.Name, Why: why}
+}
 
 type ctxKey struct{}
 
@@ -86,6 +92,9 @@ func (c *Console) session(r *http.Request) (*who, error) {
 	if err != nil {
 		return nil, err
 	}
+	if t.Sub(s.CreatedAt) > MaxSessionAge {
+		return nil, store.ErrNotFound
+	}
 	m, err := c.cfg.Sessions.Moderator(r.Context(), s.Name)
 	if err != nil {
 		return nil, err
@@ -98,18 +107,20 @@ func (c *Console) session(r *http.Request) (*who, error) {
 	return &who{Session: s, Role: m.Role}, nil
 }
 
-// startSession signs m in: a new session in the store and its cookie.
+// startSession signs m in: a new session in the store, made only while m's
+// password is still the one just verified, and its cookie (a browser
+// session cookie: the store decides when it ends).
 func (c *Console) startSession(w http.ResponseWriter, r *http.Request, m store.Moderator) error {
 	id, idHash := newToken()
 	csrf, _ := newToken()
 	t := now()
 	err := c.cfg.Sessions.CreateSession(r.Context(), store.Session{IDHash: idHash, Name: m.Name, CSRF: csrf,
-		Address: clientAddr(r), CreatedAt: t, LastSeen: t})
+		Address: clientAddr(r), CreatedAt: t, LastSeen: t}, m.PasswordHash)
 	if err != nil {
 		return err
 	}
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: id, Path: "/admin/", HttpOnly: true, Secure: c.secure,
-		SameSite: http.SameSiteStrictMode, MaxAge: int(IdleTimeout / time.Second)})
+		SameSite: http.SameSiteStrictMode})
 	return nil
 }
 
@@ -117,34 +128,73 @@ func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
 	c.render(w, r, http.StatusOK, "login", nil, page{})
 }
 
-// login checks a moderator's name and password, within the login limits.
+// login checks a moderator's name and password, within the sign-in
+// limits: the attempt is counted before the password is hashed.
 func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	name, password := r.PostFormValue("name"), r.PostFormValue("password")
 	addr := clientAddr(r)
-	if wait := c.logins.locked(name, addr, now()); wait > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
-		c.cfg.Log.Warn("console login locked out", "name", name, "from", addr)
-		c.render(w, r, http.StatusTooManyRequests, "login", nil, page{Message: msg("locked_out")})
-		return
-	}
-	m, ok, err := c.cfg.Accounts.authenticate(r.Context(), name, password)
-	if err != nil {
-		c.failed(w, r, err)
-		return
-	}
-	if !ok {
-		c.logins.failed(name, addr, now())
-		c.cfg.Log.Warn("console login failed", "name", name, "from", addr)
+	if !moderatorName.MatchString(name) || len(password) > 4*MaxPassword {
 		c.render(w, r, http.StatusUnauthorized, "login", nil, page{Message: msg("bad_login")})
 		return
 	}
-	c.logins.succeeded(name)
-	if err := c.startSession(w, r, m); err != nil {
+	m, err := c.cfg.Sessions.Moderator(r.Context(), name)
+	exists := err == nil
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		c.failed(w, r, err)
+		return
+	}
+	account := ""
+	if exists {
+		account = name
+	}
+	wait, done := c.logins.reserve(account, addr, now())
+	if wait > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
+		c.cfg.Log.Warn("console sign-in locked out", "name", name, "from", addr)
+		c.render(w, r, http.StatusTooManyRequests, "login", nil, page{Message: msg("locked_out")})
+		return
+	}
+	ok, err := c.cfg.Accounts.authenticate(r.Context(), m, exists, password)
+	switch {
+	case errors.Is(err, errBusy):
+		done(notTried)
+		c.busy(w, r)
+		return
+	case err != nil:
+		done(notTried)
+		c.failed(w, r, err)
+		return
+	case !ok:
+		done(failedAttempt)
+		c.cfg.Log.Warn("console sign-in failed", "name", name, "from", addr)
+		c.render(w, r, http.StatusUnauthorized, "login", nil, page{Message: msg("bad_login")})
+		return
+	}
+	if m.TOTPSecret != "" {
+		if reason := c.checkSecondFactor(r.Context(), m, r.PostFormValue("code")); reason != "" {
+			done(failedAttempt)
+			c.cfg.Log.Warn("console sign-in failed", "name", name, "from", addr, "reason", reason)
+			c.render(w, r, http.StatusUnauthorized, "login", nil, page{Message: msg(reason)})
+			return
+		}
+	}
+	done(succeeded)
+	if err := c.startSession(w, r, m); errors.Is(err, store.ErrNotFound) {
+		// Reset or removed while the password was checked.
+		c.render(w, r, http.StatusUnauthorized, "login", nil, page{Message: msg("bad_login")})
+		return
+	} else if err != nil {
 		c.failed(w, r, err)
 		return
 	}
 	c.cfg.Log.Info("moderator signed in to the console", "name", m.Name, "from", addr)
 	http.Redirect(w, r, "/admin/", http.StatusSeeOther)
+}
+
+// busy answers 503 while passwords are being hashed for others.
+func (c *Console) busy(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Retry-After", "5")
+	c.render(w, r, http.StatusServiceUnavailable, "error", nil, page{Message: msg("busy")})
 }
 
 func (c *Console) logout(w http.ResponseWriter, r *http.Request) {
@@ -158,44 +208,65 @@ func (c *Console) logout(w http.ResponseWriter, r *http.Request) {
 }
 
 func (c *Console) setupPage(w http.ResponseWriter, r *http.Request) {
-	c.render(w, r, http.StatusOK, "setup", nil, page{Data: r.PathValue("token")})
+	token := r.PathValue("token")
+	if _, err := c.cfg.Accounts.pendingSetup(r.Context(), token); err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			c.failed(w, r, err)
+			return
+		}
+		c.refuse(w, r, http.StatusNotFound, "setup_spent")
+		return
+	}
+	c.render(w, r, http.StatusOK, "setup", nil, page{Data: token})
 }
 
 // setup spends a setup link: the moderator chooses a password and is
-// signed in.
+// signed in. A bad token counts against the client's address, and is
+// found out before any hashing.
 func (c *Console) setup(w http.ResponseWriter, r *http.Request) {
 	token := r.PathValue("token")
+	wait, done := c.logins.reserve("", clientAddr(r), now())
+	if wait > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
+		c.render(w, r, http.StatusTooManyRequests, "error", nil, page{Message: msg("locked_out")})
+		return
+	}
 	pw := r.PostFormValue("password")
 	if pw != r.PostFormValue("confirm") {
+		done(notTried)
 		c.render(w, r, http.StatusBadRequest, "setup", nil, page{Data: token, Message: msg("password_mismatch")})
 		return
 	}
-	name, err := c.cfg.Accounts.completeSetup(r.Context(), token, pw)
+	m, err := c.cfg.Accounts.completeSetup(r.Context(), token, pw)
 	switch {
-	case errors.Is(err, errPasswordLength):
-		c.render(w, r, http.StatusBadRequest, "setup", nil, page{Data: token, Message: msg("password_length")})
-		return
 	case errors.Is(err, store.ErrNotFound):
+		done(failedAttempt)
 		c.refuse(w, r, http.StatusNotFound, "setup_spent")
 		return
+	case errors.Is(err, errPasswordLength):
+		done(notTried)
+		c.render(w, r, http.StatusBadRequest, "setup", nil, page{Data: token, Message: msg("password_length")})
+		return
+	case errors.Is(err, errBusy):
+		done(notTried)
+		c.busy(w, r)
+		return
 	case err != nil:
+		done(notTried)
 		c.failed(w, r, err)
 		return
 	}
-	m, err := c.cfg.Sessions.Moderator(r.Context(), name)
-	if err == nil {
-		err = c.startSession(w, r, m)
-	}
-	if err != nil {
+	done(succeeded)
+	if err := c.startSession(w, r, m); err != nil {
 		c.failed(w, r, err)
 		return
 	}
-	c.cfg.Log.Info("moderator chose a console password", "name", name)
+	c.cfg.Log.Info("moderator chose a console password", "name", m.Name)
 	http.Redirect(w, r, "/admin/", http.StatusSeeOther)
 }
 
 // failed answers a failure of the relay (not of the request) with 500.
 func (c *Console) failed(w http.ResponseWriter, r *http.Request, err error) {
-	c.cfg.Log.Error("console", "path", r.URL.Path, "err", err)
+	c.cfg.Log.Error("console", "route", route(r), "err", err)
 	c.render(w, r, http.StatusInternalServerError, "error", nil, page{Message: msg("internal")})
 }

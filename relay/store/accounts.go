@@ -21,8 +21,11 @@ type Moderator struct {
 	// PasswordHash is the encoded memory-hard hash of the password; empty
 	// until the moderator has followed the setup link.
 	PasswordHash string
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	// TOTPSecret, when set, is the base32 secret of the moderator's
+	// second factor (RFC 6238).
+	TOTPSecret string
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
 }
 
 // SetupToken lets a moderator choose a password once, until it expires.
@@ -59,12 +62,26 @@ type Accounts interface {
 	// ResetModerator clears a moderator's password, ends its sessions and
 	// replaces its setup tokens by setup; ErrNotFound when there is none.
 	ResetModerator(ctx context.Context, name string, setup SetupToken, audit AuditEntry) error
+	// SetupPending returns the moderator an unexpired setup token is for,
+	// without spending it; ErrNotFound for an unknown, spent or expired
+	// token.
+	SetupPending(ctx context.Context, tokenHash string, now time.Time) (string, error)
 	// CompleteSetup spends an unexpired setup token and sets the password
-	// hash of its moderator, returning the name; ErrNotFound for an
+	// hash of its moderator, with the audit entry (its Who and Subject are
+	// set to the moderator), returning the name; ErrNotFound for an
 	// unknown, spent or expired token.
-	CompleteSetup(ctx context.Context, tokenHash, passwordHash string, now time.Time) (string, error)
-	// CreateSession records a new session.
-	CreateSession(ctx context.Context, s Session) error
+	CompleteSetup(ctx context.Context, tokenHash, passwordHash string, now time.Time, audit AuditEntry) (string, error)
+	// SetTOTP sets (or, with "", clears) a moderator's second factor,
+	// with its audit entry; ErrNotFound when there is no such moderator.
+	SetTOTP(ctx context.Context, name, secret string, audit AuditEntry) error
+	// UseTOTPStep records that a second-factor code of time step step was
+	// used, and reports false when one of that step or a later one was
+	// used before (a replayed code).
+	UseTOTPStep(ctx context.Context, name string, step int64) (bool, error)
+	// CreateSession records a new session of a moderator whose password
+	// hash is still passwordHash (the one just verified); ErrNotFound when
+	// the moderator is gone or was reset meanwhile.
+	CreateSession(ctx context.Context, s Session, passwordHash string) error
 	// Session returns a session by the hash of its id; ErrNotFound when
 	// there is none or it was idle since before idleSince.
 	Session(ctx context.Context, idHash string, idleSince time.Time) (Session, error)

@@ -137,6 +137,10 @@ type Moderation interface {
 	// Audit lists audit entries, oldest first, after the entry with id
 	// AfterID, at most Limit (default 1000).
 	Audit(ctx context.Context, afterID int64, limit int) ([]AuditEntry, error)
+	// SearchAudit lists the newest audit entries, newest first, whose
+	// who, what and subject contain the filter's (case-insensitive), at
+	// most Limit (default 200).
+	SearchAudit(ctx context.Context, f AuditFilter) ([]AuditEntry, error)
 	// TrustLevels returns the trust level moderators set per peer.
 	TrustLevels(ctx context.Context) ([]TrustSetting, error)
 	// ListSubscriptions returns the shared lists the relay follows,
@@ -176,6 +180,13 @@ type TrustSetting = policy.TrustSetting
 // ModerationChange is applied atomically with its audit entries
 // (policy's Change).
 type ModerationChange = policy.Change
+
+// AuditFilter selects audit entries by parts of who, what and subject;
+// empty parts select all.
+type AuditFilter struct {
+	Who, What, Subject string
+	Limit              int
+}
 
 // AuditEntry is one line of the audit log (policy's).
 type AuditEntry = policy.AuditEntry

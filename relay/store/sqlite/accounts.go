@@ -42,8 +42,8 @@ func putSetup(ctx context.Context, tx *sql.Tx, name string, setup store.SetupTok
 func (a accounts) Moderator(ctx context.Context, name string) (store.Moderator, error) {
 	m := store.Moderator{Name: name}
 	var created, updated int64
-	err := a.db.r.QueryRowContext(ctx, `SELECT role, password_hash, created_at, updated_at FROM moderators WHERE name = ?`,
-		name).Scan(&m.Role, &m.PasswordHash, &created, &updated)
+	err := a.db.r.QueryRowContext(ctx, `SELECT role, password_hash, totp_secret, created_at, updated_at FROM moderators WHERE name = ?`,
+		name).Scan(&m.Role, &m.PasswordHash, &m.TOTPSecret, &created, &updated)
 	if errors.Is(err, sql.ErrNoRows) {
 		return m, store.ErrNotFound
 	}
@@ -52,7 +52,7 @@ func (a accounts) Moderator(ctx context.Context, name string) (store.Moderator, 
 }
 
 func (a accounts) Moderators(ctx context.Context) ([]store.Moderator, error) {
-	rows, err := a.db.r.QueryContext(ctx, `SELECT name, role, password_hash, created_at, updated_at FROM moderators ORDER BY name`)
+	rows, err := a.db.r.QueryContext(ctx, `SELECT name, role, password_hash, totp_secret, created_at, updated_at FROM moderators ORDER BY name`)
 	if err != nil {
 		return nil, err
 	}
@@ -61,7 +61,7 @@ func (a accounts) Moderators(ctx context.Context) ([]store.Moderator, error) {
 	for rows.Next() {
 		var m store.Moderator
 		var created, updated int64
-		if err := rows.Scan(&m.Name, &m.Role, &m.PasswordHash, &created, &updated); err != nil {
+		if err := rows.Scan(&m.Name, &m.Role, &m.PasswordHash, &m.TOTPSecret, &created, &updated); err != nil {
 			return nil, err
 		}
 		m.CreatedAt, m.UpdatedAt = fromMS(created), fromMS(updated)
@@ -97,7 +97,7 @@ func (a accounts) RemoveModerator(ctx context.Context, name string, audit store.
 
 func (a accounts) ResetModerator(ctx context.Context, name string, setup store.SetupToken, audit store.AuditEntry) error {
 	return a.db.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE moderators SET password_hash = '', updated_at = ? WHERE name = ?`,
+		res, err := tx.ExecContext(ctx, `UPDATE moderators SET password_hash = '', totp_secret = '', totp_step = 0, updated_at = ? WHERE name = ?`,
 			ms(audit.At), name)
 		if err != nil {
 			return err
@@ -115,7 +115,17 @@ func (a accounts) ResetModerator(ctx context.Context, name string, setup store.S
 	})
 }
 
-func (a accounts) CompleteSetup(ctx context.Context, tokenHash, passwordHash string, now time.Time) (string, error) {
+func (a accounts) SetupPending(ctx context.Context, tokenHash string, now time.Time) (string, error) {
+	var name string
+	err := a.db.r.QueryRowContext(ctx, `SELECT name FROM moderator_setups WHERE token_hash = ? AND expires_at > ?`,
+		tokenHash, ms(now)).Scan(&name)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", store.ErrNotFound
+	}
+	return name, err
+}
+
+func (a accounts) CompleteSetup(ctx context.Context, tokenHash, passwordHash string, now time.Time, audit store.AuditEntry) (string, error) {
 	var name string
 	err := a.db.tx(ctx, func(tx *sql.Tx) error {
 		err := tx.QueryRowContext(ctx, `DELETE FROM moderator_setups WHERE token_hash = ? AND expires_at > ? RETURNING name`,
@@ -135,21 +145,47 @@ func (a accounts) CompleteSetup(ctx context.Context, tokenHash, passwordHash str
 			return store.ErrNotFound
 		}
 		// Whatever other links were open for this moderator are spent too.
-		_, err = tx.ExecContext(ctx, `DELETE FROM moderator_setups WHERE name = ?`, name)
-		return err
+		if _, err = tx.ExecContext(ctx, `DELETE FROM moderator_setups WHERE name = ?`, name); err != nil {
+			return err
+		}
+		audit.Who, audit.Subject = name, name
+		return appendAudit(ctx, tx, []store.AuditEntry{audit})
 	})
 	return name, err
 }
 
-func (a accounts) CreateSession(ctx context.Context, s store.Session) error {
+func (a accounts) SetTOTP(ctx context.Context, name, secret string, audit store.AuditEntry) error {
+	return a.db.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE moderators SET totp_secret = ?, totp_step = 0, updated_at = ? WHERE name = ?`,
+			secret, ms(audit.At), name)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return store.ErrNotFound
+		}
+		return appendAudit(ctx, tx, []store.AuditEntry{audit})
+	})
+}
+
+func (a accounts) UseTOTPStep(ctx context.Context, name string, step int64) (bool, error) {
+	res, err := a.db.w.ExecContext(ctx, `UPDATE moderators SET totp_step = ? WHERE name = ? AND totp_step < ?`, step, name, step)
+	if err != nil {
+		return false, err
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
+}
+
+func (a accounts) CreateSession(ctx context.Context, s store.Session, passwordHash string) error {
 	res, err := a.db.w.ExecContext(ctx, `INSERT INTO console_sessions(id_hash, name, csrf, address, created_at, last_seen)
-		SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM moderators WHERE name = ?)`,
-		s.IDHash, s.Name, s.CSRF, s.Address, ms(s.CreatedAt), ms(s.LastSeen), s.Name)
+		SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM moderators WHERE name = ? AND password_hash = ? AND password_hash != '')`,
+		s.IDHash, s.Name, s.CSRF, s.Address, ms(s.CreatedAt), ms(s.LastSeen), s.Name, passwordHash)
 	if err != nil {
 		return err
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return store.ErrNotFound // the moderator was removed meanwhile
+		return store.ErrNotFound // the moderator was removed or reset meanwhile
 	}
 	return nil
 }

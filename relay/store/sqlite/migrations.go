@@ -225,6 +225,8 @@ var migrations = []string{
 		name          TEXT PRIMARY KEY,
 		role          TEXT NOT NULL,
 		password_hash TEXT NOT NULL DEFAULT '',
+		totp_secret   TEXT NOT NULL DEFAULT '',
+		totp_step     INTEGER NOT NULL DEFAULT 0,
 		created_at    INTEGER NOT NULL,
 		updated_at    INTEGER NOT NULL
 	);

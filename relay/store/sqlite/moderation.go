@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/runrig/runrig/policy"
@@ -233,6 +234,39 @@ func (db *DB) Audit(ctx context.Context, afterID int64, limit int) ([]store.Audi
 	}
 	rows, err := db.r.QueryContext(ctx, `SELECT id, at, who, what, subject, why, source, details FROM audit
 		WHERE id > ? ORDER BY id LIMIT ?`, afterID, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.AuditEntry
+	for rows.Next() {
+		var e store.AuditEntry
+		var at int64
+		var details string
+		if err := rows.Scan(&e.ID, &at, &e.Who, &e.What, &e.Subject, &e.Why, &e.Source, &details); err != nil {
+			return nil, err
+		}
+		e.At = fromMS(at)
+		if details != "" {
+			e.Details = json.RawMessage(details)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// SearchAudit implements store.Moderation.
+func (db *DB) SearchAudit(ctx context.Context, f store.AuditFilter) ([]store.AuditEntry, error) {
+	if f.Limit <= 0 || f.Limit > 1000 {
+		f.Limit = 200
+	}
+	like := func(s string) string {
+		r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+		return "%" + r.Replace(strings.ToLower(s)) + "%"
+	}
+	rows, err := db.r.QueryContext(ctx, `SELECT id, at, who, what, subject, why, source, details FROM audit
+		WHERE lower(who) LIKE ? ESCAPE '\' AND lower(what) LIKE ? ESCAPE '\' AND lower(subject) LIKE ? ESCAPE '\'
+		ORDER BY id DESC LIMIT ?`, like(f.Who), like(f.What), like(f.Subject), f.Limit)
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -10,8 +11,9 @@ import (
 )
 
 // testAccounts: console accounts are unique by name, a setup token works
-// once and only before it expires, sessions expire when idle, a reset or a
-// removal ends every session, and each change to an account is audited.
+// once and only before it expires, sessions expire when idle and are only
+// made for the password just verified, a reset or a removal ends every
+// session, and each change to an account is audited.
 func testAccounts(t *testing.T, open Opener) {
 	ctx := context.Background()
 	db := open(t, t.TempDir())
@@ -21,6 +23,15 @@ func testAccounts(t *testing.T, open Opener) {
 	audit := func(what string) store.AuditEntry {
 		return store.AuditEntry{At: now, Who: "op", What: what, Subject: "ana", Source: "manual"}
 	}
+	setup := func(tok, hash string) {
+		t.Helper()
+		if pending, err := a.SetupPending(ctx, tok, now); err != nil || pending != "ana" {
+			t.Fatalf("SetupPending(%s) = %q, %v", tok, pending, err)
+		}
+		if name, err := a.CompleteSetup(ctx, tok, hash, now, audit("moderator.setup")); err != nil || name != "ana" {
+			t.Fatalf("CompleteSetup = %q, %v", name, err)
+		}
+	}
 	m := store.Moderator{Name: "ana", Role: store.RoleModerator, CreatedAt: now}
 	if err := a.AddModerator(ctx, m, store.SetupToken{Hash: "h1", Expires: now.Add(time.Hour)}, audit("moderator.add")); err != nil {
 		t.Fatal(err)
@@ -28,13 +39,14 @@ func testAccounts(t *testing.T, open Opener) {
 	if err := a.AddModerator(ctx, m, store.SetupToken{Hash: "h2", Expires: now.Add(time.Hour)}, audit("moderator.add")); !errors.Is(err, store.ErrExists) {
 		t.Errorf("second AddModerator: %v, want ErrExists", err)
 	}
-	if _, err := a.CompleteSetup(ctx, "h1", "hash", now.Add(2*time.Hour)); !errors.Is(err, store.ErrNotFound) {
+	if _, err := a.SetupPending(ctx, "h1", now.Add(2*time.Hour)); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("expired setup token pending: %v, want ErrNotFound", err)
+	}
+	if _, err := a.CompleteSetup(ctx, "h1", "hash", now.Add(2*time.Hour), audit("moderator.setup")); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("expired setup token: %v, want ErrNotFound", err)
 	}
-	if name, err := a.CompleteSetup(ctx, "h1", "hash", now); err != nil || name != "ana" {
-		t.Fatalf("CompleteSetup = %q, %v", name, err)
-	}
-	if _, err := a.CompleteSetup(ctx, "h1", "other", now); !errors.Is(err, store.ErrNotFound) {
+	setup("h1", "hash")
+	if _, err := a.CompleteSetup(ctx, "h1", "other", now, audit("moderator.setup")); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("spent setup token: %v, want ErrNotFound", err)
 	}
 	if got, err := a.Moderator(ctx, "ana"); err != nil || got.PasswordHash != "hash" || got.Role != store.RoleModerator {
@@ -42,11 +54,19 @@ func testAccounts(t *testing.T, open Opener) {
 	}
 
 	s := store.Session{IDHash: "s1", Name: "ana", CSRF: "c", CreatedAt: now, LastSeen: now}
-	if err := a.CreateSession(ctx, s); err != nil {
+	if err := a.CreateSession(ctx, s, "hash"); err != nil {
 		t.Fatal(err)
 	}
-	if err := a.CreateSession(ctx, store.Session{IDHash: "s9", Name: "nobody", CreatedAt: now, LastSeen: now}); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("session of an unknown moderator: %v, want ErrNotFound", err)
+	for _, bad := range []struct {
+		s    store.Session
+		hash string
+	}{
+		{store.Session{IDHash: "s9", Name: "nobody", CreatedAt: now, LastSeen: now}, "hash"},
+		{store.Session{IDHash: "s8", Name: "ana", CreatedAt: now, LastSeen: now}, "stale"}, // reset meanwhile
+	} {
+		if err := a.CreateSession(ctx, bad.s, bad.hash); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("session of %s with hash %s: %v, want ErrNotFound", bad.s.Name, bad.hash, err)
+		}
 	}
 	if got, err := a.Session(ctx, "s1", now.Add(-time.Minute)); err != nil || got.Name != "ana" || got.CSRF != "c" {
 		t.Errorf("Session = %+v, %v", got, err)
@@ -69,24 +89,39 @@ func testAccounts(t *testing.T, open Opener) {
 	if got, _ := a.Moderator(ctx, "ana"); got.PasswordHash != "" {
 		t.Error("reset kept the password")
 	}
+	if err := a.CreateSession(ctx, store.Session{IDHash: "s7", Name: "ana", CreatedAt: now, LastSeen: now}, ""); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("session without a password: %v, want ErrNotFound", err)
+	}
+	// A new password and session, then removal ends that session too.
+	setup("h3", "hash2")
+	if err := a.CreateSession(ctx, store.Session{IDHash: "s2", Name: "ana", CreatedAt: now, LastSeen: now}, "hash2"); err != nil {
+		t.Fatal(err)
+	}
 	if err := a.RemoveModerator(ctx, "ana", audit("moderator.remove")); err != nil {
 		t.Fatal(err)
 	}
 	if err := a.RemoveModerator(ctx, "ana", audit("moderator.remove")); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("second remove: %v, want ErrNotFound", err)
 	}
-	if _, err := a.CompleteSetup(ctx, "h3", "hash", now); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("setup token of a removed moderator: %v, want ErrNotFound", err)
+	if _, err := a.Session(ctx, "s2", time.Time{}); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("session after removal: %v, want ErrNotFound", err)
 	}
+	var whats []string
 	entries, err := db.Audit(ctx, 0, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var whats []string
 	for _, e := range entries {
 		whats = append(whats, e.What)
 	}
-	if len(whats) != 3 || whats[0] != "moderator.add" || whats[1] != "moderator.reset" || whats[2] != "moderator.remove" {
-		t.Errorf("audit = %v, want add, reset, remove (a refused change audits nothing)", whats)
+	if got := strings.Join(whats, " "); got != "moderator.add moderator.setup moderator.reset moderator.setup moderator.remove" {
+		t.Errorf("audit = %s (a refused change audits nothing)", got)
+	}
+	found, err := db.SearchAudit(ctx, store.AuditFilter{What: "SETUP", Limit: 1})
+	if err != nil || len(found) != 1 || found[0].What != "moderator.setup" || found[0].ID != entries[3].ID {
+		t.Errorf("SearchAudit(setup, newest) = %+v, %v", found, err)
+	}
+	if found, _ := db.SearchAudit(ctx, store.AuditFilter{Subject: "%"}); len(found) != 0 {
+		t.Errorf("SearchAudit treats %% as a wildcard: %d entries", len(found))
 	}
 }

@@ -164,6 +164,14 @@ func TestConsoleModeration(t *testing.T) {
 	if _, body = ana.get("/admin/audit?who=ana&what=rule"); !strings.Contains(body, "spam waves") {
 		t.Errorf("the audit page does not show ana's rule with its reason:\n%s", body)
 	}
+	// The overview draws the day's deliveries; the peers page shows the
+	// keys pinned for the subscribers that published.
+	if _, body = ana.get("/admin/"); !regexp.MustCompile(`Deliveries: [1-9]`).MatchString(body) {
+		t.Errorf("the overview counts no deliveries:\n%s", body)
+	}
+	if status, body = ana.get("/admin/peers"); status != http.StatusOK || !strings.Contains(body, a.Host()) {
+		t.Errorf("the peers page does not show %s's pinned key: %d", a.Host(), status)
+	}
 }
 
 // relayIdle reports whether nothing is waiting for delivery.

@@ -24,7 +24,10 @@ func (s *Server) newInbox() *inbox.Pipeline {
 // inboxMetrics counts the inbox's work in the relay's metrics.
 type inboxMetrics struct{ s *Server }
 
-func (m inboxMetrics) Rejected(reason string) { m.s.metrics.rejected.WithLabelValues(reason).Inc() }
+func (m inboxMetrics) Rejected(reason string) {
+	m.s.metrics.rejected.WithLabelValues(reason).Inc()
+	m.s.recent.Refused(reason)
+}
 func (m inboxMetrics) SignatureFailure(reason string) {
 	m.s.metrics.sigFailures.WithLabelValues(reason).Inc()
 }

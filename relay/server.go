@@ -100,6 +100,7 @@ type Server struct {
 	// accounts and console are the moderator web console under /admin/.
 	accounts   *console.Accounts
 	console    *console.Console
+	recent     *console.Recent // deliveries and refusals of the last day
 	adminToken string
 	ready      atomic.Bool
 	bg         background // goroutines that use the store
@@ -176,9 +177,9 @@ func New(ctx context.Context, cfg Config, st store.Store, log *slog.Logger) (*Se
 	s.node.Store(n)
 	s.svc = s.newServices()
 	s.inbox = s.newInbox()
-	s.accounts = console.NewAccounts(st.Accounts(), cfg.PublicURL)
+	s.accounts, s.recent = console.NewAccounts(st.Accounts(), cfg.PublicURL), console.NewRecent()
 	s.console = console.New(console.Config{PublicURL: cfg.PublicURL, Name: cfg.Name, Accounts: s.accounts,
-		Sessions: st.Accounts(), Subscriptions: operatorActions{s.svc.subs, s}, Moderation: s.mod, Lists: s.mod, Reads: st,
+		Sessions: st.Accounts(), Subscriptions: operatorActions{s.svc.subs, s}, Moderation: s.mod, Lists: s.mod, Peers: s, Endorsements: s.mod, Reads: st, Recent: s.recent,
 		Log: log.With("component", "console")})
 	s.dispatcher.OnResult = s.onDeliveryResult
 	s.dispatcher.Permit = s.permitPeer
@@ -408,6 +409,9 @@ func (s *Server) prune(ctx context.Context) error {
 func (s *Server) onDeliveryResult(r delivery.Result) {
 	s.metrics.observeDelivery(r)
 	o := r.Outcome
+	if o.Dropped == "" && !o.Deferred {
+		s.recent.Delivered(o.Delivered)
+	}
 	switch {
 	case o.Dead:
 		s.log.Warn("delivery dead after its last attempt", "peer", o.Delivery.Peer, "activity", o.Delivery.ActivityID,

@@ -178,7 +178,6 @@ func TestConsoleInBrowser(t *testing.T) {
 	if txt := b.text(); !strings.Contains(txt, pub.Host()) || !strings.Contains(txt, spam.Host()) {
 		t.Fatalf("the overview does not list the pending subscribers:\n%s", txt)
 	}
-	b.shoot("overview")
 
 	b.do("opening subscribers", chromedp.Navigate(base+"/admin/subscribers"))
 	b.shoot("subscribers")
@@ -223,6 +222,32 @@ func TestConsoleInBrowser(t *testing.T) {
 		}
 	}
 	b.shoot("audit")
+
+	csv := filepath.Join(dir, "coop-blocks.csv")
+	os.WriteFile(csv, []byte("#domain,#severity,#reject_media,#reject_reports,#public_comment,#obfuscate\n"+
+		"ads.example,suspend,false,false,advertising,false\nscam.example,suspend,false,false,fraud,false\n"), 0o644)
+	b.do("uploading a list", chromedp.Navigate(base+"/admin/lists"), chromedp.SendKeys(chromedp.CSS("#list-name"), "coop"),
+		chromedp.SetUploadFiles(chromedp.CSS("#list-file"), []string{csv}))
+	b.shoot("lists")
+	b.submit(`section[aria-labelledby="import"] button[type=submit]`, "What this import would do")
+	b.shoot("list-import-preview")
+	b.submit("main form.stack button[type=submit]", "2 rule(s) added")
+	for _, d := range []string{"ads.example", "scam.example"} {
+		b.do("selecting the draft "+d, chromedp.Click(chromedp.CSS(`input[aria-label="Select `+d+`"]`)))
+	}
+	b.submit(`button[value="approve"]`, "2 draft(s) approved")
+	if rules := runCLI(t, "admin", "--data", data, "rules"); !strings.Contains(rules, "scam.example") || strings.Contains(rules, "draft") {
+		t.Errorf("after approving the drafts, the rules are:\n%s", rules)
+	}
+	b.do("opening the overview", chromedp.Navigate(base+"/admin/"))
+	if txt := b.text(); !strings.Contains(txt, "Deliveries: ") || strings.Contains(txt, "Deliveries: 0") {
+		t.Errorf("the overview draws no deliveries:\n%s", txt)
+	}
+	b.shoot("overview")
+	b.do("opening peers", chromedp.Navigate(base+"/admin/peers"))
+	b.shoot("peers")
+	b.do("opening the account", chromedp.Navigate(base+"/admin/account"))
+	b.shoot("account")
 
 	b.submit(".signout button", "Sign in")
 	b.shoot("login")

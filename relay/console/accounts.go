@@ -159,7 +159,8 @@ func (a *Accounts) pendingSetup(ctx context.Context, token string) (string, erro
 // returns the moderator with the new hash. The token is checked before
 // any hashing.
 func (a *Accounts) completeSetup(ctx context.Context, token, password string) (store.Moderator, error) {
-	if _, err := a.pendingSetup(ctx, token); err != nil {
+	name, err := a.pendingSetup(ctx, token)
+	if err != nil {
 		return store.Moderator{}, err
 	}
 	if err := checkPassword(password); err != nil {
@@ -173,8 +174,8 @@ func (a *Accounts) completeSetup(ctx context.Context, token, password string) (s
 	if herr != nil {
 		return store.Moderator{}, herr
 	}
-	name, err := a.st.CompleteSetup(ctx, tokenHash(token), h, time.Now(),
-		store.AuditEntry{At: time.Now(), What: "moderator.setup", Why: "chose a password with a setup link", Source: "manual"})
+	name, err = a.st.CompleteSetup(ctx, tokenHash(token), h, time.Now(), store.AuditEntry{At: time.Now(),
+		Who: "console:" + name, What: "moderator.setup", Subject: name, Why: "chose a password with a setup link", Source: "manual"})
 	if err != nil {
 		return store.Moderator{}, err
 	}

@@ -61,6 +61,8 @@ type Reads interface {
 	QueueDepth(ctx context.Context) (map[store.DeliveryState]int, error)
 	Deliveries(ctx context.Context, f store.DeliveryFilter) ([]store.Delivery, error)
 	SearchAudit(ctx context.Context, f store.AuditFilter) ([]store.AuditEntry, error)
+	PinnedKeys(ctx context.Context) ([]store.PinnedKey, error)
+	Endorsements(ctx context.Context) ([]store.Endorsement, error)
 	ListSubscriptions(ctx context.Context) ([]store.ListSubscription, error)
 }
 
@@ -76,8 +78,12 @@ type Config struct {
 	Subscriptions Subscriptions
 	Moderation    Moderation
 	Lists         Lists
-	Reads         Reads
-	Log           *slog.Logger
+	Peers         Peers
+	Endorsements  Endorsements
+	// Recent is the relay's recent activity, which the relay feeds.
+	Recent *Recent
+	Reads  Reads
+	Log    *slog.Logger
 }
 
 // Console serves the moderator console.
@@ -127,6 +133,7 @@ func (c *Console) Register(mux *http.ServeMux) {
 	h("POST /admin/lists/subscriptions", c.signedIn(mod, c.subscribeList))
 	h("POST /admin/lists/subscriptions/{name}", c.signedIn(mod, c.listAction))
 	h("GET /admin/audit", c.signedIn(mod, c.audit))
+	h("GET /admin/peers", c.signedIn(mod, c.peers))
 	h("GET /admin/account", c.signedIn(mod, c.account))
 	h("POST /admin/account/2fa", c.signedIn(mod, c.setSecondFactor))
 	h("GET /admin/trust", c.signedIn(adm, c.trust))

@@ -21,6 +21,13 @@ type overviewData struct {
 	Pending []store.SubscriberStatus
 	Failing []store.SubscriberStatus
 	Queue   map[string]int
+	// Peers counts the verified peers discovery knows.
+	Peers int
+	// Day is the last 24 h of deliveries and refusals; the Line fields
+	// are its sparklines' points.
+	Day                                       series
+	DeliveredLine, FailedLine, RefusedLine    string
+	DeliveredTotal, FailedTotal, RefusedTotal int
 }
 
 func (c *Console) overview(w http.ResponseWriter, r *http.Request) {
@@ -50,6 +57,20 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request) {
 	sort.Slice(d.Failing, func(i, j int) bool {
 		return d.Failing[i].Health.ConsecutiveFailures > d.Failing[j].Health.ConsecutiveFailures
 	})
+	peers, err := c.cfg.Peers.Peers(r.Context(), "", "", false)
+	if err != nil {
+		c.failed(w, r, err)
+		return
+	}
+	for _, p := range peers {
+		if p.Verified {
+			d.Peers++
+		}
+	}
+	d.Day = c.cfg.Recent.snapshot(now())
+	d.DeliveredLine, d.FailedLine, d.RefusedLine = sparkline(d.Day.Delivered, 288, 40), sparkline(d.Day.Failed, 288, 40),
+		sparkline(d.Day.Refused, 288, 40)
+	d.DeliveredTotal, d.FailedTotal, d.RefusedTotal = total(d.Day.Delivered), total(d.Day.Failed), total(d.Day.Refused)
 	c.render(w, r, http.StatusOK, "overview", nil, page{Data: d})
 }
 

@@ -67,8 +67,8 @@ type Accounts interface {
 	// token.
 	SetupPending(ctx context.Context, tokenHash string, now time.Time) (string, error)
 	// CompleteSetup spends an unexpired setup token and sets the password
-	// hash of its moderator, with the audit entry (its Who and Subject are
-	// set to the moderator), returning the name; ErrNotFound for an
+	// hash of its moderator, with the audit entry, returning the name;
+	// ErrNotFound for an
 	// unknown, spent or expired token.
 	CompleteSetup(ctx context.Context, tokenHash, passwordHash string, now time.Time, audit AuditEntry) (string, error)
 	// SetTOTP sets (or, with "", clears) a moderator's second factor,

@@ -148,7 +148,6 @@ func (a accounts) CompleteSetup(ctx context.Context, tokenHash, passwordHash str
 		if _, err = tx.ExecContext(ctx, `DELETE FROM moderator_setups WHERE name = ?`, name); err != nil {
 			return err
 		}
-		audit.Who, audit.Subject = name, name
 		return appendAudit(ctx, tx, []store.AuditEntry{audit})
 	})
 	return name, err

@@ -26,6 +26,11 @@ var consoleWrites = []struct {
 	{"/admin/rules/1/remove", url.Values{}},
 	{"/admin/deliveries/retry", url.Values{"all": {"yes"}}},
 	{"/admin/trust", url.Values{"peer": {"peer.example"}, "level": {"trusted"}}},
+	{"/admin/lists/import", url.Values{"name": {"l"}, "action": {"suspend"}, "list": {"spam.example"}, "confirm": {"yes"}}},
+	{"/admin/lists/drafts", url.Values{"action": {"approve"}, "id": {"1"}}},
+	{"/admin/lists/subscriptions", url.Values{"name": {"l"}, "url": {"https://lists.example/l.csv"}, "every": {"24h"}}},
+	{"/admin/lists/subscriptions/l", url.Values{"action": {"unsubscribe"}}},
+	{"/admin/account/2fa", url.Values{"action": {"disable"}, "code": {"000000"}}},
 	{"/admin/logout", url.Values{}},
 }
 

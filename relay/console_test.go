@@ -255,3 +255,29 @@ func TestConsoleListImportAndDrafts(t *testing.T) {
 		t.Errorf("ana's audit entries: %s", got)
 	}
 }
+
+// Rules of an actor with filters are made as the CLI makes them, and the
+// audit log downloads as JSON lines, filtered.
+func TestConsoleActorRuleAndAuditExport(t *testing.T) {
+	ctx := context.Background()
+	r := startRelay(t, nil)
+	ana := addModerator(t, r, "ana", "moderator", "a long phrase of words")
+	ana.get("/admin/rules")
+	form := url.Values{"kind": {"actor"}, "domain": {"https://fmp.example/users/bot"}, "action": {"reject"}, "reason": {"spammy bot"},
+		"keywords": {"casino, crypto"}, "kinds": {"surplus"}, "reject_media": {"yes"}, "confirm": {"yes"}}
+	if status, body := ana.post("/admin/rules", form); status != http.StatusOK || !strings.Contains(body, "added") {
+		t.Fatalf("add actor rule: %d %s", status, body)
+	}
+	rules, _ := r.Admin.Rules(ctx)
+	if len(rules) != 1 || rules[0].Kind != "actor" || strings.Join(rules[0].Filters.Keywords, ",") != "casino,crypto" ||
+		!rules[0].Filters.RejectMedia || strings.Join(rules[0].Filters.Kinds, ",") != "surplus" {
+		t.Fatalf("rules = %+v", rules)
+	}
+	req, _ := http.NewRequest(http.MethodGet, r.URL+"/admin/audit/export?what=rule", nil)
+	status, body, h := ana.do(req)
+	lines := strings.Split(strings.TrimSpace(body), "\n")
+	if status != http.StatusOK || !strings.HasPrefix(h.Get("Content-Type"), "application/jsonl") || len(lines) != 1 ||
+		!strings.Contains(lines[0], `"what":"rule.add"`) || !strings.Contains(lines[0], "spammy bot") {
+		t.Errorf("audit export: %d %q\n%s", status, h.Get("Content-Type"), body)
+	}
+}

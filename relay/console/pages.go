@@ -1,6 +1,7 @@
 package console
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -168,9 +169,42 @@ type rulesData struct {
 	CSRF   string
 }
 
-// ruleForm is the form adding a domain rule.
+// ruleForm is the form adding a rule: of a domain (with its
+// subdomains), an actor, or a key (by id or sha256 fingerprint), with
+// optional filters.
 type ruleForm struct {
-	Domain, Action, Reason, PublicReason string
+	Kind, Domain, Action, Reason, PublicReason string
+	// Filters: activity types, listing kinds and keywords (comma
+	// separated), and refusing media.
+	Types, Kinds, Keywords string
+	RejectMedia            bool
+}
+
+// rule is the policy rule the form describes.
+func (f ruleForm) rule() (policy.Rule, error) {
+	action, err := policy.ParseAction(f.Action)
+	if err != nil {
+		return policy.Rule{}, err
+	}
+	kind := policy.Kind(f.Kind)
+	if kind != policy.Domain && kind != policy.Actor && kind != policy.Key {
+		return policy.Rule{}, fmt.Errorf("%w: kind %q", policy.ErrBadRule, f.Kind)
+	}
+	r := policy.Rule{Kind: kind, Subject: f.Domain, Action: action, PublicComment: f.PublicReason}
+	r.Filters.Types, r.Filters.Kinds, r.Filters.Keywords = commaList(f.Types), commaList(f.Kinds), commaList(f.Keywords)
+	r.Filters.RejectMedia = f.RejectMedia
+	return r, nil
+}
+
+// commaList splits a comma-separated field, dropping blanks.
+func commaList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 func (c *Console) rules(w http.ResponseWriter, r *http.Request) {
@@ -180,7 +214,7 @@ func (c *Console) rules(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := strings.ToLower(strings.TrimSpace(r.URL.Query().Get("q")))
-	d := rulesData{Search: q, Form: ruleForm{Action: string(policy.Suspend)}}
+	d := rulesData{Search: q, Form: ruleForm{Kind: string(policy.Domain), Action: string(policy.Suspend)}}
 	for _, rl := range rules {
 		if q == "" || strings.Contains(strings.ToLower(rl.Subject), q) {
 			d.Rules = append(d.Rules, rl)
@@ -193,9 +227,14 @@ func (c *Console) rules(w http.ResponseWriter, r *http.Request) {
 // confirmed, saves it.
 func (c *Console) addRule(w http.ResponseWriter, r *http.Request) {
 	u := current(r)
-	f := ruleForm{Domain: strings.TrimSpace(r.PostFormValue("domain")), Action: r.PostFormValue("action"),
-		Reason: strings.TrimSpace(r.PostFormValue("reason")), PublicReason: strings.TrimSpace(r.PostFormValue("public_reason"))}
-	action, err := policy.ParseAction(f.Action)
+	f := ruleForm{Kind: r.PostFormValue("kind"), Domain: strings.TrimSpace(r.PostFormValue("domain")), Action: r.PostFormValue("action"),
+		Reason: strings.TrimSpace(r.PostFormValue("reason")), PublicReason: strings.TrimSpace(r.PostFormValue("public_reason")),
+		Types: r.PostFormValue("types"), Kinds: r.PostFormValue("kinds"), Keywords: r.PostFormValue("keywords"),
+		RejectMedia: r.PostFormValue("reject_media") == "yes"}
+	if f.Kind == "" {
+		f.Kind = string(policy.Domain)
+	}
+	rule, err := f.rule()
 	if err != nil || f.Domain == "" {
 		c.refuse(w, r, http.StatusBadRequest, "bad_form")
 		return
@@ -204,7 +243,6 @@ func (c *Console) addRule(w http.ResponseWriter, r *http.Request) {
 		c.render(w, r, http.StatusBadRequest, "rules", nil, page{Data: rulesData{Form: f}, Message: msg("reason_required")})
 		return
 	}
-	rule := policy.Rule{Kind: policy.Domain, Subject: f.Domain, Action: action, PublicComment: f.PublicReason}
 	if r.PostFormValue("confirm") != "yes" {
 		affected, err := c.cfg.Moderation.Preview(r.Context(), rule)
 		if errors.Is(err, policy.ErrBadRule) {
@@ -303,6 +341,38 @@ func (c *Console) audit(w http.ResponseWriter, r *http.Request) {
 	}
 	d.Entries = entries
 	c.render(w, r, http.StatusOK, "audit", nil, page{Data: d})
+}
+
+// auditExport writes the whole audit log, filtered as the audit page is,
+// as JSON lines (oldest first), a thousand entries at a time.
+func (c *Console) auditExport(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	who, what, subject := limit(q.Get("who"), 100), limit(q.Get("what"), 100), limit(q.Get("subject"), 300)
+	w.Header().Set("Content-Type", "application/jsonl; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="runrig-audit.jsonl"`)
+	enc := json.NewEncoder(w)
+	var after int64
+	for {
+		batch, err := c.cfg.Reads.Audit(r.Context(), after, 1000)
+		if err != nil {
+			c.cfg.Log.Error("console audit export", "err", err) // the status is sent: the export ends short
+			return
+		}
+		for _, e := range batch {
+			if contains(e.Who, who) && contains(e.What, what) && contains(e.Subject, subject) {
+				enc.Encode(e)
+			}
+		}
+		if len(batch) < 1000 {
+			return
+		}
+		after = batch[len(batch)-1].ID
+	}
+}
+
+// contains reports whether have contains want, case-insensitively.
+func contains(have, want string) bool {
+	return want == "" || strings.Contains(strings.ToLower(have), strings.ToLower(want))
 }
 
 // limit cuts s to at most n bytes.

@@ -27,13 +27,14 @@ func (s *Server) site() *web.Site {
 	return &web.Site{
 		Identity: web.Identity{PublicURL: s.cfg.PublicURL, Host: s.host, ActorID: s.actorID, InboxID: s.inboxID,
 			Name: s.cfg.Name, Description: s.cfg.Description, Contact: s.cfg.Contact, Software: softwareName, Version: Version,
-			Approval: string(s.cfg.Approval), Manual: s.cfg.Approval == ApproveManual, Mode: string(s.cfg.FederationMode),
+			Mode:         string(s.cfg.FederationMode),
 			PublicKeyPEM: s.pubPEM, AssertionKeyID: s.announceKeyID(),
 			AssertionKeyMultibase: discovery.EncodeMultikey(s.announceKey.Public().(ed25519.PublicKey))},
 		Slices: s.slices, Store: s.store, Moderation: s.mod,
 		PublicPeers:  func() []admin.Peer { return s.peerViews(nil) },
 		Announcement: func(ctx context.Context) ([]byte, error) { return s.Announcement(ctx) },
 		Ready:        s.ready.Load,
+		Approval:     func() string { return string(s.approvalMode()) },
 		Log:          s.log,
 	}
 }

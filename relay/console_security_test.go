@@ -31,6 +31,7 @@ var consoleWrites = []struct {
 	{"/admin/lists/subscriptions", url.Values{"name": {"l"}, "url": {"https://lists.example/l.csv"}, "every": {"24h"}}},
 	{"/admin/lists/subscriptions/l", url.Values{"action": {"unsubscribe"}}},
 	{"/admin/account/2fa", url.Values{"action": {"disable"}, "code": {"000000"}}},
+	{"/admin/approval", url.Values{"approval": {"manual"}}},
 	{"/admin/logout", url.Values{}},
 }
 

@@ -281,3 +281,46 @@ func TestConsoleActorRuleAndAuditExport(t *testing.T) {
 		t.Errorf("audit export: %d %q\n%s", status, h.Get("Content-Type"), body)
 	}
 }
+
+// An admin switches new subscriptions to manual approval in the console:
+// the next Follow waits, the front page and NodeInfo say so, a moderator
+// cannot switch it back, and the choice outlives a restart.
+func TestConsoleApprovalMode(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	r := startRelayIn(t, dir, "127.0.0.1:0", nil)
+	root := addModerator(t, r, "root", "admin", "correct horse battery staple")
+	mia := addModerator(t, r, "mia", "moderator", "another long passphrase")
+	root.get("/admin/trust")
+	if status, body := root.post("/admin/approval", url.Values{"approval": {"manual"}, "reason": {"spam wave"}}); status != http.StatusOK || !strings.Contains(body, "New subscriptions: manual") {
+		t.Fatalf("setting approval: %d %s", status, body)
+	}
+	mia.get("/admin/")
+	if status, _ := mia.post("/admin/approval", url.Values{"approval": {"auto"}}); status != http.StatusForbidden {
+		t.Errorf("a moderator set the approval mode: %d", status)
+	}
+	in := newInstance(t, relaytest.Mastodon)
+	if _, status, err := in.Follow(ctx, r.Actor(), r.Inbox()); err != nil || status != http.StatusAccepted {
+		t.Fatalf("Follow: %d %v", status, err)
+	}
+	subs, _ := r.Admin.Subscribers(ctx)
+	if len(subs) != 1 || subs[0].State != "pending" {
+		t.Errorf("after switching to manual a Follow is %+v, want pending", subs)
+	}
+	for path, want := range map[string]string{"/": "held until a moderator approves", "/nodeinfo/2.1": `"approval":"manual"`} {
+		resp, err := http.Get(r.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.Contains(string(b), want) {
+			t.Errorf("%s does not say %q", path, want)
+		}
+	}
+	r.stop()
+	r2 := startRelayIn(t, dir, "127.0.0.1:0", nil)
+	if got := r2.ApprovalMode(); got != "manual" {
+		t.Errorf("after a restart the approval mode is %q, want manual", got)
+	}
+}

@@ -103,7 +103,10 @@ type Server struct {
 	recent     *console.Recent // deliveries and refusals of the last day
 	adminToken string
 	ready      atomic.Bool
-	bg         background // goroutines that use the store
+	// approval is how new subscriptions are handled now (the
+	// configuration's, or an admin's choice in the console).
+	approval atomic.Pointer[Approval]
+	bg       background // goroutines that use the store
 }
 
 // New prepares a relay on st, creating its actor key on first start.
@@ -126,6 +129,9 @@ func New(ctx context.Context, cfg Config, st store.Store, log *slog.Logger) (*Se
 	}
 	s.peering = &peering{Server: s}
 	s.keyID = s.actorID + "#main-key"
+	if err := s.loadApproval(ctx); err != nil {
+		return nil, err
+	}
 	key, err := s.loadKey(ctx)
 	if err != nil {
 		return nil, err
@@ -179,7 +185,7 @@ func New(ctx context.Context, cfg Config, st store.Store, log *slog.Logger) (*Se
 	s.inbox = s.newInbox()
 	s.accounts, s.recent = console.NewAccounts(st.Accounts(), cfg.PublicURL), console.NewRecent()
 	s.console = console.New(console.Config{PublicURL: cfg.PublicURL, Name: cfg.Name, Accounts: s.accounts,
-		Sessions: st.Accounts(), Subscriptions: operatorActions{s.svc.subs, s}, Moderation: s.mod, Lists: s.mod, Peers: s, Endorsements: s.mod, Reads: st, Recent: s.recent,
+		Sessions: st.Accounts(), Subscriptions: operatorActions{s.svc.subs, s}, Moderation: s.mod, Lists: s.mod, Peers: s, Endorsements: s.mod, Settings: s, Reads: st, Recent: s.recent,
 		Log: log.With("component", "console")})
 	s.dispatcher.OnResult = s.onDeliveryResult
 	s.dispatcher.Permit = s.permitPeer
@@ -273,7 +279,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	go func() { errc <- adm.Serve(adminLn) }()
 	s.ready.Store(true)
 	s.log.Info("relay ready", "listen", ln.Addr().String(), "actor", s.actorID, "inbox", s.inboxID,
-		"approval", s.cfg.Approval, "admin_socket", filepath.Join(s.cfg.DataDir, AdminSocket))
+		"approval", s.approvalMode(), "admin_socket", filepath.Join(s.cfg.DataDir, AdminSocket))
 
 	var serveErr error
 	select {

@@ -31,7 +31,7 @@ func (s *Server) newServices() services {
 		Problem:  func(reason string) { s.metrics.listingsBad.WithLabelValues(reason).Inc() }}
 	var sv services
 	sv.subs = subscription.New(subscription.Config{
-		AutoAccept: s.cfg.Approval == ApproveAuto, Slices: s.slices, NewID: s.newID,
+		AutoAccept: func() bool { return s.approvalMode() == ApproveAuto }, Slices: s.slices, NewID: s.newID,
 		Event: func(e string) { s.metrics.subscriptions.WithLabelValues(e).Inc() },
 		Store: s.store, Fetch: s.fetch, Deliveries: s.dispatcher, Background: &s.bg,
 		Log: s.log, PeerLog: s.peerLog,

@@ -55,6 +55,13 @@ type Moderation interface {
 	SetTrust(ctx context.Context, op policy.Operator, peer, level string) error
 }
 
+// Settings are the relay's settings admins change in the console.
+type Settings interface {
+	// ApprovalMode is how new subscriptions are handled: auto or manual.
+	ApprovalMode() string
+	SetApprovalMode(ctx context.Context, op policy.Operator, mode string) error
+}
+
 // Reads is what the console reads from the store directly.
 type Reads interface {
 	SubscriberStatuses(ctx context.Context) ([]store.SubscriberStatus, error)
@@ -81,6 +88,7 @@ type Config struct {
 	Lists         Lists
 	Peers         Peers
 	Endorsements  Endorsements
+	Settings      Settings
 	// Recent is the relay's recent activity, which the relay feeds.
 	Recent *Recent
 	Reads  Reads
@@ -140,6 +148,7 @@ func (c *Console) Register(mux *http.ServeMux) {
 	h("POST /admin/account/2fa", c.signedIn(mod, c.setSecondFactor))
 	h("GET /admin/trust", c.signedIn(adm, c.trust))
 	h("POST /admin/trust", c.signedIn(adm, c.setTrust))
+	h("POST /admin/approval", c.signedIn(adm, c.setApproval))
 }
 
 // headers sets what every console response carries: a strict CSP, no

@@ -90,7 +90,7 @@ func (c *Console) subscribers(w http.ResponseWriter, r *http.Request) {
 var notices = map[string]int{
 	"decided": 2, "rule_added": 1, "rule_removed": 1, "retried": 1, "trust_set": 2, "imported": 2,
 	"drafts_approved": 1, "drafts_discarded": 1, "list_subscribed": 1, "list_synced": 3, "list_unsubscribed": 1,
-	"totp_on": 0, "totp_off": 0,
+	"totp_on": 0, "totp_off": 0, "approval_set": 1,
 }
 
 // noticeArg is what a notice's argument may be: a number, a domain, a name.
@@ -383,8 +383,26 @@ func limit(s string, n int) string {
 	return s
 }
 
+// settingsData is what the admins' settings page shows.
+type settingsData struct{ Approval string }
+
 func (c *Console) trust(w http.ResponseWriter, r *http.Request) {
-	c.render(w, r, http.StatusOK, "trust", nil, page{Message: notice(r)})
+	c.render(w, r, http.StatusOK, "trust", nil, page{Data: settingsData{Approval: c.cfg.Settings.ApprovalMode()}, Message: notice(r)})
+}
+
+// setApproval changes how new subscriptions are handled (admins only).
+func (c *Console) setApproval(w http.ResponseWriter, r *http.Request) {
+	mode := r.PostFormValue("approval")
+	err := c.cfg.Settings.SetApprovalMode(r.Context(), current(r).operator(strings.TrimSpace(r.PostFormValue("reason"))), mode)
+	if errors.Is(err, policy.ErrBadRule) {
+		c.refuse(w, r, http.StatusBadRequest, "bad_form")
+		return
+	}
+	if err != nil {
+		c.failed(w, r, err)
+		return
+	}
+	redirect(w, r, "/admin/trust", "approval_set", mode)
 }
 
 // setTrust sets a peer's trust level (admins only).

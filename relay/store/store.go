@@ -198,6 +198,9 @@ type Settings interface {
 	// InitSetting stores value under name unless a value is already there,
 	// and returns the value that is stored.
 	InitSetting(ctx context.Context, name, value string) (string, error)
+	// SetSetting stores value under name, with the operator's audit
+	// entry, in one transaction.
+	SetSetting(ctx context.Context, name, value string, audit AuditEntry) error
 }
 
 // Federation holds this relay's own subscriptions to other relays

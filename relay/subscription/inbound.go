@@ -49,7 +49,7 @@ func (s *Service) Follow(ctx context.Context, in *inbox.Activity, inboxSlice str
 	case !errors.Is(err, store.ErrNotFound):
 		return "", err
 	}
-	if s.cfg.AutoAccept {
+	if s.cfg.AutoAccept() {
 		sub.State = store.Accepted
 	}
 	change := store.Change{Seen: in.ID, Upsert: &sub}

@@ -66,9 +66,9 @@ type PeerLogger interface {
 
 // Config is what the subscription service works with; the relay fills it.
 type Config struct {
-	// AutoAccept accepts every verified subscription; otherwise they wait
-	// for an operator.
-	AutoAccept bool
+	// AutoAccept reports whether every verified subscription is accepted
+	// now; otherwise they wait for an operator.
+	AutoAccept func() bool
 	// Slices names the followable actors.
 	Slices *slices.Set
 	// NewID returns a fresh IRI for an activity the relay sends.

@@ -147,7 +147,7 @@ func (s *Site) handleNodeInfo(w http.ResponseWriter, r *http.Request) {
 			"nodeName":    s.Name,
 			"contact":     s.Contact,
 			"relay":       true,
-			"approval":    s.Approval,
+			"approval":    s.Approval(),
 			"subscribers": len(subs),
 			"slices":      s.Slices.Names(),
 		},

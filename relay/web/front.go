@@ -36,7 +36,7 @@ type frontData struct {
 // the published moderation policy. Plain HTML, no scripts.
 func (s *Site) handleFront(w http.ResponseWriter, r *http.Request) {
 	d := frontData{Name: s.Name, Description: s.Description, Contact: s.Contact, Host: s.Host,
-		Actor: s.ActorID, Inbox: s.InboxID, Manual: s.Manual, Mode: s.Mode}
+		Actor: s.ActorID, Inbox: s.InboxID, Manual: s.Approval() == "manual", Mode: s.Mode}
 	if d.Mode == "" {
 		d.Mode = string(policy.Blocklist)
 	}

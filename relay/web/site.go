@@ -32,9 +32,6 @@ type Identity struct {
 	Name, Description, Contact string
 	// Software and Version name what runs the relay.
 	Software, Version string
-	// Approval is "auto" or "manual"; Manual says the latter.
-	Approval string
-	Manual   bool
 	// Mode is the federation mode.
 	Mode string
 	// PublicKeyPEM is the actors' key.
@@ -68,6 +65,9 @@ type Site struct {
 	PublicPeers func() []admin.Peer
 	// Announcement is the relay's signed discovery announcement.
 	Announcement func(ctx context.Context) ([]byte, error)
+	// Approval is how subscriptions are handled now: "auto" or
+	// "manual" (admins may change it in the console).
+	Approval func() string
 	// Ready reports whether the relay serves (false while it starts and
 	// stops).
 	Ready func() bool

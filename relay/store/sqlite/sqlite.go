@@ -167,6 +167,17 @@ func (db *DB) Setting(ctx context.Context, name string) (string, error) {
 	return v, err
 }
 
+// SetSetting implements store.Settings.
+func (db *DB) SetSetting(ctx context.Context, name, value string, audit store.AuditEntry) error {
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO settings(name, value) VALUES (?, ?)
+			ON CONFLICT(name) DO UPDATE SET value = excluded.value`, name, value); err != nil {
+			return err
+		}
+		return appendAudit(ctx, tx, []store.AuditEntry{audit})
+	})
+}
+
 // InitSetting implements store.Settings.
 func (db *DB) InitSetting(ctx context.Context, name, value string) (string, error) {
 	var v string

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/runrig/runrig/relay"
 	"github.com/runrig/runrig/relay/relaytest"
@@ -322,5 +323,40 @@ func TestConsoleApprovalMode(t *testing.T) {
 	r2 := startRelayIn(t, dir, "127.0.0.1:0", nil)
 	if got := r2.ApprovalMode(); got != "manual" {
 		t.Errorf("after a restart the approval mode is %q, want manual", got)
+	}
+}
+
+// A moderator follows a shared list and excludes a domain from it; the
+// audit page filters by date.
+func TestConsoleListExcludeAndAuditSince(t *testing.T) {
+	ctx := context.Background()
+	r := startRelay(t, nil)
+	ana := addModerator(t, r, "ana", "moderator", "a long phrase of words")
+	ana.get("/admin/lists")
+	form := url.Values{"name": {"coop"}, "url": {"https://lists.example/coop.csv"}, "every": {"24h"}}
+	if status, body := ana.post("/admin/lists/subscriptions", form); status != http.StatusOK || !strings.Contains(body, "Following the list coop") {
+		t.Fatalf("subscribe: %d %s", status, body)
+	}
+	if status, body := ana.post("/admin/lists/subscriptions/coop", url.Values{"action": {"exclude"}, "domain": {"friend.example"}}); status != http.StatusOK ||
+		!strings.Contains(body, "friend.example will never be taken from coop") {
+		t.Fatalf("exclude: %d %s", status, body)
+	}
+	lists, err := r.Admin.ListSubscriptions(ctx)
+	if err != nil || len(lists) != 1 || strings.Join(lists[0].Excludes, ",") != "friend.example" {
+		t.Errorf("list subscriptions = %+v, %v", lists, err)
+	}
+	if status, _ := ana.post("/admin/lists/subscriptions/nope", url.Values{"action": {"exclude"}, "domain": {"x.example"}}); status != http.StatusNotFound {
+		t.Errorf("exclude from an unknown list: %d, want 404", status)
+	}
+	today := time.Now().UTC().Format(time.DateOnly)
+	tomorrow := time.Now().UTC().Add(24 * time.Hour).Format(time.DateOnly)
+	if _, body := ana.get("/admin/audit?what=list&since=" + today); !strings.Contains(body, "list.subscribe") {
+		t.Errorf("the audit page since today lacks today's list.subscribe")
+	}
+	if _, body := ana.get("/admin/audit?what=list&since=" + tomorrow); strings.Contains(body, "list.subscribe") {
+		t.Errorf("the audit page since tomorrow shows today's entries")
+	}
+	if status, _ := ana.get("/admin/audit?since=yesterday"); status != http.StatusBadRequest {
+		t.Errorf("a malformed date: %d, want 400", status)
 	}
 }

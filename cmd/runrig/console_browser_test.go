@@ -140,6 +140,11 @@ func (b *tab) shoot(name string) {
 		if err != nil {
 			b.t.Fatalf("screenshot %s: %v", name, err)
 		}
+		// Readable on a phone: nothing wider than the screen but tables,
+		// which scroll inside their box.
+		if width, err := chromedp.Run(b.ctx, chromedp.Evaluate[int]("document.documentElement.scrollWidth")); err != nil || width > int(v.width) {
+			b.t.Errorf("the %s page is %d px wide at a %d px screen (%v)", name, width, v.width, err)
+		}
 		if err := os.WriteFile(filepath.Join(b.shots, name+"-"+v.suffix+".png"), png, 0o644); err != nil {
 			b.t.Fatal(err)
 		}
@@ -211,6 +216,9 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 
 	b.do("opening dead letters", chromedp.Navigate(base+"/admin/deliveries"))
+	if txt := b.text(); !regexp.MustCompile(regexp.QuoteMeta(gone.Host()) + ` \([1-9]\d*\)`).MatchString(txt) {
+		t.Errorf("the dead letters page does not list %s with its dead letter:\n%s", gone.Host(), txt)
+	}
 	b.shoot("deliveries")
 	b.submit(`button[name="all"]`, "queued again")
 

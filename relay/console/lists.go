@@ -181,6 +181,10 @@ func (c *Console) listAction(w http.ResponseWriter, r *http.Request) {
 	case "unsubscribe":
 		err = c.cfg.Lists.UnsubscribeList(r.Context(), current(r).operator(""), name)
 		done, args = "list_unsubscribed", []any{name}
+	case "exclude":
+		domain := strings.TrimSpace(r.PostFormValue("domain"))
+		err = c.excludeFromList(r.Context(), current(r), name, domain)
+		done, args = "list_excluded", []any{domain, name}
 	default:
 		c.refuse(w, r, http.StatusBadRequest, "bad_form")
 		return
@@ -188,9 +192,31 @@ func (c *Console) listAction(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.Is(err, policy.ErrNotFound):
 		c.refuse(w, r, http.StatusNotFound, "not_found")
+	case errors.Is(err, policy.ErrBadRule):
+		c.render(w, r, http.StatusBadRequest, "error", nil, page{Message: fmt.Sprintf(msg("bad_list"), err)})
 	case err != nil:
 		c.render(w, r, http.StatusBadGateway, "error", nil, page{Message: fmt.Sprintf(msg("list_failed"), name, err)})
 	default:
 		redirect(w, r, "/admin/lists", done, args...)
 	}
+}
+
+// excludeFromList keeps domain (and its subdomains) from ever being taken
+// from the shared list name.
+func (c *Console) excludeFromList(ctx context.Context, u *who, name, domain string) error {
+	subs, err := c.cfg.Reads.ListSubscriptions(ctx)
+	if err != nil {
+		return err
+	}
+	for _, l := range subs {
+		if l.Name == name {
+			if domain == "" {
+				return fmt.Errorf("%w: no domain to exclude", policy.ErrBadRule)
+			}
+			l.Excludes = append(l.Excludes, domain)
+			_, err := c.cfg.Lists.SubscribeList(ctx, u.operator("exclude "+domain), l)
+			return err
+		}
+	}
+	return policy.ErrNotFound
 }

@@ -158,6 +158,10 @@ var messages = map[string]string{
 	"list_unsubscribed": "No longer following %s; its rules stay.",
 	"list_failed":       "The list %s could not be synced: %v",
 	"no_lists":          "No shared lists.",
+	"exclude":           "Never take this domain from it",
+	"exclude_button":    "Exclude",
+	"excluded":          "Excluded",
+	"list_excluded":     "%s will never be taken from %s.",
 
 	// Peers.
 	"peers":           "Peers",
@@ -191,6 +195,8 @@ var messages = map[string]string{
 	"retry_all":       "Retry all dead letters",
 	"retried":         "%s delivery(ies) queued again.",
 	"no_dead":         "No dead letters.",
+	"by_subscriber":   "By subscriber",
+	"all":             "All",
 	"dead_help":       "Deliveries that failed on every attempt. Retry them once the subscriber works again.",
 	"filter":          "Filter",
 	"who":             "Who",
@@ -199,6 +205,7 @@ var messages = map[string]string{
 	"why":             "Why",
 	"apply":           "Apply",
 	"audit_help":      "Every change by a moderator, newest first.",
+	"since":           "Since",
 	"export_audit":    "Download these entries, all of them, as JSON lines",
 	"level":           "Level",
 	"set_trust":       "Set",

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/runrig/runrig/policy"
 	"github.com/runrig/runrig/relay/store"
@@ -90,7 +91,7 @@ func (c *Console) subscribers(w http.ResponseWriter, r *http.Request) {
 var notices = map[string]int{
 	"decided": 2, "rule_added": 1, "rule_removed": 1, "retried": 1, "trust_set": 2, "imported": 2,
 	"drafts_approved": 1, "drafts_discarded": 1, "list_subscribed": 1, "list_synced": 3, "list_unsubscribed": 1,
-	"totp_on": 0, "totp_off": 0, "approval_set": 1,
+	"totp_on": 0, "totp_off": 0, "approval_set": 1, "list_excluded": 2,
 }
 
 // noticeArg is what a notice's argument may be: a number, a domain, a name.
@@ -292,13 +293,31 @@ func (c *Console) removeRule(w http.ResponseWriter, r *http.Request) {
 	redirect(w, r, "/admin/rules", "rule_removed", id)
 }
 
+// deliveriesData is what the dead letters page shows: the subscribers
+// with dead letters, and those of one (Peer) or all.
+type deliveriesData struct {
+	Peer  string
+	Peers []store.SubscriberStatus
+	Dead  []store.Delivery
+}
+
 func (c *Console) deliveries(w http.ResponseWriter, r *http.Request) {
-	dead, err := c.cfg.Reads.Deliveries(r.Context(), store.DeliveryFilter{State: store.Dead, Peer: r.URL.Query().Get("peer"), Limit: 500})
+	d := deliveriesData{Peer: limit(r.URL.Query().Get("peer"), 300)}
+	subs, err := c.cfg.Reads.SubscriberStatuses(r.Context())
 	if err != nil {
 		c.failed(w, r, err)
 		return
 	}
-	c.render(w, r, http.StatusOK, "deliveries", nil, page{Data: dead, Message: notice(r)})
+	for _, s := range subs {
+		if s.Dead > 0 {
+			d.Peers = append(d.Peers, s)
+		}
+	}
+	if d.Dead, err = c.cfg.Reads.Deliveries(r.Context(), store.DeliveryFilter{State: store.Dead, Peer: d.Peer, Limit: 500}); err != nil {
+		c.failed(w, r, err)
+		return
+	}
+	c.render(w, r, http.StatusOK, "deliveries", nil, page{Data: d, Message: notice(r)})
 }
 
 // retryDeliveries requeues the selected dead letters, or all of them.
@@ -326,15 +345,25 @@ func (c *Console) retryDeliveries(w http.ResponseWriter, r *http.Request) {
 
 // auditData is what the audit page shows.
 type auditData struct {
-	Who, What, Subject string
-	Entries            []store.AuditEntry
+	// Since is a date (YYYY-MM-DD, UTC) from which entries are shown.
+	Who, What, Subject, Since string
+	Entries                   []store.AuditEntry
 }
 
 // audit shows the newest matching audit entries.
 func (c *Console) audit(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	d := auditData{Who: limit(q.Get("who"), 100), What: limit(q.Get("what"), 100), Subject: limit(q.Get("subject"), 300)}
-	entries, err := c.cfg.Reads.SearchAudit(r.Context(), store.AuditFilter{Who: d.Who, What: d.What, Subject: d.Subject, Limit: auditPage})
+	since, ok := parseDate(q.Get("since"))
+	if !ok {
+		c.refuse(w, r, http.StatusBadRequest, "bad_form")
+		return
+	}
+	if !since.IsZero() {
+		d.Since = since.Format(time.DateOnly)
+	}
+	entries, err := c.cfg.Reads.SearchAudit(r.Context(), store.AuditFilter{Who: d.Who, What: d.What, Subject: d.Subject,
+		Since: since, Limit: auditPage})
 	if err != nil {
 		c.failed(w, r, err)
 		return
@@ -348,6 +377,11 @@ func (c *Console) audit(w http.ResponseWriter, r *http.Request) {
 func (c *Console) auditExport(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	who, what, subject := limit(q.Get("who"), 100), limit(q.Get("what"), 100), limit(q.Get("subject"), 300)
+	since, ok := parseDate(q.Get("since"))
+	if !ok {
+		c.refuse(w, r, http.StatusBadRequest, "bad_form")
+		return
+	}
 	w.Header().Set("Content-Type", "application/jsonl; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="runrig-audit.jsonl"`)
 	enc := json.NewEncoder(w)
@@ -359,7 +393,7 @@ func (c *Console) auditExport(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		for _, e := range batch {
-			if contains(e.Who, who) && contains(e.What, what) && contains(e.Subject, subject) {
+			if contains(e.Who, who) && contains(e.What, what) && contains(e.Subject, subject) && !e.At.Before(since) {
 				enc.Encode(e)
 			}
 		}
@@ -368,6 +402,15 @@ func (c *Console) auditExport(w http.ResponseWriter, r *http.Request) {
 		}
 		after = batch[len(batch)-1].ID
 	}
+}
+
+// parseDate reads a YYYY-MM-DD date (UTC); empty is the zero time.
+func parseDate(s string) (time.Time, bool) {
+	if s == "" {
+		return time.Time{}, true
+	}
+	t, err := time.Parse(time.DateOnly, s)
+	return t, err == nil
 }
 
 // contains reports whether have contains want, case-insensitively.

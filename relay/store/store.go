@@ -185,7 +185,9 @@ type ModerationChange = policy.Change
 // empty parts select all.
 type AuditFilter struct {
 	Who, What, Subject string
-	Limit              int
+	// Since, when set, selects entries made at or after it.
+	Since time.Time
+	Limit int
 }
 
 // AuditEntry is one line of the audit log (policy's).

@@ -265,8 +265,8 @@ func (db *DB) SearchAudit(ctx context.Context, f store.AuditFilter) ([]store.Aud
 		return "%" + r.Replace(strings.ToLower(s)) + "%"
 	}
 	rows, err := db.r.QueryContext(ctx, `SELECT id, at, who, what, subject, why, source, details FROM audit
-		WHERE lower(who) LIKE ? ESCAPE '\' AND lower(what) LIKE ? ESCAPE '\' AND lower(subject) LIKE ? ESCAPE '\'
-		ORDER BY id DESC LIMIT ?`, like(f.Who), like(f.What), like(f.Subject), f.Limit)
+		WHERE lower(who) LIKE ? ESCAPE '\' AND lower(what) LIKE ? ESCAPE '\' AND lower(subject) LIKE ? ESCAPE '\' AND at >= ?
+		ORDER BY id DESC LIMIT ?`, like(f.Who), like(f.What), like(f.Subject), ms(f.Since), f.Limit)
 	if err != nil {
 		return nil, err
 	}

@@ -121,6 +121,12 @@ func testAccounts(t *testing.T, open Opener) {
 	if err != nil || len(found) != 1 || found[0].What != "moderator.setup" || found[0].ID != entries[3].ID {
 		t.Errorf("SearchAudit(setup, newest) = %+v, %v", found, err)
 	}
+	if found, _ := db.SearchAudit(ctx, store.AuditFilter{Since: now.Add(time.Second)}); len(found) != 0 {
+		t.Errorf("SearchAudit since after every entry: %d entries", len(found))
+	}
+	if found, _ := db.SearchAudit(ctx, store.AuditFilter{Since: now}); len(found) != 5 {
+		t.Errorf("SearchAudit since the first entry: %d entries, want 5", len(found))
+	}
 	if found, _ := db.SearchAudit(ctx, store.AuditFilter{Subject: "%"}); len(found) != 0 {
 		t.Errorf("SearchAudit treats %% as a wildcard: %d entries", len(found))
 	}

@@ -183,14 +183,20 @@ func New(ctx context.Context, cfg Config, st store.Store, log *slog.Logger) (*Se
 	s.node.Store(n)
 	s.svc = s.newServices()
 	s.inbox = s.newInbox()
-	s.accounts, s.recent = console.NewAccounts(st.Accounts(), cfg.PublicURL), console.NewRecent()
-	s.console = console.New(console.Config{PublicURL: cfg.PublicURL, Name: cfg.Name, Accounts: s.accounts,
-		Sessions: st.Accounts(), Subscriptions: operatorActions{s.svc.subs, s}, Moderation: s.mod, Lists: s.mod, Peers: s, Endorsements: s.mod, Settings: s, Reads: st, Recent: s.recent,
-		Log: log.With("component", "console")})
+	s.newConsole()
 	s.dispatcher.OnResult = s.onDeliveryResult
 	s.dispatcher.Permit = s.permitPeer
 	s.dispatcher.OnExpired = func(n int) { s.metrics.deliveries.WithLabelValues("expired").Add(float64(n)) }
 	return s, nil
+}
+
+// newConsole builds the moderator console over the relay's services.
+func (s *Server) newConsole() {
+	st := s.store
+	s.accounts, s.recent = console.NewAccounts(st.Accounts(), s.cfg.PublicURL), console.NewRecent()
+	s.console = console.New(console.Config{PublicURL: s.cfg.PublicURL, Name: s.cfg.Name, Accounts: s.accounts,
+		Sessions: st.Accounts(), Subscriptions: operatorActions{s.svc.subs, s}, Moderation: s.mod, Lists: s.mod,
+		Peers: s, Endorsements: s.mod, Settings: s, Reads: st, Recent: s.recent, Log: s.log.With("component", "console")})
 }
 
 // loadKey returns the actor key, generating and storing it on first start.

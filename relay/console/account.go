@@ -37,7 +37,7 @@ type accountData struct {
 }
 
 // account shows the signed-in moderator's own account: the second factor.
-func (c *Console) account(w http.ResponseWriter, r *http.Request) {
+func (c accountPages) account(w http.ResponseWriter, r *http.Request) {
 	u := current(r)
 	m, err := c.cfg.Sessions.Moderator(r.Context(), u.Name)
 	if err != nil {
@@ -55,7 +55,7 @@ func (c *Console) account(w http.ResponseWriter, r *http.Request) {
 // setSecondFactor turns the second factor on (with the secret the page
 // offered and a code of it, proving the app has it) or off (with a code
 // of the current one).
-func (c *Console) setSecondFactor(w http.ResponseWriter, r *http.Request) {
+func (c accountPages) setSecondFactor(w http.ResponseWriter, r *http.Request) {
 	u := current(r)
 	m, err := c.cfg.Sessions.Moderator(r.Context(), u.Name)
 	if err != nil {

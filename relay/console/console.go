@@ -119,6 +119,7 @@ func New(cfg Config) *Console {
 func (c *Console) Register(mux *http.ServeMux) {
 	h := func(pattern string, f http.HandlerFunc) { mux.Handle(pattern, c.headers(maxForm, f)) }
 	mod, adm := store.RoleModerator, store.RoleAdmin
+	lp, ap, sp := listPages{c}, accountPages{c}, settingsPages{c}
 	h("GET /admin", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/admin/", http.StatusMovedPermanently)
 	})
@@ -136,20 +137,30 @@ func (c *Console) Register(mux *http.ServeMux) {
 	h("POST /admin/rules/{id}/remove", c.signedIn(mod, c.removeRule))
 	h("GET /admin/deliveries", c.signedIn(mod, c.deliveries))
 	h("POST /admin/deliveries/retry", c.signedIn(mod, c.retryDeliveries))
-	h("GET /admin/lists", c.signedIn(mod, c.lists))
-	mux.Handle("POST /admin/lists/import", c.headers(maxListForm, c.signedIn(mod, c.importList)))
-	h("POST /admin/lists/drafts", c.signedIn(mod, c.decideDrafts))
-	h("POST /admin/lists/subscriptions", c.signedIn(mod, c.subscribeList))
-	h("POST /admin/lists/subscriptions/{name}", c.signedIn(mod, c.listAction))
+	h("GET /admin/lists", c.signedIn(mod, lp.lists))
+	mux.Handle("POST /admin/lists/import", c.headers(maxListForm, c.signedIn(mod, lp.importList)))
+	h("POST /admin/lists/drafts", c.signedIn(mod, lp.decideDrafts))
+	h("POST /admin/lists/subscriptions", c.signedIn(mod, lp.subscribeList))
+	h("POST /admin/lists/subscriptions/{name}", c.signedIn(mod, lp.listAction))
 	h("GET /admin/audit", c.signedIn(mod, c.audit))
 	h("GET /admin/audit/export", c.signedIn(mod, c.auditExport))
 	h("GET /admin/peers", c.signedIn(mod, c.peers))
-	h("GET /admin/account", c.signedIn(mod, c.account))
-	h("POST /admin/account/2fa", c.signedIn(mod, c.setSecondFactor))
-	h("GET /admin/trust", c.signedIn(adm, c.trust))
-	h("POST /admin/trust", c.signedIn(adm, c.setTrust))
-	h("POST /admin/approval", c.signedIn(adm, c.setApproval))
+	h("GET /admin/account", c.signedIn(mod, ap.account))
+	h("POST /admin/account/2fa", c.signedIn(mod, ap.setSecondFactor))
+	h("GET /admin/trust", c.signedIn(adm, sp.trust))
+	h("POST /admin/trust", c.signedIn(adm, sp.setTrust))
+	h("POST /admin/approval", c.signedIn(adm, sp.setApproval))
 }
+
+// The console's pages beyond the everyday ones, on types of their own.
+type (
+	// listPages import lists and follow shared ones.
+	listPages struct{ *Console }
+	// accountPages are the moderator's own account.
+	accountPages struct{ *Console }
+	// settingsPages are the admins' settings.
+	settingsPages struct{ *Console }
+)
 
 // headers sets what every console response carries: a strict CSP, no
 // caching, no referrer to other sites, no sniffing, no framing; a POST's body is bounded

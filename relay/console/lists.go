@@ -34,7 +34,7 @@ type listsData struct {
 	Subscriptions []policy.ListSubscription
 }
 
-func (c *Console) lists(w http.ResponseWriter, r *http.Request) {
+func (c listPages) lists(w http.ResponseWriter, r *http.Request) {
 	rules, err := c.cfg.Moderation.Rules(r.Context())
 	if err != nil {
 		c.failed(w, r, err)
@@ -65,7 +65,7 @@ type importData struct {
 // importList previews a list import (what would be added and skipped) or,
 // once confirmed, imports it. The list comes as an uploaded file or, on
 // confirmation, as the text the preview carried.
-func (c *Console) importList(w http.ResponseWriter, r *http.Request) {
+func (c listPages) importList(w http.ResponseWriter, r *http.Request) {
 	d := importData{Name: strings.TrimSpace(r.PostFormValue("name")), Action: r.PostFormValue("action"),
 		Draft: r.PostFormValue("draft") == "yes", List: r.PostFormValue("list")}
 	if f, _, err := r.FormFile("file"); err == nil {
@@ -104,7 +104,7 @@ func (c *Console) importList(w http.ResponseWriter, r *http.Request) {
 }
 
 // decideDrafts approves or discards the selected draft rules.
-func (c *Console) decideDrafts(w http.ResponseWriter, r *http.Request) {
+func (c listPages) decideDrafts(w http.ResponseWriter, r *http.Request) {
 	u := current(r)
 	var ids []int64
 	for _, v := range r.PostForm["id"] {
@@ -147,7 +147,7 @@ func (c *Console) decideDrafts(w http.ResponseWriter, r *http.Request) {
 
 // subscribeList follows a shared list at a URL; its new entries come in as
 // drafts.
-func (c *Console) subscribeList(w http.ResponseWriter, r *http.Request) {
+func (c listPages) subscribeList(w http.ResponseWriter, r *http.Request) {
 	name, u := strings.TrimSpace(r.PostFormValue("name")), strings.TrimSpace(r.PostFormValue("url"))
 	every, err := time.ParseDuration(r.PostFormValue("every"))
 	if err != nil || every <= 0 || name == "" || u == "" {
@@ -168,7 +168,7 @@ func (c *Console) subscribeList(w http.ResponseWriter, r *http.Request) {
 }
 
 // listAction syncs a list subscription now or ends it.
-func (c *Console) listAction(w http.ResponseWriter, r *http.Request) {
+func (c listPages) listAction(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
 	var err error
 	var done string
@@ -203,7 +203,7 @@ func (c *Console) listAction(w http.ResponseWriter, r *http.Request) {
 
 // excludeFromList keeps domain (and its subdomains) from ever being taken
 // from the shared list name.
-func (c *Console) excludeFromList(ctx context.Context, u *who, name, domain string) error {
+func (c listPages) excludeFromList(ctx context.Context, u *who, name, domain string) error {
 	subs, err := c.cfg.Reads.ListSubscriptions(ctx)
 	if err != nil {
 		return err

@@ -429,12 +429,12 @@ func limit(s string, n int) string {
 // settingsData is what the admins' settings page shows.
 type settingsData struct{ Approval string }
 
-func (c *Console) trust(w http.ResponseWriter, r *http.Request) {
+func (c settingsPages) trust(w http.ResponseWriter, r *http.Request) {
 	c.render(w, r, http.StatusOK, "trust", nil, page{Data: settingsData{Approval: c.cfg.Settings.ApprovalMode()}, Message: notice(r)})
 }
 
 // setApproval changes how new subscriptions are handled (admins only).
-func (c *Console) setApproval(w http.ResponseWriter, r *http.Request) {
+func (c settingsPages) setApproval(w http.ResponseWriter, r *http.Request) {
 	mode := r.PostFormValue("approval")
 	err := c.cfg.Settings.SetApprovalMode(r.Context(), current(r).operator(strings.TrimSpace(r.PostFormValue("reason"))), mode)
 	if errors.Is(err, policy.ErrBadRule) {
@@ -449,7 +449,7 @@ func (c *Console) setApproval(w http.ResponseWriter, r *http.Request) {
 }
 
 // setTrust sets a peer's trust level (admins only).
-func (c *Console) setTrust(w http.ResponseWriter, r *http.Request) {
+func (c settingsPages) setTrust(w http.ResponseWriter, r *http.Request) {
 	peer := strings.TrimSpace(r.PostFormValue("peer"))
 	reason := strings.TrimSpace(r.PostFormValue("reason"))
 	level, err := trust.ParseLevel(r.PostFormValue("level"))

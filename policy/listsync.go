@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -25,6 +27,9 @@ const (
 // nothing is imported. Domains that already have a rule are skipped.
 func (m *Moderator) ImportList(ctx context.Context, op Operator, name string, data []byte,
 	plainAction Action, draft, preview bool) (ImportResult, error) {
+	if !listName.MatchString(name) {
+		return ImportResult{}, fmt.Errorf("%w: list name %q (lower-case letters, digits, dashes)", ErrBadRule, name)
+	}
 	entries, err := ParseList(data, plainAction)
 	if err != nil {
 		return ImportResult{}, fmt.Errorf("%w: %v", ErrBadRule, err)
@@ -110,11 +115,43 @@ func (m *Moderator) LiveRules(ctx context.Context) ([]Rule, error) {
 	return live, nil
 }
 
+// listName is what a list's name may be: it names rules' source
+// ("list:NAME") and appears in URLs.
+var listName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,63}$`)
+
+// ExcludeFromList keeps domain (and its subdomains) from ever being taken
+// from the shared list name again; only the list's excludes change.
+func (m *Moderator) ExcludeFromList(ctx context.Context, op Operator, name, domain string) error {
+	d, err := ParsePeer(strings.TrimPrefix(strings.TrimSpace(domain), "*."))
+	if err != nil {
+		return fmt.Errorf("%w: exclude %q", ErrBadRule, domain)
+	}
+	m.listWrites.Lock()
+	defer m.listWrites.Unlock()
+	lists, err := m.store.ListSubscriptions(ctx)
+	if err != nil {
+		return err
+	}
+	for _, l := range lists {
+		if l.Name != name {
+			continue
+		}
+		if slices.Contains(l.Excludes, d) {
+			return nil
+		}
+		l.Excludes = append(l.Excludes, d)
+		_, err := m.store.Moderate(ctx, Change{PutList: &l, Audit: []AuditEntry{{
+			Who: op.Who, What: "list.exclude", Subject: name + " " + d, Why: op.Why, Source: "list:" + name}}})
+		return err
+	}
+	return fmt.Errorf("list %s: %w", name, ErrNotFound)
+}
+
 // SubscribeList follows a shared domain list at a URL. Its new entries
 // come in as drafts unless draft is false.
 func (m *Moderator) SubscribeList(ctx context.Context, op Operator, l ListSubscription) (ListSubscription, error) {
-	if l.Name == "" || strings.ContainsAny(l.Name, " /:") {
-		return l, fmt.Errorf("%w: list name %q (letters, digits, dashes)", ErrBadRule, l.Name)
+	if !listName.MatchString(l.Name) {
+		return l, fmt.Errorf("%w: list name %q (lower-case letters, digits, dashes)", ErrBadRule, l.Name)
 	}
 	u, err := url.Parse(l.URL)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {

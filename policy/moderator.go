@@ -233,6 +233,40 @@ func (m *Moderator) RemoveRule(ctx context.Context, op Operator, id int64) error
 	return m.Reload(ctx)
 }
 
+// DiscardDrafts removes draft rules (those with ids) in one change, each
+// with its audit entry, and rebuilds the rule set once. It returns the
+// removed ids; ids that are not drafts (approved meanwhile, or gone) are
+// left alone.
+func (m *Moderator) DiscardDrafts(ctx context.Context, op Operator, ids []int64) ([]int64, error) {
+	rules, err := m.store.Rules(ctx)
+	if err != nil {
+		return nil, err
+	}
+	want := map[int64]bool{}
+	for _, id := range ids {
+		want[id] = true
+	}
+	var remove []int64
+	var audit []AuditEntry
+	for _, r := range rules {
+		if !r.Draft || !want[r.ID] {
+			continue
+		}
+		remove = append(remove, r.ID)
+		details, _ := json.Marshal(r)
+		audit = append(audit, AuditEntry{Who: op.Who, What: "rule.remove", Subject: strconv.FormatInt(r.ID, 10),
+			Why: op.Why, Source: r.Source, Details: details})
+	}
+	if len(remove) == 0 {
+		return []int64{}, nil
+	}
+	if _, err := m.store.Moderate(ctx, Change{Remove: remove, Audit: audit}); err != nil {
+		return nil, err
+	}
+	m.log.Info("draft rules discarded", "count", len(remove), "by", op.Who)
+	return remove, m.Reload(ctx)
+}
+
 // ApproveDrafts makes draft rules live: those with ids, or every draft
 // when ids is empty. It returns the approved ids.
 func (m *Moderator) ApproveDrafts(ctx context.Context, op Operator, ids []int64) ([]int64, error) {

@@ -45,6 +45,8 @@ func (s *Server) SetApprovalMode(ctx context.Context, op policy.Operator, mode s
 	if m != ApproveAuto && m != ApproveManual {
 		return fmt.Errorf("%w: approval is auto or manual", policy.ErrBadRule)
 	}
+	s.approvalWrites.Lock() // the store and memory agree, whoever saves last
+	defer s.approvalWrites.Unlock()
 	err := s.store.SetSetting(ctx, settingApproval, mode, store.AuditEntry{At: time.Now(), Who: op.Who, What: "approval.set",
 		Subject: mode, Why: op.Why, Source: "manual"})
 	if err != nil {

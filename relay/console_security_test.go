@@ -235,15 +235,36 @@ func TestConsoleSecondFactor(t *testing.T) {
 		t.Fatalf("no second-factor key offered:\n%s", body)
 	}
 	secret := m[1]
-	if status, _ := ana.post("/admin/account/2fa", url.Values{"action": {"enable"}, "secret": {secret}, "code": {"000000"}}); status != http.StatusBadRequest {
+	other := newBrowser(t, r.URL) // a second session, as a thief's would be
+	other.post("/admin/login", url.Values{"name": {"ana"}, "password": {pw}})
+	if status, _ := ana.post("/admin/account/2fa", url.Values{"action": {"enable"}, "secret": {secret}, "code": {"000000"}, "password": {pw}}); status != http.StatusBadRequest {
 		t.Errorf("enabling with a wrong code: %d, want 400", status)
 	}
-	if status, body := ana.post("/admin/account/2fa", url.Values{"action": {"enable"}, "secret": {secret}, "code": {totpCode(t, secret, 0)}}); status != http.StatusOK || !strings.Contains(body, "second factor is on") {
+	// A stolen session without the password changes nothing, and its
+	// guesses count against the account.
+	for i := 0; i < 5; i++ {
+		if status, _ := ana.post("/admin/account/2fa", url.Values{"action": {"enable"}, "secret": {secret}, "code": {totpCode(t, secret, 0)}, "password": {"guess"}}); status != http.StatusUnauthorized {
+			t.Errorf("enabling without the password: %d, want 401", status)
+		}
+	}
+	if status, _ := ana.post("/admin/account/2fa", url.Values{"action": {"enable"}, "secret": {secret}, "code": {totpCode(t, secret, 0)}, "password": {pw}}); status != http.StatusTooManyRequests {
+		t.Errorf("after 5 wrong passwords: %d, want 429", status)
+	}
+	r.stop()
+	r = startRelayIn(t, r.DataDir, r.Addr, nil) // the lockout is in memory: a restart clears it, the sessions stay
+	ana.get("/admin/account")
+	if status, body := ana.post("/admin/account/2fa", url.Values{"action": {"enable"}, "secret": {secret}, "code": {totpCode(t, secret, 0)}, "password": {pw}}); status != http.StatusOK || !strings.Contains(body, "second factor is on") {
 		t.Fatalf("enabling: %d %s", status, body)
+	}
+	if _, body := other.get("/admin/"); strings.Contains(body, "Signed in as") {
+		t.Error("another session outlived turning the second factor on")
 	}
 	b := newBrowser(t, r.URL)
 	if status, _ := b.post("/admin/login", url.Values{"name": {"ana"}, "password": {pw}}); status != http.StatusUnauthorized {
 		t.Errorf("password without a code: %d, want 401", status)
+	}
+	if status, _ := b.post("/admin/login", url.Values{"name": {"ana"}, "password": {pw}, "code": {totpCode(t, secret, 0)}}); status != http.StatusUnauthorized {
+		t.Errorf("the code that turned the second factor on, used again to sign in: %d, want 401", status)
 	}
 	code := totpCode(t, secret, 1) // the next step: not used yet
 	if status, body := b.post("/admin/login", url.Values{"name": {"ana"}, "password": {pw}, "code": {code}}); status != http.StatusOK || !strings.Contains(body, "Signed in as ana") {

@@ -3,7 +3,6 @@ package relay_test
 import (
 	"bytes"
 	"context"
-	"html"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -218,14 +217,25 @@ func TestConsoleListImportAndDrafts(t *testing.T) {
 	if rules, _ := r.Admin.Rules(ctx); len(rules) != 0 {
 		t.Fatalf("a preview imported: %+v", rules)
 	}
-	// Confirm with the list the preview carried (a multipart form again).
-	list := regexp.MustCompile(`(?s)<textarea name="list"[^>]*>(.*?)</textarea>`).FindStringSubmatch(body)
-	if list == nil {
-		t.Fatalf("the preview does not carry the list:\n%s", body)
+	// The list waits on the server: the preview carries only its id,
+	// which another moderator cannot use.
+	if strings.Contains(body, "spam.example,suspend") {
+		t.Errorf("the preview sends the list back to the browser")
 	}
-	fields := url.Values{"name": {"coop"}, "action": {"suspend"}, "draft": {"yes"}, "confirm": {"yes"}, "list": {html.UnescapeString(list[1])}}
-	if status, body = ana.postFile("/admin/lists/import", fields, ""); status != http.StatusOK || !strings.Contains(body, "2 rule(s) added") {
+	upload := regexp.MustCompile(`name="upload" value="([^"]+)"`).FindStringSubmatch(body)
+	if upload == nil {
+		t.Fatalf("the preview names no upload:\n%s", body)
+	}
+	bob := addModerator(t, r, "bob", "moderator", "another long passphrase")
+	bob.get("/admin/lists")
+	if status, _ := bob.post("/admin/lists/import", url.Values{"upload": {upload[1]}, "confirm": {"yes"}}); status != http.StatusNotFound {
+		t.Errorf("another moderator's upload: %d, want 404", status)
+	}
+	if status, body = ana.postFile("/admin/lists/import", url.Values{"upload": {upload[1]}, "confirm": {"yes"}}, ""); status != http.StatusOK || !strings.Contains(body, "2 rule(s) added") {
 		t.Fatalf("import: %d %s", status, body)
+	}
+	if status, _ := ana.post("/admin/lists/import", url.Values{"upload": {upload[1]}, "confirm": {"yes"}}); status != http.StatusNotFound {
+		t.Errorf("an upload imported twice: %d, want 404", status)
 	}
 	rules, _ := r.Admin.Rules(ctx)
 	ids := map[string]string{}
@@ -252,7 +262,7 @@ func TestConsoleListImportAndDrafts(t *testing.T) {
 			whats = append(whats, e.What)
 		}
 	}
-	if got := strings.Join(whats, " "); !strings.Contains(got, "list.import") || !strings.Contains(got, "rule.remove") {
+	if got := strings.Join(whats, " "); strings.Count(got, "list.import") != 1 || !strings.Contains(got, "rule.remove") {
 		t.Errorf("ana's audit entries: %s", got)
 	}
 }
@@ -340,6 +350,18 @@ func TestConsoleListExcludeAndAuditSince(t *testing.T) {
 	if status, body := ana.post("/admin/lists/subscriptions/coop", url.Values{"action": {"exclude"}, "domain": {"friend.example"}}); status != http.StatusOK ||
 		!strings.Contains(body, "friend.example will never be taken from coop") {
 		t.Fatalf("exclude: %d %s", status, body)
+	}
+	if status, _ := ana.post("/admin/lists/subscriptions/coop", url.Values{"action": {"sync"}}); status == http.StatusTooManyRequests {
+		t.Errorf("the first sync now was refused")
+	}
+	if status, _ := ana.post("/admin/lists/subscriptions/coop", url.Values{"action": {"sync"}}); status != http.StatusTooManyRequests {
+		t.Errorf("a second sync now within the minute: %d, want 429", status)
+	}
+	for _, bad := range []string{"coop#x", "coop?x", "%63oop", "Coop"} {
+		f := url.Values{"name": {bad}, "url": {"https://lists.example/x.csv"}, "every": {"24h"}}
+		if status, _ := ana.post("/admin/lists/subscriptions", f); status != http.StatusBadRequest {
+			t.Errorf("list name %q: %d, want 400", bad, status)
+		}
 	}
 	lists, err := r.Admin.ListSubscriptions(ctx)
 	if err != nil || len(lists) != 1 || strings.Join(lists[0].Excludes, ",") != "friend.example" {

@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -105,8 +106,9 @@ type Server struct {
 	ready      atomic.Bool
 	// approval is how new subscriptions are handled now (the
 	// configuration's, or an admin's choice in the console).
-	approval atomic.Pointer[Approval]
-	bg       background // goroutines that use the store
+	approval       atomic.Pointer[Approval]
+	approvalWrites sync.Mutex // serializes changes of approval
+	bg             background // goroutines that use the store
 }
 
 // New prepares a relay on st, creating its actor key on first start.

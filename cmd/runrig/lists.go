@@ -73,7 +73,7 @@ func listsImport(c *admin.Client, pos []string, f listFlags, stdout, stderr io.W
 		return 1
 	}
 	if f.name == "" {
-		f.name = strings.TrimSuffix(filepath.Base(pos[0]), filepath.Ext(pos[0]))
+		f.name = listNameOf(pos[0])
 	}
 	ctx, cancel := modCtx()
 	defer cancel()
@@ -204,4 +204,30 @@ func listsUnsubscribe(c *admin.Client, pos []string, f listFlags, stdout, stderr
 	err := c.UnsubscribeList(ctx, pos[0], f.reason)
 	return report(stdout, stderr, f.asJSON, map[string]string{"unsubscribed": pos[0]}, err,
 		func(w io.Writer) { fmt.Fprintf(w, "unsubscribed from %s; its rules stay\n", pos[0]) })
+}
+
+// listNameOf names a list after its file: lower case, with runs of
+// anything but letters and digits as one dash ("Coop Blocks.csv" is
+// "coop-blocks").
+func listNameOf(path string) string {
+	base := strings.ToLower(strings.TrimSuffix(filepath.Base(path), filepath.Ext(path)))
+	var b strings.Builder
+	dash := false
+	for _, r := range base {
+		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') {
+			b.WriteRune(r)
+			dash = false
+		} else if !dash && b.Len() > 0 {
+			b.WriteByte('-')
+			dash = true
+		}
+	}
+	name := strings.TrimSuffix(b.String(), "-")
+	if len(name) > 64 {
+		name = strings.TrimSuffix(name[:64], "-")
+	}
+	if name == "" {
+		name = "list"
+	}
+	return name
 }

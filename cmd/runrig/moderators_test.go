@@ -47,3 +47,14 @@ func TestModeratorsCLI(t *testing.T) {
 		t.Errorf("audit lacks moderator.add:\n%s", audit)
 	}
 }
+
+func TestListNameOf(t *testing.T) {
+	for in, want := range map[string]string{
+		"blocks.csv": "blocks", "/tmp/Coop Blocks (2026).csv": "coop-blocks-2026", "___.txt": "list",
+		"x/" + strings.Repeat("ab-", 40) + ".csv": strings.TrimSuffix(strings.Repeat("ab-", 22)[:64], "-"),
+	} {
+		if got := listNameOf(in); got != want {
+			t.Errorf("listNameOf(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/runrig/runrig/relay/store"
@@ -54,12 +55,17 @@ func (c accountPages) account(w http.ResponseWriter, r *http.Request) {
 
 // setSecondFactor turns the second factor on (with the secret the page
 // offered and a code of it, proving the app has it) or off (with a code
-// of the current one).
+// of the current one). Either needs the moderator's password, checked
+// within the sign-in limits, so that a stolen session cannot change it;
+// the account's other sessions end.
 func (c accountPages) setSecondFactor(w http.ResponseWriter, r *http.Request) {
 	u := current(r)
 	m, err := c.cfg.Sessions.Moderator(r.Context(), u.Name)
 	if err != nil {
 		c.failed(w, r, err)
+		return
+	}
+	if !c.passwordAgain(w, r, m) {
 		return
 	}
 	code := r.PostFormValue("code")
@@ -94,7 +100,7 @@ func (c accountPages) setSecondFactor(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	op := u.operator("")
-	err = c.cfg.Sessions.SetTOTP(r.Context(), m.Name, secret, store.AuditEntry{At: time.Now(), Who: op.Who, What: what,
+	err = c.cfg.Sessions.SetTOTP(r.Context(), m.Name, secret, u.IDHash, store.AuditEntry{At: time.Now(), Who: op.Who, What: what,
 		Subject: m.Name, Source: "manual"})
 	if errors.Is(err, store.ErrNotFound) {
 		c.refuse(w, r, http.StatusNotFound, "not_found")
@@ -108,4 +114,34 @@ func (c accountPages) setSecondFactor(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	redirect(w, r, "/admin/account", done)
+}
+
+// passwordAgain checks the password a form repeats for m, within the
+// sign-in limits (a failure counts like a failed sign-in); it answers the
+// request and reports false when it does not match.
+func (c accountPages) passwordAgain(w http.ResponseWriter, r *http.Request, m store.Moderator) bool {
+	wait, done := c.logins.reserve(m.Name, clientAddr(r), now())
+	if wait > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
+		c.render(w, r, http.StatusTooManyRequests, "error", nil, page{Message: msg("locked_out")})
+		return false
+	}
+	ok, err := c.cfg.Accounts.authenticate(r.Context(), m, true, r.PostFormValue("password"))
+	switch {
+	case errors.Is(err, errBusy):
+		done(notTried)
+		c.busy(w, r)
+		return false
+	case err != nil:
+		done(notTried)
+		c.failed(w, r, err)
+		return false
+	case !ok:
+		done(failedAttempt)
+		c.cfg.Log.Warn("console password check failed", "name", m.Name, "from", clientAddr(r))
+		c.render(w, r, http.StatusUnauthorized, "error", nil, page{Message: msg("bad_password")})
+		return false
+	}
+	done(succeeded)
+	return true
 }

@@ -22,6 +22,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/runrig/runrig/policy"
@@ -101,6 +102,14 @@ type Console struct {
 	secure bool // cookies only over https
 	pages  map[string]*template.Template
 	logins *loginLimiter
+	// imports are previewed uploads; importing holds the one import
+	// being worked on.
+	imports   *pendingImports
+	importing chan struct{}
+
+	mu sync.Mutex // guards the following
+	// syncs is when each list was last synced by hand.
+	syncs map[string]time.Time
 }
 
 //go:embed templates/*.html console.css
@@ -112,7 +121,8 @@ func New(cfg Config) *Console {
 	if u, err := url.Parse(cfg.PublicURL); err == nil {
 		secure = strings.EqualFold(u.Scheme, "https")
 	}
-	return &Console{cfg: cfg, secure: secure, pages: parsePages(), logins: newLoginLimiter()}
+	return &Console{cfg: cfg, secure: secure, pages: parsePages(), logins: newLoginLimiter(), imports: newPendingImports(),
+		importing: make(chan struct{}, 1), syncs: map[string]time.Time{}}
 }
 
 // Register adds the console's routes under /admin/ to mux.

@@ -13,9 +13,14 @@ import (
 	"github.com/runrig/runrig/policy"
 )
 
-// maxListForm bounds a list import's form: the largest list, and room for
-// the other fields.
-const maxListForm = policy.MaxListBytes + 64<<10
+// Lists.
+const (
+	// maxListForm bounds a list import's form: the largest list, and
+	// room for the other fields.
+	maxListForm = policy.MaxListBytes + 64<<10
+	// manualSyncEvery is how often a moderator may sync one list by hand.
+	manualSyncEvery = time.Minute
+)
 
 // Lists are the operator's acts on shared domain lists and drafts
 // (policy.Moderator).
@@ -26,6 +31,8 @@ type Lists interface {
 	SubscribeList(ctx context.Context, op policy.Operator, l policy.ListSubscription) (policy.ListSubscription, error)
 	UnsubscribeList(ctx context.Context, op policy.Operator, name string) error
 	SyncList(ctx context.Context, name string) (policy.Synced, error)
+	DiscardDrafts(ctx context.Context, op policy.Operator, ids []int64) ([]int64, error)
+	ExcludeFromList(ctx context.Context, op policy.Operator, name, domain string) error
 }
 
 // listsData is what the lists page shows.
@@ -54,53 +61,76 @@ func (c listPages) lists(w http.ResponseWriter, r *http.Request) {
 	c.render(w, r, http.StatusOK, "lists", nil, page{Data: d, Message: notice(r)})
 }
 
-// importData is what the preview of an import shows, with the list to
-// import on confirmation.
+// importData is what the preview of an import shows; the upload waits on
+// the server under Upload.
 type importData struct {
-	Name, Action, List string
-	Draft              bool
-	Result             policy.ImportResult
+	Name, Action, Upload string
+	Draft                bool
+	Result               policy.ImportResult
 }
 
-// importList previews a list import (what would be added and skipped) or,
-// once confirmed, imports it. The list comes as an uploaded file or, on
-// confirmation, as the text the preview carried.
+// importList previews an uploaded list (what it would add and skip) and
+// keeps it on the server; the confirmation imports that upload. One
+// import is worked on at a time.
 func (c listPages) importList(w http.ResponseWriter, r *http.Request) {
-	d := importData{Name: strings.TrimSpace(r.PostFormValue("name")), Action: r.PostFormValue("action"),
-		Draft: r.PostFormValue("draft") == "yes", List: r.PostFormValue("list")}
-	if f, _, err := r.FormFile("file"); err == nil {
-		b, err := io.ReadAll(io.LimitReader(f, policy.MaxListBytes+1))
+	select {
+	case c.importing <- struct{}{}:
+		defer func() { <-c.importing }()
+	default:
+		c.busy(w, r)
+		return
+	}
+	u := current(r)
+	if r.PostFormValue("confirm") == "yes" {
+		p, ok := c.imports.take(r.PostFormValue("upload"), u.Name, now())
+		if !ok {
+			c.refuse(w, r, http.StatusNotFound, "import_gone")
+			return
+		}
+		action, _ := policy.ParseAction(p.action)
+		res, err := c.cfg.Lists.ImportList(r.Context(), u.operator("imported in the console"), p.name, p.data, action, p.draft, false)
+		if c.importFailed(w, r, err) {
+			return
+		}
+		redirect(w, r, "/admin/lists", "imported", len(res.Added), len(res.Skipped))
+		return
+	}
+	p := pendingImport{moderator: u.Name, name: strings.TrimSpace(r.PostFormValue("name")), action: r.PostFormValue("action"),
+		draft: r.PostFormValue("draft") == "yes", at: now()}
+	f, _, err := r.FormFile("file")
+	if err == nil {
+		p.data, err = io.ReadAll(io.LimitReader(f, policy.MaxListBytes+1))
 		f.Close()
-		if err != nil || len(b) > policy.MaxListBytes {
+		if err != nil || len(p.data) > policy.MaxListBytes {
 			c.refuse(w, r, http.StatusRequestEntityTooLarge, "list_too_large")
 			return
 		}
-		if len(b) > 0 {
-			d.List = string(b)
-		}
 	}
-	action, err := policy.ParseAction(d.Action)
-	if err != nil || d.Name == "" || d.List == "" {
+	action, err := policy.ParseAction(p.action)
+	if err != nil || p.name == "" || len(p.data) == 0 {
 		c.refuse(w, r, http.StatusBadRequest, "bad_form")
 		return
 	}
-	confirm := r.PostFormValue("confirm") == "yes"
-	res, err := c.cfg.Lists.ImportList(r.Context(), current(r).operator("imported in the console"), d.Name,
-		[]byte(d.List), action, d.Draft, !confirm)
-	if errors.Is(err, policy.ErrBadRule) {
+	res, err := c.cfg.Lists.ImportList(r.Context(), u.operator("previewed in the console"), p.name, p.data, action, p.draft, true)
+	if c.importFailed(w, r, err) {
+		return
+	}
+	d := importData{Name: p.name, Action: p.action, Draft: p.draft, Result: res, Upload: c.imports.put(p)}
+	c.render(w, r, http.StatusOK, "import", nil, page{Data: d})
+}
+
+// importFailed answers a failed import (a bad list gets 400 and why)
+// and reports whether it did.
+func (c listPages) importFailed(w http.ResponseWriter, r *http.Request, err error) bool {
+	switch {
+	case err == nil:
+		return false
+	case errors.Is(err, policy.ErrBadRule):
 		c.render(w, r, http.StatusBadRequest, "error", nil, page{Message: fmt.Sprintf(msg("bad_list"), err)})
-		return
-	}
-	if err != nil {
+	default:
 		c.failed(w, r, err)
-		return
 	}
-	if !confirm {
-		d.Result = res
-		c.render(w, r, http.StatusOK, "import", nil, page{Data: d})
-		return
-	}
-	redirect(w, r, "/admin/lists", "imported", len(res.Added), len(res.Skipped))
+	return true
 }
 
 // decideDrafts approves or discards the selected draft rules.
@@ -128,18 +158,12 @@ func (c listPages) decideDrafts(w http.ResponseWriter, r *http.Request) {
 		}
 		redirect(w, r, "/admin/lists", "drafts_approved", len(done))
 	case "discard":
-		n := 0
-		for _, id := range ids {
-			err := c.cfg.Moderation.RemoveRule(r.Context(), u.operator("draft discarded"), id)
-			if err != nil && !errors.Is(err, policy.ErrNotFound) {
-				c.failed(w, r, err)
-				return
-			}
-			if err == nil {
-				n++
-			}
+		done, err := c.cfg.Lists.DiscardDrafts(r.Context(), u.operator("draft discarded"), ids)
+		if err != nil {
+			c.failed(w, r, err)
+			return
 		}
-		redirect(w, r, "/admin/lists", "drafts_discarded", n)
+		redirect(w, r, "/admin/lists", "drafts_discarded", len(done))
 	default:
 		c.refuse(w, r, http.StatusBadRequest, "bad_form")
 	}
@@ -175,6 +199,10 @@ func (c listPages) listAction(w http.ResponseWriter, r *http.Request) {
 	var args []any
 	switch r.PostFormValue("action") {
 	case "sync":
+		if !c.maySync(name, now()) {
+			c.refuse(w, r, http.StatusTooManyRequests, "sync_soon")
+			return
+		}
 		var s policy.Synced
 		s, err = c.cfg.Lists.SyncList(r.Context(), name)
 		done, args = "list_synced", []any{name, len(s.Added), len(s.Retracted)}
@@ -183,7 +211,7 @@ func (c listPages) listAction(w http.ResponseWriter, r *http.Request) {
 		done, args = "list_unsubscribed", []any{name}
 	case "exclude":
 		domain := strings.TrimSpace(r.PostFormValue("domain"))
-		err = c.excludeFromList(r.Context(), current(r), name, domain)
+		err = c.cfg.Lists.ExcludeFromList(r.Context(), current(r).operator(""), name, domain)
 		done, args = "list_excluded", []any{domain, name}
 	default:
 		c.refuse(w, r, http.StatusBadRequest, "bad_form")
@@ -201,22 +229,18 @@ func (c listPages) listAction(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// excludeFromList keeps domain (and its subdomains) from ever being taken
-// from the shared list name.
-func (c listPages) excludeFromList(ctx context.Context, u *who, name, domain string) error {
-	subs, err := c.cfg.Reads.ListSubscriptions(ctx)
-	if err != nil {
-		return err
+// maySync reports whether a moderator may sync list name now: at most
+// once a minute per list, so that a button cannot make the relay fetch a
+// site over and over.
+func (c listPages) maySync(name string, now time.Time) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if last, ok := c.syncs[name]; ok && now.Sub(last) < manualSyncEvery {
+		return false
 	}
-	for _, l := range subs {
-		if l.Name == name {
-			if domain == "" {
-				return fmt.Errorf("%w: no domain to exclude", policy.ErrBadRule)
-			}
-			l.Excludes = append(l.Excludes, domain)
-			_, err := c.cfg.Lists.SubscribeList(ctx, u.operator("exclude "+domain), l)
-			return err
-		}
+	if len(c.syncs) >= maxTracked {
+		clear(c.syncs)
 	}
-	return policy.ErrNotFound
+	c.syncs[name] = now
+	return true
 }

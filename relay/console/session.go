@@ -172,9 +172,11 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	}
 	if m.TOTPSecret != "" {
 		if reason := c.checkSecondFactor(r.Context(), m, r.PostFormValue("code")); reason != "" {
+			// The same answer as a wrong password: a right password with
+			// a wrong code tells nothing.
 			done(failedAttempt)
 			c.cfg.Log.Warn("console sign-in failed", "name", name, "from", addr, "reason", reason)
-			c.render(w, r, http.StatusUnauthorized, "login", nil, page{Message: msg(reason)})
+			c.render(w, r, http.StatusUnauthorized, "login", nil, page{Message: msg("bad_login")})
 			return
 		}
 	}

@@ -71,9 +71,10 @@ type Accounts interface {
 	// ErrNotFound for an
 	// unknown, spent or expired token.
 	CompleteSetup(ctx context.Context, tokenHash, passwordHash string, now time.Time, audit AuditEntry) (string, error)
-	// SetTOTP sets (or, with "", clears) a moderator's second factor,
-	// with its audit entry; ErrNotFound when there is no such moderator.
-	SetTOTP(ctx context.Context, name, secret string, audit AuditEntry) error
+	// SetTOTP sets (or, with "", clears) a moderator's second factor and
+	// ends the moderator's sessions but keepSession (an id hash), with its
+	// audit entry; ErrNotFound when there is no such moderator.
+	SetTOTP(ctx context.Context, name, secret, keepSession string, audit AuditEntry) error
 	// UseTOTPStep records that a second-factor code of time step step was
 	// used, and reports false when one of that step or a later one was
 	// used before (a replayed code).

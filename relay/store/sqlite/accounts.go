@@ -153,7 +153,7 @@ func (a accounts) CompleteSetup(ctx context.Context, tokenHash, passwordHash str
 	return name, err
 }
 
-func (a accounts) SetTOTP(ctx context.Context, name, secret string, audit store.AuditEntry) error {
+func (a accounts) SetTOTP(ctx context.Context, name, secret, keepSession string, audit store.AuditEntry) error {
 	return a.db.tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE moderators SET totp_secret = ?, totp_step = 0, updated_at = ? WHERE name = ?`,
 			secret, ms(audit.At), name)
@@ -162,6 +162,9 @@ func (a accounts) SetTOTP(ctx context.Context, name, secret string, audit store.
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
 			return store.ErrNotFound
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM console_sessions WHERE name = ? AND id_hash != ?`, name, keepSession); err != nil {
+			return err
 		}
 		return appendAudit(ctx, tx, []store.AuditEntry{audit})
 	})

@@ -92,10 +92,31 @@ func testAccounts(t *testing.T, open Opener) {
 	if err := a.CreateSession(ctx, store.Session{IDHash: "s7", Name: "ana", CreatedAt: now, LastSeen: now}, ""); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("session without a password: %v, want ErrNotFound", err)
 	}
-	// A new password and session, then removal ends that session too.
+	// A new password and two sessions; a second factor turned on ends
+	// every session but the one that turned it on, and a code's step is
+	// spent once.
 	setup("h3", "hash2")
-	if err := a.CreateSession(ctx, store.Session{IDHash: "s2", Name: "ana", CreatedAt: now, LastSeen: now}, "hash2"); err != nil {
+	for _, id := range []string{"s2", "s3"} {
+		if err := a.CreateSession(ctx, store.Session{IDHash: id, Name: "ana", CreatedAt: now, LastSeen: now}, "hash2"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := a.SetTOTP(ctx, "ana", "SECRET", "s2", store.AuditEntry{At: now, Who: "console:ana", What: "moderator.2fa_on", Subject: "ana"}); err != nil {
 		t.Fatal(err)
+	}
+	if _, err := a.Session(ctx, "s3", time.Time{}); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("another session outlived the second factor's change: %v", err)
+	}
+	if got, _ := a.Moderator(ctx, "ana"); got.TOTPSecret != "SECRET" {
+		t.Errorf("second factor secret = %q", got.TOTPSecret)
+	}
+	for _, step := range []struct {
+		n    int64
+		want bool
+	}{{5, true}, {5, false}, {4, false}, {6, true}} {
+		if ok, err := a.UseTOTPStep(ctx, "ana", step.n); err != nil || ok != step.want {
+			t.Errorf("UseTOTPStep(%d) = %v, %v; want %v", step.n, ok, err, step.want)
+		}
 	}
 	if err := a.RemoveModerator(ctx, "ana", audit("moderator.remove")); err != nil {
 		t.Fatal(err)
@@ -114,7 +135,7 @@ func testAccounts(t *testing.T, open Opener) {
 	for _, e := range entries {
 		whats = append(whats, e.What)
 	}
-	if got := strings.Join(whats, " "); got != "moderator.add moderator.setup moderator.reset moderator.setup moderator.remove" {
+	if got := strings.Join(whats, " "); got != "moderator.add moderator.setup moderator.reset moderator.setup moderator.2fa_on moderator.remove" {
 		t.Errorf("audit = %s (a refused change audits nothing)", got)
 	}
 	found, err := db.SearchAudit(ctx, store.AuditFilter{What: "SETUP", Limit: 1})
@@ -124,8 +145,8 @@ func testAccounts(t *testing.T, open Opener) {
 	if found, _ := db.SearchAudit(ctx, store.AuditFilter{Since: now.Add(time.Second)}); len(found) != 0 {
 		t.Errorf("SearchAudit since after every entry: %d entries", len(found))
 	}
-	if found, _ := db.SearchAudit(ctx, store.AuditFilter{Since: now}); len(found) != 5 {
-		t.Errorf("SearchAudit since the first entry: %d entries, want 5", len(found))
+	if found, _ := db.SearchAudit(ctx, store.AuditFilter{Since: now}); len(found) != 6 {
+		t.Errorf("SearchAudit since the first entry: %d entries, want 6", len(found))
 	}
 	if found, _ := db.SearchAudit(ctx, store.AuditFilter{Subject: "%"}); len(found) != 0 {
 		t.Errorf("SearchAudit treats %% as a wildcard: %d entries", len(found))

@@ -351,6 +351,9 @@ func TestConsoleListExcludeAndAuditSince(t *testing.T) {
 		!strings.Contains(body, "friend.example will never be taken from coop") {
 		t.Fatalf("exclude: %d %s", status, body)
 	}
+	if status, _ := ana.post("/admin/lists/subscriptions", form); status != http.StatusConflict {
+		t.Errorf("following a list name again: %d, want 409 (it would replace the list and its excludes)", status)
+	}
 	if status, _ := ana.post("/admin/lists/subscriptions/coop", url.Values{"action": {"sync"}}); status == http.StatusTooManyRequests {
 		t.Errorf("the first sync now was refused")
 	}

@@ -178,6 +178,19 @@ func (c listPages) subscribeList(w http.ResponseWriter, r *http.Request) {
 		c.refuse(w, r, http.StatusBadRequest, "bad_form")
 		return
 	}
+	// A name already followed is refused: following it again would
+	// replace it, excludes and all.
+	existing, err := c.cfg.Reads.ListSubscriptions(r.Context())
+	if err != nil {
+		c.failed(w, r, err)
+		return
+	}
+	for _, l := range existing {
+		if l.Name == name {
+			c.render(w, r, http.StatusConflict, "error", nil, page{Message: fmt.Sprintf(msg("list_exists"), name)})
+			return
+		}
+	}
 	_, err = c.cfg.Lists.SubscribeList(r.Context(), current(r).operator(""), policy.ListSubscription{Name: name, URL: u,
 		Interval: every, Draft: true, PlainAction: string(policy.Suspend)})
 	if errors.Is(err, policy.ErrBadRule) {

@@ -160,6 +160,7 @@ var messages = map[string]string{
 	"list_failed":       "The list %s could not be synced: %v",
 	"no_lists":          "No shared lists.",
 	"import_gone":       "That upload is no longer here (it waits 15 minutes, and one per moderator). Upload the list again.",
+	"list_exists":       "A list named %s is followed already; stop following it first, or choose another name.",
 	"sync_soon":         "That list was synced less than a minute ago; try again shortly.",
 	"exclude":           "Never take this domain from it",
 	"exclude_button":    "Exclude",

@@ -12,6 +12,7 @@ package relay
 import (
 	"encoding/base64"
 	"fmt"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -58,6 +59,10 @@ type Config struct {
 	// AllowPrivateNetworks lets fetches and deliveries reach loopback and
 	// private addresses. Off by default; tests and local demos need it.
 	AllowPrivateNetworks bool
+	// TrustedProxies are the reverse proxies (addresses or CIDR prefixes)
+	// whose X-Forwarded-For names the client, for the moderator console's
+	// sign-in limits. Loopback is always trusted. Default none.
+	TrustedProxies []netip.Prefix
 	// Approval decides whether subscriptions need an operator's approval.
 	// Default auto.
 	Approval Approval
@@ -261,3 +266,34 @@ func ParseRegions(s string) ([]Region, error) { return slices.ParseRegions(s) }
 
 // FormatRegions is the inverse of ParseRegions.
 func FormatRegions(rs []Region) string { return slices.FormatRegions(rs) }
+
+// ParseProxies parses the trusted-proxies setting: addresses or CIDR
+// prefixes separated by commas.
+func ParseProxies(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(f); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(f)
+		if err != nil {
+			return nil, fmt.Errorf("trusted proxy %q: want an address or a CIDR prefix", f)
+		}
+		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+	}
+	return out, nil
+}
+
+// FormatProxies is the inverse of ParseProxies.
+func FormatProxies(ps []netip.Prefix) string {
+	parts := make([]string, len(ps))
+	for i, p := range ps {
+		parts[i] = p.String()
+	}
+	return strings.Join(parts, ",")
+}

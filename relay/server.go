@@ -196,7 +196,7 @@ func New(ctx context.Context, cfg Config, st store.Store, log *slog.Logger) (*Se
 func (s *Server) newConsole() {
 	st := s.store
 	s.accounts, s.recent = console.NewAccounts(st.Accounts(), s.cfg.PublicURL), console.NewRecent()
-	s.console = console.New(console.Config{PublicURL: s.cfg.PublicURL, Name: s.cfg.Name, Accounts: s.accounts,
+	s.console = console.New(console.Config{PublicURL: s.cfg.PublicURL, Name: s.cfg.Name, TrustedProxies: s.cfg.TrustedProxies, Accounts: s.accounts,
 		Sessions: st.Accounts(), Subscriptions: operatorActions{s.svc.subs, s}, Moderation: s.mod, Lists: s.mod,
 		Peers: s, Endorsements: s.mod, Settings: s, Reads: st, Recent: s.recent, Log: s.log.With("component", "console")})
 }

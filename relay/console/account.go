@@ -120,7 +120,7 @@ func (c accountPages) setSecondFactor(w http.ResponseWriter, r *http.Request) {
 // sign-in limits (a failure counts like a failed sign-in); it answers the
 // request and reports false when it does not match.
 func (c accountPages) passwordAgain(w http.ResponseWriter, r *http.Request, m store.Moderator) bool {
-	wait, done := c.logins.reserve(m.Name, clientAddr(r), now())
+	wait, done := c.logins.reserve(m.Name, c.clientAddr(r), now())
 	if wait > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
 		c.render(w, r, http.StatusTooManyRequests, "error", nil, page{Message: msg("locked_out")})
@@ -138,7 +138,7 @@ func (c accountPages) passwordAgain(w http.ResponseWriter, r *http.Request, m st
 		return false
 	case !ok:
 		done(failedAttempt)
-		c.cfg.Log.Warn("console password check failed", "name", m.Name, "from", clientAddr(r))
+		c.cfg.Log.Warn("console password check failed", "name", m.Name, "from", c.clientAddr(r))
 		c.render(w, r, http.StatusUnauthorized, "error", nil, page{Message: msg("bad_password")})
 		return false
 	}

@@ -20,6 +20,7 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
@@ -81,6 +82,9 @@ type Config struct {
 	PublicURL string
 	// Name is the relay's name, shown in page titles.
 	Name string
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
+	// the client (loopback always is).
+	TrustedProxies []netip.Prefix
 
 	Accounts      *Accounts
 	Sessions      store.Accounts
@@ -235,7 +239,7 @@ func originOf(u string) string {
 
 // refuse answers a refused request with a short page and logs it once.
 func (c *Console) refuse(w http.ResponseWriter, r *http.Request, status int, reason string) {
-	c.cfg.Log.Warn("console request refused", "route", route(r), "reason", reason, "from", clientAddr(r))
+	c.cfg.Log.Warn("console request refused", "route", route(r), "reason", reason, "from", c.clientAddr(r))
 	c.render(w, r, status, "error", nil, page{Message: msg(reason)})
 }
 

@@ -115,7 +115,7 @@ func (c *Console) startSession(w http.ResponseWriter, r *http.Request, m store.M
 	csrf, _ := newToken()
 	t := now()
 	err := c.cfg.Sessions.CreateSession(r.Context(), store.Session{IDHash: idHash, Name: m.Name, CSRF: csrf,
-		Address: clientAddr(r), CreatedAt: t, LastSeen: t}, m.PasswordHash)
+		Address: c.clientAddr(r), CreatedAt: t, LastSeen: t}, m.PasswordHash)
 	if err != nil {
 		return err
 	}
@@ -132,7 +132,7 @@ func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
 // limits: the attempt is counted before the password is hashed.
 func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	name, password := r.PostFormValue("name"), r.PostFormValue("password")
-	addr := clientAddr(r)
+	addr := c.clientAddr(r)
 	if !moderatorName.MatchString(name) || len(password) > 4*MaxPassword {
 		c.render(w, r, http.StatusUnauthorized, "login", nil, page{Message: msg("bad_login")})
 		return
@@ -227,7 +227,7 @@ func (c *Console) setupPage(w http.ResponseWriter, r *http.Request) {
 // found out before any hashing.
 func (c *Console) setup(w http.ResponseWriter, r *http.Request) {
 	token := r.PathValue("token")
-	wait, done := c.logins.reserve("", clientAddr(r), now())
+	wait, done := c.logins.reserve("", c.clientAddr(r), now())
 	if wait > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
 		c.render(w, r, http.StatusTooManyRequests, "error", nil, page{Message: msg("locked_out")})

@@ -60,8 +60,9 @@ type Config struct {
 	// private addresses. Off by default; tests and local demos need it.
 	AllowPrivateNetworks bool
 	// TrustedProxies are the reverse proxies (addresses or CIDR prefixes)
-	// whose X-Forwarded-For names the client, for the moderator console's
-	// sign-in limits. Loopback is always trusted. Default none.
+	// whose X-Forwarded-For names the client, for the per-address limits:
+	// the inbox's unfinished bodies and key fetches, and the console's
+	// sign-ins. Loopback is always trusted. Default none.
 	TrustedProxies []netip.Prefix
 	// Approval decides whether subscriptions need an operator's approval.
 	// Default auto.

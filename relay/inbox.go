@@ -12,7 +12,7 @@ import (
 // relay's keys, pins, rules and processing.
 func (s *Server) newInbox() *inbox.Pipeline {
 	return inbox.New(inbox.Config{
-		PublicURL: s.cfg.PublicURL, Host: s.host, MaxBody: s.cfg.MaxBody,
+		PublicURL: s.cfg.PublicURL, Host: s.host, MaxBody: s.cfg.MaxBody, TrustedProxies: s.cfg.TrustedProxies,
 		Window: httpsig.Window{Past: s.cfg.SignaturePast, Future: s.cfg.SignatureFuture},
 		Keys:   s.keys, Pins: s.pins, Limiter: s.limiter, TrustOf: s.trustOf,
 		Rules: s.mod.Set, Known: s.slices.Known, Forwarded: s.svc.federation.ForwardedByRelay, MayPin: publishers{s.svc}.MayPublish,

@@ -48,4 +48,20 @@ func TestKeyFetchBudgetAnswers429(t *testing.T) {
 			t.Errorf("request %d: %d (Retry-After %q), want %d", i, resp.StatusCode, resp.Header.Get("Retry-After"), want)
 		}
 	}
+	// Another client behind the same (local, so trusted) proxy has a
+	// share of its own: the proxy names it in X-Forwarded-For.
+	keyID := sender.Server.URL + "/users/minted9#main-key"
+	req, err := sender.SignedRequest(ctx, cfg.PublicURL+"/inbox", sender.Note("", "hello", nil), relaytest.Signing{KeyID: keyID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("X-Forwarded-For", "198.51.100.1")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("another client behind the proxy: %d, want 403 (its own share)", resp.StatusCode)
+	}
 }

@@ -1,12 +1,11 @@
 package console
 
 import (
-	"net"
 	"net/http"
-	"net/netip"
-	"strings"
 	"sync"
 	"time"
+
+	"github.com/runrig/runrig/policy"
 )
 
 // Sign-in attempts. An attempt is reserved before the password is hashed,
@@ -147,57 +146,9 @@ func makeRoom(m map[string]*failures, bound int, now time.Time) bool {
 	return freed
 }
 
-// clientAddr is the address a sign-in is counted against: the peer's,
-// or, when the peer is a trusted proxy (loopback always is), the client
-// the proxies name in X-Forwarded-For: the last address there that is not
-// itself a trusted proxy; "" when a proxy names nobody. IPv6 addresses
-// count by their /64.
+// clientAddr is the address a sign-in is counted against (see
+// policy.ClientAddr): "" when a proxy names nobody, and then no address
+// lock applies.
 func (c *Console) clientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	peer, err := netip.ParseAddr(host)
-	if err != nil {
-		return host
-	}
-	ip := peer.Unmap()
-	if c.trustedProxy(ip) {
-		var hops []string
-		for _, v := range r.Header.Values("X-Forwarded-For") {
-			hops = append(hops, strings.Split(v, ",")...)
-		}
-		ip = netip.Addr{}
-		for i := len(hops) - 1; i >= 0; i-- {
-			a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
-			if err != nil {
-				return ""
-			}
-			if a = a.Unmap(); !c.trustedProxy(a) {
-				ip = a
-				break
-			}
-		}
-		if !ip.IsValid() {
-			return ""
-		}
-	}
-	if ip.Is6() {
-		p, _ := ip.Prefix(64)
-		return p.String()
-	}
-	return ip.String()
-}
-
-// trustedProxy reports whether a is loopback or a configured proxy.
-func (c *Console) trustedProxy(a netip.Addr) bool {
-	if a.IsLoopback() {
-		return true
-	}
-	for _, p := range c.cfg.TrustedProxies {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
+	return policy.ClientAddr(r, c.cfg.TrustedProxies)
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"time"
 
@@ -113,7 +114,7 @@ func (p *Pipeline) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // MaxBody bytes, and at most maxBodyReadsPerAddress at once per client
 // address.
 func (p *Pipeline) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	addr := clientAddr(r)
+	addr := p.clientAddr(r)
 	if !p.bodyReaders.acquire(addr) {
 		rf := Refuse(http.StatusServiceUnavailable, "slow_client", "too many unfinished requests from %s; retry later", addr)
 		rf.RetryAfter = busyRetryAfterSeconds
@@ -132,8 +133,13 @@ func (p *Pipeline) readBody(w http.ResponseWriter, r *http.Request) ([]byte, err
 	return body, nil
 }
 
-// clientAddr is the address a request came from, without its port.
-func clientAddr(r *http.Request) string {
+// clientAddr is the address a request is counted against: the client a
+// trusted reverse proxy names (see policy.ClientAddr), else the peer's
+// own address.
+func (p *Pipeline) clientAddr(r *http.Request) string {
+	if a := policy.ClientAddr(r, p.cfg.TrustedProxies); a != "" {
+		return a
+	}
 	addr, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		return r.RemoteAddr
@@ -198,7 +204,7 @@ func (p *Pipeline) receive(ctx context.Context, r *http.Request, body []byte, in
 		}
 		return nil, "", Refuse(http.StatusBadRequest, reason, "%v", err)
 	}
-	in.from = clientAddr(r)
+	in.from = p.clientAddr(r)
 	// Moderation before any key is fetched: nothing is fetched from a
 	// blocked peer.
 	if err := p.admit(in, signed.KeyID); err != nil {
@@ -291,6 +297,9 @@ type Config struct {
 	// MaxBody bounds a body, in bytes; Window the signature's Date.
 	MaxBody int64
 	Window  httpsig.Window
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
+	// the client the per-address bounds count (loopback always is).
+	TrustedProxies []netip.Prefix
 	// Keys fetches and caches signers' keys; Pins pins them; Limiter
 	// bounds each peer's rate, scaled by TrustOf.
 	Keys    *trust.Keys

@@ -143,7 +143,7 @@ func (l *settingList) serverSettings() {
 	l.add("seen-retention", "how long activity ids are remembered, so that a replay within it is a duplicate", s, g)
 	l.addBool("allow-private-networks", "let fetches and deliveries reach loopback and private addresses (tests and local demos only)",
 		func(c *relay.Config) *bool { return &c.AllowPrivateNetworks })
-	l.add("trusted-proxies", "reverse proxies (addresses or CIDR prefixes, comma separated) whose X-Forwarded-For names the client for the console's sign-in limits; loopback is always trusted",
+	l.add("trusted-proxies", "reverse proxies (addresses or CIDR prefixes, comma separated) whose X-Forwarded-For names the client for per-address limits (inbox, key fetches, console sign-ins); loopback is always trusted",
 		func(c *relay.Config, _ *Log, v string) error {
 			ps, err := relay.ParseProxies(v)
 			if err == nil {

@@ -81,12 +81,8 @@ func endAccess(ctx context.Context, tx *sql.Tx, name string) error {
 
 func (a accounts) RemoveModerator(ctx context.Context, name string, audit store.AuditEntry) error {
 	return a.db.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM moderators WHERE name = ?`, name)
-		if err != nil {
+		if err := oneRow(tx.ExecContext(ctx, `DELETE FROM moderators WHERE name = ?`, name)); err != nil {
 			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return store.ErrNotFound
 		}
 		if err := endAccess(ctx, tx, name); err != nil {
 			return err
@@ -97,13 +93,9 @@ func (a accounts) RemoveModerator(ctx context.Context, name string, audit store.
 
 func (a accounts) ResetModerator(ctx context.Context, name string, setup store.SetupToken, audit store.AuditEntry) error {
 	return a.db.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE moderators SET password_hash = '', totp_secret = '', totp_step = 0, updated_at = ? WHERE name = ?`,
-			ms(audit.At), name)
-		if err != nil {
+		if err := oneRow(tx.ExecContext(ctx, `UPDATE moderators SET password_hash = '', totp_secret = '', totp_step = 0, updated_at = ? WHERE name = ?`,
+			ms(audit.At), name)); err != nil {
 			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return store.ErrNotFound
 		}
 		if err := endAccess(ctx, tx, name); err != nil {
 			return err
@@ -136,13 +128,9 @@ func (a accounts) CompleteSetup(ctx context.Context, tokenHash, passwordHash str
 		if err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, `UPDATE moderators SET password_hash = ?, updated_at = ? WHERE name = ?`,
-			passwordHash, ms(now), name)
-		if err != nil {
+		if err := oneRow(tx.ExecContext(ctx, `UPDATE moderators SET password_hash = ?, updated_at = ? WHERE name = ?`,
+			passwordHash, ms(now), name)); err != nil {
 			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return store.ErrNotFound
 		}
 		// Whatever other links were open for this moderator are spent too.
 		if _, err = tx.ExecContext(ctx, `DELETE FROM moderator_setups WHERE name = ?`, name); err != nil {
@@ -155,13 +143,9 @@ func (a accounts) CompleteSetup(ctx context.Context, tokenHash, passwordHash str
 
 func (a accounts) SetTOTP(ctx context.Context, name, secret, keepSession string, audit store.AuditEntry) error {
 	return a.db.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE moderators SET totp_secret = ?, totp_step = 0, updated_at = ? WHERE name = ?`,
-			secret, ms(audit.At), name)
-		if err != nil {
+		if err := oneRow(tx.ExecContext(ctx, `UPDATE moderators SET totp_secret = ?, totp_step = 0, updated_at = ? WHERE name = ?`,
+			secret, ms(audit.At), name)); err != nil {
 			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return store.ErrNotFound
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM console_sessions WHERE name = ? AND id_hash != ?`, name, keepSession); err != nil {
 			return err
@@ -180,16 +164,11 @@ func (a accounts) UseTOTPStep(ctx context.Context, name string, step int64) (boo
 }
 
 func (a accounts) CreateSession(ctx context.Context, s store.Session, passwordHash string) error {
-	res, err := a.db.w.ExecContext(ctx, `INSERT INTO console_sessions(id_hash, name, csrf, address, created_at, last_seen)
+	// Nothing is inserted (ErrNotFound) when the moderator was removed or
+	// reset meanwhile.
+	return oneRow(a.db.w.ExecContext(ctx, `INSERT INTO console_sessions(id_hash, name, csrf, address, created_at, last_seen)
 		SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM moderators WHERE name = ? AND password_hash = ? AND password_hash != '')`,
-		s.IDHash, s.Name, s.CSRF, s.Address, ms(s.CreatedAt), ms(s.LastSeen), s.Name, passwordHash)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return store.ErrNotFound // the moderator was removed or reset meanwhile
-	}
-	return nil
+		s.IDHash, s.Name, s.CSRF, s.Address, ms(s.CreatedAt), ms(s.LastSeen), s.Name, passwordHash))
 }
 
 func (a accounts) Session(ctx context.Context, idHash string, idleSince time.Time) (store.Session, error) {
@@ -222,4 +201,16 @@ func (a accounts) PruneSessions(ctx context.Context, idleSince, now time.Time) e
 		_, err := tx.ExecContext(ctx, `DELETE FROM moderator_setups WHERE expires_at <= ?`, ms(now))
 		return err
 	})
+}
+
+// oneRow is the error of a statement that must change exactly one row:
+// store.ErrNotFound when it changed none.
+func oneRow(res sql.Result, err error) error {
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return store.ErrNotFound
+	}
+	return nil
 }

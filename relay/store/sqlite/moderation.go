@@ -232,27 +232,7 @@ func (db *DB) Audit(ctx context.Context, afterID int64, limit int) ([]store.Audi
 	if limit <= 0 {
 		limit = 1000
 	}
-	rows, err := db.r.QueryContext(ctx, `SELECT id, at, who, what, subject, why, source, details FROM audit
-		WHERE id > ? ORDER BY id LIMIT ?`, afterID, limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []store.AuditEntry
-	for rows.Next() {
-		var e store.AuditEntry
-		var at int64
-		var details string
-		if err := rows.Scan(&e.ID, &at, &e.Who, &e.What, &e.Subject, &e.Why, &e.Source, &details); err != nil {
-			return nil, err
-		}
-		e.At = fromMS(at)
-		if details != "" {
-			e.Details = json.RawMessage(details)
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return scanAudit(db.r.QueryContext(ctx, `SELECT `+auditColumns+` FROM audit WHERE id > ? ORDER BY id LIMIT ?`, afterID, limit))
 }
 
 // SearchAudit implements store.Moderation.
@@ -264,9 +244,16 @@ func (db *DB) SearchAudit(ctx context.Context, f store.AuditFilter) ([]store.Aud
 		r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 		return "%" + r.Replace(strings.ToLower(s)) + "%"
 	}
-	rows, err := db.r.QueryContext(ctx, `SELECT id, at, who, what, subject, why, source, details FROM audit
+	return scanAudit(db.r.QueryContext(ctx, `SELECT `+auditColumns+` FROM audit
 		WHERE lower(who) LIKE ? ESCAPE '\' AND lower(what) LIKE ? ESCAPE '\' AND lower(subject) LIKE ? ESCAPE '\' AND at >= ?
-		ORDER BY id DESC LIMIT ?`, like(f.Who), like(f.What), like(f.Subject), ms(f.Since), f.Limit)
+		ORDER BY id DESC LIMIT ?`, like(f.Who), like(f.What), like(f.Subject), ms(f.Since), f.Limit))
+}
+
+// auditColumns are the columns scanAudit reads, in its order.
+const auditColumns = `id, at, who, what, subject, why, source, details`
+
+// scanAudit reads the audit entries a query of auditColumns returned.
+func scanAudit(rows *sql.Rows, err error) ([]store.AuditEntry, error) {
 	if err != nil {
 		return nil, err
 	}

@@ -94,6 +94,9 @@ func TestConsoleRolesAndHeaders(t *testing.T) {
 	if status, _ := mod.post("/admin/trust", url.Values{"peer": {"p.example"}, "level": {"trusted"}}); status != http.StatusForbidden {
 		t.Errorf("moderator POST /admin/trust: %d, want 403", status)
 	}
+	if got := metric(t, r, `runrig_console_refusals_total{reason="admin_only"}`); got != "2" {
+		t.Errorf("admin-only refusals counted %s, want 2", got)
+	}
 	adm := addModerator(t, r, "root", "admin", "correct horse battery staple")
 	adm.get("/admin/trust")
 	if status, body := adm.post("/admin/trust", url.Values{"peer": {"p.example"}, "level": {"trusted"}, "reason": {"known"}}); status != http.StatusOK || !strings.Contains(body, "set to trusted") {

@@ -5,6 +5,7 @@ import (
 
 	"github.com/runrig/runrig/discovery"
 	"github.com/runrig/runrig/policy"
+	"github.com/runrig/runrig/relay/console"
 	"github.com/runrig/runrig/relay/httpsig"
 	"github.com/runrig/runrig/relay/listing"
 )
@@ -80,5 +81,8 @@ func (m *metrics) initLabels() {
 	}
 	for _, r := range relayedObjectResults {
 		m.relayedObjects.WithLabelValues(r)
+	}
+	for _, r := range console.Reasons() {
+		m.console.WithLabelValues(r)
 	}
 }

@@ -37,6 +37,8 @@ type metrics struct {
 	// relayedObjects counts objects read from their authors' servers
 	// because a followed relay passed them on.
 	relayedObjects *prometheus.CounterVec // result
+	// console counts the moderator console's refused requests.
+	console *prometheus.CounterVec // reason
 }
 
 func newMetrics(s *Server) *metrics {
@@ -84,6 +86,10 @@ func newMetrics(s *Server) *metrics {
 		Name: "runrig_relayed_object_fetches_total",
 		Help: "Objects that followed relays passed on, read from their authors' servers, by result.",
 	}, []string{"result"})
+	m.console = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "runrig_console_refusals_total",
+		Help: "Moderator console requests refused, by reason: failed sign-ins, lockouts, missing sessions or form tokens, bad forms.",
+	}, []string{"reason"})
 	version := "devel"
 	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
 		version = bi.Main.Version
@@ -92,7 +98,7 @@ func newMetrics(s *Server) *metrics {
 	build.WithLabelValues(version).Set(1)
 	m.initLabels()
 	m.reg.MustRegister(m.inbound, m.rejected, m.sigFailures, m.deliveries, m.deliveryTime, m.attempts,
-		m.subscriptions, m.listingsBad, m.listings, m.policy, m.announcements, m.relayedObjects, build, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		m.subscriptions, m.listingsBad, m.listings, m.policy, m.announcements, m.relayedObjects, m.console, build, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&stateCollector{s: s})
 	return m
 }

@@ -2,30 +2,25 @@ package console
 
 import (
 	"context"
-	"errors"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/runrig/runrig/relay/store"
 )
 
-// checkSecondFactor checks a sign-in's one-time code against m's second
-// factor; it returns the message key of the refusal, or "".
-func (c *Console) checkSecondFactor(ctx context.Context, m store.Moderator, code string) string {
+// checkSecondFactor checks a one-time code against m's second factor and
+// spends its step; it returns the refusal ("bad_code", "code_used"), or
+// "".
+func (c *Console) checkSecondFactor(ctx context.Context, m store.Moderator, code string) (string, error) {
 	step, ok := matchTOTP(m.TOTPSecret, code, now())
 	if !ok {
-		return "bad_code"
+		return "bad_code", nil
 	}
 	fresh, err := c.cfg.Sessions.UseTOTPStep(ctx, m.Name, step)
-	if err != nil {
-		c.cfg.Log.Error("console second factor", "err", err)
-		return "internal"
+	if err != nil || fresh {
+		return "", err
 	}
-	if !fresh {
-		return "code_used"
-	}
-	return ""
+	return "code_used", nil
 }
 
 // accountData is what the account page shows.
@@ -80,8 +75,8 @@ func (c accountPages) setSecondFactor(w http.ResponseWriter, r *http.Request) {
 		}
 		var ok bool
 		if step, ok = matchTOTP(secret, code, now()); !ok {
-			c.render(w, r, http.StatusBadRequest, "account", nil, page{Message: msg("bad_code"),
-				Data: accountData{Name: m.Name, Role: m.Role, Secret: secret, URI: totpURI(c.cfg.Name, m.Name, secret)}})
+			c.refuseOn(w, r, http.StatusBadRequest, "bad_code", "account",
+				page{Data: accountData{Name: m.Name, Role: m.Role, Secret: secret, URI: totpURI(c.cfg.Name, m.Name, secret)}})
 			return
 		}
 	case "disable":
@@ -90,9 +85,11 @@ func (c accountPages) setSecondFactor(w http.ResponseWriter, r *http.Request) {
 			c.refuse(w, r, http.StatusBadRequest, "bad_form")
 			return
 		}
-		if reason := c.checkSecondFactor(r.Context(), m, code); reason != "" {
-			c.render(w, r, http.StatusBadRequest, "account", nil, page{Message: msg(reason),
-				Data: accountData{Name: m.Name, Role: m.Role, TwoFactor: true}})
+		if reason, err := c.checkSecondFactor(r.Context(), m, code); err != nil {
+			c.failed(w, r, err)
+			return
+		} else if reason != "" {
+			c.refuseOn(w, r, http.StatusBadRequest, reason, "account", page{Data: accountData{Name: m.Name, Role: m.Role, TwoFactor: true}})
 			return
 		}
 	default:
@@ -102,46 +99,19 @@ func (c accountPages) setSecondFactor(w http.ResponseWriter, r *http.Request) {
 	op := u.operator("")
 	err = c.cfg.Sessions.SetTOTP(r.Context(), m.Name, secret, u.IDHash, store.AuditEntry{At: time.Now(), Who: op.Who, What: what,
 		Subject: m.Name, Source: "manual"})
-	if errors.Is(err, store.ErrNotFound) {
-		c.refuse(w, r, http.StatusNotFound, "not_found")
-		return
-	}
 	if err == nil && step > 0 {
 		_, err = c.cfg.Sessions.UseTOTPStep(r.Context(), m.Name, step) // the code that turned it on is spent
 	}
-	if err != nil {
-		c.failed(w, r, err)
-		return
-	}
-	redirect(w, r, "/admin/account", done)
+	c.changed(w, r, err, "/admin/account", done)
 }
 
 // passwordAgain checks the password a form repeats for m, within the
 // sign-in limits (a failure counts like a failed sign-in); it answers the
 // request and reports false when it does not match.
 func (c accountPages) passwordAgain(w http.ResponseWriter, r *http.Request, m store.Moderator) bool {
-	wait, done := c.logins.reserve(m.Name, c.clientAddr(r), now())
-	if wait > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
-		c.render(w, r, http.StatusTooManyRequests, "error", nil, page{Message: msg("locked_out")})
-		return false
+	settle, ok := c.checkPassword(w, r, m, true, r.PostFormValue("password"), "error", "bad_password")
+	if ok {
+		settle(succeeded)
 	}
-	ok, err := c.cfg.Accounts.authenticate(r.Context(), m, true, r.PostFormValue("password"))
-	switch {
-	case errors.Is(err, errBusy):
-		done(notTried)
-		c.busy(w, r)
-		return false
-	case err != nil:
-		done(notTried)
-		c.failed(w, r, err)
-		return false
-	case !ok:
-		done(failedAttempt)
-		c.cfg.Log.Warn("console password check failed", "name", m.Name, "from", c.clientAddr(r))
-		c.render(w, r, http.StatusUnauthorized, "error", nil, page{Message: msg("bad_password")})
-		return false
-	}
-	done(succeeded)
-	return true
+	return ok
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -53,8 +54,9 @@ type Accounts struct {
 	st        store.Accounts
 	publicURL string
 	// dummy is a hash verified against when there is no account, to
-	// spend the same time as a wrong password.
-	dummy string
+	// spend the same time as a wrong password; made at first use, not at
+	// start-up.
+	dummy func() string
 	// hashing holds a place per password being hashed; hashes counts
 	// them (for tests and metrics).
 	hashing chan struct{}
@@ -64,7 +66,7 @@ type Accounts struct {
 // NewAccounts returns the account service over st, for a relay at
 // publicURL.
 func NewAccounts(st store.Accounts, publicURL string) *Accounts {
-	dummy, _ := hashPassword("runrig: no such account")
+	dummy := sync.OnceValue(func() string { h, _ := hashPassword("runrig: no such account"); return h })
 	return &Accounts{st: st, publicURL: publicURL, dummy: dummy, hashing: make(chan struct{}, maxHashing)}
 }
 
@@ -188,7 +190,7 @@ func (a *Accounts) completeSetup(ctx context.Context, token, password string) (s
 func (a *Accounts) authenticate(ctx context.Context, m store.Moderator, exists bool, password string) (bool, error) {
 	hash := m.PasswordHash
 	if !exists || hash == "" {
-		hash = a.dummy
+		hash = a.dummy()
 	}
 	var ok bool
 	var verr error

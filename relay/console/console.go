@@ -96,8 +96,26 @@ type Config struct {
 	Settings      Settings
 	// Recent is the relay's recent activity, which the relay feeds.
 	Recent *Recent
-	Reads  Reads
-	Log    *slog.Logger
+	// Refused counts a refused request by reason (one of Reasons);
+	// PeerLog logs it, rate-limited per client address and reason.
+	// Both may be nil (nothing counted; logged to Log).
+	Refused func(reason string)
+	PeerLog PeerLogger
+	Reads   Reads
+	Log     *slog.Logger
+}
+
+// PeerLogger logs what a client caused, at most once a minute per
+// client and reason.
+type PeerLogger interface {
+	Warn(peer, reason, msg string, args ...any)
+}
+
+// plainLog logs every line, for a console given no PeerLogger.
+type plainLog struct{ log *slog.Logger }
+
+func (l plainLog) Warn(peer, reason, msg string, args ...any) {
+	l.log.Warn(msg, append([]any{"peer", peer, "reason", reason}, args...)...)
 }
 
 // Console serves the moderator console.
@@ -121,6 +139,12 @@ var assets embed.FS
 
 // New returns the console.
 func New(cfg Config) *Console {
+	if cfg.Refused == nil {
+		cfg.Refused = func(string) {}
+	}
+	if cfg.PeerLog == nil {
+		cfg.PeerLog = plainLog{cfg.Log}
+	}
 	secure := false
 	if u, err := url.Parse(cfg.PublicURL); err == nil {
 		secure = strings.EqualFold(u.Scheme, "https")
@@ -237,10 +261,27 @@ func originOf(u string) string {
 	return scheme + "://" + host
 }
 
-// refuse answers a refused request with a short page and logs it once.
+// refuse answers a refused request with a short page (see refuseOn).
 func (c *Console) refuse(w http.ResponseWriter, r *http.Request, status int, reason string) {
-	c.cfg.Log.Warn("console request refused", "route", route(r), "reason", reason, "from", c.clientAddr(r))
-	c.render(w, r, status, "error", nil, page{Message: msg(reason)})
+	c.refuseOn(w, r, status, reason, "error", page{})
+}
+
+// refuseOn answers a refused request on the page view, with the message
+// of reason; it is counted by reason (one of Reasons) and logged, at most
+// once a minute per client address and reason.
+func (c *Console) refuseOn(w http.ResponseWriter, r *http.Request, status int, reason, view string, p page) {
+	addr := c.clientAddr(r)
+	c.cfg.Refused(reason)
+	c.cfg.PeerLog.Warn(addr, "console_"+reason, "console request refused", "route", route(r), "from", addr)
+	p.Message = msg(reason)
+	c.render(w, r, status, view, nil, p)
+}
+
+// Reasons are the reasons the console refuses a request for: the label
+// values of its refusals' metric.
+func Reasons() []string {
+	return []string{"admin_only", "bad_code", "bad_form", "bad_login", "bad_password", "busy", "code_used", "cross_site",
+		"csrf", "import_gone", "list_too_large", "locked_out", "no_session", "not_found", "setup_spent", "sync_soon"}
 }
 
 func (c *Console) stylesheet(w http.ResponseWriter, r *http.Request) {

@@ -282,15 +282,23 @@ func (c *Console) removeRule(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	err = c.cfg.Moderation.RemoveRule(r.Context(), current(r).operator(strings.TrimSpace(r.PostFormValue("reason"))), id)
-	if errors.Is(err, store.ErrNotFound) {
+	c.changed(w, r, err, "/admin/rules", "rule_removed", id)
+}
+
+// changed answers a change a service made, or refused: a bad request
+// (policy.ErrBadRule) 400, a subject gone meanwhile (ErrNotFound) 404, a
+// failure of the relay 500; else back to path with the notice key.
+func (c *Console) changed(w http.ResponseWriter, r *http.Request, err error, path, key string, args ...any) {
+	switch {
+	case errors.Is(err, policy.ErrBadRule):
+		c.refuse(w, r, http.StatusBadRequest, "bad_form")
+	case errors.Is(err, store.ErrNotFound):
 		c.refuse(w, r, http.StatusNotFound, "not_found")
-		return
-	}
-	if err != nil {
+	case err != nil:
 		c.failed(w, r, err)
-		return
+	default:
+		redirect(w, r, path, key, args...)
 	}
-	redirect(w, r, "/admin/rules", "rule_removed", id)
 }
 
 // deliveriesData is what the dead letters page shows: the subscribers
@@ -437,15 +445,7 @@ func (c settingsPages) trust(w http.ResponseWriter, r *http.Request) {
 func (c settingsPages) setApproval(w http.ResponseWriter, r *http.Request) {
 	mode := r.PostFormValue("approval")
 	err := c.cfg.Settings.SetApprovalMode(r.Context(), current(r).operator(strings.TrimSpace(r.PostFormValue("reason"))), mode)
-	if errors.Is(err, policy.ErrBadRule) {
-		c.refuse(w, r, http.StatusBadRequest, "bad_form")
-		return
-	}
-	if err != nil {
-		c.failed(w, r, err)
-		return
-	}
-	redirect(w, r, "/admin/trust", "approval_set", mode)
+	c.changed(w, r, err, "/admin/trust", "approval_set", mode)
 }
 
 // setTrust sets a peer's trust level (admins only).
@@ -458,13 +458,5 @@ func (c settingsPages) setTrust(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	err = c.cfg.Moderation.SetTrust(r.Context(), current(r).operator(reason), peer, string(level))
-	if errors.Is(err, policy.ErrBadRule) {
-		c.refuse(w, r, http.StatusBadRequest, "bad_form")
-		return
-	}
-	if err != nil {
-		c.failed(w, r, err)
-		return
-	}
-	redirect(w, r, "/admin/trust", "trust_set", peer, level)
+	c.changed(w, r, err, "/admin/trust", "trust_set", peer, level)
 }

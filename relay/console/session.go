@@ -132,9 +132,8 @@ func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
 // limits: the attempt is counted before the password is hashed.
 func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	name, password := r.PostFormValue("name"), r.PostFormValue("password")
-	addr := c.clientAddr(r)
 	if !moderatorName.MatchString(name) || len(password) > 4*MaxPassword {
-		c.render(w, r, http.StatusUnauthorized, "login", nil, page{Message: msg("bad_login")})
+		c.refuseOn(w, r, http.StatusUnauthorized, "bad_login", "login", page{})
 		return
 	}
 	m, err := c.cfg.Sessions.Moderator(r.Context(), name)
@@ -143,60 +142,75 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		c.failed(w, r, err)
 		return
 	}
-	account := ""
-	if exists {
-		account = name
-	}
-	wait, done := c.logins.reserve(account, addr, now())
-	if wait > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
-		c.cfg.Log.Warn("console sign-in locked out", "name", name, "from", addr)
-		c.render(w, r, http.StatusTooManyRequests, "login", nil, page{Message: msg("locked_out")})
-		return
-	}
-	ok, err := c.cfg.Accounts.authenticate(r.Context(), m, exists, password)
-	switch {
-	case errors.Is(err, errBusy):
-		done(notTried)
-		c.busy(w, r)
-		return
-	case err != nil:
-		done(notTried)
-		c.failed(w, r, err)
-		return
-	case !ok:
-		done(failedAttempt)
-		c.cfg.Log.Warn("console sign-in failed", "name", name, "from", addr)
-		c.render(w, r, http.StatusUnauthorized, "login", nil, page{Message: msg("bad_login")})
+	settle, ok := c.checkPassword(w, r, m, exists, password, "login", "bad_login")
+	if !ok {
 		return
 	}
 	if m.TOTPSecret != "" {
-		if reason := c.checkSecondFactor(r.Context(), m, r.PostFormValue("code")); reason != "" {
+		if reason, err := c.checkSecondFactor(r.Context(), m, r.PostFormValue("code")); err != nil {
+			settle(notTried)
+			c.failed(w, r, err)
+			return
+		} else if reason != "" {
 			// The same answer as a wrong password: a right password with
 			// a wrong code tells nothing.
-			done(failedAttempt)
-			c.cfg.Log.Warn("console sign-in failed", "name", name, "from", addr, "reason", reason)
-			c.render(w, r, http.StatusUnauthorized, "login", nil, page{Message: msg("bad_login")})
+			settle(failedAttempt)
+			c.refuseOn(w, r, http.StatusUnauthorized, "bad_login", "login", page{})
 			return
 		}
 	}
-	done(succeeded)
+	settle(succeeded)
 	if err := c.startSession(w, r, m); errors.Is(err, store.ErrNotFound) {
 		// Reset or removed while the password was checked.
-		c.render(w, r, http.StatusUnauthorized, "login", nil, page{Message: msg("bad_login")})
+		c.refuseOn(w, r, http.StatusUnauthorized, "bad_login", "login", page{})
 		return
 	} else if err != nil {
 		c.failed(w, r, err)
 		return
 	}
-	c.cfg.Log.Info("moderator signed in to the console", "name", m.Name, "from", addr)
+	c.cfg.Log.Info("moderator signed in to the console", "name", m.Name, "from", c.clientAddr(r))
 	http.Redirect(w, r, "/admin/", http.StatusSeeOther)
 }
 
 // busy answers 503 while passwords are being hashed for others.
 func (c *Console) busy(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Retry-After", "5")
-	c.render(w, r, http.StatusServiceUnavailable, "error", nil, page{Message: msg("busy")})
+	c.refuse(w, r, http.StatusServiceUnavailable, "busy")
+}
+
+// checkPassword checks password for m (exists: m is an account) within
+// the sign-in limits, counting the attempt before it hashes. When the
+// password fails it answers the request itself, on the page view with the
+// refusal bad: 429 when locked out, 503 when busy, 500, or 401. When it
+// matches it returns the attempt's settle function, which the caller must
+// call (a second factor may still fail the attempt).
+func (c *Console) checkPassword(w http.ResponseWriter, r *http.Request, m store.Moderator, exists bool,
+	password, view, bad string) (settle func(outcome), ok bool) {
+	account := ""
+	if exists {
+		account = m.Name
+	}
+	wait, done := c.logins.reserve(account, c.clientAddr(r), now())
+	if wait > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
+		c.refuseOn(w, r, http.StatusTooManyRequests, "locked_out", view, page{})
+		return nil, false
+	}
+	ok, err := c.cfg.Accounts.authenticate(r.Context(), m, exists, password)
+	switch {
+	case errors.Is(err, errBusy):
+		done(notTried)
+		c.busy(w, r)
+	case err != nil:
+		done(notTried)
+		c.failed(w, r, err)
+	case !ok:
+		done(failedAttempt)
+		c.refuseOn(w, r, http.StatusUnauthorized, bad, view, page{})
+	default:
+		return done, true
+	}
+	return nil, false
 }
 
 func (c *Console) logout(w http.ResponseWriter, r *http.Request) {
@@ -230,7 +244,7 @@ func (c *Console) setup(w http.ResponseWriter, r *http.Request) {
 	wait, done := c.logins.reserve("", c.clientAddr(r), now())
 	if wait > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
-		c.render(w, r, http.StatusTooManyRequests, "error", nil, page{Message: msg("locked_out")})
+		c.refuse(w, r, http.StatusTooManyRequests, "locked_out")
 		return
 	}
 	pw := r.PostFormValue("password")

@@ -85,7 +85,8 @@ func (p *Pipeline) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The body is read before a slot is taken: a client that sends it
 	// slowly holds a reader of its own address's few, never a slot that
 	// subscribers' verified traffic needs.
-	body, err := p.readBody(w, r)
+	from := p.clientAddr(r)
+	body, err := p.readBody(w, r, from)
 	if err != nil {
 		p.answerRefusal(w, nil, err)
 		return
@@ -101,7 +102,7 @@ func (p *Pipeline) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), inboxTimeout)
 	defer cancel()
-	in, result, err := p.receive(ctx, r, body, inboxSlice)
+	in, result, err := p.receive(ctx, r, body, inboxSlice, from)
 	if err != nil {
 		p.answerRefusal(w, in, err)
 		return
@@ -112,9 +113,8 @@ func (p *Pipeline) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // readBody reads an inbox request's body: within bodyReadTimeout, at most
 // MaxBody bytes, and at most maxBodyReadsPerAddress at once per client
-// address.
-func (p *Pipeline) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	addr := p.clientAddr(r)
+// address addr.
+func (p *Pipeline) readBody(w http.ResponseWriter, r *http.Request, addr string) ([]byte, error) {
 	if !p.bodyReaders.acquire(addr) {
 		rf := Refuse(http.StatusServiceUnavailable, "slow_client", "too many unfinished requests from %s; retry later", addr)
 		rf.RetryAfter = busyRetryAfterSeconds
@@ -181,9 +181,10 @@ func (p *Pipeline) answerRefusal(w http.ResponseWriter, in *Activity, err error)
 	http.Error(w, rf.Msg, rf.Status)
 }
 
-// receive verifies and processes one inbox request. It returns the
-// parsed activity when it got that far, and a result label.
-func (p *Pipeline) receive(ctx context.Context, r *http.Request, body []byte, inboxSlice string) (*Activity, string, error) {
+// receive verifies and processes one inbox request from the client
+// address from. It returns the parsed activity when it got that far, and a
+// result label.
+func (p *Pipeline) receive(ctx context.Context, r *http.Request, body []byte, inboxSlice, from string) (*Activity, string, error) {
 	// Cheap checks first: header syntax, digest and date need no network.
 	signed, err := httpsig.Check(r, body, time.Now(), httpsig.Window{Past: p.cfg.Window.Past, Future: p.cfg.Window.Future})
 	if err != nil {
@@ -204,7 +205,7 @@ func (p *Pipeline) receive(ctx context.Context, r *http.Request, body []byte, in
 		}
 		return nil, "", Refuse(http.StatusBadRequest, reason, "%v", err)
 	}
-	in.from = p.clientAddr(r)
+	in.from = from
 	// Moderation before any key is fetched: nothing is fetched from a
 	// blocked peer.
 	if err := p.admit(in, signed.KeyID); err != nil {

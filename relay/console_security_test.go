@@ -121,8 +121,8 @@ func TestConsoleRolesAndHeaders(t *testing.T) {
 	for _, c := range resp.Cookies() {
 		if c.Name == "runrig_console" {
 			found = true
-			if !c.HttpOnly || c.SameSite != http.SameSiteStrictMode || c.Path != "/admin/" {
-				t.Errorf("session cookie %+v: want HttpOnly, SameSite=Strict, Path=/admin/", c)
+			if !c.HttpOnly || c.SameSite != http.SameSiteStrictMode || c.Path != "/admin/" || c.MaxAge != 0 || !c.Expires.IsZero() {
+				t.Errorf("session cookie %+v: want HttpOnly, SameSite=Strict, Path=/admin/, ending with the browser session", c)
 			}
 		}
 	}
@@ -194,8 +194,10 @@ func TestConsoleNoticesAndTrustLevels(t *testing.T) {
 	adm := addModerator(t, r, "root", "admin", "correct horse battery staple")
 	for _, q := range []string{"?m=re-enter+your+password+at+https://evil.example", "?done=re-enter+your+password+at+https://evil.example",
 		"?done=trust_set&a=evil.example&a=re-enter+your+password"} {
-		if _, body := adm.get("/admin/" + q); strings.Contains(body, "evil.example") || strings.Contains(body, "re-enter") {
-			t.Errorf("the overview shows text from its link %s", q)
+		for _, page := range []string{"/admin/", "/admin/subscribers"} { // the overview, and a page that shows notices
+			if _, body := adm.get(page + q); strings.Contains(body, "evil.example") || strings.Contains(body, "re-enter") {
+				t.Errorf("%s shows text from its link %s", page, q)
+			}
 		}
 	}
 	adm.get("/admin/trust")

@@ -148,6 +148,20 @@ func testAccounts(t *testing.T, open Opener) {
 	if found, _ := db.SearchAudit(ctx, store.AuditFilter{Since: now}); len(found) != 6 {
 		t.Errorf("SearchAudit since the first entry: %d entries, want 6", len(found))
 	}
+	// A reset clears the second factor too (a moderator who lost the app).
+	bo := store.Moderator{Name: "bo", Role: store.RoleModerator, CreatedAt: now}
+	if err := a.AddModerator(ctx, bo, store.SetupToken{Hash: "b1", Expires: now.Add(time.Hour)}, audit("moderator.add")); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.SetTOTP(ctx, "bo", "SECRET", "", audit("moderator.2fa_on")); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.ResetModerator(ctx, "bo", store.SetupToken{Hash: "b2", Expires: now.Add(time.Hour)}, audit("moderator.reset")); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := a.Moderator(ctx, "bo"); got.TOTPSecret != "" {
+		t.Errorf("a reset kept the second factor %q", got.TOTPSecret)
+	}
 	if found, _ := db.SearchAudit(ctx, store.AuditFilter{Subject: "%"}); len(found) != 0 {
 		t.Errorf("SearchAudit treats %% as a wildcard: %d entries", len(found))
 	}

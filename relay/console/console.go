@@ -157,16 +157,16 @@ func New(cfg Config) *Console {
 func (c *Console) Register(mux *http.ServeMux) {
 	h := func(pattern string, f http.HandlerFunc) { mux.Handle(pattern, c.headers(maxForm, f)) }
 	mod, adm := store.RoleModerator, store.RoleAdmin
-	lp, ap, sp := listPages{c}, accountPages{c}, settingsPages{c}
+	lp, ap, sp, in := listPages{c}, accountPages{c}, settingsPages{c}, signInPages{c}
 	h("GET /admin", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/admin/", http.StatusMovedPermanently)
 	})
 	h("GET /admin/console.css", c.stylesheet)
-	h("GET /admin/login", c.loginPage)
-	h("POST /admin/login", c.sameOrigin(c.login))
-	h("GET /admin/setup/{token}", c.setupPage)
-	h("POST /admin/setup/{token}", c.sameOrigin(c.setup))
-	h("POST /admin/logout", c.signedIn(mod, c.logout))
+	h("GET /admin/login", in.loginPage)
+	h("POST /admin/login", c.sameOrigin(in.login))
+	h("GET /admin/setup/{token}", in.setupPage)
+	h("POST /admin/setup/{token}", c.sameOrigin(in.setup))
+	h("POST /admin/logout", c.signedIn(mod, in.logout))
 	h("GET /admin/{$}", c.signedIn(mod, c.overview))
 	h("GET /admin/subscribers", c.signedIn(mod, c.subscribers))
 	h("POST /admin/subscribers", c.signedIn(mod, c.decideSubscribers))
@@ -198,6 +198,8 @@ type (
 	accountPages struct{ *Console }
 	// settingsPages are the admins' settings.
 	settingsPages struct{ *Console }
+	// signInPages sign moderators in and out and spend setup links.
+	signInPages struct{ *Console }
 )
 
 // headers sets what every console response carries: a strict CSP, no

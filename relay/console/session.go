@@ -124,13 +124,13 @@ func (c *Console) startSession(w http.ResponseWriter, r *http.Request, m store.M
 	return nil
 }
 
-func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
+func (c signInPages) loginPage(w http.ResponseWriter, r *http.Request) {
 	c.render(w, r, http.StatusOK, "login", nil, page{})
 }
 
 // login checks a moderator's name and password, within the sign-in
 // limits: the attempt is counted before the password is hashed.
-func (c *Console) login(w http.ResponseWriter, r *http.Request) {
+func (c signInPages) login(w http.ResponseWriter, r *http.Request) {
 	name, password := r.PostFormValue("name"), r.PostFormValue("password")
 	if !moderatorName.MatchString(name) || len(password) > 4*MaxPassword {
 		c.refuseOn(w, r, http.StatusUnauthorized, "bad_login", "login", page{})
@@ -213,7 +213,7 @@ func (c *Console) checkPassword(w http.ResponseWriter, r *http.Request, m store.
 	return nil, false
 }
 
-func (c *Console) logout(w http.ResponseWriter, r *http.Request) {
+func (c signInPages) logout(w http.ResponseWriter, r *http.Request) {
 	if err := c.cfg.Sessions.DeleteSession(r.Context(), current(r).IDHash); err != nil {
 		c.failed(w, r, err)
 		return
@@ -223,7 +223,7 @@ func (c *Console) logout(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/admin/login", http.StatusSeeOther)
 }
 
-func (c *Console) setupPage(w http.ResponseWriter, r *http.Request) {
+func (c signInPages) setupPage(w http.ResponseWriter, r *http.Request) {
 	token := r.PathValue("token")
 	if _, err := c.cfg.Accounts.pendingSetup(r.Context(), token); err != nil {
 		if !errors.Is(err, store.ErrNotFound) {
@@ -239,7 +239,7 @@ func (c *Console) setupPage(w http.ResponseWriter, r *http.Request) {
 // setup spends a setup link: the moderator chooses a password and is
 // signed in. A bad token counts against the client's address, and is
 // found out before any hashing.
-func (c *Console) setup(w http.ResponseWriter, r *http.Request) {
+func (c signInPages) setup(w http.ResponseWriter, r *http.Request) {
 	token := r.PathValue("token")
 	wait, done := c.logins.reserve("", c.clientAddr(r), now())
 	if wait > 0 {

@@ -45,7 +45,7 @@ interop:
 # is kept by go test in the package's testdata/fuzz and replayed by every
 # `make test` from then on.
 FUZZTIME ?= 15s
-FUZZ_TARGETS = ./relay/inbox:FuzzParseInbound ./relay/httpsig:FuzzParseParams ./relay/httpsig:FuzzCheck \
+FUZZ_TARGETS = ./relay/inbox:FuzzParseInbound ./relay/httpsig:FuzzParseParams ./relay/httpsig:FuzzCheck ./relay/httpsig:FuzzCheckRFC9421 \
 	./relay/listing:FuzzCheck ./relay/fetch:FuzzActorAndKeyDocuments ./relay/fetch:FuzzNodeInfo \
 	./discovery:FuzzParse ./discovery:FuzzOpenEnvelope ./policy:FuzzParsePeer ./policy:FuzzParseList
 fuzz:

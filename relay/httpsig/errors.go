@@ -16,6 +16,9 @@ var (
 	ErrUnsupportedKey   = errors.New("unsupported key type")
 	ErrBadSignature     = errors.New("signature does not verify")
 	ErrSignatureExpired = errors.New("signature expired")
+	// ErrUnsupportedComponent is an RFC 9421 component (or component
+	// parameter) this verifier does not compute.
+	ErrUnsupportedComponent = errors.New("unsupported covered component")
 )
 
 var reasons = []struct {
@@ -33,6 +36,7 @@ var reasons = []struct {
 	{ErrUnsupportedKey, "unsupported_key"},
 	{ErrBadSignature, "bad_signature"},
 	{ErrSignatureExpired, "expired"},
+	{ErrUnsupportedComponent, "unsupported_component"},
 }
 
 // Reasons lists every label [Reason] returns.

@@ -78,7 +78,7 @@ func TestCheckAcceptsIndependentSignature(t *testing.T) {
 		req := newPost(t)
 		req.Header.Set("Content-Type", "application/activity+json")
 		fedSign(t, req, []byte(body), hs)
-		s, err := Check(req, []byte(body), time.Now(), DefaultWindow)
+		s, err := Check(req, []byte(body), time.Now(), DefaultWindow, Target{})
 		if err != nil {
 			t.Fatalf("Check(%v): %v", hs, err)
 		}
@@ -99,7 +99,7 @@ func TestHS2019LabelAccepted(t *testing.T) {
 		t.Fatal(err)
 	}
 	req.Header.Set("Signature", strings.Replace(req.Header.Get("Signature"), "rsa-sha256", "hs2019", 1))
-	sg, err := Check(req, []byte(body), time.Now(), DefaultWindow)
+	sg, err := Check(req, []byte(body), time.Now(), DefaultWindow, Target{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +156,7 @@ func TestCheckRefuses(t *testing.T) {
 			req := newPost(t)
 			sign(req)
 			b := tt.mutate(req)
-			_, err := Check(req, b, now, DefaultWindow)
+			_, err := Check(req, b, now, DefaultWindow, Target{})
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("Check = %v, want %v", err, tt.want)
 			}
@@ -171,7 +171,7 @@ func TestSignatureOverOtherTargetFails(t *testing.T) {
 	req := newPost(t)
 	(&Signer{KeyID: "k", Key: testKey}).Sign(req, DigestHeader([]byte(body)))
 	req.URL.Path = "/other"
-	s, err := Check(req, []byte(body), time.Now(), DefaultWindow)
+	s, err := Check(req, []byte(body), time.Now(), DefaultWindow, Target{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,8 +2,10 @@ package httpsig
 
 import (
 	"crypto"
+	"crypto/ed25519"
 	"crypto/rsa"
 	"crypto/sha256"
+	"crypto/sha512"
 	"crypto/subtle"
 	"encoding/base64"
 	"fmt"
@@ -21,6 +23,10 @@ const (
 
 // Params are the parameters of a Signature header.
 type Params struct {
+	// Scheme is [Cavage] or [RFC9421].
+	Scheme string
+	// Label is an RFC 9421 signature's label in Signature-Input.
+	Label     string
 	KeyID     string
 	Algorithm string
 	Headers   []string
@@ -50,9 +56,22 @@ type Signed struct {
 }
 
 // Check parses and checks the signature of req against body without any
-// key: required headers ((request-target), host, date or (created), and on
-// requests with a body digest), the Digest value, and the time window.
-func Check(req *http.Request, body []byte, now time.Time, w Window) (*Signed, error) {
+// key: which components are covered, the body's digest and the time
+// window. t says where the request was sent.
+//
+// A request with a Signature-Input header is judged by RFC 9421 alone,
+// whatever else it carries (a draft-cavage Authorization header, say):
+// one request, one judgement. RFC 9421 needs @method, the target URI (or
+// @authority with @path), created and, with a body, content-digest.
+// draft-cavage needs (request-target), host, date or (created) and, with a
+// body, digest.
+func Check(req *http.Request, body []byte, now time.Time, w Window, t Target) (*Signed, error) {
+	if len(req.Header.Values("Signature-Input")) > 0 {
+		if n := headerLen(req, "Signature-Input") + headerLen(req, "Signature"); n > maxSignatureHeader {
+			return nil, fmt.Errorf("%w: header too long", ErrMalformed)
+		}
+		return checkRFC9421(req, body, now, w, t)
+	}
 	raw := req.Header.Get("Signature")
 	if raw == "" {
 		if a := req.Header.Get("Authorization"); len(a) > 10 && strings.EqualFold(a[:10], "Signature ") {
@@ -107,7 +126,16 @@ func Check(req *http.Request, body []byte, now time.Time, w Window) (*Signed, er
 	if host == "" {
 		host = req.Header.Get("Host")
 	}
+	p.Scheme = Cavage
 	return &Signed{Params: *p, signingString: signingString(req, p.Headers, host, p)}, nil
+}
+
+func headerLen(req *http.Request, name string) int {
+	n := 0
+	for _, v := range req.Header.Values(name) {
+		n += len(v)
+	}
+	return n
 }
 
 func checkTime(req *http.Request, p *Params, signed map[string]bool, now time.Time, w Window) error {
@@ -154,18 +182,42 @@ func checkDigest(values []string, body []byte) error {
 	return ErrDigestMissing
 }
 
-// Verify checks the signature with pub. Only RSA keys are accepted, the
-// only kind fediverse servers publish for HTTP signatures today.
+// Verify checks the signature with pub: an RSA key (RSASSA-PKCS1-v1_5
+// with SHA-256, or RSASSA-PSS with SHA-512 where RFC 9421's alg says so)
+// or an Ed25519 key. A stated algorithm must match the key's type.
 func (s *Signed) Verify(pub crypto.PublicKey) error {
-	k, ok := pub.(*rsa.PublicKey)
-	if !ok {
-		return fmt.Errorf("%w: %T", ErrUnsupportedKey, pub)
+	switch k := pub.(type) {
+	case *rsa.PublicKey:
+		switch s.Algorithm {
+		case AlgRSAPSSSHA512:
+			if s.Scheme != RFC9421 {
+				break
+			}
+			h := sha512.Sum512([]byte(s.signingString))
+			if rsa.VerifyPSS(k, crypto.SHA512, h[:], s.Signature, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash}) != nil {
+				return ErrBadSignature
+			}
+			return nil
+		case AlgEd25519:
+			return fmt.Errorf("%w: algorithm %s with an RSA key", ErrUnsupportedKey, s.Algorithm)
+		}
+		h := sha256.Sum256([]byte(s.signingString))
+		if rsa.VerifyPKCS1v15(k, crypto.SHA256, h[:], s.Signature) != nil {
+			return ErrBadSignature
+		}
+		return nil
+	case ed25519.PublicKey:
+		switch strings.ToLower(s.Algorithm) {
+		case "", "hs2019", AlgEd25519:
+		default:
+			return fmt.Errorf("%w: algorithm %s with an Ed25519 key", ErrUnsupportedKey, s.Algorithm)
+		}
+		if !ed25519.Verify(k, []byte(s.signingString), s.Signature) {
+			return ErrBadSignature
+		}
+		return nil
 	}
-	h := sha256.Sum256([]byte(s.signingString))
-	if err := rsa.VerifyPKCS1v15(k, crypto.SHA256, h[:], s.Signature); err != nil {
-		return ErrBadSignature
-	}
-	return nil
+	return fmt.Errorf("%w: %T", ErrUnsupportedKey, pub)
 }
 
 // ParseParams parses the value of a Signature header.

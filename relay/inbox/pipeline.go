@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 
 	vocab "github.com/go-ap/activitypub"
@@ -186,7 +187,9 @@ func (p *Pipeline) answerRefusal(w http.ResponseWriter, in *Activity, err error)
 // result label.
 func (p *Pipeline) receive(ctx context.Context, r *http.Request, body []byte, inboxSlice, from string) (*Activity, string, error) {
 	// Cheap checks first: header syntax, digest and date need no network.
-	signed, err := httpsig.Check(r, body, time.Now(), httpsig.Window{Past: p.cfg.Window.Past, Future: p.cfg.Window.Future})
+	scheme, _, _ := strings.Cut(p.cfg.PublicURL, "://")
+	signed, err := httpsig.Check(r, body, time.Now(), httpsig.Window{Past: p.cfg.Window.Past, Future: p.cfg.Window.Future},
+		httpsig.Target{Scheme: scheme})
 	if err != nil {
 		p.cfg.Metrics.SignatureFailure(httpsig.Reason(err))
 		return nil, "", Refuse(http.StatusUnauthorized, "signature", "signature: %v", err)

@@ -27,8 +27,8 @@ func (s *Server) site() *web.Site {
 	return &web.Site{
 		Identity: web.Identity{PublicURL: s.cfg.PublicURL, Host: s.host, ActorID: s.actorID, InboxID: s.inboxID,
 			Name: s.cfg.Name, Description: s.cfg.Description, Contact: s.cfg.Contact, Software: softwareName, Version: Version,
-			Mode:         string(s.cfg.FederationMode),
-			PublicKeyPEM: s.pubPEM, AssertionKeyID: s.announceKeyID(),
+			Mode:                  string(s.cfg.FederationMode),
+			PublicKeyPEM:          s.pubPEM,
 			AssertionKeyMultibase: discovery.EncodeMultikey(s.announceKey.Public().(ed25519.PublicKey))},
 		Slices: s.slices, Store: s.store, Moderation: s.mod,
 		PublicPeers:  func() []admin.Peer { return s.peerViews(nil) },

@@ -56,6 +56,10 @@ func (m *metrics) initLabels() {
 	for _, r := range rejectReasons {
 		m.rejected.WithLabelValues(r)
 	}
+	for _, k := range httpsig.Kinds() {
+		m.verified.WithLabelValues(string(k))
+		m.knocks.WithLabelValues(string(k))
+	}
 	for _, r := range signatureReasons {
 		m.sigFailures.WithLabelValues(r)
 	}

@@ -39,6 +39,10 @@ type metrics struct {
 	relayedObjects *prometheus.CounterVec // result
 	// console counts the moderator console's refused requests.
 	console *prometheus.CounterVec // reason
+	// verified counts inbound signatures that verified, by kind
+	// (httpsig.Kind); knocks counts second knocks, by the kind retried.
+	verified *prometheus.CounterVec // kind
+	knocks   *prometheus.CounterVec // kind
 }
 
 func newMetrics(s *Server) *metrics {
@@ -94,11 +98,18 @@ func newMetrics(s *Server) *metrics {
 	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
 		version = bi.Main.Version
 	}
-	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "runrig_build_info", Help: "Build information."}, []string{"version"})
-	build.WithLabelValues(version).Set(1)
+	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "runrig_build_info",
+		Help: "Build information: the version, and what signs with the RSA key (openssl or go)."}, []string{"version", "signing_backend"})
+	build.WithLabelValues(version, s.signingBackend).Set(1)
+	m.verified = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "runrig_signatures_verified_total", Help: "Inbound HTTP signatures that verified, by kind: cavage, rfc9421 (RSA) or rfc9421-ed25519.",
+	}, []string{"kind"})
+	m.knocks = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "runrig_signature_retries_total", Help: "Requests refused (401 or 400) and signed again the other way (the double-knock), by the kind retried.",
+	}, []string{"kind"})
 	m.initLabels()
 	m.reg.MustRegister(m.inbound, m.rejected, m.sigFailures, m.deliveries, m.deliveryTime, m.attempts,
-		m.subscriptions, m.listingsBad, m.listings, m.policy, m.announcements, m.relayedObjects, m.console, build, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		m.subscriptions, m.listingsBad, m.listings, m.policy, m.announcements, m.relayedObjects, m.console, m.verified, m.knocks, build, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&stateCollector{s: s})
 	return m
 }

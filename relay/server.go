@@ -27,6 +27,7 @@ import (
 	"github.com/runrig/runrig/relay/fetch"
 	"github.com/runrig/runrig/relay/httpsig"
 	"github.com/runrig/runrig/relay/inbox"
+	"github.com/runrig/runrig/relay/schemes"
 	"github.com/runrig/runrig/relay/slices"
 	"github.com/runrig/runrig/relay/store"
 	"github.com/runrig/runrig/trust"
@@ -73,6 +74,10 @@ type Server struct {
 	keyID   string
 	pubPEM  string
 	signer  *httpsig.Signer
+	// signingBackend is what signs with the RSA key ("openssl" or "go");
+	// schemes remembers how each peer host takes signatures.
+	signingBackend string
+	schemes        *schemes.Memory
 
 	// svc handles verified activities: subscriptions, relay federation
 	// and fan-out.
@@ -143,10 +148,15 @@ func New(ctx context.Context, cfg Config, st store.Store, log *slog.Logger) (*Se
 		return nil, err
 	}
 	s.pubPEM = string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
-	s.signer = &httpsig.Signer{KeyID: s.keyID, Key: key}
+	if s.announceKey, err = s.loadAnnounceKey(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.newSigner(ctx, key); err != nil {
+		return nil, err
+	}
 	egress := policy.Egress{AllowPrivate: cfg.AllowPrivateNetworks}
 	ua := fmt.Sprintf("%s/%s (+%s)", softwareName, Version, cfg.PublicURL)
-	s.fetch = fetch.New(fetch.Config{Egress: egress, Signer: s.signer, UserAgent: ua, Permit: s.permitPeer})
+	s.fetch = fetch.New(fetch.Config{Egress: egress, Signer: s.signer, UserAgent: ua, Permit: s.permitPeer, Schemes: s.schemes})
 	s.listFetch = fetch.New(fetch.Config{Egress: egress, UserAgent: ua, MaxBody: policy.MaxListBytes, Timeout: 30 * time.Second})
 	s.pins = trust.NewPins(pinStore{st}, trust.PinsConfig{AllowPlainHTTP: cfg.AllowPrivateNetworks,
 		OnRotated: func(k trust.PinnedKey) {
@@ -157,7 +167,7 @@ func New(ctx context.Context, cfg Config, st store.Store, log *slog.Logger) (*Se
 		return p
 	}})
 	dc := cfg.Delivery
-	dc.Signer, dc.Egress, dc.UserAgent = s.signer, egress, ua
+	dc.Signer, dc.Egress, dc.UserAgent, dc.Schemes = s.signer, egress, ua, s.schemes
 	s.dispatcher = delivery.New(st, dc, log.With("component", "delivery"))
 	s.metrics = newMetrics(s)
 	if s.mod, err = policy.NewModerator(ctx, st, moderationSubscriptions{st}, policy.ModeratorConfig{
@@ -167,9 +177,6 @@ func New(ctx context.Context, cfg Config, st store.Store, log *slog.Logger) (*Se
 			fp, ok, _ := s.pins.Fingerprint(ctx, keyID)
 			return fp, ok
 		}}); err != nil {
-		return nil, err
-	}
-	if s.announceKey, err = s.loadAnnounceKey(ctx); err != nil {
 		return nil, err
 	}
 	s.announcements = discovery.NewVerifier(s.fetch)
@@ -189,6 +196,7 @@ func New(ctx context.Context, cfg Config, st store.Store, log *slog.Logger) (*Se
 	s.dispatcher.OnResult = s.onDeliveryResult
 	s.dispatcher.Permit = s.permitPeer
 	s.dispatcher.OnExpired = func(n int) { s.metrics.deliveries.WithLabelValues("expired").Add(float64(n)) }
+	s.dispatcher.OnKnock = func(_ string, k httpsig.Kind) { s.metrics.knocks.WithLabelValues(string(k)).Inc() }
 	return s, nil
 }
 
@@ -350,6 +358,7 @@ func (s *Server) startBackground(ctx context.Context) error {
 		loops = append(loops, loop{s.cfg.Federation.Interval, false, "following discovered relays", s.svc.federation.Federate})
 	}
 	s.bg.Go(func() { s.dispatcher.Run(ctx) })
+	s.bg.Go(func() { s.schemes.Run(ctx) })
 	for _, l := range loops {
 		s.bg.Go(func() { s.every(ctx, l.interval, l.now, l.what, l.f) })
 	}

@@ -145,10 +145,10 @@ func printSubscribers(w io.Writer, subs []admin.Subscriber) {
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "PEER\tFOLLOWS\tSTATE\tSTYLE\tSOFTWARE\tLAST SUCCESS\tFAILURES\tQUEUED\tDEAD\tLAST ERROR")
+	fmt.Fprintln(tw, "PEER\tFOLLOWS\tSTATE\tSTYLE\tSOFTWARE\tSIGNS\tLAST SUCCESS\tFAILURES\tQUEUED\tDEAD\tLAST ERROR")
 	for _, s := range subs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\n", s.Peer, s.Slice, s.State, s.Style, s.Software,
-			ago(s.LastSuccess), s.ConsecutiveFailures, s.Queued, s.Dead, s.LastError)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\n", s.Peer, s.Slice, s.State, s.Style, s.Software,
+			s.Signs, ago(s.LastSuccess), s.ConsecutiveFailures, s.Queued, s.Dead, s.LastError)
 	}
 	tw.Flush()
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/runrig/runrig/relay/rsasign"
 )
 
 const usage = `runrig — a federation relay for cooperative food and farm platforms
@@ -20,7 +22,7 @@ Usage:
   runrig backup FILE [--data DIR] a consistent copy of the store (online, while the relay runs)
   runrig restore FILE [--data DIR]
                                   put a backup into an empty data directory
-  runrig version                  print the version
+  runrig version                  print the version and what signs with the RSA key
 
 Admin commands (add --json for machine-readable output):
   subscribers                     list subscriptions and their delivery health
@@ -95,6 +97,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return restoreCmd(args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "runrig", version())
+		if ok, why := rsasign.Available(); ok {
+			fmt.Fprintf(stdout, "RSA signing: openssl (%s)\n", why)
+		} else {
+			fmt.Fprintf(stdout, "RSA signing: go (crypto/rsa; openssl unavailable: %s)\n", why)
+		}
 		return 0
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)

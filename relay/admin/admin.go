@@ -33,14 +33,17 @@ var ErrNotRunning = errors.New("no running relay found for this data directory")
 type Subscriber struct {
 	// Slice is what the peer follows: "relay" (everything) or a slice
 	// actor's name ("surplus", "region-it-bg").
-	Slice               string    `json:"slice"`
-	Peer                string    `json:"peer"`
-	Actor               string    `json:"actor"`
-	Inbox               string    `json:"inbox"`
-	Style               string    `json:"style"`
-	State               string    `json:"state"`
-	FollowBack          string    `json:"follow_back,omitempty"`
-	Software            string    `json:"software,omitempty"`
+	Slice      string `json:"slice"`
+	Peer       string `json:"peer"`
+	Actor      string `json:"actor"`
+	Inbox      string `json:"inbox"`
+	Style      string `json:"style"`
+	State      string `json:"state"`
+	FollowBack string `json:"follow_back,omitempty"`
+	Software   string `json:"software,omitempty"`
+	// Signs is how the relay signs requests to the peer now: cavage,
+	// rfc9421 or rfc9421-ed25519, "(untried)" when it knows nothing yet.
+	Signs               string    `json:"signs,omitempty"`
 	Since               time.Time `json:"since"`
 	LastSuccess         time.Time `json:"last_success,omitzero"`
 	LastFailure         time.Time `json:"last_failure,omitzero"`

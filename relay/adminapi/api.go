@@ -33,6 +33,7 @@ type api struct {
 	// moderators are the console's accounts.
 	moderators Moderators
 	token      func() string
+	signsWith  func(peer string) string
 }
 
 // New returns the admin API handler. Every request must carry the bearer
@@ -40,7 +41,7 @@ type api struct {
 // only served on the admin socket.
 func New(sv Services, token func() string) http.Handler {
 	a := &api{subs: sv.Subscriptions, mod: sv.Moderation, lists: sv.Lists, peers: sv.Peers, store: sv.Store,
-		moderators: sv.Moderators, token: token}
+		moderators: sv.Moderators, token: token, signsWith: sv.SignsWith}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /subscribers", a.adminSubscribers)
 	mux.HandleFunc("POST /subscribers/{peer}/approve", a.adminDecide(store.Accepted))

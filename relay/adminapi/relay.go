@@ -25,6 +25,9 @@ type Services struct {
 	Moderators    Moderators
 	// Store is read directly.
 	Store Store
+	// SignsWith says how the relay signs requests to a peer now, for the
+	// subscriber list (nil: not shown).
+	SignsWith func(peer string) string
 }
 
 // Subscriptions are the operator's actions on subscriptions and the

@@ -20,7 +20,11 @@ func (a *api) adminSubscribers(w http.ResponseWriter, r *http.Request) {
 	}
 	out := make([]admin.Subscriber, 0, len(sts))
 	for _, st := range sts {
-		out = append(out, subscriberView(st))
+		v := subscriberView(st)
+		if a.signsWith != nil {
+			v.Signs = a.signsWith(st.Peer)
+		}
+		out = append(out, v)
 	}
 	adminJSON(w, out)
 }

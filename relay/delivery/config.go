@@ -12,6 +12,16 @@ import (
 	"github.com/runrig/runrig/relay/httpsig"
 )
 
+// Schemes is the per-host memory of how peers take signatures
+// (implemented by schemes.Memory).
+type Schemes interface {
+	// Plan returns the kind to sign with first and the one to retry
+	// with if that is refused ("" for none).
+	Plan(host string) (first, retry httpsig.Kind)
+	// Record records whether host accepted a request signed with kind.
+	Record(host string, kind httpsig.Kind, accepted bool)
+}
+
 // Config configures a [Dispatcher]. Zero fields take the defaults given.
 type Config struct {
 	// Signer signs every delivery as the relay actor. Required.
@@ -20,6 +30,9 @@ type Config struct {
 	Egress policy.Egress
 	// UserAgent is sent with every delivery.
 	UserAgent string
+	// Schemes says how to sign to each peer and learns from its answers;
+	// nil signs every delivery with draft-cavage.
+	Schemes Schemes
 
 	// PerPeerConcurrency bounds simultaneous requests to one peer.
 	// Default 4.

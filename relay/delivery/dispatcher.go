@@ -65,6 +65,9 @@ type Dispatcher struct {
 	// the peer may still receive; a refused delivery is dropped (reason
 	// "blocked"), so a newly blocked subscriber gets nothing more, at once.
 	Permit func(peer string) bool
+	// OnKnock, if set before Run, is told of every second knock: a
+	// delivery refused (401 or 400) signed one way, retried the other.
+	OnKnock func(peer string, retry httpsig.Kind)
 
 	wake    chan struct{}
 	results chan Result
@@ -99,9 +102,9 @@ type peer struct {
 }
 
 type item struct {
-	d      store.Delivery
-	body   []byte
-	digest string
+	d       store.Delivery
+	body    []byte
+	digests httpsig.Digests
 }
 
 // New returns a Dispatcher working on q.
@@ -250,9 +253,9 @@ func (d *Dispatcher) fill(ctx, reqCtx context.Context, wg *sync.WaitGroup) bool 
 	if cl.Expired > 0 && d.OnExpired != nil {
 		d.OnExpired(cl.Expired)
 	}
-	digests := make(map[int64]string, len(cl.Bodies))
+	digests := make(map[int64]httpsig.Digests, len(cl.Bodies))
 	for id, b := range cl.Bodies {
-		digests[id] = httpsig.DigestHeader(b)
+		digests[id] = httpsig.DigestsOf(b)
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -266,7 +269,7 @@ func (d *Dispatcher) fill(ctx, reqCtx context.Context, wg *sync.WaitGroup) bool 
 			p = &peer{}
 			d.peers[dl.Peer] = p
 		}
-		p.queue = append(p.queue, item{d: dl, body: cl.Bodies[dl.PayloadID], digest: digests[dl.PayloadID]})
+		p.queue = append(p.queue, item{d: dl, body: cl.Bodies[dl.PayloadID], digests: digests[dl.PayloadID]})
 		if p.workers < d.cfg.PerPeerConcurrency {
 			p.workers++
 			wg.Add(1)
@@ -361,7 +364,37 @@ func (d *Dispatcher) attempt(ctx context.Context, p *peer, it item, gen int) Res
 	return res
 }
 
+// post delivers it, signed the way the peer is known to take; a 401 or
+// 400 to the first kind gets one retry with the other (the double-knock),
+// and what the peer answered is remembered.
 func (d *Dispatcher) post(ctx context.Context, it item) (status int, retryAfter time.Duration, err error) {
+	first, retry := httpsig.KindCavage, httpsig.Kind("")
+	if d.cfg.Schemes != nil {
+		first, retry = d.cfg.Schemes.Plan(it.d.Peer)
+	}
+	status, retryAfter, err = d.postSigned(ctx, it, first)
+	if err != nil || d.cfg.Schemes == nil {
+		return status, retryAfter, err
+	}
+	refused := status == http.StatusUnauthorized || status == http.StatusBadRequest
+	if refused || status/100 == 2 {
+		d.cfg.Schemes.Record(it.d.Peer, first, !refused)
+	}
+	if !refused || retry == "" {
+		return status, retryAfter, nil
+	}
+	if d.OnKnock != nil {
+		d.OnKnock(it.d.Peer, retry)
+	}
+	status, retryAfter, err = d.postSigned(ctx, it, retry)
+	if err == nil && (status == http.StatusUnauthorized || status == http.StatusBadRequest || status/100 == 2) {
+		d.cfg.Schemes.Record(it.d.Peer, retry, status/100 == 2)
+	}
+	return status, retryAfter, err
+}
+
+// postSigned makes one signed POST of it.
+func (d *Dispatcher) postSigned(ctx context.Context, it item, kind httpsig.Kind) (status int, retryAfter time.Duration, err error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, it.d.Inbox, bytes.NewReader(it.body))
 	if err != nil {
 		return 0, 0, err
@@ -371,7 +404,7 @@ func (d *Dispatcher) post(ctx context.Context, it item) (status int, retryAfter 
 		req.Header.Set("User-Agent", d.cfg.UserAgent)
 	}
 	d.signing <- struct{}{}
-	err = d.cfg.Signer.SignAs(req, it.digest, it.d.KeyID)
+	err = d.cfg.Signer.SignKind(req, kind, it.digests, it.d.KeyID)
 	<-d.signing
 	if err != nil {
 		return 0, 0, err

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/runrig/runrig/policy"
+	"github.com/runrig/runrig/relay/httpsig"
 	"github.com/runrig/runrig/trust"
 )
 
@@ -25,6 +26,9 @@ type Actor struct {
 	Followers         string
 	PreferredUsername string
 	Keys              []trust.Key
+	// Signs are the ways of signing requests the actor's server says it
+	// takes beyond draft-cavage (FEP-844e generator.implements).
+	Signs []httpsig.Kind
 }
 
 // DeliveryInbox is the inbox the relay delivers to: the shared inbox when
@@ -47,9 +51,11 @@ type actorDoc struct {
 	Endpoints         struct {
 		SharedInbox string `json:"sharedInbox"`
 	} `json:"endpoints"`
-	PublicKey    json.RawMessage `json:"publicKey"`
-	Owner        string          `json:"owner"`
-	PublicKeyPem string          `json:"publicKeyPem"`
+	PublicKey       json.RawMessage `json:"publicKey"`
+	AssertionMethod json.RawMessage `json:"assertionMethod"`
+	Generator       json.RawMessage `json:"generator"`
+	Owner           string          `json:"owner"`
+	PublicKeyPem    string          `json:"publicKeyPem"`
 }
 
 type keyDoc struct {
@@ -72,7 +78,51 @@ func (c *Client) Actor(ctx context.Context, iri string) (Actor, error) {
 		return Actor{}, err
 	}
 	c.actors.put(a)
+	c.learn(a)
 	return a, nil
+}
+
+// FEP-844e identifiers of the signatures a server implements.
+const (
+	implementsRFC9421 = "https://datatracker.ietf.org/doc/html/rfc9421"
+	implementsEd25519 = "https://datatracker.ietf.org/doc/html/rfc9421#name-eddsa-using-curve-edwards25"
+)
+
+// implementedSignatures reads generator.implements (FEP-844e): the kinds
+// of signature, beyond draft-cavage, the actor's server takes.
+func implementedSignatures(raw json.RawMessage) []httpsig.Kind {
+	var gen struct {
+		Implements []struct {
+			Href string `json:"href"`
+		} `json:"implements"`
+	}
+	if json.Unmarshal(raw, &gen) != nil {
+		return nil
+	}
+	var out []httpsig.Kind
+	for _, imp := range gen.Implements {
+		switch imp.Href {
+		case implementsRFC9421:
+			out = append(out, httpsig.KindRFC9421)
+		case implementsEd25519:
+			out = append(out, httpsig.KindEd25519)
+		}
+	}
+	return out
+}
+
+// learn tells the scheme memory what an actor says its server takes.
+func (c *Client) learn(a Actor) {
+	if c.schemes == nil || len(a.Signs) == 0 {
+		return
+	}
+	host, err := policy.PeerOf(a.ID)
+	if err != nil {
+		return
+	}
+	for _, k := range a.Signs {
+		c.schemes.Learn(host, k)
+	}
 }
 
 // FetchKey fetches the key keyID. The document at keyID without its
@@ -94,6 +144,7 @@ func (c *Client) FetchKey(ctx context.Context, keyID string) (trust.Key, error) 
 	}
 	if a, err := ParseActor(body, docURL); err == nil && a.ID == docURL {
 		c.actors.put(a) // fetched by the actor's id: the actor itself
+		c.learn(a)
 	}
 	return k, nil
 }
@@ -135,6 +186,10 @@ func ParseKey(body []byte, keyID string) (trust.Key, error) {
 		}
 		return parseKey(kd)
 	}
+	// An Ed25519 key (FEP-521a) signs RFC 9421 requests too.
+	if k, ok, err := assertionKey(d.AssertionMethod, d.ID, keyID); ok || err != nil {
+		return trust.Key{ID: k.ID, Owner: k.Controller, Public: k.Public}, err
+	}
 	return trust.Key{}, fmt.Errorf("%w: %s", ErrNoKey, keyID)
 }
 
@@ -158,6 +213,7 @@ func ParseActor(body []byte, fetchedFrom string) (Actor, error) {
 	a := Actor{
 		ID: d.ID, Type: firstString(d.Type), Inbox: d.Inbox,
 		SharedInbox: d.Endpoints.SharedInbox, PreferredUsername: d.PreferredUsername,
+		Signs: implementedSignatures(d.Generator),
 	}
 	if d.Followers != "" && policy.SameHost(d.Followers, d.ID) {
 		a.Followers = d.Followers

@@ -38,8 +38,18 @@ func (c *Client) AssertionKey(ctx context.Context, keyID string) (discovery.Asse
 	if !policy.SameHost(doc.ID, docURL) {
 		return discovery.AssertionKey{}, fmt.Errorf("%w: %s fetched from %s", ErrForeignID, doc.ID, docURL)
 	}
+	k, ok, err := assertionKey(doc.AssertionMethod, doc.ID, keyID)
+	if err == nil && !ok {
+		err = fmt.Errorf("%w: %s in assertionMethod", ErrNoKey, keyID)
+	}
+	return k, err
+}
+
+// assertionKey finds the Ed25519 Multikey keyID in an actor's
+// assertionMethod (one entry or an array); the actor must control it.
+func assertionKey(raw json.RawMessage, actorID, keyID string) (discovery.AssertionKey, bool, error) {
 	var methods []multikeyDoc
-	am := bytes.TrimSpace(doc.AssertionMethod)
+	am := bytes.TrimSpace(raw)
 	if len(am) > 0 && am[0] == '[' {
 		json.Unmarshal(am, &methods)
 	} else {
@@ -52,14 +62,14 @@ func (c *Client) AssertionKey(ctx context.Context, keyID string) (discovery.Asse
 		if m.ID != keyID || firstString(m.Type) != "Multikey" {
 			continue
 		}
-		if m.Controller != doc.ID {
-			return discovery.AssertionKey{}, fmt.Errorf("%w: %s is controlled by %s", ErrForeignID, keyID, m.Controller)
+		if m.Controller != actorID {
+			return discovery.AssertionKey{}, true, fmt.Errorf("%w: %s is controlled by %s", ErrForeignID, keyID, m.Controller)
 		}
 		pub, err := discovery.DecodeMultikey(m.PublicKeyMultibase)
 		if err != nil {
-			return discovery.AssertionKey{}, err
+			return discovery.AssertionKey{}, true, fmt.Errorf("%w: %s: %v", ErrNoKey, keyID, err)
 		}
-		return discovery.AssertionKey{ID: m.ID, Controller: m.Controller, Public: pub}, nil
+		return discovery.AssertionKey{ID: m.ID, Controller: m.Controller, Public: pub}, true, nil
 	}
-	return discovery.AssertionKey{}, fmt.Errorf("%w: %s in assertionMethod", ErrNoKey, keyID)
+	return discovery.AssertionKey{}, false, nil
 }

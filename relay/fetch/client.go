@@ -53,10 +53,23 @@ type Config struct {
 	// (host[:port]) may be contacted; moderation uses it so nothing is
 	// fetched from a blocked peer.
 	Permit func(peer string) bool
+	// Schemes, when set, says how to sign a GET to each host (a 401 or
+	// 400 gets one retry signed the other way) and learns what actors say
+	// their servers take (FEP-844e); nil signs with draft-cavage.
+	Schemes Schemes
+}
+
+// Schemes is the per-host memory of how peers take signatures
+// (implemented by schemes.Memory).
+type Schemes interface {
+	Plan(host string) (first, retry httpsig.Kind)
+	Record(host string, kind httpsig.Kind, accepted bool)
+	Learn(host string, kind httpsig.Kind)
 }
 
 // Client fetches documents from peers. It is safe for concurrent use.
 type Client struct {
+	schemes Schemes
 	ap      *apclient.C
 	maxBody int64
 	timeout time.Duration
@@ -78,7 +91,7 @@ func New(cfg Config) *Client {
 		MaxIdleConnsPerHost:   2,
 		IdleConnTimeout:       90 * time.Second,
 	}
-	rt := &signingTransport{next: base, signer: cfg.Signer, ua: cfg.UserAgent, max: cfg.MaxBody, permit: cfg.Permit}
+	rt := &signingTransport{next: base, signer: cfg.Signer, ua: cfg.UserAgent, max: cfg.MaxBody, permit: cfg.Permit, schemes: cfg.Schemes}
 	hc := &http.Client{
 		Transport: rt,
 		Timeout:   cfg.Timeout,
@@ -95,6 +108,7 @@ func New(cfg Config) *Client {
 		},
 	}
 	return &Client{
+		schemes: cfg.Schemes,
 		ap:      apclient.New(apclient.WithHTTPClient(hc)),
 		maxBody: cfg.MaxBody,
 		timeout: cfg.Timeout,
@@ -143,11 +157,12 @@ func Gone(err error) bool {
 // http and https, and bounds response bodies. It exists because go-ap/client
 // reads bodies without a limit.
 type signingTransport struct {
-	next   http.RoundTripper
-	signer *httpsig.Signer
-	ua     string
-	max    int64
-	permit func(peer string) bool
+	next    http.RoundTripper
+	signer  *httpsig.Signer
+	ua      string
+	max     int64
+	permit  func(peer string) bool
+	schemes Schemes
 }
 
 func (t *signingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -165,12 +180,7 @@ func (t *signingTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		req.Header.Set("User-Agent", t.ua)
 	}
 	req.Header.Set("Accept", `application/activity+json, application/ld+json; profile="https://www.w3.org/ns/activitystreams", application/json;q=0.8`)
-	if t.signer != nil {
-		if err := t.signer.Sign(req, ""); err != nil {
-			return nil, err
-		}
-	}
-	resp, err := t.next.RoundTrip(req)
+	resp, err := t.signed(req)
 	if err != nil {
 		return nil, err
 	}
@@ -179,6 +189,48 @@ func (t *signingTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		return nil, fmt.Errorf("%w: %d bytes", ErrTooLarge, resp.ContentLength)
 	}
 	resp.Body = &limitedBody{rc: resp.Body, left: t.max}
+	return resp, nil
+}
+
+// signed sends req signed the way its host is known to take; a GET
+// refused (401 or 400) gets one retry signed the other way.
+func (t *signingTransport) signed(req *http.Request) (*http.Response, error) {
+	if t.signer == nil {
+		return t.next.RoundTrip(req)
+	}
+	first, retry := httpsig.KindCavage, httpsig.Kind("")
+	host, _ := policy.PeerOf(req.URL.String())
+	if t.schemes != nil && host != "" {
+		first, retry = t.schemes.Plan(host)
+	}
+	if req.Method != http.MethodGet && req.Method != http.MethodHead {
+		retry = "" // a body cannot be sent twice
+	}
+	var resp *http.Response
+	for i, kind := range []httpsig.Kind{first, retry} {
+		if kind == "" {
+			break
+		}
+		if i > 0 {
+			io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
+			resp.Body.Close()
+			req = req.Clone(req.Context())
+		}
+		if err := t.signer.SignKind(req, kind, httpsig.Digests{}, ""); err != nil {
+			return nil, err
+		}
+		var err error
+		if resp, err = t.next.RoundTrip(req); err != nil {
+			return nil, err
+		}
+		refused := resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusBadRequest
+		if t.schemes != nil && host != "" && (refused || resp.StatusCode/100 == 2) {
+			t.schemes.Record(host, kind, !refused)
+		}
+		if !refused {
+			break
+		}
+	}
 	return resp, nil
 }
 

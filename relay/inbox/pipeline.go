@@ -328,6 +328,10 @@ type Config struct {
 	PeerLog PeerLogger
 	// OnRefused is told the peer named by every refused request.
 	OnRefused func(peer string)
+	// Verified, when set, is told of every signature that verified: its
+	// key id, scheme (httpsig.Cavage or httpsig.RFC9421) and whether the
+	// key was Ed25519.
+	Verified func(keyID, scheme string, ed25519 bool)
 }
 
 // Pipeline is the verified inbox: bounds (concurrency, body size and

@@ -2,6 +2,7 @@ package inbox
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -78,6 +79,10 @@ func (p *Pipeline) verify(ctx context.Context, signed *httpsig.Signed, in *Activ
 	newPin, err := p.checkPin(ctx, peer, key)
 	if newPin {
 		in.newPin, in.pinPeer = &key, peer
+	}
+	if err == nil && p.cfg.Verified != nil {
+		_, ed := key.Public.(ed25519.PublicKey)
+		p.cfg.Verified(signed.KeyID, signed.Scheme, ed)
 	}
 	return err
 }

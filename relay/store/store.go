@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/runrig/runrig/policy"
+	"github.com/runrig/runrig/relay/schemes"
 	"github.com/runrig/runrig/trust"
 )
 
@@ -38,6 +39,8 @@ type Store interface {
 	Federation
 	// Accounts are the moderator console's accounts and sessions.
 	Accounts() Accounts
+	// Signatures remembers how each peer host takes signatures.
+	Signatures() schemes.Store
 	// Prune forgets seen activity ids older than before, drops payloads
 	// no delivery refers to and listings that ended by now.
 	Prune(ctx context.Context, before, now time.Time) error

@@ -47,8 +47,8 @@ func (s *Site) handleActor(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	doc, err := asjson.Marshal(s.actorDoc(name))
-	if err == nil && name == "" {
-		doc, err = s.withAssertionMethod(doc)
+	if err == nil {
+		doc, err = s.withAssertionMethod(doc, s.Slices.Actor(name))
 	}
 	if err != nil {
 		http.Error(w, "internal error", http.StatusInternalServerError)
@@ -173,17 +173,28 @@ func (s *Site) handleReady(w http.ResponseWriter, r *http.Request) {
 	w.Write([]byte("ready\n"))
 }
 
-// withAssertionMethod adds the announcement key to the relay actor's
-// document (go-ap/activitypub does not model assertionMethod).
-func (s *Site) withAssertionMethod(doc []byte) ([]byte, error) {
+// withAssertionMethod adds the relay's Ed25519 key to an actor's document
+// as an FEP-521a Multikey (go-ap/activitypub does not model
+// assertionMethod). The relay actor's is the announcement key; slice
+// actors share it under their own ids, as they share the RSA key, so that
+// each can sign RFC 9421 requests with Ed25519.
+func (s *Site) withAssertionMethod(doc []byte, actorID string) ([]byte, error) {
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(doc, &m); err != nil {
 		return nil, err
 	}
 	m["@context"], _ = json.Marshal(append(append([]any{}, asjson.Contexts...), multikeyContext))
 	m["assertionMethod"], _ = json.Marshal([]map[string]string{{
-		"id": s.AssertionKeyID, "type": "Multikey", "controller": s.ActorID,
+		"id": actorID + "#ed25519-key", "type": "Multikey", "controller": actorID,
 		"publicKeyMultibase": s.AssertionKeyMultibase,
 	}})
+	m["generator"], _ = json.Marshal(map[string]any{
+		"type": "Application", "name": "Runrig relay",
+		// FEP-844e: what this relay's inbox verifies beyond draft-cavage.
+		"implements": []map[string]string{
+			{"name": "RFC-9421: HTTP Message Signatures", "href": "https://datatracker.ietf.org/doc/html/rfc9421"},
+			{"name": "RFC-9421 signatures using the Ed25519 algorithm", "href": "https://datatracker.ietf.org/doc/html/rfc9421#name-eddsa-using-curve-edwards25"},
+		},
+	})
 	return json.Marshal(m)
 }

@@ -36,9 +36,9 @@ type Identity struct {
 	Mode string
 	// PublicKeyPEM is the actors' key.
 	PublicKeyPEM string
-	// AssertionKeyID and AssertionKeyMultibase are the announcement key,
-	// listed in the relay actor's assertionMethod.
-	AssertionKeyID, AssertionKeyMultibase string
+	// AssertionKeyMultibase is the relay's Ed25519 key (the announcement
+	// key), listed in every actor's assertionMethod as ACTOR#ed25519-key.
+	AssertionKeyMultibase string
 }
 
 // Store is what the pages read.

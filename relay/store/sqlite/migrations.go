@@ -245,6 +245,15 @@ var migrations = []string{
 		last_seen  INTEGER NOT NULL
 	);
 	CREATE INDEX console_sessions_name ON console_sessions(name);`,
+	// 13: how each peer host takes signatures (draft-cavage, RFC 9421,
+	// RFC 9421 with Ed25519), accepted or refused, until when.
+	`CREATE TABLE signature_memory (
+		host     TEXT NOT NULL,
+		kind     TEXT NOT NULL,
+		accepted INTEGER NOT NULL,
+		until    INTEGER NOT NULL,
+		PRIMARY KEY (host, kind)
+	);`,
 }
 
 // SchemaVersion is the version a freshly migrated store has.

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/runrig/runrig/policy"
+	"github.com/runrig/runrig/relay/httpsig"
+	"github.com/runrig/runrig/relay/schemes"
 	"github.com/runrig/runrig/relay/store"
 )
 
@@ -35,6 +37,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("Settings", func(t *testing.T) { testSettings(t, open) })
 	t.Run("Moderation", func(t *testing.T) { testModeration(t, open) })
 	t.Run("Accounts", func(t *testing.T) { testAccounts(t, open) })
+	t.Run("SignatureMemory", func(t *testing.T) { testSignatureMemory(t, open) })
 }
 
 func msg(id string, peers ...string) store.Message {
@@ -448,5 +451,46 @@ func testSubscriberSummary(t *testing.T, open Opener) {
 	}
 	if sum.ByState[store.Accepted] != 3 || sum.ByState[store.Pending] != 1 || sum.ByState[store.Rejected] != 0 || sum.Failing != 1 {
 		t.Errorf("summary = %+v, want 3 accepted, 1 pending, 1 failing (old-failing)", sum)
+	}
+}
+
+// testSignatureMemory: what a host accepted or refused, per kind, is kept
+// across a restart, and a second entry for the same kind replaces the
+// first.
+func testSignatureMemory(t *testing.T, open Opener) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	db := open(t, dir)
+	until := time.Now().Add(time.Hour).Truncate(time.Millisecond)
+	for _, e := range []schemes.Entry{
+		{Host: "a.example", Kind: httpsig.KindCavage, Accepted: false, Until: until},
+		{Host: "a.example", Kind: httpsig.KindRFC9421, Accepted: true, Until: until},
+		{Host: "a.example", Kind: httpsig.KindCavage, Accepted: true, Until: until.Add(time.Hour)},
+		{Host: "b.example:8443", Kind: httpsig.KindEd25519, Accepted: true, Until: until},
+	} {
+		if err := db.Signatures().RememberSignature(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	db = open(t, dir)
+	defer db.Close()
+	got, err := db.Signatures().SignatureMemory(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]schemes.Entry{
+		"a.example cavage":               {Host: "a.example", Kind: httpsig.KindCavage, Accepted: true, Until: until.Add(time.Hour)},
+		"a.example rfc9421":              {Host: "a.example", Kind: httpsig.KindRFC9421, Accepted: true, Until: until},
+		"b.example:8443 rfc9421-ed25519": {Host: "b.example:8443", Kind: httpsig.KindEd25519, Accepted: true, Until: until},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("got %d entries, want %d: %+v", len(got), len(want), got)
+	}
+	for _, e := range got {
+		w, ok := want[e.Host+" "+string(e.Kind)]
+		if !ok || w.Accepted != e.Accepted || !w.Until.Equal(e.Until) {
+			t.Fatalf("entry %+v, want %+v", e, w)
+		}
 	}
 }

@@ -31,6 +31,7 @@ func (m inboxMetrics) Rejected(reason string) {
 func (m inboxMetrics) SignatureFailure(reason string) {
 	m.s.metrics.sigFailures.WithLabelValues(reason).Inc()
 }
+func (m inboxMetrics) ProofVerified() { m.s.metrics.proofs.Inc() }
 func (m inboxMetrics) Received(typ, result string) {
 	m.s.metrics.inbound.WithLabelValues(typ, result).Inc()
 }

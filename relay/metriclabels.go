@@ -31,9 +31,9 @@ var (
 	}
 	// rejectReasons are why an inbox request is refused.
 	rejectReasons = []string{"actor_fetch", "ambiguous_json", "attribution", "busy", "follow_object", "internal", "invalid", "invalid_listing",
-		"method", "not_found", "not_subscriber", "object_fetch", "policy", "rate_limited", "read", "signature", "slow_client", "too_large"}
+		"method", "not_found", "not_subscriber", "object_fetch", "policy", "proof", "rate_limited", "read", "signature", "slow_client", "too_large"}
 	// signatureReasons add the relay's own checks to httpsig's.
-	signatureReasons = append(httpsig.Reasons(), "key_owner", "key_fetch", "unproven_rotation", "wrong_host")
+	signatureReasons = append(httpsig.Reasons(), "key_owner", "key_fetch", "unproven_rotation", "wrong_host", "proof_bad", "proof_invalid")
 	// deliveryResults are the outcomes of a delivery.
 	deliveryResults = []string{"delivered", "failed", "dead", "deferred", "expired", "blocked", "unsubscribed"}
 	// subscriptionEvents happen to subscriptions.

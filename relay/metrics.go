@@ -43,6 +43,9 @@ type metrics struct {
 	// (httpsig.Kind); knocks counts second knocks, by the kind retried.
 	verified *prometheus.CounterVec // kind
 	knocks   *prometheus.CounterVec // kind
+	// proofs counts FEP-8b32 proofs that verified (failures are
+	// signature failures, reasons proof_bad and proof_invalid).
+	proofs prometheus.Counter
 }
 
 func newMetrics(s *Server) *metrics {
@@ -100,16 +103,23 @@ func newMetrics(s *Server) *metrics {
 	}
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "runrig_build_info",
 		Help: "Build information: the version, and what signs with the RSA key (openssl or go)."}, []string{"version", "signing_backend"})
-	build.WithLabelValues(version, s.signingBackend).Set(1)
+	backend := ""
+	if s != nil { // nil: only the metrics' names are wanted
+		backend = s.signingBackend
+	}
+	build.WithLabelValues(version, backend).Set(1)
 	m.verified = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "runrig_signatures_verified_total", Help: "Inbound HTTP signatures that verified, by kind: cavage, rfc9421 (RSA) or rfc9421-ed25519.",
 	}, []string{"kind"})
+	m.proofs = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "runrig_proofs_verified_total", Help: "FEP-8b32 object integrity proofs (eddsa-jcs-2022) that verified on inbound activities and their objects.",
+	})
 	m.knocks = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "runrig_signature_retries_total", Help: "Requests refused (401 or 400) and signed again the other way (the double-knock), by the kind retried.",
 	}, []string{"kind"})
 	m.initLabels()
 	m.reg.MustRegister(m.inbound, m.rejected, m.sigFailures, m.deliveries, m.deliveryTime, m.attempts,
-		m.subscriptions, m.listingsBad, m.listings, m.policy, m.announcements, m.relayedObjects, m.console, m.verified, m.knocks, build, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		m.subscriptions, m.listingsBad, m.listings, m.policy, m.announcements, m.relayedObjects, m.console, m.verified, m.knocks, m.proofs, build, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&stateCollector{s: s})
 	return m
 }

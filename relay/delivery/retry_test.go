@@ -50,8 +50,10 @@ func outcomes(t *testing.T, cfg delivery.Config, inbox http.HandlerFunc, peers, 
 			}
 		}
 	}
-	key, _ := rsa.GenerateKey(rand.Reader, 2048)
-	cfg.Signer = &httpsig.Signer{KeyID: "https://relay.example/actor#main-key", Key: key}
+	if cfg.Signer == nil {
+		key, _ := rsa.GenerateKey(rand.Reader, 2048)
+		cfg.Signer = &httpsig.Signer{KeyID: "https://relay.example/actor#main-key", Key: key}
+	}
 	cfg.Egress = policy.Egress{AllowPrivate: true}
 	d := delivery.New(st, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	var mu sync.Mutex

@@ -24,11 +24,15 @@ var (
 
 // checkJSONKeys walks body once and refuses it if any object, at any
 // depth, has a key twice: compared after unescaping ("\u0069d" is "id")
-// and regardless of case (Go's decoder matches fields that way).
+// and regardless of case (Go's decoder matches fields that way). Inside
+// "@context" keys are JSON-LD terms, which differ by case alone
+// ("QuoteAuthorization", a type, and "quoteAuthorization", a property, in
+// Fedify's and GoToSocial's contexts) and which nothing here decodes into
+// fields: there only exact duplicates are refused.
 func checkJSONKeys(body []byte) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
-	if err := walkJSON(dec, 0); err != nil {
+	if err := walkJSON(dec, 0, false); err != nil {
 		return err
 	}
 	if _, err := dec.Token(); err == nil {
@@ -37,7 +41,7 @@ func checkJSONKeys(body []byte) error {
 	return nil
 }
 
-func walkJSON(dec *json.Decoder, depth int) error {
+func walkJSON(dec *json.Decoder, depth int, exact bool) error {
 	tok, err := dec.Token()
 	if err != nil {
 		return fmt.Errorf("%w: %v", errInvalidJSON, err)
@@ -59,13 +63,21 @@ func walkJSON(dec *json.Decoder, depth int) error {
 			if err != nil {
 				return fmt.Errorf("%w: %v", errInvalidJSON, err)
 			}
-			key := strings.ToLower(tok.(string))
+			name := tok.(string)
+			key := name
+			if !exact {
+				key = strings.ToLower(name)
+			}
 			if seen[key] {
 				return fmt.Errorf("%w %q", errDuplicateKey, tok)
 			}
 			seen[key] = true
+			if err := walkJSON(dec, depth+1, exact || name == "@context"); err != nil {
+				return err
+			}
+			continue
 		}
-		if err := walkJSON(dec, depth+1); err != nil {
+		if err := walkJSON(dec, depth+1, exact); err != nil {
 			return err
 		}
 	}

@@ -22,6 +22,14 @@ func TestCheckJSONKeys(t *testing.T) {
 		{strings.Repeat(`[`, maxJSONDepth) + strings.Repeat(`]`, maxJSONDepth), nil},
 		{`{"a":1} {"a":2}`, errInvalidJSON},
 		{`{"a":`, errInvalidJSON},
+		// JSON-LD terms differ by case alone (Fedify's and GoToSocial's
+		// contexts): inside @context only exact duplicates are refused.
+		{`{"@context":["https://www.w3.org/ns/activitystreams",{"QuoteAuthorization":"https://w3id.org/fep/044f#QuoteAuthorization",` +
+			`"quoteAuthorization":{"@id":"https://w3id.org/fep/044f#quoteAuthorization","@type":"@id"}}],"id":"x"}`, nil},
+		{`{"@context":{"a":1,"a":2}}`, errDuplicateKey},
+		{`{"@context":{"a":{"b":1,"b":2}}}`, errDuplicateKey},
+		{`{"@context":{"Id":1,"id":2},"ID":1,"id":2}`, errDuplicateKey},
+		{`{"object":{"@context":{"X":1,"x":2},"Type":1,"type":2}}`, errDuplicateKey},
 	} {
 		if err := checkJSONKeys([]byte(tc.body)); !errors.Is(err, tc.want) && !(tc.want == nil && err == nil) {
 			t.Errorf("checkJSONKeys(%.40s) = %v, want %v", tc.body, err, tc.want)

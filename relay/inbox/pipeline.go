@@ -221,6 +221,9 @@ func (p *Pipeline) receive(ctx context.Context, r *http.Request, body []byte, in
 		return in, "", err
 	}
 	in.verified = true
+	if err := p.checkProofs(ctx, in); err != nil {
+		return in, "", err
+	}
 	// Rate limits come after verification, so nobody can spend another
 	// peer's budget by claiming to be it.
 	if ok, wait := p.cfg.Limiter.Allow(in.Peer, p.cfg.TrustOf(in.Peer)); !ok {
@@ -283,6 +286,8 @@ type Metrics interface {
 	Received(typ, result string)
 	// PolicyRefusal counts a refusal by moderation.
 	PolicyRefusal(action policy.Action, r *policy.Rule)
+	// ProofVerified counts an FEP-8b32 proof (set) that verified.
+	ProofVerified()
 }
 
 // PeerLogger logs peer-caused errors at a bounded rate.

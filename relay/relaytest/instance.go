@@ -12,6 +12,7 @@ package relaytest
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -25,6 +26,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/runrig/runrig/discovery"
 )
 
 // Kind is the software an Instance imitates.
@@ -87,6 +90,9 @@ type Instance struct {
 	Kind   Kind
 	Server *httptest.Server
 	Key    *rsa.PrivateKey
+	// Ed25519 is the key published in the actor's assertionMethod (nil:
+	// none).
+	Ed25519 ed25519.PrivateKey
 	// ActorID is the actor that subscribes to relays; KeyID its key.
 	ActorID, KeyID string
 	// Inbox is the actor's inbox; SharedInbox the server's.
@@ -126,6 +132,10 @@ type Config struct {
 	// OnReceive with the id of their object, without being verified or
 	// kept. Follow answers (Accept) are still kept and verified.
 	OnReceive func(objectID string, at time.Time)
+	// Ed25519, when set, is published in the actor's assertionMethod as
+	// the Multikey ACTOR#ed25519-key (FEP-521a), as Fedify and Mitra do,
+	// for FEP-8b32 proofs and RFC 9421 Ed25519 signatures.
+	Ed25519 ed25519.PrivateKey
 }
 
 // New starts an instance of the given kind on loopback. Close it when done.
@@ -137,7 +147,7 @@ func New(kind Kind, cfg Config) (*Instance, error) {
 			return nil, err
 		}
 	}
-	in := &Instance{Kind: kind, Key: key, relayKey: map[string]*rsa.PublicKey{},
+	in := &Instance{Kind: kind, Key: key, Ed25519: cfg.Ed25519, relayKey: map[string]*rsa.PublicKey{},
 		client: &http.Client{Timeout: 30 * time.Second}, onRecv: cfg.OnReceive, noShared: cfg.NoSharedInbox}
 	in.InboxStatus.Store(http.StatusAccepted)
 	in.AnswerFollowBack.Store(kind == Pleroma)
@@ -177,13 +187,19 @@ func (in *Instance) freshID() string {
 // serves it.
 func (in *Instance) actorDocument() []byte {
 	b := mustDocument(in.Kind, "instance-actor", in.vars(nil))
-	if !in.noShared {
+	if !in.noShared && in.Ed25519 == nil {
 		return b
 	}
 	doc := decode(b)
-	delete(doc, "sharedInbox")
-	if ep, ok := doc["endpoints"].(map[string]any); ok {
-		delete(ep, "sharedInbox")
+	if in.noShared {
+		delete(doc, "sharedInbox")
+		if ep, ok := doc["endpoints"].(map[string]any); ok {
+			delete(ep, "sharedInbox")
+		}
+	}
+	if in.Ed25519 != nil {
+		doc["assertionMethod"] = []map[string]string{{"id": in.ActorID + "#ed25519-key", "type": "Multikey",
+			"controller": in.ActorID, "publicKeyMultibase": discovery.EncodeMultikey(in.Ed25519.Public().(ed25519.PublicKey))}}
 	}
 	b, _ = json.Marshal(doc)
 	return b

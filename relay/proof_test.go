@@ -34,6 +34,15 @@ func TestListingProofs(t *testing.T) {
 	sub := newInstance(t, relaytest.Mastodon)
 	subscribe(t, r, fmp)
 	subscribe(t, r, sub)
+	// The platform's actor says it takes RFC 9421 with Ed25519 (FEP-844e):
+	// the relay's Accept was signed so, and an independent library
+	// verified it with the relay's published Multikey.
+	if a := fmp.ReceivedOf("Accept")[0]; a.SignedBy != r.Actor()+"#ed25519-key" || a.VerifyErr != "" {
+		t.Errorf("Accept to an Ed25519 platform signed by %q: %s", a.SignedBy, a.VerifyErr)
+	}
+	if a := sub.ReceivedOf("Accept")[0]; a.SignedBy != r.Actor()+"#main-key" || a.VerifyErr != "" {
+		t.Errorf("Accept to a draft-cavage server signed by %q: %s", a.SignedBy, a.VerifyErr)
+	}
 	end := time.Now().Add(48 * time.Hour)
 	sign := func(doc []byte, key ed25519.PrivateKey, vm string) []byte {
 		b, err := proof.Sign(doc, key, vm, time.Now())

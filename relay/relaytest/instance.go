@@ -134,7 +134,9 @@ type Config struct {
 	OnReceive func(objectID string, at time.Time)
 	// Ed25519, when set, is published in the actor's assertionMethod as
 	// the Multikey ACTOR#ed25519-key (FEP-521a), as Fedify and Mitra do,
-	// for FEP-8b32 proofs and RFC 9421 Ed25519 signatures.
+	// for FEP-8b32 proofs, and the actor's generator says (FEP-844e) that
+	// the instance takes RFC 9421 signatures, with Ed25519 too; it then
+	// verifies them with the dadrus/httpsig library.
 	Ed25519 ed25519.PrivateKey
 }
 
@@ -200,6 +202,12 @@ func (in *Instance) actorDocument() []byte {
 	if in.Ed25519 != nil {
 		doc["assertionMethod"] = []map[string]string{{"id": in.ActorID + "#ed25519-key", "type": "Multikey",
 			"controller": in.ActorID, "publicKeyMultibase": discovery.EncodeMultikey(in.Ed25519.Public().(ed25519.PublicKey))}}
+		// FEP-844e, as Mitra publishes it: this server takes RFC 9421,
+		// with Ed25519 too.
+		doc["generator"] = map[string]any{"type": "Application", "implements": []map[string]string{
+			{"name": "RFC-9421: HTTP Message Signatures", "href": "https://datatracker.ietf.org/doc/html/rfc9421"},
+			{"name": "RFC-9421 signatures using the Ed25519 algorithm", "href": "https://datatracker.ietf.org/doc/html/rfc9421#name-eddsa-using-curve-edwards25"},
+		}}
 	}
 	b, _ = json.Marshal(doc)
 	return b

@@ -20,6 +20,12 @@ import (
 // go-fed/httpsig for the signature, plus the Digest and Date checks that
 // library leaves to its caller.
 func (in *Instance) verify(r *http.Request, body []byte) (string, string) {
+	if r.Header.Get("Signature-Input") != "" {
+		if in.Ed25519 == nil {
+			return "", "RFC 9421 sent to an instance that does not say it takes it"
+		}
+		return in.verifyRFC9421(r, body)
+	}
 	v, err := fedsig.NewVerifier(r)
 	if err != nil {
 		return "", err.Error()

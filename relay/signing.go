@@ -57,7 +57,7 @@ func (s *Server) SigningBackend() string { return s.signingBackend }
 func (s *Server) signsWith(peer string) string {
 	first, _ := s.schemes.Plan(peer)
 	if len(s.schemes.Of(peer)) == 0 {
-		return string(first) + " (untried)"
+		return string(first) + " (default)"
 	}
 	return string(first)
 }

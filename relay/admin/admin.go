@@ -42,7 +42,8 @@ type Subscriber struct {
 	FollowBack string `json:"follow_back,omitempty"`
 	Software   string `json:"software,omitempty"`
 	// Signs is how the relay signs requests to the peer now: cavage,
-	// rfc9421 or rfc9421-ed25519, "(untried)" when it knows nothing yet.
+	// rfc9421 or rfc9421-ed25519, "(default)" when it knows nothing of the
+	// peer yet (or only that it takes draft-cavage, the default).
 	Signs               string    `json:"signs,omitempty"`
 	Since               time.Time `json:"since"`
 	LastSuccess         time.Time `json:"last_success,omitzero"`

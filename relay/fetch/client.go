@@ -224,10 +224,18 @@ func (t *signingTransport) signed(req *http.Request) (*http.Response, error) {
 			return nil, err
 		}
 		refused := resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusBadRequest
-		if t.schemes != nil && host != "" && (refused || resp.StatusCode/100 == 2) {
-			t.schemes.Record(host, kind, !refused)
-		}
 		if !refused {
+			// What a GET shows is remembered only when it is an answer
+			// about the signature: a success, and a refusal of one kind
+			// that the other kind got past. A 401 to both may mean the
+			// document needs more than a signature (the URL may be a
+			// stranger's choice, from a keyId).
+			if t.schemes != nil && host != "" && resp.StatusCode/100 == 2 {
+				t.schemes.Record(host, kind, true)
+				if i > 0 {
+					t.schemes.Record(host, first, false)
+				}
+			}
 			break
 		}
 	}

@@ -93,6 +93,12 @@ func (s *Signer) SignKind(req *http.Request, kind Kind, d Digests, keyID string)
 		now = s.Now
 	}
 	t := now()
+	// A request signed before (the first knock, cloned for the second)
+	// keeps none of that signature: a verifier that sees Signature-Input
+	// judges by RFC 9421 alone.
+	for _, h := range []string{"Signature", "Signature-Input", "Digest", "Content-Digest"} {
+		req.Header.Del(h)
+	}
 	req.Header.Set("Date", t.UTC().Format(http.TimeFormat))
 	switch kind {
 	case KindCavage:

@@ -42,6 +42,9 @@ func (p *Pipeline) checkProofs(ctx context.Context, in *Activity) error {
 		if errors.Is(err, proof.ErrUnsupported) {
 			continue
 		}
+		if rf := budgetRefusal(err); rf != nil {
+			return rf // the key fetch was refused for the sender's budget: 429, not a bad proof
+		}
 		if err != nil {
 			return p.proofRefusal(err)
 		}
@@ -58,7 +61,7 @@ func (p *Pipeline) proofKey(ctx context.Context, in *Activity, vm string) (ed255
 	}
 	key, _, err := p.cfg.Keys.Get(ctx, vm, in.from)
 	if err != nil {
-		return nil, fmt.Errorf("fetching key: %s", ErrText(err))
+		return nil, fmt.Errorf("fetching key: %w", err)
 	}
 	pub, ok := key.Public.(ed25519.PublicKey)
 	if !ok {

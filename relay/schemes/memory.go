@@ -30,9 +30,12 @@ const (
 	// renewBefore: an accepted kind is written again to the store only
 	// when its memory has less than this left, not after every delivery.
 	renewBefore = Accepted - 24*time.Hour
-	// maxHosts bounds the hosts held; beyond it new hosts are not
-	// remembered (they get the default order).
+	// maxHosts bounds the hosts held; a new host beyond it takes the place
+	// of one whose memory ended, or of any one (the store keeps it until
+	// it ends).
 	maxHosts = 200_000
+	// evictScan bounds the hosts looked at to find one whose memory ended.
+	evictScan = 64
 	// pendingWrites bounds the writes waiting for the store; a write that
 	// does not fit is dropped (memory stays right, the store learns it at
 	// the next change).
@@ -77,8 +80,11 @@ func New(ctx context.Context, st Store, log *slog.Logger) (*Memory, error) {
 	if err != nil {
 		return nil, err
 	}
+	now := m.now()
 	for _, e := range entries {
-		m.set(e)
+		if now.Before(e.Until) {
+			m.set(e)
+		}
 	}
 	return m, nil
 }
@@ -130,6 +136,14 @@ func (m *Memory) Plan(host string) (first, retry httpsig.Kind) {
 // (a 2xx) or refused (401 or 400). Other answers say nothing about the
 // signature and are not recorded.
 func (m *Memory) Record(host string, kind httpsig.Kind, accepted bool) {
+	if kind == httpsig.KindCavage && accepted {
+		m.mu.Lock()
+		_, known := m.hosts[host]
+		m.mu.Unlock()
+		if !known {
+			return // what an unknown host gets anyway: nothing to remember
+		}
+	}
 	until := m.now().Add(Refused)
 	if accepted {
 		until = m.now().Add(Accepted)
@@ -172,19 +186,39 @@ func (m *Memory) remember(e Entry) {
 	}
 }
 
-// set holds e; the caller holds mu (or has the memory to itself). It
-// reports false when the host could not be held.
+// set holds e; the caller holds mu (or has the memory to itself). A new
+// host beyond maxHosts takes the place of another (evict).
 func (m *Memory) set(e Entry) bool {
 	kinds := m.hosts[e.Host]
 	if kinds == nil {
 		if len(m.hosts) >= maxHosts {
-			return false
+			m.evict()
 		}
 		kinds = map[httpsig.Kind]Entry{}
 		m.hosts[e.Host] = kinds
 	}
 	kinds[e.Kind] = e
 	return true
+}
+
+// evict forgets a host whose memory ended, looking at up to evictScan
+// hosts, or else the last one looked at (map order is random, so any one).
+// The caller holds mu.
+func (m *Memory) evict() {
+	now := m.now()
+	var victim string
+	n := 0
+	for host, kinds := range m.hosts {
+		victim = host
+		ended := true
+		for _, e := range kinds {
+			ended = ended && !now.Before(e.Until)
+		}
+		if n++; ended || n >= evictScan {
+			break
+		}
+	}
+	delete(m.hosts, victim)
 }
 
 // Of returns what is remembered about host, for the admin view.

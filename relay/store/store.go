@@ -42,7 +42,8 @@ type Store interface {
 	// Signatures remembers how each peer host takes signatures.
 	Signatures() schemes.Store
 	// Prune forgets seen activity ids older than before, drops payloads
-	// no delivery refers to and listings that ended by now.
+	// no delivery refers to, listings that ended by now and signature
+	// memory that ended by now.
 	Prune(ctx context.Context, before, now time.Time) error
 	// Close releases the store.
 	Close() error

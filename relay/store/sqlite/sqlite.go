@@ -199,6 +199,9 @@ func (db *DB) Prune(ctx context.Context, before, now time.Time) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM listings WHERE end_at <= ?`, ms(now)); err != nil {
 			return err
 		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM signature_memory WHERE until <= ?`, ms(now)); err != nil {
+			return err
+		}
 		_, err := tx.ExecContext(ctx, `DELETE FROM payloads WHERE NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.payload_id = payloads.id)`)
 		return err
 	})

@@ -493,4 +493,12 @@ func testSignatureMemory(t *testing.T, open Opener) {
 			t.Fatalf("entry %+v, want %+v", e, w)
 		}
 	}
+	// Pruning forgets what ended.
+	if err := db.Prune(ctx, time.Now(), until.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	got, err = db.Signatures().SignatureMemory(ctx)
+	if err != nil || len(got) != 1 || got[0].Kind != httpsig.KindCavage {
+		t.Fatalf("after pruning at %v: %+v %v", until.Add(time.Minute), got, err)
+	}
 }

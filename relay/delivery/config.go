@@ -12,6 +12,13 @@ import (
 	"github.com/runrig/runrig/relay/httpsig"
 )
 
+// maxIdleConns bounds the keep-alive connections held open to
+// subscribers in all. Each is a file descriptor; a relay with ten
+// thousand subscribers would otherwise hold one or more per subscriber
+// and run out (a common limit is 20,000 per process). Beyond it the
+// connections used least recently close; the next delivery there dials.
+const maxIdleConns = 8192
+
 // Schemes is the per-host memory of how peers take signatures
 // (implemented by schemes.Memory).
 type Schemes interface {

@@ -36,6 +36,12 @@ var (
 	ErrBlocked   = errors.New("peer blocked by moderation")
 )
 
+// maxIdleConns bounds the keep-alive connections the client holds open
+// in all: fetches (keys, actors, objects) reach many hosts once each, and
+// one idle connection per host of ten thousand subscribers would use up
+// the process's file descriptors.
+const maxIdleConns = 256
+
 // Config configures a [Client].
 type Config struct {
 	// Egress decides which addresses may be dialled.
@@ -89,6 +95,7 @@ func New(cfg Config) *Client {
 		TLSHandshakeTimeout:   5 * time.Second,
 		ResponseHeaderTimeout: cfg.Timeout,
 		MaxIdleConnsPerHost:   2,
+		MaxIdleConns:          maxIdleConns,
 		IdleConnTimeout:       90 * time.Second,
 	}
 	rt := &signingTransport{next: base, signer: cfg.Signer, ua: cfg.UserAgent, max: cfg.MaxBody, permit: cfg.Permit, schemes: cfg.Schemes}

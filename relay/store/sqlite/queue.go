@@ -72,7 +72,7 @@ func (db *DB) Apply(ctx context.Context, c store.Change) error {
 		if err := appendAudit(ctx, tx, c.Audit); err != nil {
 			return err
 		}
-		return insertMessages(ctx, tx, c.Messages)
+		return db.insertMessages(ctx, tx, c.Messages)
 	})
 }
 
@@ -154,22 +154,12 @@ func (db *DB) RelayFollow(ctx context.Context, peer string) (store.RelayFollow, 
 	return f, err
 }
 
-func insertMessages(ctx context.Context, tx *sql.Tx, msgs []store.Message) error {
+func (db *DB) insertMessages(ctx context.Context, tx *sql.Tx, msgs []store.Message) error {
 	if len(msgs) == 0 {
 		return nil
 	}
-	ins, err := tx.PrepareContext(ctx, `INSERT INTO deliveries(payload_id, peer, inbox, slice, state, next_at, created_at) VALUES (?, ?, ?, ?, 'queued', ?, ?)`)
-	if err != nil {
-		return err
-	}
-	defer ins.Close()
-	insSub, err := tx.PrepareContext(ctx, `INSERT INTO deliveries(payload_id, peer, inbox, slice, state, next_at, created_at)
-		SELECT ?, ?, ?, ?, 'queued', ?, ? WHERE EXISTS
-		(SELECT 1 FROM subscribers WHERE slice = ? AND peer = ? AND state = 'accepted')`)
-	if err != nil {
-		return err
-	}
-	defer insSub.Close()
+	ins, insSub, payload := tx.StmtContext(ctx, db.stmts.insertDelivery), tx.StmtContext(ctx, db.stmts.insertDeliverySub),
+		tx.StmtContext(ctx, db.stmts.insertPayload)
 	for _, m := range msgs {
 		if len(m.Targets) == 0 {
 			continue
@@ -179,8 +169,7 @@ func insertMessages(ctx context.Context, tx *sql.Tx, msgs []store.Message) error
 			at = ms(time.Now())
 		}
 		var pid int64
-		if err := tx.QueryRowContext(ctx, `INSERT INTO payloads(activity_id, body, created_at, expires_at, key_id) VALUES (?, ?, ?, ?, ?) RETURNING id`,
-			m.ActivityID, m.Body, at, ms(m.Expires), m.KeyID).Scan(&pid); err != nil {
+		if err := payload.QueryRowContext(ctx, m.ActivityID, m.Body, at, ms(m.Expires), m.KeyID).Scan(&pid); err != nil {
 			return err
 		}
 		stmt := ins
@@ -199,6 +188,15 @@ func insertMessages(ctx context.Context, tx *sql.Tx, msgs []store.Message) error
 	}
 	return nil
 }
+
+const (
+	sqlInsertPayload  = `INSERT INTO payloads(activity_id, body, created_at, expires_at, key_id) VALUES (?, ?, ?, ?, ?) RETURNING id`
+	sqlInsertDelivery = `INSERT INTO deliveries(payload_id, peer, inbox, slice, state, next_at, created_at) VALUES (?, ?, ?, ?, 'queued', ?, ?)`
+	// sqlInsertDeliverySub inserts only while the subscription holds.
+	sqlInsertDeliverySub = `INSERT INTO deliveries(payload_id, peer, inbox, slice, state, next_at, created_at)
+		SELECT ?, ?, ?, ?, 'queued', ?, ? WHERE EXISTS
+		(SELECT 1 FROM subscribers WHERE slice = ? AND peer = ? AND state = 'accepted')`
+)
 
 const deliveryCols = `d.id, d.payload_id, p.activity_id, d.peer, d.inbox, d.slice, d.state, d.attempts, d.next_at, d.last_error, d.created_at`
 

@@ -29,7 +29,10 @@ type DB struct {
 
 	// stmts are the writer's hot statements, parsed once.
 	stmts struct {
-		retry, deferDelivery, peerHealth, dropPayload *sql.Stmt
+		retry, deferDelivery, peerHealth, dropPayload    *sql.Stmt
+		insertPayload, insertDelivery, insertDeliverySub *sql.Stmt
+		// subscribersIn is on the readers.
+		subscribersIn *sql.Stmt
 	}
 }
 
@@ -103,17 +106,30 @@ func Open(ctx context.Context, dir string) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("release leases: %w", err)
 	}
-	for _, p := range []struct {
-		stmt **sql.Stmt
-		sql  string
-	}{{&db.stmts.retry, sqlRetry}, {&db.stmts.deferDelivery, sqlDefer}, {&db.stmts.peerHealth, sqlPeerHealth},
-		{&db.stmts.dropPayload, sqlDropPayload}} {
-		if *p.stmt, err = w.PrepareContext(ctx, p.sql); err != nil {
-			db.Close()
-			return nil, fmt.Errorf("prepare: %w", err)
-		}
+	if err := db.prepare(ctx); err != nil {
+		db.Close()
+		return nil, err
 	}
 	return db, nil
+}
+
+// prepare parses the hot statements once: the queue's (on the writer)
+// and the fan-out's subscriber list (on the readers).
+func (db *DB) prepare(ctx context.Context) error {
+	for _, p := range []struct {
+		on   *sql.DB
+		stmt **sql.Stmt
+		sql  string
+	}{{db.w, &db.stmts.retry, sqlRetry}, {db.w, &db.stmts.deferDelivery, sqlDefer}, {db.w, &db.stmts.peerHealth, sqlPeerHealth},
+		{db.w, &db.stmts.dropPayload, sqlDropPayload}, {db.w, &db.stmts.insertPayload, sqlInsertPayload},
+		{db.w, &db.stmts.insertDelivery, sqlInsertDelivery}, {db.w, &db.stmts.insertDeliverySub, sqlInsertDeliverySub},
+		{db.r, &db.stmts.subscribersIn, sqlSubscribersIn}} {
+		var err error
+		if *p.stmt, err = p.on.PrepareContext(ctx, p.sql); err != nil {
+			return fmt.Errorf("prepare: %w", err)
+		}
+	}
+	return nil
 }
 
 // Close closes the database and releases the lock.

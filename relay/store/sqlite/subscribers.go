@@ -36,8 +36,16 @@ func (db *DB) Subscriber(ctx context.Context, slice, peer string) (store.Subscri
 
 // SubscribersIn implements store.Subscribers.
 func (db *DB) SubscribersIn(ctx context.Context, slice string, state store.SubscriptionState) ([]store.Subscriber, error) {
-	return db.subscribers(ctx, `SELECT `+subscriberCols+` FROM subscribers WHERE slice = ? AND state = ? ORDER BY peer`, slice, state)
+	rows, err := db.stmts.subscribersIn.QueryContext(ctx, slice, state)
+	if err != nil {
+		return nil, err
+	}
+	return scanSubscribers(rows)
 }
+
+// sqlSubscribersIn lists one slice's subscribers in one state: the
+// fan-out's query, once per activity.
+const sqlSubscribersIn = `SELECT ` + subscriberCols + ` FROM subscribers WHERE slice = ? AND state = ? ORDER BY peer`
 
 // PeerSubscriptions implements store.Subscribers.
 func (db *DB) PeerSubscriptions(ctx context.Context, peer string) ([]store.Subscriber, error) {
@@ -49,6 +57,10 @@ func (db *DB) subscribers(ctx context.Context, query string, args ...any) ([]sto
 	if err != nil {
 		return nil, err
 	}
+	return scanSubscribers(rows)
+}
+
+func scanSubscribers(rows *sql.Rows) ([]store.Subscriber, error) {
 	defer rows.Close()
 	var out []store.Subscriber
 	for rows.Next() {

@@ -64,13 +64,14 @@ func TestListingProofs(t *testing.T) {
 	tampered := bytes.Replace(sign(fmp.Listing("offer", end, nil), edKey, fmp.ActorID+"#ed25519-key"),
 		[]byte(`"name":"`), []byte(`"name":"Cheap! `), 1)
 	foreign := sign(fmp.Listing("offer", end, nil), otherKey, other.ActorID+"#ed25519-key")
-	for name, body := range map[string][]byte{"tampered": tampered, "another server's key": foreign} {
+	escaped := bytes.ReplaceAll(tampered, []byte(`"proof`), []byte(`"\u0070roof`)) // every key that names a proof
+	for name, body := range map[string][]byte{"tampered": tampered, "another server's key": foreign, "tampered, key escaped": escaped} {
 		status, text, err := fmp.Post(context.Background(), r.Inbox(), body)
 		if err != nil || status != http.StatusUnauthorized || !strings.Contains(text, "proof") {
 			t.Errorf("%s: %d %q %v, want 401 naming the proof", name, status, text, err)
 		}
 	}
-	if v := metric(t, r, `runrig_signature_failures_total{reason="proof_bad"}`); v != "1" {
+	if v := metric(t, r, `runrig_signature_failures_total{reason="proof_bad"}`); v != "2" {
 		t.Errorf("bad proofs counted = %q", v)
 	}
 }

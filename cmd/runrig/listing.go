@@ -2,7 +2,10 @@ package main
 
 import (
 	"crypto/ed25519"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -14,6 +17,7 @@ import (
 )
 
 const listingUsage = `usage: runrig listing validate [--now TIME] [--json] FILE...
+       runrig listing keygen --out KEYFILE
        runrig listing sign --key KEYFILE --method KEY-ID [--out FILE] FILE`
 
 // listingCmd runs `runrig listing validate FILE...` (the relay's own
@@ -25,6 +29,8 @@ func listingCmd(args []string, stdout, stderr io.Writer) int {
 		return listingValidate(args[1:], stdout, stderr)
 	case len(args) > 0 && args[0] == "sign":
 		return listingSign(args[1:], stdout, stderr)
+	case len(args) > 0 && args[0] == "keygen":
+		return listingKeygen(args[1:], stdout, stderr)
 	}
 	fmt.Fprintln(stderr, listingUsage)
 	return 2
@@ -144,5 +150,37 @@ func listingSign(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "signed with %s; publish this public key in your actor's assertionMethod as a Multikey:\n  publicKeyMultibase: %s\n",
 		*method, proof.EncodeMultikey(key.Public().(ed25519.PublicKey)))
+	return 0
+}
+
+// listingKeygen writes a new Ed25519 private key (PKCS#8 PEM, mode 0600)
+// for `listing sign`, and prints the public key to publish.
+func listingKeygen(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("runrig listing keygen", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	out := fs.String("out", "", "the new key file (it must not exist)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *out == "" || fs.NArg() != 0 {
+		fmt.Fprintln(stderr, "runrig listing keygen: need --out KEYFILE")
+		return 2
+	}
+	pub, key, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		fmt.Fprintf(stderr, "runrig listing keygen: %v\n", err)
+		return 1
+	}
+	der, _ := x509.MarshalPKCS8PrivateKey(key)
+	f, err := os.OpenFile(*out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err == nil {
+		err = errors.Join(pem.Encode(f, &pem.Block{Type: "PRIVATE KEY", Bytes: der}), f.Close())
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "runrig listing keygen: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "wrote %s; publish this public key in your actor's assertionMethod as a Multikey:\n  publicKeyMultibase: %s\n",
+		*out, proof.EncodeMultikey(pub))
 	return 0
 }

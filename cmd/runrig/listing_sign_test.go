@@ -36,9 +36,26 @@ func TestListingSign(t *testing.T) {
 	if err != nil || p.VerificationMethod != "https://fmp.example/actor#ed25519-key" {
 		t.Fatalf("signed listing: %+v %v", p, err)
 	}
+	genFile := filepath.Join(dir, "new.pem")
+	say = runCLI(t, "listing", "keygen", "--out", genFile)
+	if fi, err := os.Stat(genFile); err != nil || fi.Mode().Perm() != 0o600 || !strings.Contains(say, "publicKeyMultibase: z6Mk") {
+		t.Errorf("keygen: %v %v\n%s", fi, err, say)
+	}
+	if b, _ := os.ReadFile(genFile); !strings.Contains(say, keyOf(t, b)) {
+		t.Errorf("keygen printed another key than it wrote:\n%s", say)
+	}
 	cmd := exec.Command(binary, "listing", "sign", "--method", "x", out)
 	var ee *exec.ExitError
 	if b, err := cmd.CombinedOutput(); !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(string(b), "--key") {
 		t.Errorf("without --key: %v %s", err, b)
 	}
+}
+
+// keyOf is the Multikey of a key file's public key.
+func keyOf(t *testing.T, pemKey []byte) string {
+	k, err := proof.ParsePrivateKey(pemKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return proof.EncodeMultikey(k.Public().(ed25519.PublicKey))
 }

@@ -16,6 +16,8 @@ Usage:
   runrig serve [flags]            run a relay (try: runrig serve --help)
   runrig admin [--data DIR] CMD   administer the relay running on DIR
   runrig listing validate FILE... check listings offline with the relay's rules
+  runrig listing keygen --out KEYFILE
+                                  a new Ed25519 key for signing listings
   runrig listing sign --key KEYFILE --method KEY-ID FILE
                                   add an FEP-8b32 proof (eddsa-jcs-2022) to a listing
   runrig config example           print a configuration file with every setting, documented

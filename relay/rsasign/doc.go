@@ -13,9 +13,11 @@
 //
 // How one is chosen: the OpenSSL backend is compiled in only with the cgo
 // build tag (the default where a C compiler is present; CGO_ENABLED=0 leaves
-// it out and the binary stays static). [New] with backend "" takes OpenSSL
-// when it is compiled in, libcrypto answers ([Available]) and it loads the
-// key, and Go otherwise; [New] with [Go] or [OpenSSL] forces one, and a
+// it out and the binary stays static). It loads libcrypto.so.3 at run time
+// (dlopen), so building needs no OpenSSL headers, and a binary runs where
+// the library is missing, signing with Go. [New] with backend "" takes
+// OpenSSL when it is compiled in, libcrypto loads ([Available]) and it
+// loads the key, and Go otherwise; [New] with [Go] or [OpenSSL] forces one, and a
 // forced OpenSSL that cannot be used is an error matching [ErrUnavailable].
 // [Rate] measures what a key sustains with every core busy, the bound of a
 // fan-out.

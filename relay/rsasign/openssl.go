@@ -3,68 +3,100 @@
 package rsasign
 
 /*
-#cgo pkg-config: libcrypto
-#include <openssl/crypto.h>
-#include <openssl/err.h>
-#include <openssl/evp.h>
-#include <openssl/rsa.h>
+#cgo LDFLAGS: -ldl
+#include <dlfcn.h>
+#include <stddef.h>
 
-#if OPENSSL_VERSION_NUMBER < 0x30000000L
-#error "rsasign needs OpenSSL 3"
-#endif
+// libcrypto is loaded at run time (dlopen), so that building needs no
+// OpenSSL headers and a binary runs, signing with Go, where libcrypto.so.3
+// is missing. Only OpenSSL 3's ABI is used: its version is checked.
+
+typedef struct {
+	unsigned long (*OpenSSL_version_num)(void);
+	const char *(*OpenSSL_version)(int);
+	unsigned long (*ERR_get_error)(void);
+	void (*ERR_clear_error)(void);
+	void (*ERR_error_string_n)(unsigned long, char *, size_t);
+	void *(*d2i_PrivateKey)(int, void **, const unsigned char **, long);
+	int (*EVP_PKEY_get_size)(const void *);
+	void (*EVP_PKEY_free)(void *);
+	void *(*EVP_PKEY_CTX_new_from_pkey)(void *, void *, const char *);
+	void (*EVP_PKEY_CTX_free)(void *);
+	int (*EVP_PKEY_sign_init)(void *);
+	int (*EVP_PKEY_CTX_set_rsa_padding)(void *, int);
+	int (*EVP_PKEY_CTX_set_signature_md)(void *, const void *);
+	const void *(*EVP_sha256)(void);
+	int (*EVP_PKEY_sign)(void *, unsigned char *, size_t *, const unsigned char *, size_t);
+} rs_lib;
+
+static rs_lib L;
+
+#define RS_EVP_PKEY_RSA 6
+#define RS_RSA_PKCS1_PADDING 1
+
+// rs_open loads libcrypto.so.3 and its functions; it returns NULL, or what
+// failed.
+static const char *rs_open(void) {
+	void *h = dlopen("libcrypto.so.3", RTLD_NOW | RTLD_LOCAL);
+	if (h == NULL)
+		return "libcrypto.so.3 not found (install libssl3)";
+#define RS_SYM(name) if ((*(void **)&L.name = dlsym(h, #name)) == NULL) return "libcrypto lacks " #name;
+	RS_SYM(OpenSSL_version_num) RS_SYM(OpenSSL_version) RS_SYM(ERR_get_error) RS_SYM(ERR_clear_error)
+	RS_SYM(ERR_error_string_n) RS_SYM(d2i_PrivateKey) RS_SYM(EVP_PKEY_get_size) RS_SYM(EVP_PKEY_free)
+	RS_SYM(EVP_PKEY_CTX_new_from_pkey) RS_SYM(EVP_PKEY_CTX_free) RS_SYM(EVP_PKEY_sign_init)
+	RS_SYM(EVP_PKEY_CTX_set_rsa_padding) RS_SYM(EVP_PKEY_CTX_set_signature_md) RS_SYM(EVP_sha256)
+	RS_SYM(EVP_PKEY_sign)
+#undef RS_SYM
+	if (L.OpenSSL_version_num() >> 28 != 3)
+		return "libcrypto is not OpenSSL 3";
+	return NULL;
+}
+
+static const char *rs_version(void) { return L.OpenSSL_version(0); }
+
+static void rs_error_string(unsigned long code, char *buf, size_t len) { L.ERR_error_string_n(code, buf, len); }
 
 // OpenSSL's error queue belongs to the OS thread, and a goroutine can move
 // to another thread between two cgo calls. So every operation runs in one C
 // call, which clears the queue first and, on failure, returns the name of
 // the step that failed and the queue's first error code in *err.
-
 static const char *rs_fail(const char *step, unsigned long *err) {
-	*err = ERR_get_error();
-	ERR_clear_error();
+	*err = L.ERR_get_error();
+	L.ERR_clear_error();
 	return step;
 }
 
-// rs_probe checks that the default provider gives SHA-256 and RSA.
-static const char *rs_probe(unsigned long *err) {
-	ERR_clear_error();
-	EVP_MD *md = EVP_MD_fetch(NULL, "SHA256", NULL);
-	if (md == NULL)
-		return rs_fail("EVP_MD_fetch(SHA256)", err);
-	EVP_MD_free(md);
-	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
-	if (ctx == NULL)
-		return rs_fail("EVP_PKEY_CTX_new_from_name(RSA)", err);
-	EVP_PKEY_CTX_free(ctx);
-	return NULL;
-}
-
 // rs_load parses a PKCS#1 DER RSA private key into *out.
-static const char *rs_load(const unsigned char *der, long len, EVP_PKEY **out, unsigned long *err) {
-	ERR_clear_error();
-	*out = d2i_PrivateKey(EVP_PKEY_RSA, NULL, &der, len);
+static const char *rs_load(const unsigned char *der, long len, void **out, unsigned long *err) {
+	L.ERR_clear_error();
+	*out = L.d2i_PrivateKey(RS_EVP_PKEY_RSA, NULL, &der, len);
 	if (*out == NULL)
 		return rs_fail("d2i_PrivateKey", err);
 	return NULL;
 }
 
+static int rs_size(void *pkey) { return L.EVP_PKEY_get_size(pkey); }
+
+static void rs_free(void *pkey) { L.EVP_PKEY_free(pkey); }
+
 // rs_sign writes the PKCS#1 v1.5 signature of a SHA-256 digest to sig,
 // whose size is *siglen on entry; *siglen is the signature's length after.
-static const char *rs_sign(EVP_PKEY *pkey, const unsigned char *dgst, size_t dlen,
+static const char *rs_sign(void *pkey, const unsigned char *dgst, size_t dlen,
                            unsigned char *sig, size_t *siglen, unsigned long *err) {
 	const char *step = NULL;
-	ERR_clear_error();
-	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
+	L.ERR_clear_error();
+	void *ctx = L.EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
 	if (ctx == NULL)
 		return rs_fail("EVP_PKEY_CTX_new_from_pkey", err);
-	if (EVP_PKEY_sign_init(ctx) <= 0)
+	if (L.EVP_PKEY_sign_init(ctx) <= 0)
 		step = "EVP_PKEY_sign_init";
-	else if (EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) <= 0)
+	else if (L.EVP_PKEY_CTX_set_rsa_padding(ctx, RS_RSA_PKCS1_PADDING) <= 0)
 		step = "EVP_PKEY_CTX_set_rsa_padding";
-	else if (EVP_PKEY_CTX_set_signature_md(ctx, EVP_sha256()) <= 0)
+	else if (L.EVP_PKEY_CTX_set_signature_md(ctx, L.EVP_sha256()) <= 0)
 		step = "EVP_PKEY_CTX_set_signature_md";
-	else if (EVP_PKEY_sign(ctx, sig, siglen, dgst, dlen) <= 0)
+	else if (L.EVP_PKEY_sign(ctx, sig, siglen, dgst, dlen) <= 0)
 		step = "EVP_PKEY_sign";
-	EVP_PKEY_CTX_free(ctx);
+	L.EVP_PKEY_CTX_free(ctx);
 	return step == NULL ? NULL : rs_fail(step, err);
 }
 */
@@ -86,17 +118,16 @@ func sslError(step *C.char, code C.ulong) error {
 		return fmt.Errorf("openssl %s failed (no error queued)", C.GoString(step))
 	}
 	var buf [256]C.char
-	C.ERR_error_string_n(code, &buf[0], C.size_t(len(buf)))
+	C.rs_error_string(code, &buf[0], C.size_t(len(buf)))
 	return fmt.Errorf("openssl %s: %s", C.GoString(step), C.GoString(&buf[0]))
 }
 
-// probe runs once per process: whether libcrypto answers, and its version.
+// probe runs once per process: whether libcrypto loads, and its version.
 var probe = sync.OnceValues(func() (bool, string) {
-	var code C.ulong
-	if step := C.rs_probe(&code); step != nil {
-		return false, sslError(step, code).Error()
+	if why := C.rs_open(); why != nil {
+		return false, C.GoString(why)
 	}
-	return true, C.GoString(C.OpenSSL_version(C.OPENSSL_VERSION))
+	return true, C.GoString(C.rs_version())
 })
 
 // Available reports whether the [OpenSSL] backend can be used in this
@@ -110,7 +141,7 @@ func Available() (ok bool, why string) {
 // SignSHA256 call (OpenSSL 3 allows that across threads) and freed by a
 // cleanup once the sslKey is unreachable.
 type sslKey struct {
-	pkey *C.EVP_PKEY
+	pkey unsafe.Pointer // EVP_PKEY
 	size int
 	pub  rsa.PublicKey
 }
@@ -126,7 +157,7 @@ func NewOpenSSL(k *rsa.PrivateKey) (Key, error) {
 		return nil, fmt.Errorf("%w: %s", ErrUnavailable, why)
 	}
 	der := x509.MarshalPKCS1PrivateKey(k)
-	var pkey *C.EVP_PKEY
+	var pkey unsafe.Pointer
 	var code C.ulong
 	step := C.rs_load((*C.uchar)(unsafe.Pointer(unsafe.SliceData(der))), C.long(len(der)), &pkey, &code)
 	clear(der) // the DER copy holds the private key
@@ -134,11 +165,11 @@ func NewOpenSSL(k *rsa.PrivateKey) (Key, error) {
 		return nil, fmt.Errorf("%w: loading key: %w", ErrUnavailable, sslError(step, code))
 	}
 	s := &sslKey{pkey: pkey, size: k.Size(), pub: k.PublicKey}
-	if n := int(C.EVP_PKEY_get_size(pkey)); n != s.size {
-		C.EVP_PKEY_free(pkey)
+	if n := int(C.rs_size(pkey)); n != s.size {
+		C.rs_free(pkey)
 		return nil, fmt.Errorf("%w: loaded key signs %d bytes, want %d", ErrUnavailable, n, s.size)
 	}
-	runtime.AddCleanup(s, func(p *C.EVP_PKEY) { C.EVP_PKEY_free(p) }, pkey)
+	runtime.AddCleanup(s, func(p unsafe.Pointer) { C.rs_free(p) }, pkey)
 	return s, nil
 }
 

@@ -193,11 +193,17 @@ func New(ctx context.Context, cfg Config, st store.Store, log *slog.Logger) (*Se
 	s.svc = s.newServices()
 	s.inbox = s.newInbox()
 	s.newConsole()
+	s.hookDispatcher()
+	return s, nil
+}
+
+// hookDispatcher tells the dispatcher what the relay wants to hear of
+// deliveries and whom it may still deliver to.
+func (s *Server) hookDispatcher() {
 	s.dispatcher.OnResult = s.onDeliveryResult
 	s.dispatcher.Permit = s.permitPeer
 	s.dispatcher.OnExpired = func(n int) { s.metrics.deliveries.WithLabelValues("expired").Add(float64(n)) }
 	s.dispatcher.OnKnock = func(_ string, k httpsig.Kind) { s.metrics.knocks.WithLabelValues(string(k)).Inc() }
-	return s, nil
 }
 
 // newConsole builds the moderator console over the relay's services.

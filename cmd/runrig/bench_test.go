@@ -391,7 +391,11 @@ func BenchmarkListingValidation(b *testing.B) {
 	}))
 	defer sink.Close()
 	key, _ := rsa.GenerateKey(rand.Reader, 2048)
-	signer := &httpsig.Signer{KeyID: "https://relay.example/actor#main-key", Key: key}
+	rk, err := rsasign.New(key, "") // what the relay signs with: OpenSSL where it loads
+	if err != nil {
+		b.Fatal(err)
+	}
+	signer := &httpsig.Signer{KeyID: "https://relay.example/actor#main-key", Key: key, RSA: rk}
 	digest := httpsig.DigestHeader(doc)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
 	deliver := perOp(1000, func() {
@@ -411,6 +415,6 @@ func BenchmarkListingValidation(b *testing.B) {
 	b.ReportMetric(float64(check.Nanoseconds()), "validate-ns")
 	b.ReportMetric(float64(deliver.Nanoseconds()), "signed-delivery-ns")
 	b.ReportMetric(100*ratio, "validate-%")
-	fmt.Printf("listing validation: %v per listing, %v per signed delivery: %.1f%% (target < 5%%)\n",
-		check.Round(time.Microsecond/10), deliver.Round(time.Microsecond), 100*ratio)
+	fmt.Printf("listing validation: %v per listing, %v per signed delivery (RSA through %s): %.1f%% (target < 5%%)\n",
+		check.Round(time.Microsecond/10), deliver.Round(time.Microsecond), rk.Backend(), 100*ratio)
 }

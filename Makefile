@@ -84,7 +84,7 @@ fmt-check:
 # found by lookups, p50/p99; heap per node) and 50 gossip nodes (time
 # until all know a new member), each against its target.
 # RUNRIG_BENCH_CPUPROFILE=FILE writes a CPU profile of the relay during a
-# fan-out (2 s).
+# fan-out, for RUNRIG_BENCH_CPUPROFILE_SECONDS (default 2).
 bench:
 	$(GO) test -run '^$$' -bench 'Fanout|ListingValidation' -benchtime 1x -timeout 30m ./cmd/runrig/
 	$(GO) test -run '^$$' -bench 'Rate' -benchtime 1x ./relay/rsasign/

@@ -175,8 +175,12 @@ func fanout(b *testing.B, p *proc, pub *relaytest.Instance, reqs []*requestAndOb
 	relayCPU0, selfCPU0 := procCPU(p.cmd.Process.Pid), selfCPU()
 	start := time.Now()
 	if path := os.Getenv("RUNRIG_BENCH_CPUPROFILE"); path != "" {
+		secs, err := strconv.Atoi(os.Getenv("RUNRIG_BENCH_CPUPROFILE_SECONDS"))
+		if err != nil || secs <= 0 {
+			secs = 2
+		}
 		go func() {
-			if err := profileRelay(p.data, path, 2*time.Second); err != nil {
+			if err := profileRelay(p.data, path, time.Duration(secs)*time.Second); err != nil {
 				fmt.Println("profile:", err)
 			}
 		}()

@@ -44,6 +44,9 @@ type Config struct {
 	// PerPeerConcurrency bounds simultaneous requests to one peer.
 	// Default 4.
 	PerPeerConcurrency int
+	// WorkerBacklog is how many deliveries must wait per worker before a
+	// peer gets another worker, up to PerPeerConcurrency. Default 8.
+	WorkerBacklog int
 	// PerPeerQueue bounds deliveries held in memory for one peer; a peer
 	// with a full queue is skipped when claiming more work. Default 64.
 	PerPeerQueue int
@@ -89,6 +92,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		PerPeerConcurrency: 4,
+		WorkerBacklog:      8,
 		PerPeerQueue:       64,
 		MaxInFlight:        1024,
 		ClaimBatch:         256,
@@ -119,6 +123,7 @@ func (c *Config) setDefaults() {
 		}
 	}
 	def(&c.PerPeerConcurrency, d.PerPeerConcurrency)
+	def(&c.WorkerBacklog, d.WorkerBacklog)
 	def(&c.PerPeerQueue, d.PerPeerQueue)
 	def(&c.MaxInFlight, d.MaxInFlight)
 	def(&c.ClaimBatch, d.ClaimBatch)

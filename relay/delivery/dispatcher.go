@@ -271,7 +271,10 @@ func (d *Dispatcher) fill(ctx, reqCtx context.Context, wg *sync.WaitGroup) bool 
 			d.peers[dl.Peer] = p
 		}
 		p.queue = append(p.queue, item{d: dl, body: cl.Bodies[dl.PayloadID], digests: digests[dl.PayloadID]})
-		if p.workers < d.cfg.PerPeerConcurrency {
+		// Another worker (and connection) only for a backlog: a few
+		// deliveries go one after another over one connection, which at
+		// thousands of subscribers saves a dial per delivery.
+		if p.workers == 0 || (p.workers < d.cfg.PerPeerConcurrency && len(p.queue) > d.cfg.WorkerBacklog*p.workers) {
 			p.workers++
 			wg.Add(1)
 			go func() {

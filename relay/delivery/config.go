@@ -12,12 +12,21 @@ import (
 	"github.com/runrig/runrig/relay/httpsig"
 )
 
-// maxIdleConns bounds the keep-alive connections held open to
-// subscribers in all. Each is a file descriptor; a relay with ten
-// thousand subscribers would otherwise hold one or more per subscriber
-// and run out (a common limit is 20,000 per process). Beyond it the
-// connections used least recently close; the next delivery there dials.
-const maxIdleConns = 8192
+// Bounds of the keep-alive connections held open to subscribers, in all.
+// Each is a file descriptor, and the process has a limit (often 20,000 or
+// more): half of it is for idle delivery connections, within these bounds.
+// Beyond the bound the connection used least recently closes and the next
+// delivery there dials; a fan-out cycling through more subscribers than
+// the bound dials for nearly every delivery, so it should cover them.
+const (
+	minIdleConns = 1024
+	maxIdleConns = 65536
+)
+
+// idleConns is how many idle delivery connections this process keeps.
+func idleConns() int {
+	return int(min(max(openFileLimit()/2, minIdleConns), maxIdleConns))
+}
 
 // Schemes is the per-host memory of how peers take signatures
 // (implemented by schemes.Memory).

@@ -158,8 +158,7 @@ func (db *DB) insertMessages(ctx context.Context, tx *sql.Tx, msgs []store.Messa
 	if len(msgs) == 0 {
 		return nil
 	}
-	ins, insSub, payload := tx.StmtContext(ctx, db.stmts.insertDelivery), tx.StmtContext(ctx, db.stmts.insertDeliverySub),
-		tx.StmtContext(ctx, db.stmts.insertPayload)
+	payload := tx.StmtContext(ctx, db.stmts.insertPayload)
 	for _, m := range msgs {
 		if len(m.Targets) == 0 {
 			continue
@@ -172,31 +171,57 @@ func (db *DB) insertMessages(ctx context.Context, tx *sql.Tx, msgs []store.Messa
 		if err := payload.QueryRowContext(ctx, m.ActivityID, m.Body, at, ms(m.Expires), m.KeyID).Scan(&pid); err != nil {
 			return err
 		}
-		stmt := ins
-		if m.ToSubscribers {
-			stmt = insSub
-		}
-		for _, t := range m.Targets {
-			args := []any{pid, t.Peer, t.Inbox, t.Slice, at, at}
-			if m.ToSubscribers {
-				args = append(args, t.Slice, t.Peer)
-			}
-			if _, err := stmt.ExecContext(ctx, args...); err != nil {
-				return err
-			}
+		if err := db.insertDeliveries(ctx, tx, pid, at, m.Targets, m.ToSubscribers); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-const (
-	sqlInsertPayload  = `INSERT INTO payloads(activity_id, body, created_at, expires_at, key_id) VALUES (?, ?, ?, ?, ?) RETURNING id`
-	sqlInsertDelivery = `INSERT INTO deliveries(payload_id, peer, inbox, slice, state, next_at, created_at) VALUES (?, ?, ?, ?, 'queued', ?, ?)`
-	// sqlInsertDeliverySub inserts only while the subscription holds.
-	sqlInsertDeliverySub = `INSERT INTO deliveries(payload_id, peer, inbox, slice, state, next_at, created_at)
-		SELECT ?, ?, ?, ?, 'queued', ?, ? WHERE EXISTS
-		(SELECT 1 FROM subscribers WHERE slice = ? AND peer = ? AND state = 'accepted')`
-)
+// insertDeliveries queues one payload's deliveries, several rows per
+// statement (a fan-out to 500 subscribers is 8 statements, not 500).
+func (db *DB) insertDeliveries(ctx context.Context, tx *sql.Tx, pid, at int64, targets []store.Target, toSubscribers bool) error {
+	stmts := db.stmts.insertDeliveries
+	if toSubscribers {
+		stmts = db.stmts.insertDeliveriesSub
+	}
+	for len(targets) > 0 {
+		i := 0
+		for insertBatches[i] > len(targets) {
+			i++
+		}
+		n := insertBatches[i]
+		args := make([]any, 0, 2+3*n)
+		args = append(args, pid, at)
+		for _, t := range targets[:n] {
+			args = append(args, t.Peer, t.Inbox, t.Slice)
+		}
+		if _, err := tx.StmtContext(ctx, stmts[i]).ExecContext(ctx, args...); err != nil {
+			return err
+		}
+		targets = targets[n:]
+	}
+	return nil
+}
+
+// insertBatches are the rows per statement of insertDeliveries, largest
+// first; a fan-out is cut into as few statements of these sizes as fit.
+var insertBatches = []int{64, 16, 4, 1}
+
+// sqlInsertDeliveries inserts n deliveries of one payload (?1) made at ?2;
+// each row's peer, inbox and slice follow. With toSubscribers, a row goes
+// in only while its subscription holds: one that ends before the change
+// commits gets nothing.
+func sqlInsertDeliveries(n int, toSubscribers bool) string {
+	q := `INSERT INTO deliveries(payload_id, peer, inbox, slice, state, next_at, created_at)
+		SELECT ?1, v.column1, v.column2, v.column3, 'queued', ?2, ?2 FROM (VALUES (?, ?, ?)` + strings.Repeat(`, (?, ?, ?)`, n-1) + `) AS v`
+	if toSubscribers {
+		q += ` WHERE EXISTS (SELECT 1 FROM subscribers s WHERE s.slice = v.column3 AND s.peer = v.column1 AND s.state = 'accepted')`
+	}
+	return q
+}
+
+const sqlInsertPayload = `INSERT INTO payloads(activity_id, body, created_at, expires_at, key_id) VALUES (?, ?, ?, ?, ?) RETURNING id`
 
 const deliveryCols = `d.id, d.payload_id, p.activity_id, d.peer, d.inbox, d.slice, d.state, d.attempts, d.next_at, d.last_error, d.created_at`
 

@@ -29,8 +29,11 @@ type DB struct {
 
 	// stmts are the writer's hot statements, parsed once.
 	stmts struct {
-		retry, deferDelivery, peerHealth, dropPayload    *sql.Stmt
-		insertPayload, insertDelivery, insertDeliverySub *sql.Stmt
+		retry, deferDelivery, peerHealth, dropPayload *sql.Stmt
+		insertPayload                                 *sql.Stmt
+		// insertDeliveries[i] and insertDeliveriesSub[i] insert
+		// insertBatches[i] rows.
+		insertDeliveries, insertDeliveriesSub []*sql.Stmt
 		// subscribersIn is on the readers.
 		subscribersIn *sql.Stmt
 	}
@@ -122,11 +125,23 @@ func (db *DB) prepare(ctx context.Context) error {
 		sql  string
 	}{{db.w, &db.stmts.retry, sqlRetry}, {db.w, &db.stmts.deferDelivery, sqlDefer}, {db.w, &db.stmts.peerHealth, sqlPeerHealth},
 		{db.w, &db.stmts.dropPayload, sqlDropPayload}, {db.w, &db.stmts.insertPayload, sqlInsertPayload},
-		{db.w, &db.stmts.insertDelivery, sqlInsertDelivery}, {db.w, &db.stmts.insertDeliverySub, sqlInsertDeliverySub},
 		{db.r, &db.stmts.subscribersIn, sqlSubscribersIn}} {
 		var err error
 		if *p.stmt, err = p.on.PrepareContext(ctx, p.sql); err != nil {
 			return fmt.Errorf("prepare: %w", err)
+		}
+	}
+	for _, n := range insertBatches {
+		for _, sub := range []bool{false, true} {
+			st, err := db.w.PrepareContext(ctx, sqlInsertDeliveries(n, sub))
+			if err != nil {
+				return fmt.Errorf("prepare: %w", err)
+			}
+			if sub {
+				db.stmts.insertDeliveriesSub = append(db.stmts.insertDeliveriesSub, st)
+			} else {
+				db.stmts.insertDeliveries = append(db.stmts.insertDeliveries, st)
+			}
 		}
 	}
 	return nil

@@ -38,6 +38,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("Moderation", func(t *testing.T) { testModeration(t, open) })
 	t.Run("Accounts", func(t *testing.T) { testAccounts(t, open) })
 	t.Run("SignatureMemory", func(t *testing.T) { testSignatureMemory(t, open) })
+	t.Run("LargeFanOut", func(t *testing.T) { testLargeFanOut(t, open) })
 }
 
 func msg(id string, peers ...string) store.Message {
@@ -500,5 +501,33 @@ func testSignatureMemory(t *testing.T, open Opener) {
 	got, err = db.Signatures().SignatureMemory(ctx)
 	if err != nil || len(got) != 1 || got[0].Kind != httpsig.KindCavage {
 		t.Fatalf("after pruning at %v: %+v %v", until.Add(time.Minute), got, err)
+	}
+}
+
+// testLargeFanOut: a message to 85 peers (more than any one statement's
+// batch) queues every delivery once, each with its own inbox, and they
+// are claimed in the order they were given.
+func testLargeFanOut(t *testing.T, open Opener) {
+	ctx := context.Background()
+	db := open(t, t.TempDir())
+	defer db.Close()
+	peers := make([]string, 85)
+	for i := range peers {
+		peers[i] = fmt.Sprintf("p%02d.example", i)
+	}
+	if err := db.Apply(ctx, store.Change{Messages: []store.Message{msg("a1", peers...)}}); err != nil {
+		t.Fatal(err)
+	}
+	cl, err := db.Claim(ctx, store.ClaimRequest{Now: time.Now().Add(time.Second), Lease: time.Minute, Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cl.Deliveries) != len(peers) {
+		t.Fatalf("claimed %d deliveries, want %d", len(cl.Deliveries), len(peers))
+	}
+	for i, d := range cl.Deliveries {
+		if d.Peer != peers[i] || d.Inbox != "http://"+peers[i]+"/inbox" || d.ActivityID != "a1" {
+			t.Fatalf("delivery %d = %s %s %s, want %s", i, d.Peer, d.Inbox, d.ActivityID, peers[i])
+		}
 	}
 }

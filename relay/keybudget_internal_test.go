@@ -2,11 +2,14 @@ package relay
 
 import (
 	"context"
+	"crypto/ed25519"
 	"fmt"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/runrig/runrig/policy"
+	"github.com/runrig/runrig/relay/proof"
 	"github.com/runrig/runrig/relay/relaytest"
 	"github.com/runrig/runrig/trust"
 )
@@ -63,5 +66,43 @@ func TestKeyFetchBudgetAnswers429(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusForbidden {
 		t.Errorf("another client behind the proxy: %d, want 403 (its own share)", resp.StatusCode)
+	}
+}
+
+// Regression (red-team review): the key of an FEP-8b32 proof is fetched
+// within the sender's budget too, and a proof whose key fetch the budget
+// refused is answered 429 with Retry-After, not 401 (which senders take as
+// final and drop the activity).
+func TestProofKeyFetchBudgetAnswers429(t *testing.T) {
+	ctx := context.Background()
+	s, ln := newInternal(t, nil)
+	cfg := s.cfg
+	s.keys = trust.NewKeys(s.fetch, trust.KeysConfig{HostFetches: trust.RateConfig{PerSecond: 0.001, Burst: 1},
+		HostOf: func(id string) string { p, _ := policy.PeerOf(id); return p }})
+	s.inbox = s.newInbox()
+	srv := &http.Server{Handler: s.Handler()}
+	go srv.Serve(ln)
+	defer srv.Close()
+	_, edKey, _ := ed25519.GenerateKey(nil)
+	sender, err := relaytest.New(relaytest.Mastodon, relaytest.Config{Ed25519: edKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sender.Close()
+	note, err := proof.Sign(sender.Note("", "hello", nil), edKey, sender.ActorID+"#ed25519-key", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := sender.SignedRequest(ctx, cfg.PublicURL+"/inbox", note, relaytest.Signing{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("proof key over budget: %d (Retry-After %q), want 429", resp.StatusCode, resp.Header.Get("Retry-After"))
 	}
 }

@@ -17,7 +17,7 @@ func (s *Server) newInbox() *inbox.Pipeline {
 		Keys:   s.keys, Pins: s.pins, Limiter: s.limiter, TrustOf: s.trustOf,
 		Rules: s.mod.Set, Known: s.slices.Known, Forwarded: s.svc.federation.ForwardedByRelay, MayPin: publishers{s.svc}.MayPublish,
 		Process: inbox.ProcessorFunc(s.process), Metrics: inboxMetrics{s}, Log: s.log, PeerLog: s.peerLog,
-		OnRefused: s.rejections.inc, Verified: s.learnSigned,
+		OnRefused: s.rejections.inc, Verified: s.signing.learn,
 	})
 }
 

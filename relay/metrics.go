@@ -105,7 +105,7 @@ func newMetrics(s *Server) *metrics {
 		Help: "Build information: the version, and what signs with the RSA key (openssl or go)."}, []string{"version", "signing_backend"})
 	backend := ""
 	if s != nil { // nil: only the metrics' names are wanted
-		backend = s.signingBackend
+		backend = s.signing.backend
 	}
 	build.WithLabelValues(version, backend).Set(1)
 	m.verified = prometheus.NewCounterVec(prometheus.CounterOpts{

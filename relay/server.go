@@ -27,7 +27,6 @@ import (
 	"github.com/runrig/runrig/relay/fetch"
 	"github.com/runrig/runrig/relay/httpsig"
 	"github.com/runrig/runrig/relay/inbox"
-	"github.com/runrig/runrig/relay/schemes"
 	"github.com/runrig/runrig/relay/slices"
 	"github.com/runrig/runrig/relay/store"
 	"github.com/runrig/runrig/trust"
@@ -74,10 +73,9 @@ type Server struct {
 	keyID   string
 	pubPEM  string
 	signer  *httpsig.Signer
-	// signingBackend is what signs with the RSA key ("openssl" or "go");
-	// schemes remembers how each peer host takes signatures.
-	signingBackend string
-	schemes        *schemes.Memory
+	// signing is what signs with the RSA key and how each peer host takes
+	// signatures.
+	signing signing
 
 	// svc handles verified activities: subscriptions, relay federation
 	// and fan-out.
@@ -156,7 +154,7 @@ func New(ctx context.Context, cfg Config, st store.Store, log *slog.Logger) (*Se
 	}
 	egress := policy.Egress{AllowPrivate: cfg.AllowPrivateNetworks}
 	ua := fmt.Sprintf("%s/%s (+%s)", softwareName, Version, cfg.PublicURL)
-	s.fetch = fetch.New(fetch.Config{Egress: egress, Signer: s.signer, UserAgent: ua, Permit: s.permitPeer, Schemes: s.schemes})
+	s.fetch = fetch.New(fetch.Config{Egress: egress, Signer: s.signer, UserAgent: ua, Permit: s.permitPeer, Schemes: s.signing.schemes})
 	s.listFetch = fetch.New(fetch.Config{Egress: egress, UserAgent: ua, MaxBody: policy.MaxListBytes, Timeout: 30 * time.Second})
 	s.pins = trust.NewPins(pinStore{st}, trust.PinsConfig{AllowPlainHTTP: cfg.AllowPrivateNetworks,
 		OnRotated: func(k trust.PinnedKey) {
@@ -167,9 +165,10 @@ func New(ctx context.Context, cfg Config, st store.Store, log *slog.Logger) (*Se
 		return p
 	}})
 	dc := cfg.Delivery
-	dc.Signer, dc.Egress, dc.UserAgent, dc.Schemes = s.signer, egress, ua, s.schemes
+	dc.Signer, dc.Egress, dc.UserAgent, dc.Schemes = s.signer, egress, ua, s.signing.schemes
 	s.dispatcher = delivery.New(st, dc, log.With("component", "delivery"))
 	s.metrics = newMetrics(s)
+	s.signing.verified = func(k httpsig.Kind) { s.metrics.verified.WithLabelValues(string(k)).Inc() }
 	if s.mod, err = policy.NewModerator(ctx, st, moderationSubscriptions{st}, policy.ModeratorConfig{
 		Mode: cfg.FederationMode, Lists: s.listFetch, Documents: s.fetch, AllowPlainHTTP: cfg.AllowPrivateNetworks,
 		Logger: log.With("component", "moderation"),
@@ -364,7 +363,7 @@ func (s *Server) startBackground(ctx context.Context) error {
 		loops = append(loops, loop{s.cfg.Federation.Interval, false, "following discovered relays", s.svc.federation.Federate})
 	}
 	s.bg.Go(func() { s.dispatcher.Run(ctx) })
-	s.bg.Go(func() { s.schemes.Run(ctx) })
+	s.bg.Go(func() { s.signing.schemes.Run(ctx) })
 	for _, l := range loops {
 		s.bg.Go(func() { s.every(ctx, l.interval, l.now, l.what, l.f) })
 	}

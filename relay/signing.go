@@ -11,6 +11,17 @@ import (
 	"github.com/runrig/runrig/relay/schemes"
 )
 
+// signing is how the relay signs: which backend signs with the RSA key,
+// and the memory of how each peer host takes signatures.
+type signing struct {
+	// backend is what signs with the RSA key: "openssl" or "go".
+	backend string
+	schemes *schemes.Memory
+	// verified counts an inbound signature that verified, by kind; set
+	// once the metrics exist.
+	verified func(kind httpsig.Kind)
+}
+
 // newSigner builds what signs the relay's requests: its RSA key through
 // the configured backend (OpenSSL's libcrypto when the binary has it), its
 // Ed25519 key (the announcement key) for RFC 9421 to peers that take it,
@@ -20,18 +31,18 @@ func (s *Server) newSigner(ctx context.Context, key *rsa.PrivateKey) error {
 	if err != nil {
 		return fmt.Errorf("signing-backend: %w", err)
 	}
-	s.signingBackend = rk.Backend()
+	s.signing.backend = rk.Backend()
 	s.signer = &httpsig.Signer{KeyID: s.keyID, Key: key, RSA: rk, Ed25519: s.announceKey}
-	s.schemes, err = schemes.New(ctx, s.store.Signatures(), s.log.With("component", "signatures"))
+	s.signing.schemes, err = schemes.New(ctx, s.store.Signatures(), s.log.With("component", "signatures"))
 	if err != nil {
 		return fmt.Errorf("signature memory: %w", err)
 	}
 	return nil
 }
 
-// learnSigned records how a peer signed a request that verified: a server
-// that signs with RFC 9421 (with RSA or Ed25519) takes it too.
-func (s *Server) learnSigned(keyID, scheme string, ed25519 bool) {
+// learn records how a peer signed a request that verified: a server that
+// signs with RFC 9421 (with RSA or Ed25519) takes it too.
+func (g *signing) learn(keyID, scheme string, ed25519 bool) {
 	kind := httpsig.KindCavage
 	switch {
 	case scheme == httpsig.RFC9421 && ed25519:
@@ -39,24 +50,21 @@ func (s *Server) learnSigned(keyID, scheme string, ed25519 bool) {
 	case scheme == httpsig.RFC9421:
 		kind = httpsig.KindRFC9421
 	}
-	s.metrics.verified.WithLabelValues(string(kind)).Inc()
+	if g.verified != nil {
+		g.verified(kind)
+	}
 	if kind == httpsig.KindCavage {
 		return
 	}
-	host, err := policy.PeerOf(keyID)
-	if err != nil {
-		return
+	if host, err := policy.PeerOf(keyID); err == nil {
+		g.schemes.Learn(host, kind)
 	}
-	s.schemes.Learn(host, kind)
 }
 
-// SigningBackend is what signs with the RSA key: "openssl" or "go".
-func (s *Server) SigningBackend() string { return s.signingBackend }
-
 // signsWith says how the relay signs to peer now, for the admin view.
-func (s *Server) signsWith(peer string) string {
-	first, _ := s.schemes.Plan(peer)
-	if len(s.schemes.Of(peer)) == 0 {
+func (g *signing) signsWith(peer string) string {
+	first, _ := g.schemes.Plan(peer)
+	if len(g.schemes.Of(peer)) == 0 {
 		return string(first) + " (default)"
 	}
 	return string(first)

@@ -14,18 +14,27 @@ import (
 
 // Bounds of the keep-alive connections held open to subscribers, in all.
 // Each is a file descriptor, and the process has a limit (often 20,000 or
-// more): half of it is for idle delivery connections, within these bounds.
-// Beyond the bound the connection used least recently closes and the next
-// delivery there dials; a fan-out cycling through more subscribers than
-// the bound dials for nearly every delivery, so it should cover them.
+// more). What is left of it after the deliveries in flight and the fetch
+// client's connections (otherReserve) is shared: three quarters for idle
+// delivery connections, within these bounds, the rest for inbound
+// connections and the store. Beyond the bound the connection used least
+// recently closes and the next delivery there dials; a fan-out cycling
+// through more subscribers than the bound dials for nearly every delivery.
 const (
-	minIdleConns = 1024
+	minIdleConns = 64
 	maxIdleConns = 65536
+	otherReserve = 512
 )
 
-// idleConns is how many idle delivery connections this process keeps.
-func idleConns() int {
-	return int(min(max(openFileLimit()/2, minIdleConns), maxIdleConns))
+// idleConns is how many idle delivery connections a process with the
+// open-file limit limit keeps (0: unknown), with maxInFlight deliveries
+// open at once besides.
+func idleConns(limit uint64, maxInFlight int) int {
+	if limit == 0 {
+		return 1024
+	}
+	spare := int64(limit) - int64(maxInFlight) - otherReserve
+	return int(min(max(spare*3/4, minIdleConns), maxIdleConns))
 }
 
 // Schemes is the per-host memory of how peers take signatures
@@ -54,7 +63,9 @@ type Config struct {
 	// Default 4.
 	PerPeerConcurrency int
 	// WorkerBacklog is how many deliveries must wait per worker before a
-	// peer gets another worker, up to PerPeerConcurrency. Default 8.
+	// peer gets another worker, up to PerPeerConcurrency. Default 8, and
+	// at most PerPeerQueue/PerPeerConcurrency, so that every worker can be
+	// reached.
 	WorkerBacklog int
 	// PerPeerQueue bounds deliveries held in memory for one peer; a peer
 	// with a full queue is skipped when claiming more work. Default 64.
@@ -146,4 +157,9 @@ func (c *Config) setDefaults() {
 	defD(&c.CircuitBase, d.CircuitBase)
 	defD(&c.CircuitMax, d.CircuitMax)
 	defD(&c.DrainTimeout, d.DrainTimeout)
+	// Every worker a peer may have must be reachable with the deliveries
+	// held for it: a backlog of WorkerBacklog per worker fits PerPeerQueue.
+	if c.WorkerBacklog*c.PerPeerConcurrency > c.PerPeerQueue {
+		c.WorkerBacklog = max(1, c.PerPeerQueue/c.PerPeerConcurrency)
+	}
 }

@@ -113,7 +113,7 @@ func New(q Queue, cfg Config, log *slog.Logger) *Dispatcher {
 	tr := &http.Transport{
 		DialContext:           cfg.Egress.Dialer(net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          idleConns(),
+		MaxIdleConns:          idleConns(openFileLimit(), cfg.MaxInFlight),
 		MaxIdleConnsPerHost:   cfg.PerPeerConcurrency,
 		MaxConnsPerHost:       cfg.PerPeerConcurrency,
 		IdleConnTimeout:       90 * time.Second,

@@ -156,7 +156,8 @@ func NewOpenSSL(k *rsa.PrivateKey) (Key, error) {
 	if ok, why := Available(); !ok {
 		return nil, fmt.Errorf("%w: %s", ErrUnavailable, why)
 	}
-	der := x509.MarshalPKCS1PrivateKey(k)
+	kc := *k // marshalling precomputes into the key: never into the caller's
+	der := x509.MarshalPKCS1PrivateKey(&kc)
 	var pkey unsafe.Pointer
 	var code C.ulong
 	step := C.rs_load((*C.uchar)(unsafe.Pointer(unsafe.SliceData(der))), C.long(len(der)), &pkey, &code)

@@ -72,7 +72,7 @@ func (db *DB) Apply(ctx context.Context, c store.Change) error {
 		if err := appendAudit(ctx, tx, c.Audit); err != nil {
 			return err
 		}
-		return db.insertMessages(ctx, tx, c.Messages)
+		return db.stmts.insertMessages(ctx, tx, c.Messages)
 	})
 }
 
@@ -154,11 +154,12 @@ func (db *DB) RelayFollow(ctx context.Context, peer string) (store.RelayFollow, 
 	return f, err
 }
 
-func (db *DB) insertMessages(ctx context.Context, tx *sql.Tx, msgs []store.Message) error {
+// insertMessages queues msgs: a payload each and its deliveries.
+func (st *statements) insertMessages(ctx context.Context, tx *sql.Tx, msgs []store.Message) error {
 	if len(msgs) == 0 {
 		return nil
 	}
-	payload := tx.StmtContext(ctx, db.stmts.insertPayload)
+	payload := tx.StmtContext(ctx, st.insertPayload)
 	for _, m := range msgs {
 		if len(m.Targets) == 0 {
 			continue
@@ -171,19 +172,19 @@ func (db *DB) insertMessages(ctx context.Context, tx *sql.Tx, msgs []store.Messa
 		if err := payload.QueryRowContext(ctx, m.ActivityID, m.Body, at, ms(m.Expires), m.KeyID).Scan(&pid); err != nil {
 			return err
 		}
-		if err := db.insertDeliveries(ctx, tx, pid, at, m.Targets, m.ToSubscribers); err != nil {
+		if err := st.queueDeliveries(ctx, tx, pid, at, m.Targets, m.ToSubscribers); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// insertDeliveries queues one payload's deliveries, several rows per
+// queueDeliveries queues one payload's deliveries, several rows per
 // statement (a fan-out to 500 subscribers is 8 statements, not 500).
-func (db *DB) insertDeliveries(ctx context.Context, tx *sql.Tx, pid, at int64, targets []store.Target, toSubscribers bool) error {
-	stmts := db.stmts.insertDeliveries
+func (st *statements) queueDeliveries(ctx context.Context, tx *sql.Tx, pid, at int64, targets []store.Target, toSubscribers bool) error {
+	stmts := st.insertDeliveries
 	if toSubscribers {
-		stmts = db.stmts.insertDeliveriesSub
+		stmts = st.insertDeliveriesSub
 	}
 	for len(targets) > 0 {
 		i := 0
@@ -204,7 +205,7 @@ func (db *DB) insertDeliveries(ctx context.Context, tx *sql.Tx, pid, at int64, t
 	return nil
 }
 
-// insertBatches are the rows per statement of insertDeliveries, largest
+// insertBatches are the rows per statement of queueDeliveries, largest
 // first; a fan-out is cut into as few statements of these sizes as fit.
 var insertBatches = []int{64, 16, 4, 1}
 

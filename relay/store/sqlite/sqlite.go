@@ -27,16 +27,21 @@ type DB struct {
 	r    *sql.DB // readers, concurrent with the writer under WAL
 	lock *os.File
 
-	// stmts are the writer's hot statements, parsed once.
-	stmts struct {
-		retry, deferDelivery, peerHealth, dropPayload *sql.Stmt
-		insertPayload                                 *sql.Stmt
-		// insertDeliveries[i] and insertDeliveriesSub[i] insert
-		// insertBatches[i] rows.
-		insertDeliveries, insertDeliveriesSub []*sql.Stmt
-		// subscribersIn is on the readers.
-		subscribersIn *sql.Stmt
-	}
+	// stmts are the hot statements, parsed once.
+	stmts statements
+}
+
+// statements are the hot statements of the delivery path and the
+// fan-out, parsed once: the queue's on the writer, the subscriber list on
+// the readers.
+type statements struct {
+	retry, deferDelivery, peerHealth, dropPayload *sql.Stmt
+	insertPayload                                 *sql.Stmt
+	// insertDeliveries[i] and insertDeliveriesSub[i] insert
+	// insertBatches[i] rows.
+	insertDeliveries, insertDeliveriesSub []*sql.Stmt
+	// subscribersIn is on the readers.
+	subscribersIn *sql.Stmt
 }
 
 // Hot statements of the delivery path.
@@ -109,7 +114,7 @@ func Open(ctx context.Context, dir string) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("release leases: %w", err)
 	}
-	if err := db.prepare(ctx); err != nil {
+	if err := db.stmts.prepare(ctx, db.w, db.r); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -118,14 +123,14 @@ func Open(ctx context.Context, dir string) (*DB, error) {
 
 // prepare parses the hot statements once: the queue's (on the writer)
 // and the fan-out's subscriber list (on the readers).
-func (db *DB) prepare(ctx context.Context) error {
+func (st *statements) prepare(ctx context.Context, w, r *sql.DB) error {
 	for _, p := range []struct {
 		on   *sql.DB
 		stmt **sql.Stmt
 		sql  string
-	}{{db.w, &db.stmts.retry, sqlRetry}, {db.w, &db.stmts.deferDelivery, sqlDefer}, {db.w, &db.stmts.peerHealth, sqlPeerHealth},
-		{db.w, &db.stmts.dropPayload, sqlDropPayload}, {db.w, &db.stmts.insertPayload, sqlInsertPayload},
-		{db.r, &db.stmts.subscribersIn, sqlSubscribersIn}} {
+	}{{w, &st.retry, sqlRetry}, {w, &st.deferDelivery, sqlDefer}, {w, &st.peerHealth, sqlPeerHealth},
+		{w, &st.dropPayload, sqlDropPayload}, {w, &st.insertPayload, sqlInsertPayload},
+		{r, &st.subscribersIn, sqlSubscribersIn}} {
 		var err error
 		if *p.stmt, err = p.on.PrepareContext(ctx, p.sql); err != nil {
 			return fmt.Errorf("prepare: %w", err)
@@ -133,14 +138,14 @@ func (db *DB) prepare(ctx context.Context) error {
 	}
 	for _, n := range insertBatches {
 		for _, sub := range []bool{false, true} {
-			st, err := db.w.PrepareContext(ctx, sqlInsertDeliveries(n, sub))
+			stmt, err := w.PrepareContext(ctx, sqlInsertDeliveries(n, sub))
 			if err != nil {
 				return fmt.Errorf("prepare: %w", err)
 			}
 			if sub {
-				db.stmts.insertDeliveriesSub = append(db.stmts.insertDeliveriesSub, st)
+				st.insertDeliveriesSub = append(st.insertDeliveriesSub, stmt)
 			} else {
-				db.stmts.insertDeliveries = append(db.stmts.insertDeliveries, st)
+				st.insertDeliveries = append(st.insertDeliveries, stmt)
 			}
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 
 	"github.com/runrig/runrig/discovery"
+	"github.com/runrig/runrig/relay/httpsig"
 	"github.com/runrig/runrig/relay/listing"
 	"github.com/runrig/runrig/relay/slices"
 	"github.com/runrig/runrig/relay/store"
@@ -39,7 +40,7 @@ type peering struct {
 
 // announceKeyID is the id of the relay's announcement key, listed in its
 // actor's assertionMethod.
-func (s *peering) announceKeyID() string { return s.actorID + "#ed25519-key" }
+func (s *peering) announceKeyID() string { return httpsig.Ed25519KeyID(s.actorID) }
 
 // loadAnnounceKey returns the Ed25519 announcement key, creating it on
 // first start.

@@ -20,7 +20,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/runrig/runrig/discovery"
 	"github.com/runrig/runrig/relay/httpsig"
 	"github.com/runrig/runrig/relay/relaytest"
 )
@@ -91,20 +90,9 @@ func (c *crowd) serve(w http.ResponseWriter, r *http.Request) {
 		w.Write(doc)
 	case r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "inbox"):
 		body, _ := io.ReadAll(r.Body)
-		var doc struct {
-			Type   string          `json:"type"`
-			Object json.RawMessage `json:"object"`
-		}
-		json.Unmarshal(body, &doc)
-		if doc.Type == "Accept" {
+		if typ, id := relaytest.Delivered(body); typ == "Accept" {
 			c.accepted.Add(1)
 		} else if c.onRecv != nil {
-			var id string
-			if json.Unmarshal(doc.Object, &id) != nil {
-				var o struct{ ID string }
-				json.Unmarshal(doc.Object, &o)
-				id = o.ID
-			}
 			c.onRecv(id, time.Now())
 		}
 		w.WriteHeader(http.StatusAccepted)
@@ -118,12 +106,7 @@ func (c *crowd) serve(w http.ResponseWriter, r *http.Request) {
 func (c *crowd) withEd25519(doc []byte, actor string) []byte {
 	var m map[string]any
 	json.Unmarshal(doc, &m)
-	m["assertionMethod"] = []map[string]string{{"id": actor + "#ed25519-key", "type": "Multikey", "controller": actor,
-		"publicKeyMultibase": discovery.EncodeMultikey(c.ed.Public().(ed25519.PublicKey))}}
-	m["generator"] = map[string]any{"type": "Application", "implements": []map[string]string{
-		{"href": "https://datatracker.ietf.org/doc/html/rfc9421"},
-		{"href": "https://datatracker.ietf.org/doc/html/rfc9421#name-eddsa-using-curve-edwards25"},
-	}}
+	relaytest.AddEd25519(m, actor, c.ed.Public().(ed25519.PublicKey))
 	out, _ := json.Marshal(m)
 	return out
 }

@@ -176,10 +176,9 @@ func (t *signingTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	if req.URL.Scheme != "https" && req.URL.Scheme != "http" {
 		return nil, fmt.Errorf("scheme %q not allowed", req.URL.Scheme)
 	}
-	if t.permit != nil {
-		if peer, err := policy.PeerOf(req.URL.String()); err != nil || !t.permit(peer) {
-			return nil, fmt.Errorf("%w: %s", ErrBlocked, req.URL.Host)
-		}
+	host, err := policy.PeerOf(req.URL.String())
+	if t.permit != nil && (err != nil || !t.permit(host)) {
+		return nil, fmt.Errorf("%w: %s", ErrBlocked, req.URL.Host)
 	}
 	req = req.Clone(req.Context())
 	req.Proto, req.ProtoMajor, req.ProtoMinor = "HTTP/1.1", 1, 1
@@ -187,7 +186,7 @@ func (t *signingTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		req.Header.Set("User-Agent", t.ua)
 	}
 	req.Header.Set("Accept", `application/activity+json, application/ld+json; profile="https://www.w3.org/ns/activitystreams", application/json;q=0.8`)
-	resp, err := t.signed(req)
+	resp, err := t.signed(req, host)
 	if err != nil {
 		return nil, err
 	}
@@ -199,14 +198,14 @@ func (t *signingTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	return resp, nil
 }
 
-// signed sends req signed the way its host is known to take; a GET
-// refused (401 or 400) gets one retry signed the other way.
-func (t *signingTransport) signed(req *http.Request) (*http.Response, error) {
+// signed sends req to host (its peer name, "" when it has none) signed
+// the way that host is known to take; a GET refused (401 or 400) gets one
+// retry signed the other way.
+func (t *signingTransport) signed(req *http.Request, host string) (*http.Response, error) {
 	if t.signer == nil {
 		return t.next.RoundTrip(req)
 	}
 	first, retry := httpsig.KindCavage, httpsig.Kind("")
-	host, _ := policy.PeerOf(req.URL.String())
 	if t.schemes != nil && host != "" {
 		first, retry = t.schemes.Plan(host)
 	}

@@ -47,19 +47,7 @@ func TestSignedGetsFollowTheMemory(t *testing.T) {
 		io.WriteString(w, strings.ReplaceAll(strings.Replace(doc, "%s", base, 1), "%s", base))
 	}))
 	defer srv.Close()
-	st, err := sqlite.Open(context.Background(), t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	mem, err := schemes.New(context.Background(), st.Signatures(), slog.Default())
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, _ := rsa.GenerateKey(rand.Reader, 2048)
-	_, edKey, _ := ed25519.GenerateKey(nil)
-	c := New(Config{Egress: policy.Egress{AllowPrivate: true}, Schemes: mem,
-		Signer: &httpsig.Signer{KeyID: "https://relay.example/actor#main-key", Key: key, Ed25519: edKey}})
+	c, _ := clientWithMemory(t)
 	if _, err := c.Get(context.Background(), srv.URL+"/users/b"); err != nil {
 		t.Fatal(err)
 	}
@@ -78,4 +66,23 @@ func TestSignedGetsFollowTheMemory(t *testing.T) {
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Fatalf("GETs were signed %v, want %v", got, want)
 	}
+}
+
+// clientWithMemory is a client that signs as a relay with an RSA and an
+// Ed25519 key, following a scheme memory kept in a fresh store.
+func clientWithMemory(t *testing.T) (*Client, *schemes.Memory) {
+	t.Helper()
+	st, err := sqlite.Open(context.Background(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	mem, err := schemes.New(context.Background(), st.Signatures(), slog.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _ := rsa.GenerateKey(rand.Reader, 2048)
+	_, edKey, _ := ed25519.GenerateKey(nil)
+	return New(Config{Egress: policy.Egress{AllowPrivate: true}, Schemes: mem,
+		Signer: &httpsig.Signer{KeyID: "https://relay.example/actor#main-key", Key: key, Ed25519: edKey}}), mem
 }

@@ -2,10 +2,6 @@ package fetch
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
-	"crypto/rsa"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -14,8 +10,6 @@ import (
 
 	"github.com/runrig/runrig/policy"
 	"github.com/runrig/runrig/relay/httpsig"
-	"github.com/runrig/runrig/relay/schemes"
-	"github.com/runrig/runrig/relay/store/sqlite"
 )
 
 // Regression (red-team review): a host remembered as taking Ed25519 (FEP-844e, or it signed to us that
@@ -38,22 +32,10 @@ func TestRetryAfterRFC9421DropsSignatureInput(t *testing.T) {
 		w.Write([]byte(`{}`))
 	}))
 	defer srv.Close()
-	st, err := sqlite.Open(context.Background(), t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	mem, err := schemes.New(context.Background(), st.Signatures(), slog.Default())
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, mem := clientWithMemory(t)
 	host, _ := policy.PeerOf(srv.URL)
 	mem.Learn(host, httpsig.KindEd25519)
-	key, _ := rsa.GenerateKey(rand.Reader, 2048)
-	_, edKey, _ := ed25519.GenerateKey(nil)
-	c := New(Config{Egress: policy.Egress{AllowPrivate: true}, Schemes: mem,
-		Signer: &httpsig.Signer{KeyID: "https://relay.example/actor#main-key", Key: key, Ed25519: edKey}})
-	_, err = c.Get(context.Background(), srv.URL+"/users/b")
+	_, err := c.Get(context.Background(), srv.URL+"/users/b")
 	mu.Lock()
 	defer mu.Unlock()
 	for i, s := range seen {

@@ -55,8 +55,8 @@ const (
 // Kinds lists every kind, in the order a sender tries them.
 func Kinds() []Kind { return []Kind{KindCavage, KindRFC9421, KindEd25519} }
 
-// Ed25519KeyID is the id of an actor's Ed25519 key, given the id of its
-// RSA key: the actor's id with the fragment #ed25519-key.
+// Ed25519KeyID is the id of an actor's Ed25519 key, given the actor's id
+// or the id of its RSA key: the actor's id with the fragment #ed25519-key.
 func Ed25519KeyID(rsaKeyID string) string {
 	actor, _, _ := strings.Cut(rsaKeyID, "#")
 	return actor + "#ed25519-key"

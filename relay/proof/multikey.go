@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/mr-tron/base58"
+
+	"github.com/runrig/runrig/discovery"
 )
 
 // ErrInvalidKey is wrapped by every error about a key or its encoding.
@@ -17,7 +19,6 @@ var ErrInvalidKey = errors.New("invalid Ed25519 key")
 
 // Multicodec prefixes (unsigned varints) of FEP-521a Multikeys.
 const (
-	ed25519PubCodec0, ed25519PubCodec1   = 0xed, 0x01 // ed25519-pub
 	ed25519PrivCodec0, ed25519PrivCodec1 = 0x80, 0x26 // ed25519-priv
 	maxMultikeyLen                       = 64         // "z" + base58 of 34 bytes is 48
 	maxKeyFileSize                       = 64 << 10
@@ -47,27 +48,24 @@ func decodeMultibase58(s string, maxLen, want int) ([]byte, error) {
 	return b, nil
 }
 
-// EncodeMultikey returns pub as a FEP-521a publicKeyMultibase ("z6Mk…"):
-// base58-btc of the ed25519-pub multicodec prefix 0xed 0x01 and the 32
-// key bytes. It returns "" if pub is not 32 bytes.
+// EncodeMultikey returns pub as a FEP-521a publicKeyMultibase ("z6Mk…"),
+// the encoding discovery announcements use too ([discovery.EncodeMultikey]).
+// It returns "" if pub is not 32 bytes.
 func EncodeMultikey(pub ed25519.PublicKey) string {
 	if len(pub) != ed25519.PublicKeySize {
 		return ""
 	}
-	return "z" + base58Encode(append([]byte{ed25519PubCodec0, ed25519PubCodec1}, pub...))
+	return discovery.EncodeMultikey(pub)
 }
 
-// DecodeMultikey parses a publicKeyMultibase written by [EncodeMultikey].
+// DecodeMultikey parses a publicKeyMultibase ([discovery.DecodeMultikey]).
 // Errors wrap [ErrInvalidKey].
 func DecodeMultikey(s string) (ed25519.PublicKey, error) {
-	b, err := decodeMultibase58(s, maxMultikeyLen, 2+ed25519.PublicKeySize)
+	pub, err := discovery.DecodeMultikey(s)
 	if err != nil {
 		return nil, fmt.Errorf("%w: public Multikey: %w", ErrInvalidKey, err)
 	}
-	if b[0] != ed25519PubCodec0 || b[1] != ed25519PubCodec1 {
-		return nil, fmt.Errorf("%w: public Multikey is not ed25519-pub (prefix %#x %#x)", ErrInvalidKey, b[0], b[1])
-	}
-	return ed25519.PublicKey(b[2:]), nil
+	return pub, nil
 }
 
 // EncodePrivateMultikey returns the private key as a secretKeyMultibase

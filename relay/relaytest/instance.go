@@ -26,8 +26,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/runrig/runrig/discovery"
 )
 
 // Kind is the software an Instance imitates.
@@ -200,14 +198,7 @@ func (in *Instance) actorDocument() []byte {
 		}
 	}
 	if in.Ed25519 != nil {
-		doc["assertionMethod"] = []map[string]string{{"id": in.ActorID + "#ed25519-key", "type": "Multikey",
-			"controller": in.ActorID, "publicKeyMultibase": discovery.EncodeMultikey(in.Ed25519.Public().(ed25519.PublicKey))}}
-		// FEP-844e, as Mitra publishes it: this server takes RFC 9421,
-		// with Ed25519 too.
-		doc["generator"] = map[string]any{"type": "Application", "implements": []map[string]string{
-			{"name": "RFC-9421: HTTP Message Signatures", "href": "https://datatracker.ietf.org/doc/html/rfc9421"},
-			{"name": "RFC-9421 signatures using the Ed25519 algorithm", "href": "https://datatracker.ietf.org/doc/html/rfc9421#name-eddsa-using-curve-edwards25"},
-		}}
+		AddEd25519(doc, in.ActorID, in.Ed25519.Public().(ed25519.PublicKey))
 	}
 	b, _ = json.Marshal(doc)
 	return b
@@ -347,18 +338,7 @@ func (in *Instance) serveInbox(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if in.onRecv != nil {
-		var doc struct {
-			Type   string          `json:"type"`
-			Object json.RawMessage `json:"object"`
-		}
-		json.Unmarshal(body, &doc)
-		if doc.Type != "Accept" && doc.Type != "Reject" {
-			var id string
-			if json.Unmarshal(doc.Object, &id) != nil {
-				var o struct{ ID string }
-				json.Unmarshal(doc.Object, &o)
-				id = o.ID
-			}
+		if typ, id := Delivered(body); typ != "Accept" && typ != "Reject" {
 			in.onRecv(id, time.Now())
 			w.WriteHeader(http.StatusAccepted)
 			return

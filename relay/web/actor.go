@@ -9,6 +9,7 @@ import (
 	"github.com/runrig/runrig/discovery"
 	"github.com/runrig/runrig/policy"
 	"github.com/runrig/runrig/relay/asjson"
+	"github.com/runrig/runrig/relay/httpsig"
 	"github.com/runrig/runrig/relay/store"
 )
 
@@ -185,7 +186,7 @@ func (s *Site) withAssertionMethod(doc []byte, actorID string) ([]byte, error) {
 	}
 	m["@context"], _ = json.Marshal(append(append([]any{}, asjson.Contexts...), multikeyContext))
 	m["assertionMethod"], _ = json.Marshal([]map[string]string{{
-		"id": actorID + "#ed25519-key", "type": "Multikey", "controller": actorID,
+		"id": httpsig.Ed25519KeyID(actorID), "type": "Multikey", "controller": actorID,
 		"publicKeyMultibase": s.AssertionKeyMultibase,
 	}})
 	m["generator"], _ = json.Marshal(map[string]any{

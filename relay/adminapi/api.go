@@ -119,3 +119,17 @@ func statusOf(err error) int {
 	}
 	return http.StatusInternalServerError
 }
+
+// listJSON answers a list read from the store, each item in its wire form
+// (view); a failed read is a 500.
+func listJSON[T, V any](w http.ResponseWriter, items []T, err error, view func(T) V) {
+	if err != nil {
+		adminError(w, http.StatusInternalServerError, err)
+		return
+	}
+	out := make([]V, 0, len(items))
+	for _, it := range items {
+		out = append(out, view(it))
+	}
+	adminJSON(w, out)
+}

@@ -74,15 +74,7 @@ func (a *api) adminSubscribeList(w http.ResponseWriter, r *http.Request) {
 
 func (a *api) adminListSubscriptions(w http.ResponseWriter, r *http.Request) {
 	stored, err := a.store.ListSubscriptions(r.Context())
-	if err != nil {
-		adminError(w, http.StatusInternalServerError, err)
-		return
-	}
-	lists := make([]admin.ListSubscription, 0, len(stored))
-	for _, l := range stored {
-		lists = append(lists, admin.ListSubscription(l))
-	}
-	adminJSON(w, lists)
+	listJSON(w, stored, err, func(l store.ListSubscription) admin.ListSubscription { return admin.ListSubscription(l) })
 }
 
 func (a *api) adminUnsubscribeList(w http.ResponseWriter, r *http.Request) {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/runrig/runrig/policy"
 	"github.com/runrig/runrig/relay/admin"
+	"github.com/runrig/runrig/relay/store"
 	"github.com/runrig/runrig/trust"
 )
 
@@ -156,15 +157,7 @@ func (a *api) adminAudit(w http.ResponseWriter, r *http.Request) {
 	after, _ := strconv.ParseInt(r.URL.Query().Get("after"), 10, 64)
 	limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
 	entries, err := a.store.Audit(r.Context(), after, limit)
-	if err != nil {
-		adminError(w, http.StatusInternalServerError, err)
-		return
-	}
-	out := make([]admin.AuditEntry, 0, len(entries))
-	for _, e := range entries {
-		out = append(out, admin.AuditEntry(e))
-	}
-	adminJSON(w, out)
+	listJSON(w, entries, err, func(e store.AuditEntry) admin.AuditEntry { return admin.AuditEntry(e) })
 }
 
 func (a *api) adminApproveDrafts(w http.ResponseWriter, r *http.Request) {
@@ -216,15 +209,7 @@ func (a *api) adminTrust(w http.ResponseWriter, r *http.Request) {
 
 func (a *api) adminKeys(w http.ResponseWriter, r *http.Request) {
 	keys, err := a.store.PinnedKeys(r.Context())
-	if err != nil {
-		adminError(w, http.StatusInternalServerError, err)
-		return
-	}
-	out := make([]admin.PinnedKey, 0, len(keys))
-	for _, k := range keys {
-		out = append(out, admin.PinnedKey(k))
-	}
-	adminJSON(w, out)
+	listJSON(w, keys, err, func(k store.PinnedKey) admin.PinnedKey { return admin.PinnedKey(k) })
 }
 
 func (a *api) adminEndorsementRoutes(mux *http.ServeMux) {

@@ -29,15 +29,9 @@ func (a *api) registerModerators(mux *http.ServeMux) {
 
 func (a *api) adminModerators(w http.ResponseWriter, r *http.Request) {
 	ms, err := a.moderators.List(r.Context())
-	if err != nil {
-		adminError(w, http.StatusInternalServerError, err)
-		return
-	}
-	out := make([]admin.Moderator, 0, len(ms))
-	for _, m := range ms {
-		out = append(out, admin.Moderator{Name: m.Name, Role: m.Role, Active: m.PasswordHash != "", Created: m.CreatedAt})
-	}
-	adminJSON(w, out)
+	listJSON(w, ms, err, func(m store.Moderator) admin.Moderator {
+		return admin.Moderator{Name: m.Name, Role: m.Role, Active: m.PasswordHash != "", Created: m.CreatedAt}
+	})
 }
 
 func (a *api) adminAddModerator(w http.ResponseWriter, r *http.Request) {

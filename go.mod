@@ -5,11 +5,14 @@ go 1.26.8
 require github.com/go-fed/httpsig v1.1.0
 
 require (
+	github.com/cayleygraph/quad v1.3.0 // indirect
 	github.com/chromedp/cdproto v0.159.0 // indirect
 	github.com/chromedp/chromedp v0.23.0 // indirect
 	github.com/dadrus/httpsig v0.9.0 // indirect
 	github.com/dunglas/httpsfv v1.1.0 // indirect
 	github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875 // indirect
+	github.com/piprate/json-gold v0.9.1 // indirect
+	github.com/pquerna/cachecontrol v0.2.0 // indirect
 )
 
 require (

@@ -47,6 +47,12 @@ var (
 )
 
 // initLabels exports every known series of the counters at 0.
+// The labels of the DFC bridges' metrics.
+var (
+	bridgeSyncResults  = []string{"ok", "not_modified", "failed"}
+	bridgeItemOutcomes = []string{"created", "updated", "renewed", "deleted", "unchanged", "sold_out", "skipped"}
+)
+
 func (m *metrics) initLabels() {
 	for typ, results := range inboundResults {
 		for _, r := range append(results, "rejected") {

@@ -46,6 +46,27 @@ type metrics struct {
 	// proofs counts FEP-8b32 proofs that verified (failures are
 	// signature failures, reasons proof_bad and proof_invalid).
 	proofs prometheus.Counter
+	// bridgeSyncs counts DFC bridge syncs by result; bridgeItems what they
+	// did with catalog items, by outcome.
+	bridgeSyncs *prometheus.CounterVec // result
+	bridgeItems *prometheus.CounterVec // outcome
+}
+
+// newBridgeMetrics makes the DFC bridges' metrics.
+func (m *metrics) newBridgeMetrics() {
+	m.bridgeSyncs = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "runrig_bridge_syncs_total", Help: "DFC bridge syncs, by result: ok, not_modified (the catalog server said nothing changed) or failed.",
+	}, []string{"result"})
+	m.bridgeItems = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "runrig_bridge_items_total",
+		Help: "DFC catalog items synced, by outcome: created, updated, renewed, deleted, unchanged, sold_out, skipped (refused).",
+	}, []string{"outcome"})
+	for _, r := range bridgeSyncResults {
+		m.bridgeSyncs.WithLabelValues(r)
+	}
+	for _, o := range bridgeItemOutcomes {
+		m.bridgeItems.WithLabelValues(o)
+	}
 }
 
 func newMetrics(s *Server) *metrics {
@@ -118,6 +139,8 @@ func newMetrics(s *Server) *metrics {
 		Name: "runrig_signature_retries_total", Help: "Requests refused (401 or 400) and signed again the other way (the double-knock), by the kind retried.",
 	}, []string{"kind"})
 	m.initLabels()
+	m.newBridgeMetrics()
+	m.reg.MustRegister(m.bridgeSyncs, m.bridgeItems)
 	m.reg.MustRegister(m.inbound, m.rejected, m.sigFailures, m.deliveries, m.deliveryTime, m.attempts,
 		m.subscriptions, m.listingsBad, m.listings, m.policy, m.announcements, m.relayedObjects, m.console, m.verified, m.knocks, m.proofs, build, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&stateCollector{s: s})

@@ -190,6 +190,9 @@ func New(ctx context.Context, cfg Config, st store.Store, log *slog.Logger) (*Se
 	}
 	s.node.Store(n)
 	s.svc = s.newServices()
+	if err := s.svc.bridges.Load(ctx); err != nil {
+		return nil, fmt.Errorf("bridges: %w", err)
+	}
 	s.inbox = s.newInbox()
 	s.newConsole()
 	s.hookDispatcher()
@@ -358,6 +361,8 @@ func (s *Server) startBackground(ctx context.Context) error {
 		{pruneInterval, true, "pruning the store", s.prune},
 		// Rebuilt now and then so expired rules stop applying without a change.
 		{policyReloadInterval, false, "reloading moderation rules", s.mod.Reload},
+		// Bridges wait for the first tick too: start-up reads no catalog.
+		{bridgeCheckInterval, false, "syncing DFC bridges", s.svc.bridges.SyncDue},
 	}
 	if s.cfg.Federation.Relays {
 		loops = append(loops, loop{s.cfg.Federation.Interval, false, "following discovered relays", s.svc.federation.Federate})

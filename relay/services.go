@@ -8,6 +8,7 @@ import (
 	vocab "github.com/go-ap/activitypub"
 
 	"github.com/runrig/runrig/policy"
+	"github.com/runrig/runrig/relay/bridge"
 	"github.com/runrig/runrig/relay/fanout"
 	"github.com/runrig/runrig/relay/federation"
 	"github.com/runrig/runrig/relay/inbox"
@@ -21,6 +22,8 @@ type services struct {
 	subs       *subscription.Service
 	federation *federation.Service
 	fanout     *fanout.Service
+	// bridges publish DFC catalogs as listings.
+	bridges *bridge.Service
 }
 
 // newServices builds the subscription, federation and fan-out services
@@ -48,6 +51,7 @@ func (s *Server) newServices() services {
 		Slices: s.slices, Listings: listings, Store: s.store, Fetch: s.fetch, Relays: sv.federation,
 		Publishers: publishers{sv}, Moderation: fanoutModeration{s},
 	})
+	sv.bridges = s.newBridges(listings, sv.fanout)
 	return sv
 }
 

@@ -32,7 +32,7 @@ func (s *Server) newSigner(ctx context.Context, key *rsa.PrivateKey) error {
 		return fmt.Errorf("signing-backend: %w", err)
 	}
 	s.signing.backend = rk.Backend()
-	s.signer = &httpsig.Signer{KeyID: s.keyID, Key: key, RSA: rk, Ed25519: s.announceKey}
+	s.signer = &httpsig.Signer{KeyID: s.keyID, Key: key, RSA: rk, Ed25519: s.announceKey, Ring: bridgeRing{s}}
 	s.signing.schemes, err = schemes.New(ctx, s.store.Signatures(), s.log.With("component", "signatures"))
 	if err != nil {
 		return fmt.Errorf("signature memory: %w", err)

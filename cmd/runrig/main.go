@@ -37,6 +37,14 @@ Admin commands (add --json for machine-readable output):
                                   list queued, retrying and dead deliveries
   deliveries retry [ID...]        requeue dead deliveries (all when no ID)
 
+DFC bridges (catalogs of food platforms published as listings; see docs/fmp-integration.md):
+  bridges [list]                  list bridges, their listings and their last sync
+  bridges add NAME --catalog URL [--api-token-file F | --bearer-token-file F]
+        [--every 15m] [--region CODE] [--kind offer|surplus]
+                                  publish a DFC catalog as the actor bridge-NAME
+  bridges sync NAME               read the catalog now and publish what changed
+  bridges remove NAME             stop a bridge and withdraw its listings
+
 Moderation (every change is recorded in the audit log):
   block DOMAIN [--severity suspend|reject|limit] --reason R [--preview]
                                   block a domain and its subdomains

@@ -37,6 +37,7 @@ var moderationCommands = map[string]command{
 	"peers":        peersCmd,
 	"discover":     discoverCmd,
 	"moderators":   moderatorsCmd,
+	"bridges":      bridgesCmd,
 }
 
 // cmdFlags starts the flag set of an admin command, with --json.

@@ -32,6 +32,7 @@ type api struct {
 	store Store
 	// moderators are the console's accounts.
 	moderators Moderators
+	bridges    Bridges
 	token      func() string
 	signsWith  func(peer string) string
 }
@@ -41,7 +42,7 @@ type api struct {
 // only served on the admin socket.
 func New(sv Services, token func() string) http.Handler {
 	a := &api{subs: sv.Subscriptions, mod: sv.Moderation, lists: sv.Lists, peers: sv.Peers, store: sv.Store,
-		moderators: sv.Moderators, token: token, signsWith: sv.SignsWith}
+		moderators: sv.Moderators, bridges: sv.Bridges, token: token, signsWith: sv.SignsWith}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /subscribers", a.adminSubscribers)
 	mux.HandleFunc("POST /subscribers/{peer}/approve", a.adminDecide(store.Accepted))
@@ -52,6 +53,7 @@ func New(sv Services, token func() string) http.Handler {
 	mux.HandleFunc("POST /backup", a.adminBackup)
 	a.adminModerationRoutes(mux)
 	a.registerModerators(mux)
+	a.registerBridges(mux)
 	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
 	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)

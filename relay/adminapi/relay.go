@@ -23,6 +23,7 @@ type Services struct {
 	Lists         Lists
 	Peers         Peers
 	Moderators    Moderators
+	Bridges       Bridges
 	// Store is read directly.
 	Store Store
 	// SignsWith says how the relay signs requests to a peer now, for the

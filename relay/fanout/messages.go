@@ -29,18 +29,30 @@ func (s *Service) sliceMessage(ctx context.Context, in *inbox.Activity, name str
 		}
 		msg.Body = body
 	}
-	subs, err := s.cfg.Store.SubscribersIn(ctx, name, store.Accepted)
-	if err != nil {
-		return msg, err
-	}
-	msg.ToSubscribers = true // one that ends before the change commits gets nothing
 	// Never back toward the origin: not to the sender, nor to the
 	// object's own server. Past the hop bound, not to other relays.
 	origin, _ := policy.PeerOf(in.ObjectID)
 	lastHop := in.Hops+1 >= s.cfg.MaxHops
+	targets, err := s.targets(ctx, name, func(t store.Subscriber) bool {
+		return t.Peer == in.Peer || t.Peer == in.Via || t.Peer == origin || (lastHop && s.cfg.Relays.IsRelay(t.Peer))
+	})
+	msg.Targets = targets
+	msg.ToSubscribers = true // one that ends before the change commits gets nothing
+	return msg, err
+}
+
+// targets are the delivery inboxes of a slice's accepted subscribers ("" for
+// the relay's), one per inbox, leaving out those skip names and those the
+// rules block.
+func (s *Service) targets(ctx context.Context, name string, skip func(store.Subscriber) bool) ([]store.Target, error) {
+	subs, err := s.cfg.Store.SubscribersIn(ctx, name, store.Accepted)
+	if err != nil {
+		return nil, err
+	}
+	var out []store.Target
 	seen := make(map[string]bool, len(subs))
 	for _, t := range subs {
-		if t.Peer == in.Peer || t.Peer == in.Via || t.Peer == origin || seen[t.Inbox] || (lastHop && s.cfg.Relays.IsRelay(t.Peer)) {
+		if seen[t.Inbox] || skip(t) {
 			continue
 		}
 		if d := s.cfg.Moderation.Judge(policy.Subject{Peer: t.Peer, Actor: t.Actor}); d.Action.Blocks() {
@@ -48,9 +60,9 @@ func (s *Service) sliceMessage(ctx context.Context, in *inbox.Activity, name str
 			continue
 		}
 		seen[t.Inbox] = true
-		msg.Targets = append(msg.Targets, store.Target{Peer: t.Peer, Inbox: t.Inbox, Slice: name})
+		out = append(out, store.Target{Peer: t.Peer, Inbox: t.Inbox, Slice: name})
 	}
-	return msg, nil
+	return out, nil
 }
 
 // reannounced reports whether in is relayed as an Announce of its object,

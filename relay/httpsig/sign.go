@@ -29,6 +29,15 @@ type Signer struct {
 	Ed25519 ed25519.PrivateKey
 	// Now returns the signing time; time.Now when nil.
 	Now func() time.Time
+	// Ring, when set, holds the signers of other actors on this server
+	// with keys of their own (DFC bridges): a key id it knows is signed
+	// with that actor's keys.
+	Ring KeyRing
+}
+
+// KeyRing finds the signer of a key id; nil when it holds none.
+type KeyRing interface {
+	Signer(keyID string) *Signer
 }
 
 // RSASigner signs SHA-256 digests with an RSA key (PKCS#1 v1.5).
@@ -87,6 +96,11 @@ func (s *Signer) SignAs(req *http.Request, digest, keyID string) error {
 func (s *Signer) SignKind(req *http.Request, kind Kind, d Digests, keyID string) error {
 	if keyID == "" {
 		keyID = s.KeyID
+	}
+	if s.Ring != nil && keyID != s.KeyID {
+		if other := s.Ring.Signer(keyID); other != nil && other != s {
+			return other.SignKind(req, kind, d, keyID)
+		}
 	}
 	now := time.Now
 	if s.Now != nil {

@@ -41,6 +41,8 @@ type Store interface {
 	Accounts() Accounts
 	// Signatures remembers how each peer host takes signatures.
 	Signatures() schemes.Store
+	// Bridges are the DFC catalogs the relay publishes.
+	Bridges() Bridges
 	// Prune forgets seen activity ids older than before, drops payloads
 	// no delivery refers to, listings that ended by now and signature
 	// memory that ended by now.
@@ -120,7 +122,9 @@ type ListingRecord struct {
 // ListingQuery selects listings; empty fields match everything.
 type ListingQuery struct {
 	Kind, Region, Product string
-	Now                   time.Time
+	// Actor selects one author's listings.
+	Actor string
+	Now   time.Time
 	// Limit bounds the result (default 50); Offset skips that many.
 	Limit, Offset int
 }
@@ -362,6 +366,11 @@ type Change struct {
 	PutListing *ListingRecord
 	// DeleteListing removes a listing from the index.
 	DeleteListing *ListingDelete
+	// PutBridgeItem records what a bridge listed for a catalog item; it
+	// fails with ErrNotFound when the bridge is gone. DeleteBridgeItem
+	// forgets one.
+	PutBridgeItem    *BridgeItem
+	DeleteBridgeItem *BridgeItemKey
 }
 
 // SubscriptionKey names one subscription.

@@ -3,6 +3,7 @@ package web
 import (
 	"encoding/json"
 	"net/http"
+	"strings"
 
 	vocab "github.com/go-ap/activitypub"
 
@@ -43,6 +44,10 @@ func (s *Site) actorDoc(name string) vocab.Item {
 
 func (s *Site) handleActor(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("slice")
+	if b, ok := bridgeName(name); ok {
+		s.handleBridgeActor(w, r, b)
+		return
+	}
 	if !s.Slices.Known(name) {
 		http.NotFound(w, r)
 		return
@@ -69,6 +74,12 @@ func (s *Site) collection(id string, total int) http.HandlerFunc {
 
 func (s *Site) handleFollowers(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("slice")
+	if b, ok := bridgeName(name); ok {
+		if a, ok := s.bridgeActor(w, r, b); ok {
+			s.collection(a.ID+"/followers", 0)(w, r)
+		}
+		return
+	}
 	if !s.Slices.Known(name) {
 		http.NotFound(w, r)
 		return
@@ -87,6 +98,12 @@ func (s *Site) handleFollowers(w http.ResponseWriter, r *http.Request) {
 
 func (s *Site) handleFollowing(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("slice")
+	if b, ok := bridgeName(name); ok {
+		if a, ok := s.bridgeActor(w, r, b); ok {
+			s.collection(a.ID+"/following", 0)(w, r)
+		}
+		return
+	}
 	if name == "" || !s.Slices.Known(name) {
 		http.NotFound(w, r)
 		return
@@ -101,6 +118,12 @@ func (s *Site) handleWebFinger(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	user := "relay"
+	if actor, ok := s.bridgeAccount(r, res); ok {
+		w.Header().Set("Content-Type", "application/jrd+json")
+		w.Header().Set("Access-Control-Allow-Origin", "*")
+		json.NewEncoder(w).Encode(discovery.ActorJRD(strings.TrimPrefix(actor, s.PublicURL+"/actors/"), s.Host, actor))
+		return
+	}
 	if name, ok := s.Slices.OfActor(res); ok {
 		if name != "" {
 			user = name
@@ -198,4 +221,24 @@ func (s *Site) withAssertionMethod(doc []byte, actorID string) ([]byte, error) {
 		},
 	})
 	return json.Marshal(m)
+}
+
+// bridgeAccount resolves a WebFinger resource naming a bridge's actor
+// (acct:bridge-NAME@host, or its IRI) to the actor's IRI.
+func (s *Site) bridgeAccount(r *http.Request, res string) (string, bool) {
+	user, ok := strings.CutPrefix(res, s.PublicURL+"/actors/")
+	if !ok {
+		u, host, err := discovery.ParseAcct(res)
+		me, _ := policy.ParsePeer(s.Host)
+		if err != nil || host != me {
+			return "", false
+		}
+		user = u
+	}
+	name, ok := bridgeName(user)
+	if !ok || s.Bridges == nil {
+		return "", false
+	}
+	a, err := s.Bridges.Actor(r.Context(), name)
+	return a.ID, err == nil
 }

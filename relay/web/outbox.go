@@ -23,6 +23,10 @@ const outboxPage = 50
 // first page; ?page=N is one OrderedCollectionPage.
 func (s *Site) handleSliceOutbox(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("slice")
+	if b, ok := bridgeName(name); ok {
+		s.handleBridgeOutbox(w, r, b)
+		return
+	}
 	sl, ok := s.Slices.Get(name)
 	if !ok {
 		http.NotFound(w, r)

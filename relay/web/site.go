@@ -45,6 +45,7 @@ type Identity struct {
 type Store interface {
 	SubscribersIn(ctx context.Context, slice string, state store.SubscriptionState) ([]store.Subscriber, error)
 	Listings(ctx context.Context, q store.ListingQuery) ([]store.ListingRecord, error)
+	Listing(ctx context.Context, id string) (store.ListingRecord, error)
 	QueueDepth(ctx context.Context) (map[store.DeliveryState]int, error)
 	Endorsements(ctx context.Context) ([]store.Endorsement, error)
 }
@@ -61,6 +62,8 @@ type Site struct {
 	Slices     *slices.Set
 	Store      Store
 	Moderation Moderation
+	// Bridges are the DFC bridges, whose actors the site serves.
+	Bridges Bridges
 	// PublicPeers lists the directory as the public may see it.
 	PublicPeers func() []admin.Peer
 	// Announcement is the relay's signed discovery announcement.
@@ -90,6 +93,8 @@ func (s *Site) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /nodeinfo/2.1", s.handleNodeInfo)
 	mux.HandleFunc("GET /.well-known/host-meta", s.handleHostMeta)
 	mux.HandleFunc("GET /listings", s.handleListings)
+	mux.HandleFunc("GET /bridges/{name}/listings/{id}", s.handleBridgeListing)
+	mux.HandleFunc("GET /dfc/catalog", s.handleDFCCatalog)
 	mux.HandleFunc("GET /peers", s.handlePeers)
 	mux.HandleFunc("GET /.well-known/runrig-announcement", s.handleOwnAnnouncement)
 	mux.HandleFunc("GET /policy/blocks.csv", s.handlePublishedBlocks)

@@ -72,6 +72,10 @@ func (db *DB) Listings(ctx context.Context, q store.ListingQuery) ([]store.Listi
 		query += ` AND EXISTS (SELECT 1 FROM listing_regions r WHERE r.listing_id = l.id AND r.region = ?)`
 		args = append(args, q.Region)
 	}
+	if q.Actor != "" {
+		query += ` AND l.actor = ?`
+		args = append(args, q.Actor)
+	}
 	if q.Product != "" {
 		query += ` AND EXISTS (SELECT 1 FROM listing_products p WHERE p.listing_id = l.id AND p.product = ?)`
 		args = append(args, q.Product)

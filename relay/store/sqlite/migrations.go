@@ -254,6 +254,41 @@ var migrations = []string{
 		until    INTEGER NOT NULL,
 		PRIMARY KEY (host, kind)
 	);`,
+	// 14: DFC catalog bridges, each an actor with its own keys, and the
+	// catalog items each has listed.
+	`CREATE TABLE bridges (
+		name          TEXT PRIMARY KEY,
+		catalog_url   TEXT NOT NULL,
+		auth          TEXT NOT NULL DEFAULT '',
+		token         TEXT NOT NULL DEFAULT '',
+		every_ms      INTEGER NOT NULL,
+		region        TEXT NOT NULL DEFAULT '',
+		kind          TEXT NOT NULL,
+		key_pem       TEXT NOT NULL,
+		ed25519_seed  BLOB NOT NULL,
+		created_at    INTEGER NOT NULL,
+		retired_at    INTEGER NOT NULL DEFAULT 0,
+		actor_name    TEXT NOT NULL DEFAULT '',
+		etag          TEXT NOT NULL DEFAULT '',
+		last_modified TEXT NOT NULL DEFAULT '',
+		last_attempt  INTEGER NOT NULL DEFAULT 0,
+		last_success  INTEGER NOT NULL DEFAULT 0,
+		last_error    TEXT NOT NULL DEFAULT '',
+		listed        INTEGER NOT NULL DEFAULT 0,
+		sold_out      INTEGER NOT NULL DEFAULT 0,
+		skipped       INTEGER NOT NULL DEFAULT 0,
+		problems      BLOB
+	);
+	CREATE TABLE bridge_items (
+		bridge       TEXT NOT NULL REFERENCES bridges(name) ON DELETE CASCADE,
+		item         TEXT NOT NULL,
+		listing_id   TEXT NOT NULL,
+		hash         TEXT NOT NULL,
+		published_at INTEGER NOT NULL,
+		updated_at   INTEGER NOT NULL,
+		end_at       INTEGER NOT NULL,
+		PRIMARY KEY (bridge, item)
+	);`,
 }
 
 // SchemaVersion is the version a freshly migrated store has.

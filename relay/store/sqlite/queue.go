@@ -69,6 +69,9 @@ func (db *DB) Apply(ctx context.Context, c store.Change) error {
 				return err
 			}
 		}
+		if err := applyBridgeItem(ctx, tx, c); err != nil {
+			return err
+		}
 		if err := appendAudit(ctx, tx, c.Audit); err != nil {
 			return err
 		}

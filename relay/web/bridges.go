@@ -1,0 +1,206 @@
+package web
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/runrig/runrig/relay/asjson"
+	"github.com/runrig/runrig/relay/bridge"
+	"github.com/runrig/runrig/relay/dfc"
+	"github.com/runrig/runrig/relay/store"
+)
+
+// Bounds of what the DFC catalog serves.
+const (
+	// maxCatalogListings bounds the listings one /dfc/catalog answer holds.
+	maxCatalogListings = 2000
+	// bridgePrefix starts the name of a bridge's actor.
+	bridgePrefix = "bridge-"
+)
+
+// Bridges are the relay's DFC bridges, as their actors show them.
+type Bridges interface {
+	Actor(ctx context.Context, name string) (bridge.Actor, error)
+}
+
+// bridgeName returns the bridge a /actors/{slice} name is, if it is one.
+func bridgeName(slice string) (string, bool) {
+	return strings.CutPrefix(slice, bridgePrefix)
+}
+
+// handleBridgeActor serves a bridge's actor: a Service named after the
+// enterprise, with its own RSA key and Ed25519 Multikey.
+func (s *Site) handleBridgeActor(w http.ResponseWriter, r *http.Request, name string) {
+	a, ok := s.bridgeActor(w, r, name)
+	if !ok {
+		return
+	}
+	summary := "Listings from the DFC catalog " + a.Catalog + ", published by the relay " + s.PublicURL + "."
+	if a.Retired {
+		summary = "A retired bridge: it publishes nothing more."
+	}
+	doc := map[string]any{
+		"@context": append(append([]any{}, asjson.Contexts...), multikeyContext),
+		"id":       a.ID, "type": "Service", "name": a.DisplayName, "preferredUsername": bridgePrefix + a.Name,
+		"summary": summary, "url": s.PublicURL + "/", "inbox": s.InboxID, "outbox": a.ID + "/outbox",
+		"followers": a.ID + "/followers", "following": a.ID + "/following",
+		"endpoints": map[string]string{"sharedInbox": s.InboxID},
+		"publicKey": map[string]string{"id": a.ID + "#main-key", "owner": a.ID, "publicKeyPem": a.PublicKeyPEM},
+		"assertionMethod": []map[string]string{{"id": a.ID + "#ed25519-key", "type": "Multikey", "controller": a.ID,
+			"publicKeyMultibase": a.Multikey}},
+	}
+	b, _ := json.Marshal(doc)
+	asjson.Write(w, r, b)
+}
+
+func (s *Site) bridgeActor(w http.ResponseWriter, r *http.Request, name string) (bridge.Actor, bool) {
+	if s.Bridges == nil {
+		http.NotFound(w, r)
+		return bridge.Actor{}, false
+	}
+	a, err := s.Bridges.Actor(r.Context(), name)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		http.NotFound(w, r)
+		return a, false
+	case err != nil:
+		http.Error(w, "store unavailable", http.StatusServiceUnavailable)
+		return a, false
+	}
+	return a, true
+}
+
+// handleBridgeOutbox serves a bridge's outbox: the activities that carry
+// its current listings, newest first (one page of at most outboxPage).
+func (s *Site) handleBridgeOutbox(w http.ResponseWriter, r *http.Request, name string) {
+	a, ok := s.bridgeActor(w, r, name)
+	if !ok {
+		return
+	}
+	recs, err := s.Store.Listings(r.Context(), store.ListingQuery{Actor: a.ID, Now: time.Now(), Limit: outboxPage})
+	if err != nil {
+		http.Error(w, "store unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	items := make([]json.RawMessage, 0, len(recs))
+	for _, rec := range recs {
+		items = append(items, rec.Activity)
+	}
+	b, _ := json.Marshal(map[string]any{"@context": asjson.Contexts, "id": a.ID + "/outbox",
+		"type": "OrderedCollection", "totalItems": len(items), "orderedItems": items})
+	asjson.Write(w, r, b)
+}
+
+// handleBridgeListing serves a bridge's listing, the Proposal with its
+// proof, at its IRI; a listing withdrawn or lapsed is 404.
+func (s *Site) handleBridgeListing(w http.ResponseWriter, r *http.Request) {
+	id := s.PublicURL + "/bridges/" + r.PathValue("name") + "/listings/" + r.PathValue("id")
+	rec, err := s.Store.Listing(r.Context(), id)
+	switch {
+	case errors.Is(err, store.ErrNotFound) || (err == nil && !rec.End.After(time.Now())):
+		http.NotFound(w, r)
+		return
+	case err != nil:
+		http.Error(w, "store unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	var env struct {
+		Object json.RawMessage `json:"object"`
+	}
+	if json.Unmarshal(rec.Activity, &env) != nil || len(env.Object) == 0 {
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	asjson.Write(w, r, env.Object)
+}
+
+// handleDFCCatalog serves the relay's current offers and surplus as a DFC
+// catalog, so an Open Food Network hub imports them with the tools it has.
+// ?kind=offer|surplus, ?region= and ?product= select as /listings does.
+func (s *Site) handleDFCCatalog(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	kind := q.Get("kind")
+	switch kind {
+	case "", "offer", "surplus":
+	case "request":
+		http.Error(w, "a DFC catalog lists what is offered: requests are at /listings?kind=request", http.StatusBadRequest)
+		return
+	default:
+		http.Error(w, "kind must be offer or surplus", http.StatusBadRequest)
+		return
+	}
+	offerings, err := s.catalogOfferings(r.Context(), store.ListingQuery{Kind: kind, Region: q.Get("region"),
+		Product: q.Get("product"), Now: time.Now()})
+	if err != nil {
+		http.Error(w, "store unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	body, err := dfc.Write(offerings)
+	if err != nil {
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	sum := sha256.Sum256(body)
+	etag := `"` + hex.EncodeToString(sum[:16]) + `"`
+	w.Header().Set("ETag", etag)
+	w.Header().Set("Access-Control-Allow-Origin", "*")
+	w.Header().Set("Vary", "Accept")
+	if r.Header.Get("If-None-Match") == etag {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	w.Header().Set("Content-Type", "application/ld+json")
+	w.Write(body)
+}
+
+// catalogOfferings reads the current listings q selects (offers and
+// surplus; requests are not offerings) as catalog entries.
+func (s *Site) catalogOfferings(ctx context.Context, q store.ListingQuery) ([]dfc.Offering, error) {
+	var out []dfc.Offering
+	names := map[string]string{}
+	for q.Offset = 0; q.Offset < maxCatalogListings; q.Offset += listingsPage {
+		q.Limit = min(listingsPage, maxCatalogListings-q.Offset)
+		recs, err := s.Store.Listings(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		for _, rec := range recs {
+			if rec.Kind == "request" {
+				continue
+			}
+			if o, ok := dfc.OfferingOf(rec.Activity, s.authorName(ctx, names, rec.Actor)); ok {
+				out = append(out, o)
+			}
+		}
+		if len(recs) < q.Limit {
+			break
+		}
+	}
+	return out, nil
+}
+
+// authorName names a listing's author: a bridge by its enterprise, others
+// by their address.
+func (s *Site) authorName(ctx context.Context, cache map[string]string, actor string) string {
+	if n, ok := cache[actor]; ok {
+		return n
+	}
+	name := actor
+	if u, err := url.Parse(actor); err == nil {
+		name = u.Host + u.Path
+		if b, ok := strings.CutPrefix(actor, s.PublicURL+"/actors/"+bridgePrefix); ok && s.Bridges != nil {
+			if a, err := s.Bridges.Actor(ctx, b); err == nil {
+				name = a.DisplayName
+			}
+		}
+	}
+	cache[actor] = name
+	return name
+}

@@ -30,7 +30,7 @@ func (s *Server) site() *web.Site {
 			Mode:                  string(s.cfg.FederationMode),
 			PublicKeyPEM:          s.pubPEM,
 			AssertionKeyMultibase: discovery.EncodeMultikey(s.announceKey.Public().(ed25519.PublicKey))},
-		Slices: s.slices, Store: s.store, Moderation: s.mod, Bridges: s.svc.bridges,
+		Slices: s.slices, Store: s.store, Moderation: s.mod, Bridges: bridgeActors{s.svc.bridges},
 		PublicPeers:  func() []admin.Peer { return s.peerViews(nil) },
 		Announcement: func(ctx context.Context) ([]byte, error) { return s.Announcement(ctx) },
 		Ready:        s.ready.Load,

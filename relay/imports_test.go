@@ -50,7 +50,7 @@ func imports(t *testing.T, dir string) []string {
 // relay/inbox.
 func TestImportDirection(t *testing.T) {
 	services := []string{"relay/inbox", "relay/subscription", "relay/fanout", "relay/federation",
-		"relay/web", "relay/adminapi", "relay/console", "relay/delivery"}
+		"relay/web", "relay/adminapi", "relay/console", "relay/delivery", "relay/bridge"}
 	for _, dom := range []string{"policy", "trust", "discovery"} {
 		for _, im := range imports(t, dom) {
 			if im == "relay" || strings.HasPrefix(im, "relay/") || strings.HasPrefix(im, "cmd") {

@@ -85,6 +85,21 @@ func TestDocsCommands(t *testing.T) {
 	os.WriteFile(filepath.Join(work, "blocks.csv"), []byte(csv), 0o644)
 	lists := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(csv)) }))
 	defer lists.Close()
+	// The DFC catalog the bridge examples read: OFN's real FDC catalog,
+	// behind the token the examples' token file holds.
+	catalog, err := os.ReadFile(filepath.Join("..", "..", "relay", "dfc", "testdata", "fdc-catalog.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(work, "etc", "runrig", "ofn-token"), []byte("ofn-secret\n"), 0o600)
+	ofn := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("X-Api-Token") != "ofn-secret" {
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		w.Write(catalog)
+	}))
+	defer ofn.Close()
 
 	addr := freeAddr(t)
 	url := "http://" + addr
@@ -103,6 +118,7 @@ func TestDocsCommands(t *testing.T) {
 		"/var/backups", filepath.Join(work, "var", "backups"),
 		"https://relay.example", url,
 		"https://lists.example", lists.URL,
+		"https://ofn.example", ofn.URL,
 		"coop.example", coop.Host(),
 	)
 	env := append(cleanEnv(testEnv...), "RUNRIG_DATA="+data, "PATH="+filepath.Dir(binary)+":"+os.Getenv("PATH"))

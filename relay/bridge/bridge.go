@@ -24,7 +24,6 @@ import (
 	"time"
 
 	"github.com/runrig/runrig/policy"
-	"github.com/runrig/runrig/relay/fanout"
 	"github.com/runrig/runrig/relay/httpsig"
 	"github.com/runrig/runrig/relay/proof"
 	"github.com/runrig/runrig/relay/rsasign"
@@ -66,7 +65,21 @@ type Index interface {
 // Publisher queues a bridge's activity for the relay's subscribers
 // (fan-out's Publish).
 type Publisher interface {
-	Publish(ctx context.Context, l fanout.Local) error
+	Publish(ctx context.Context, p Publication) error
+}
+
+// Publication is an activity of a bridge's actor, delivered as it is.
+type Publication struct {
+	// Body is the activity; ID its id; KeyID the key it is signed with.
+	Body      []byte
+	ID, KeyID string
+	// Listing is the listing a Create or Update puts in the index;
+	// Previous the version it replaces or a Delete removes.
+	Listing, Previous *store.ListingRecord
+	// Delete removes Previous from the index.
+	Delete bool
+	// Change is what else commits with the deliveries: the bridge's item.
+	Change store.Change
 }
 
 // Checker checks a listing with the relay's rules and makes its index
@@ -148,6 +161,9 @@ func New(cfg Config) *Service {
 	}
 	if cfg.Permit == nil {
 		cfg.Permit = func(string) bool { return true }
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
 	}
 	return &Service{cfg: cfg, client: newClient(cfg), signers: map[string]*httpsig.Signer{}, syncing: map[string]bool{}}
 }

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/runrig/runrig/relay/dfc"
-	"github.com/runrig/runrig/relay/fanout"
 	"github.com/runrig/runrig/relay/store"
 )
 
@@ -242,7 +241,7 @@ func (s *Service) publishItem(ctx context.Context, b store.Bridge, it dfc.Item, 
 			previous = &old
 		}
 	}
-	err = s.cfg.Publisher.Publish(ctx, fanout.Local{Body: body, ID: actID, KeyID: s.KeyID(b.Name), Listing: listing,
+	err = s.cfg.Publisher.Publish(ctx, Publication{Body: body, ID: actID, KeyID: s.KeyID(b.Name), Listing: listing,
 		Previous: previous, Change: store.Change{PutBridgeItem: &rec}})
 	return outcome, nil, err
 }
@@ -257,7 +256,7 @@ func (s *Service) withdraw(ctx context.Context, b store.Bridge, it store.BridgeI
 	if old, err := s.cfg.Index.Listing(ctx, it.ListingID); err == nil {
 		previous = &old
 	}
-	return s.cfg.Publisher.Publish(ctx, fanout.Local{Body: body, ID: actID, KeyID: s.KeyID(b.Name), Previous: previous,
+	return s.cfg.Publisher.Publish(ctx, Publication{Body: body, ID: actID, KeyID: s.KeyID(b.Name), Previous: previous,
 		Delete: true, Change: store.Change{DeleteBridgeItem: &store.BridgeItemKey{Bridge: b.Name, Item: it.Item}}})
 }
 

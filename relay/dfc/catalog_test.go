@@ -93,7 +93,7 @@ func TestContextForms(t *testing.T) {
 			"dfc-b:hasQuantity": {"@type": "@id"}, "dfc-b:referencedBy": {"@type": "@id"}, "dfc-b:offeredThrough": {"@type": "@id"}}`), -1},
 		{"other prefix names", strings.Replace(renamed, fdcContext, `"@context": {"b": "`+BusinessNS+`", "m": "`+MeasuresNS+`",
 			"b:hasUnit": {"@type": "@id"}, "b:hasQuantity": {"@type": "@id"}}`, 1), -1},
-		{"prefix bound elsewhere", with(`{"dfc-b": "https://example.org/not-dfc#", "dfc-m": "`+MeasuresNS+`"}`), 0},
+		{"prefix bound elsewhere", with(`{"dfc-b": "https://example.org/not-dfc#", "dfc-m": "` + MeasuresNS + `"}`), 0},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/runrig/runrig/relay/asjson"
-	"github.com/runrig/runrig/relay/bridge"
 	"github.com/runrig/runrig/relay/dfc"
 	"github.com/runrig/runrig/relay/store"
 )
@@ -27,7 +26,20 @@ const (
 
 // Bridges are the relay's DFC bridges, as their actors show them.
 type Bridges interface {
-	Actor(ctx context.Context, name string) (bridge.Actor, error)
+	// Actor returns a bridge's actor; store.ErrNotFound when there is none.
+	Actor(ctx context.Context, name string) (BridgeActor, error)
+}
+
+// BridgeActor is what a bridge's actor document says.
+type BridgeActor struct {
+	Name string
+	// ID is the actor's IRI; DisplayName the enterprise's name.
+	ID, DisplayName string
+	// Catalog is the catalog's URL.
+	Catalog string
+	// PublicKeyPEM is its RSA key; Multikey its Ed25519 key, multibase.
+	PublicKeyPEM, Multikey string
+	Retired                bool
 }
 
 // bridgeName returns the bridge a /actors/{slice} name is, if it is one.
@@ -60,10 +72,10 @@ func (s *Site) handleBridgeActor(w http.ResponseWriter, r *http.Request, name st
 	asjson.Write(w, r, b)
 }
 
-func (s *Site) bridgeActor(w http.ResponseWriter, r *http.Request, name string) (bridge.Actor, bool) {
+func (s *Site) bridgeActor(w http.ResponseWriter, r *http.Request, name string) (BridgeActor, bool) {
 	if s.Bridges == nil {
 		http.NotFound(w, r)
-		return bridge.Actor{}, false
+		return BridgeActor{}, false
 	}
 	a, err := s.Bridges.Actor(r.Context(), name)
 	switch {

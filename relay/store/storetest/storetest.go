@@ -39,6 +39,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("Accounts", func(t *testing.T) { testAccounts(t, open) })
 	t.Run("SignatureMemory", func(t *testing.T) { testSignatureMemory(t, open) })
 	t.Run("LargeFanOut", func(t *testing.T) { testLargeFanOut(t, open) })
+	t.Run("Bridges", func(t *testing.T) { testBridges(t, open) })
 }
 
 func msg(id string, peers ...string) store.Message {

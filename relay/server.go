@@ -214,7 +214,7 @@ func (s *Server) newConsole() {
 	s.accounts, s.recent = console.NewAccounts(st.Accounts(), s.cfg.PublicURL), console.NewRecent()
 	s.console = console.New(console.Config{PublicURL: s.cfg.PublicURL, Name: s.cfg.Name, TrustedProxies: s.cfg.TrustedProxies, Accounts: s.accounts,
 		Sessions: st.Accounts(), Subscriptions: operatorActions{s.svc.subs, s}, Moderation: s.mod, Lists: s.mod,
-		Peers: s, Endorsements: s.mod, Settings: s, Reads: st, Recent: s.recent, Log: s.log.With("component", "console"),
+		Peers: s, Endorsements: s.mod, Settings: s, Reads: st, Bridges: bridgeAdmin{s.svc.bridges}, Recent: s.recent, Log: s.log.With("component", "console"),
 		Refused: func(reason string) { s.metrics.console.WithLabelValues(reason).Inc() }, PeerLog: s.peerLog})
 }
 

@@ -28,6 +28,9 @@ type StatusError struct {
 func (e *StatusError) Error() string { return e.Err.Error() }
 func (e *StatusError) Unwrap() error { return e.Err }
 
+// StatusCode is the status to answer with.
+func (e *StatusError) StatusCode() int { return e.Code }
+
 // statusFor is the status an error carries, else statusOf's.
 func statusFor(err error) int {
 	var se *StatusError

@@ -94,6 +94,8 @@ type Config struct {
 	Peers         Peers
 	Endorsements  Endorsements
 	Settings      Settings
+	// Bridges are the DFC bridges (admins only).
+	Bridges Bridges
 	// Recent is the relay's recent activity, which the relay feeds.
 	Recent *Recent
 	// Refused counts a refused request by reason (one of Reasons);
@@ -185,6 +187,10 @@ func (c *Console) Register(mux *http.ServeMux) {
 	h("GET /admin/peers", c.signedIn(mod, c.peers))
 	h("GET /admin/account", c.signedIn(mod, ap.account))
 	h("POST /admin/account/2fa", c.signedIn(mod, ap.setSecondFactor))
+	bp := bridgePages{c}
+	h("GET /admin/bridges", c.signedIn(adm, bp.bridges))
+	h("POST /admin/bridges", c.signedIn(adm, bp.addBridge))
+	h("POST /admin/bridges/{name}", c.signedIn(adm, bp.bridgeAction))
 	h("GET /admin/trust", c.signedIn(adm, sp.trust))
 	h("POST /admin/trust", c.signedIn(adm, sp.setTrust))
 	h("POST /admin/approval", c.signedIn(adm, sp.setApproval))

@@ -242,10 +242,10 @@ func (c listPages) listAction(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// maySync reports whether a moderator may sync list name now: at most
-// once a minute per list, so that a button cannot make the relay fetch a
-// site over and over.
-func (c listPages) maySync(name string, now time.Time) bool {
+// maySync reports whether a moderator may sync list (or bridge) name now:
+// at most once a minute each, so that a button cannot make the relay
+// fetch a site over and over.
+func (c *Console) maySync(name string, now time.Time) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if last, ok := c.syncs[name]; ok && now.Sub(last) < manualSyncEvery {

@@ -92,6 +92,7 @@ var notices = map[string]int{
 	"decided": 2, "rule_added": 1, "rule_removed": 1, "retried": 1, "trust_set": 2, "imported": 2,
 	"drafts_approved": 1, "drafts_discarded": 1, "list_subscribed": 1, "list_synced": 3, "list_unsubscribed": 1,
 	"totp_on": 0, "totp_off": 0, "approval_set": 1, "list_excluded": 2,
+	"bridge_added": 1, "bridge_synced": 5, "bridge_removed": 2,
 }
 
 // noticeArg is what a notice's argument may be: a number, a domain, a name.

@@ -21,7 +21,7 @@ type page struct {
 }
 
 // pageNames are the templates, each rendered inside layout.html.
-var pageNames = []string{"login", "setup", "error", "overview", "subscribers", "rules", "preview", "deliveries", "audit", "trust", "lists", "import", "account", "peers"}
+var pageNames = []string{"login", "setup", "error", "overview", "subscribers", "rules", "preview", "deliveries", "audit", "trust", "lists", "import", "account", "peers", "bridges"}
 
 // parsePages parses each page with the layout.
 func parsePages() map[string]*template.Template {

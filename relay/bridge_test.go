@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/piprate/json-gold/ld"
 
@@ -153,40 +154,20 @@ func TestBridgePublishesCatalog(t *testing.T) {
 		t.Fatalf("webfinger subject %q", jrd.Subject)
 	}
 
-	// Nothing changed: the server says so (ETag), or the items do.
-	if rep, err = r.Admin.SyncBridge(ctx, "hodmedod"); err != nil || !rep.NotModified {
-		t.Fatalf("second sync: %+v %v; want not modified", rep, err)
-	}
-	cat.set(func(c *catalogServer) { c.etags = false })
-	if rep, err = r.Admin.SyncBridge(ctx, "hodmedod"); err != nil || rep.Unchanged != 6 || rep.Created+rep.Updated+rep.Deleted != 0 {
-		t.Fatalf("sync of the same catalog: %+v %v; want 6 unchanged", rep, err)
-	}
-
-	// A price changes: one Update.
-	cat.edit(t, `"dfc-b:value" : "2.09"`, `"dfc-b:value" : "2.19"`)
-	if rep, err = r.Admin.SyncBridge(ctx, "hodmedod"); err != nil || rep.Updated != 1 || rep.Unchanged != 5 {
-		t.Fatalf("sync after a price change: %+v %v", rep, err)
-	}
-	upd := waitReceived(t, sub, "Update", 1)[0]
-	if !strings.Contains(string(upd.Body), `"hasNumericalValue":"2.19"`) || upd.SignedBy != actor+"#main-key" {
-		t.Fatalf("Update %s signed by %q", upd.Body, upd.SignedBy)
-	}
-
-	// An item vanishes and another sells out: two Deletes.
-	cat.edit(t, `"dfc-b:stockLimitation" : "5"`, `"dfc-b:stockLimitation" : "0"`)
-	cat.drop(t, fdcItem+"44519468400947/CatalogItem")
-	if rep, err = r.Admin.SyncBridge(ctx, "hodmedod"); err != nil || rep.Deleted != 2 || rep.SoldOut != 1 || rep.Unchanged != 4 {
-		t.Fatalf("sync after a removal and a sell-out: %+v %v", rep, err)
-	}
-	waitReceived(t, sub, "Delete", 2)
-	if n := countListings(t, r, ""); n != 4 {
-		t.Fatalf("/listings has %d; want 4", n)
-	}
+	checkSyncChanges(t, r, cat, sub, actor)
 
 	// /dfc/catalog reads back, through the bridge's own importer, to the
 	// offers the catalog now makes.
 	checkCatalogRoundTrip(t, r, cat)
 
+	checkTokenAndRemoval(t, r, cat, sub, actor)
+}
+
+// checkTokenAndRemoval: a wrong token is reported clearly and changes
+// nothing; removing the bridge withdraws its listings, signed by its actor.
+func checkTokenAndRemoval(t *testing.T, r *testRelay, cat *catalogServer, sub *relaytest.Instance, actor string) {
+	t.Helper()
+	ctx := context.Background()
 	// A wrong token is reported clearly and changes nothing.
 	cat.set(func(c *catalogServer) { c.token = "rotated" })
 	if _, err := r.Admin.SyncBridge(ctx, "hodmedod"); err == nil || !strings.Contains(err.Error(), "refused the credentials (401)") {
@@ -220,6 +201,44 @@ func TestBridgePublishesCatalog(t *testing.T) {
 	if n := countListings(t, r, ""); n != 0 {
 		t.Fatalf("/listings has %d after removal", n)
 	}
+}
+
+// checkSyncChanges edits the catalog and checks each sync publishes just
+// what changed: nothing for nothing, an Update for a new price, Deletes
+// for a vanished and a sold-out item.
+func checkSyncChanges(t *testing.T, r *testRelay, cat *catalogServer, sub *relaytest.Instance, actor string) {
+	t.Helper()
+	ctx := context.Background()
+	// Nothing changed: the server says so (ETag), or the items do.
+	if rep, err := r.Admin.SyncBridge(ctx, "hodmedod"); err != nil || !rep.NotModified {
+		t.Fatalf("second sync: %+v %v; want not modified", rep, err)
+	}
+	cat.set(func(c *catalogServer) { c.etags = false })
+	if rep, err := r.Admin.SyncBridge(ctx, "hodmedod"); err != nil || rep.Unchanged != 6 || rep.Created+rep.Updated+rep.Deleted != 0 {
+		t.Fatalf("sync of the same catalog: %+v %v; want 6 unchanged", rep, err)
+	}
+
+	// A price changes: one Update.
+	cat.edit(t, `"dfc-b:value" : "2.09"`, `"dfc-b:value" : "2.19"`)
+	if rep, err := r.Admin.SyncBridge(ctx, "hodmedod"); err != nil || rep.Updated != 1 || rep.Unchanged != 5 {
+		t.Fatalf("sync after a price change: %+v %v", rep, err)
+	}
+	upd := waitReceived(t, sub, "Update", 1)[0]
+	if !strings.Contains(string(upd.Body), `"hasNumericalValue":"2.19"`) || upd.SignedBy != actor+"#main-key" {
+		t.Fatalf("Update %s signed by %q", upd.Body, upd.SignedBy)
+	}
+
+	// An item vanishes and another sells out: two Deletes.
+	cat.edit(t, `"dfc-b:stockLimitation" : "5"`, `"dfc-b:stockLimitation" : "0"`)
+	cat.drop(t, fdcItem+"44519468400947/CatalogItem")
+	if rep, err := r.Admin.SyncBridge(ctx, "hodmedod"); err != nil || rep.Deleted != 2 || rep.SoldOut != 1 || rep.Unchanged != 4 {
+		t.Fatalf("sync after a removal and a sell-out: %+v %v", rep, err)
+	}
+	waitReceived(t, sub, "Delete", 2)
+	if n := countListings(t, r, ""); n != 4 {
+		t.Fatalf("/listings has %d; want 4", n)
+	}
+
 }
 
 // waitReceived waits until in received n activities of typ and returns them.
@@ -435,4 +454,87 @@ func TestConsoleBridges(t *testing.T) {
 	if !found {
 		t.Errorf("audit log has no bridge.add by root: %+v", audit)
 	}
+}
+
+// A bridge survives its catalog server's bad answers: an error page
+// answered 200 changes nothing, a catalog that would withdraw most
+// listings does so only when a second read agrees, a listing that lapsed
+// comes back with a Create (receivers have let it go), the catalog URL's
+// query never shows, and removing twice is harmless.
+func TestBridgeSurvivesBadAnswers(t *testing.T) {
+	ctx := context.Background()
+	fixture, err := os.ReadFile("dfc/testdata/fdc-catalog.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Listings may run 3 s, so bridge listings lapse within the test.
+	r := startRelay(t, func(c *relay.Config) { c.ListingHorizon = 3 * time.Second })
+	sub := newInstance(t, relaytest.Mastodon)
+	subscribe(t, r, sub)
+	cat := newCatalogServer(t, fixture, "s3cret")
+	cat.set(func(c *catalogServer) { c.etags = false })
+	if _, err := r.Admin.AddBridge(ctx, admin.BridgeAdd{Name: "shop", Catalog: cat.URL + "/catalog?key=hush", Auth: "api-token",
+		Token: "s3cret"}); err != nil {
+		t.Fatal(err)
+	}
+	sync := func() (admin.BridgeSynced, error) { return r.Admin.SyncBridge(ctx, "shop") }
+	if rep, err := sync(); err != nil || rep.Created != 6 {
+		t.Fatalf("first sync: %+v %v", rep, err)
+	}
+	var actorDoc map[string]any
+	getJSON(t, r.URL+"/actors/bridge-shop", &actorDoc)
+	if s, _ := actorDoc["summary"].(string); strings.Contains(s, "hush") || !strings.Contains(s, cat.URL+"/catalog") {
+		t.Errorf("the actor shows the catalog URL as %q", s)
+	}
+
+	// An error page with 200: refused, nothing withdrawn.
+	cat.set(func(c *catalogServer) { c.body = []byte(`{"error": "database maintenance"}`) })
+	if _, err := sync(); err == nil || !strings.Contains(err.Error(), "no DFC CatalogItem") {
+		t.Fatalf("sync of an error page: %v", err)
+	}
+	// A catalog down to one item: withdrawn only when read twice.
+	one := dropAllBut(t, fixture, fdcItem+"44519466467635/CatalogItem")
+	cat.set(func(c *catalogServer) { c.body = one })
+	if _, err := sync(); err == nil || !strings.Contains(err.Error(), "would withdraw most") {
+		t.Fatalf("first read of a shrunken catalog: %v", err)
+	}
+	if n := countListings(t, r, ""); n != 6 {
+		t.Fatalf("%d listings after one read of a shrunken catalog; want 6", n)
+	}
+	if rep, err := sync(); err != nil || rep.Deleted != 5 || rep.Unchanged+rep.Renewed != 1 {
+		t.Fatalf("second read: %+v %v; want 5 withdrawn", rep, err)
+	}
+
+	// The remaining listing lapses; the next sync publishes it anew.
+	waitFor(t, "the listing to lapse", func() bool { return countListings(t, r, "") == 0 })
+	creates := len(sub.ReceivedOf("Create"))
+	if rep, err := sync(); err != nil || rep.Created != 1 {
+		t.Fatalf("sync after the listing lapsed: %+v %v; want it created anew", rep, err)
+	}
+	waitReceived(t, sub, "Create", creates+1)
+
+	for i := 0; i < 2; i++ {
+		if _, err := r.Admin.RemoveBridge(ctx, "shop", "closed"); err != nil {
+			t.Fatalf("removal %d: %v", i+1, err)
+		}
+	}
+}
+
+// dropAllBut is a catalog with only one of its catalog items.
+func dropAllBut(t *testing.T, doc []byte, keep string) []byte {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(doc, &m); err != nil {
+		t.Fatal(err)
+	}
+	var kept []any
+	for _, n := range m["@graph"].([]any) {
+		node := n.(map[string]any)
+		if node["@type"] != "dfc-b:CatalogItem" || node["@id"] == keep {
+			kept = append(kept, n)
+		}
+	}
+	m["@graph"] = kept
+	out, _ := json.Marshal(m)
+	return out
 }

@@ -52,9 +52,9 @@ func (s *Server) newBridges(listings *fanout.Listings, fan *fanout.Service) *bri
 // signed with a bridge's key id).
 type bridgeRing struct{ s *Server }
 
-func (r bridgeRing) Signer(keyID string) *httpsig.Signer {
+func (r bridgeRing) Signer(keyID string) (*httpsig.Signer, bool) {
 	if r.s.svc.bridges == nil {
-		return nil
+		return nil, false
 	}
 	return r.s.svc.bridges.Signer(keyID)
 }

@@ -3,6 +3,7 @@ package bridge
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"regexp"
@@ -129,7 +130,7 @@ func (s *Service) Add(ctx context.Context, op policy.Operator, set Settings) (St
 	if _, err := s.signer(b); err != nil {
 		return Status{}, err
 	}
-	s.cfg.Log.Info("bridge added", "bridge", set.Name, "catalog", set.Catalog, "by", op.Who)
+	s.cfg.Log.Info("bridge added", "bridge", set.Name, "catalog", publicURL(set.Catalog), "by", op.Who)
 	return s.status(b), nil
 }
 
@@ -137,14 +138,17 @@ func (s *Service) Add(ctx context.Context, op policy.Operator, set Settings) (St
 // delivered, signed by the bridge's actor, which stays to answer for them.
 // It returns how many were withdrawn.
 func (s *Service) Remove(ctx context.Context, op policy.Operator, name string) (int, error) {
-	if err := s.cfg.Store.RetireBridge(ctx, name, store.AuditEntry{Who: op.Who, What: "bridge.remove", Subject: name,
-		Why: op.Why, Source: "manual"}); err != nil {
+	err := s.cfg.Store.RetireBridge(ctx, name, store.AuditEntry{Who: op.Who, What: "bridge.remove", Subject: name,
+		Why: op.Why, Source: "manual"})
+	b, gerr := s.cfg.Store.Bridge(ctx, name)
+	switch {
+	case gerr != nil:
+		return 0, gerr
+	case err != nil && (!errors.Is(err, store.ErrNotFound) || b.Retired.IsZero()):
 		return 0, err
 	}
-	b, err := s.cfg.Store.Bridge(ctx, name)
-	if err != nil {
-		return 0, err
-	}
+	// Removed already (perhaps by a removal that stopped half-way): what
+	// is left of its listings is withdrawn now.
 	items, err := s.cfg.Store.BridgeItems(ctx, name)
 	if err != nil {
 		return 0, err

@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"sync"
@@ -137,6 +138,9 @@ type Service struct {
 	// syncing holds the bridges being synced now: one sync per bridge
 	// at a time.
 	syncing map[string]bool
+	// withdrawals holds, by bridge, the hash of a catalog that would
+	// withdraw most of its listings, awaiting a second read.
+	withdrawals map[string]string
 }
 
 // New returns the bridge service; [Service.Load] readies its signers.
@@ -165,7 +169,8 @@ func New(cfg Config) *Service {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{cfg: cfg, client: newClient(cfg), signers: map[string]*httpsig.Signer{}, syncing: map[string]bool{}}
+	return &Service{cfg: cfg, client: newClient(cfg), signers: map[string]*httpsig.Signer{}, syncing: map[string]bool{},
+		withdrawals: map[string]string{}}
 }
 
 // ActorID is the IRI of a bridge's actor.
@@ -196,12 +201,17 @@ func (s *Service) Load(ctx context.Context) error {
 	return nil
 }
 
-// Signer finds the signer of a bridge's key id (httpsig.KeyRing).
-func (s *Service) Signer(keyID string) *httpsig.Signer {
+// Signer finds the signer of a bridge's key id (httpsig.KeyRing); ours
+// reports whether the key id is a bridge's at all, so that one without a
+// signer fails rather than being signed with another key.
+func (s *Service) Signer(keyID string) (sg *httpsig.Signer, ours bool) {
+	if _, ours = s.NameOf(keyID); !ours {
+		return nil, false
+	}
 	actor, _, _ := strings.Cut(keyID, "#")
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.signers[actor]
+	return s.signers[actor], true
 }
 
 // signer returns b's signer, making it once.
@@ -295,9 +305,20 @@ func (s *Service) Actor(ctx context.Context, name string) (Actor, error) {
 	if display == "" {
 		display = b.Name
 	}
-	return Actor{Name: b.Name, ID: s.ActorID(b.Name), DisplayName: display, Catalog: b.CatalogURL,
+	return Actor{Name: b.Name, ID: s.ActorID(b.Name), DisplayName: display, Catalog: publicURL(b.CatalogURL),
 		PublicKeyPEM: string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})),
 		Multikey:     proof.EncodeMultikey(sg.Ed25519.Public().(ed25519.PublicKey)), Retired: !b.Retired.IsZero()}, nil
+}
+
+// publicURL is a catalog's URL as it may be shown to anyone: without its
+// query and fragment, where a careless platform might put a token.
+func publicURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	u.RawQuery, u.Fragment, u.User = "", "", nil
+	return u.String()
 }
 
 func trunc(s string) string {

@@ -80,6 +80,7 @@ func TestReadBoundsAndCredentials(t *testing.T) {
 		w.Write([]byte(`{}`))
 	})
 	mux.HandleFunc("/locked", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusUnauthorized) })
+	mux.HandleFunc("/always-304", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNotModified) })
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 	s := New(Config{Egress: policy.Egress{AllowPrivate: true}, MaxBytes: 1024})
@@ -101,6 +102,9 @@ func TestReadBoundsAndCredentials(t *testing.T) {
 	if _, err := s.read(ctx, srv.URL+"/locked", "", "", "", ""); !errors.Is(err, ErrCredentials) || !strings.Contains(err.Error(), "needs a token") {
 		t.Fatalf("401 without a token: %v", err)
 	}
+	if _, err := s.read(ctx, srv.URL+"/always-304", "", "", "", ""); !errors.Is(err, ErrCatalogStatus) {
+		t.Fatalf("304 to an unconditional request: %v", err)
+	}
 	blocked := New(Config{Egress: policy.Egress{AllowPrivate: true}, Permit: func(string) bool { return false }})
 	if _, err := blocked.read(ctx, srv.URL+"/same", "", "", "", ""); !errors.Is(err, ErrRefusedHost) {
 		t.Fatalf("blocked host: %v", err)
@@ -108,5 +112,21 @@ func TestReadBoundsAndCredentials(t *testing.T) {
 	guarded := New(Config{}) // the default egress guard refuses loopback
 	if _, err := guarded.read(ctx, srv.URL+"/same", "", "", "", ""); !errors.Is(err, policy.ErrForbiddenAddress) {
 		t.Fatalf("loopback through the egress guard: %v", err)
+	}
+}
+
+// TestSignerRingFailsClosed: a bridge key id without a signer is an
+// error, never signed with the relay's key; key ids of other actors are
+// not the ring's.
+func TestSignerRingFailsClosed(t *testing.T) {
+	s := New(Config{PublicURL: "https://relay.example"})
+	if sg, ours := s.Signer("https://relay.example/actors/bridge-gone#main-key"); sg != nil || !ours {
+		t.Fatalf("unknown bridge: %v %v; want (nil, true)", sg, ours)
+	}
+	for _, id := range []string{"https://relay.example/actor#main-key", "https://relay.example/actors/offers#main-key",
+		"https://relay.example/actors/bridge-Bad!#main-key", "https://other.example/actors/bridge-a#main-key"} {
+		if _, ours := s.Signer(id); ours {
+			t.Errorf("%s taken for a bridge's key", id)
+		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/runrig/runrig/policy"
@@ -63,15 +64,15 @@ type fetched struct {
 }
 
 // read fetches b's catalog, conditionally when validators are given.
-func (s *Service) read(ctx context.Context, url, auth, token, etag, lastModified string) (fetched, error) {
-	peer, err := policy.PeerOf(url)
+func (s *Service) read(ctx context.Context, rawURL, auth, token, etag, lastModified string) (fetched, error) {
+	peer, err := policy.PeerOf(rawURL)
 	if err != nil {
 		return fetched{}, err
 	}
 	if !s.cfg.Permit(peer) {
 		return fetched{}, fmt.Errorf("%w: %s", ErrRefusedHost, peer)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
 	if err != nil {
 		return fetched{}, err
 	}
@@ -91,10 +92,17 @@ func (s *Service) read(ctx context.Context, url, auth, token, etag, lastModified
 	}
 	resp, err := s.client.Do(req)
 	if err != nil {
-		return fetched{}, err
+		// Said without the URL's query, where a token may hide.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return fetched{}, fmt.Errorf("reading %s: %w", publicURL(rawURL), err)
 	}
 	defer resp.Body.Close()
 	switch {
+	case resp.StatusCode == http.StatusNotModified && etag == "" && lastModified == "":
+		return fetched{}, fmt.Errorf("%w 304 Not Modified to a request that named no version", ErrCatalogStatus)
 	case resp.StatusCode == http.StatusNotModified:
 		return fetched{notModified: true, etag: etag, lastModified: lastModified}, nil
 	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:

@@ -13,8 +13,15 @@ import (
 	"github.com/runrig/runrig/relay/store"
 )
 
-// ErrBusy: the bridge is being synced already.
-var ErrBusy = errors.New("a sync of this bridge is running")
+// Errors of a sync, matched with errors.Is.
+var (
+	// ErrBusy: the bridge is being synced already.
+	ErrBusy = errors.New("a sync of this bridge is running")
+	// ErrMassWithdrawal: the catalog would withdraw most of the bridge's
+	// listings at once; that is done only when the next read says the
+	// same, so one bad answer of a shop's server withdraws nothing.
+	ErrMassWithdrawal = errors.New("the catalog would withdraw most of the bridge's listings")
+)
 
 // Report is what one sync did.
 type Report struct {
@@ -52,7 +59,7 @@ func (s *Service) Sync(ctx context.Context, name string) (Report, error) {
 		st = b.BridgeSync
 		st.LastAttempt, st.LastError = time.Now(), shortError(err)
 		s.cfg.Sync("failed")
-		s.cfg.Log.Warn("bridge sync failed", "bridge", name, "catalog", b.CatalogURL, "err", err)
+		s.cfg.Log.Warn("bridge sync failed", "bridge", name, "catalog", publicURL(b.CatalogURL), "err", err)
 	} else if rep.NotModified {
 		s.cfg.Sync("not_modified")
 	} else {
@@ -102,6 +109,9 @@ func (s *Service) sync(ctx context.Context, b store.Bridge) (Report, store.Bridg
 	if err != nil {
 		return Report{}, st, err
 	}
+	if err := s.confirmWithdrawals(b.Name, cat, listed, f.body); err != nil {
+		return Report{}, st, err
+	}
 	rep, err := p.apply(ctx, s, listed, now)
 	st.ETag, st.LastModified, st.ActorName = f.etag, f.lastModified, p.actorName
 	if err != nil {
@@ -112,6 +122,36 @@ func (s *Service) sync(ctx context.Context, b store.Bridge) (Report, store.Bridg
 	st.SoldOut, st.Skipped = rep.SoldOut, rep.Skipped
 	st.Problems, _ = json.Marshal(rep.Problems[:min(len(rep.Problems), maxProblems)])
 	return rep, st, nil
+}
+
+// confirmWithdrawals lets a sync withdraw more than half of a bridge's
+// listings (and more than two) only when the catalog read before said the
+// same, byte for byte.
+func (s *Service) confirmWithdrawals(name string, cat *dfc.Catalog, listed map[string]store.BridgeItem, body []byte) error {
+	offered := make(map[string]bool, len(cat.Items))
+	for _, it := range cat.Items {
+		offered[it.ID] = true
+	}
+	gone := 0
+	for id := range listed {
+		if !offered[id] {
+			gone++
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if gone <= max(2, len(listed)/2) {
+		delete(s.withdrawals, name)
+		return nil
+	}
+	sum := sha256.Sum256(body)
+	if s.withdrawals[name] == hex.EncodeToString(sum[:]) {
+		delete(s.withdrawals, name)
+		return nil
+	}
+	s.withdrawals[name] = hex.EncodeToString(sum[:])
+	return fmt.Errorf("%w (%d of %d): they are withdrawn if the next read of the catalog says the same", ErrMassWithdrawal,
+		gone, len(listed))
 }
 
 // renewDue reports whether a listing is in the last half of its life.
@@ -213,6 +253,20 @@ func (s *Service) publishItem(ctx context.Context, b store.Bridge, it dfc.Item, 
 	now time.Time) (string, *dfc.Problem, error) {
 	hash := itemHash(b, it)
 	prev, had := listed[it.ID]
+	var previous *store.ListingRecord
+	if had {
+		old, err := s.cfg.Index.Listing(ctx, prev.ListingID)
+		switch {
+		case err == nil && old.End.After(now):
+			previous = &old
+		case err == nil || errors.Is(err, store.ErrNotFound):
+			// Lapsed (or pruned): receivers have let it go, so it is
+			// published anew, with a Create.
+			had = false
+		default:
+			return "", nil, err
+		}
+	}
 	outcome := "created"
 	switch {
 	case had && prev.Hash == hash && !s.renewDue(b, prev, now):
@@ -234,12 +288,6 @@ func (s *Service) publishItem(ctx context.Context, b store.Bridge, it dfc.Item, 
 	listing, err := s.cfg.Listings.Check(body, actID, s.cfg.Host, now)
 	if err != nil {
 		return "skipped", &dfc.Problem{Item: it.ID, Field: "listing", Reason: "invalid_listing", Message: err.Error()}, nil
-	}
-	var previous *store.ListingRecord
-	if had {
-		if old, err := s.cfg.Index.Listing(ctx, prev.ListingID); err == nil {
-			previous = &old
-		}
 	}
 	err = s.cfg.Publisher.Publish(ctx, Publication{Body: body, ID: actID, KeyID: s.KeyID(b.Name), Listing: listing,
 		Previous: previous, Change: store.Change{PutBridgeItem: &rec}})

@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"unicode"
 )
 
 // Limits on an item's text, as listings bound them.
@@ -102,11 +103,18 @@ func Read(doc []byte) (*Catalog, error) {
 		return nil, err
 	}
 	c := &Catalog{Products: len(g.ofType("SuppliedProduct"))}
+	items := g.ofType("CatalogItem")
+	if len(items) == 0 && c.Products == 0 {
+		// An error page, an empty answer or a vocabulary this reader does
+		// not know: not a catalog that offers nothing. Taking it for one
+		// would withdraw every listing.
+		return nil, fmt.Errorf("%w: no DFC CatalogItem or SuppliedProduct in it", ErrDocument)
+	}
 	g.index("SuppliedProduct", "referencedBy")
 	g.index("Offer", "offeredItem")
 	managers := map[string]string{} // catalog item or product id → enterprise id
 	for _, e := range g.ofType("Enterprise", "Organization") {
-		name := first(e.texts("name"))
+		name := clip(oneLine(Text(first(e.texts("name")))), maxName)
 		c.Enterprises = append(c.Enterprises, Enterprise{ID: e.id, Name: name})
 		for _, p := range append(e.iris("manages"), e.iris("supplies")...) {
 			if _, ok := managers[p]; !ok {
@@ -115,10 +123,11 @@ func Read(doc []byte) (*Catalog, error) {
 		}
 	}
 	seen := map[string]bool{}
-	for _, ci := range g.ofType("CatalogItem") {
+	for _, ci := range items {
 		it, soldOut, prob := g.item(ci)
 		switch {
 		case prob != nil:
+			prob.Item, prob.Message = printable(prob.Item), printable(prob.Message)
 			c.Problems = append(c.Problems, *prob)
 		case seen[it.ID]:
 		case soldOut:
@@ -285,6 +294,17 @@ func (g *graph) measure(ci, q *node, field string, known func(string) (string, s
 		return bad(ReasonUnit, "unknown unit %s", trunc(units[0]))
 	}
 	return Measure{Value: val, Unit: name}, nil
+}
+
+// printable is s, bounded, with control characters (terminal escapes)
+// shown as U+FFFD: problem reports quote what a catalog said.
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return '\uFFFD'
+		}
+		return r
+	}, clip(s, 300))
 }
 
 func isHTTP(s string) bool {

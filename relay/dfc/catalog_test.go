@@ -2,6 +2,7 @@ package dfc
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -93,11 +94,21 @@ func TestContextForms(t *testing.T) {
 			"dfc-b:hasQuantity": {"@type": "@id"}, "dfc-b:referencedBy": {"@type": "@id"}, "dfc-b:offeredThrough": {"@type": "@id"}}`), -1},
 		{"other prefix names", strings.Replace(renamed, fdcContext, `"@context": {"b": "`+BusinessNS+`", "m": "`+MeasuresNS+`",
 			"b:hasUnit": {"@type": "@id"}, "b:hasQuantity": {"@type": "@id"}}`, 1), -1},
+		// Bound elsewhere, the terms name nothing of DFC: no catalog at all.
 		{"prefix bound elsewhere", with(`{"dfc-b": "https://example.org/not-dfc#", "dfc-m": "` + MeasuresNS + `"}`), 0},
+		// Prefixes defined through each other resolve whatever the order.
+		{"prefixes defined through each other", strings.Replace(renamed, fdcContext, `"@context": {"b": "x:", "x": "z:",
+			"z": "`+BusinessNS+`", "m": "`+MeasuresNS+`", "b:hasUnit": {"@type": "@id"}}`, 1), -1},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := Read([]byte(tc.doc))
+			if tc.want == 0 {
+				if !errors.Is(err, ErrDocument) {
+					t.Fatalf("err %v; want the document refused as no catalog", err)
+				}
+				return
+			}
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -227,5 +238,62 @@ func TestText(t *testing.T) {
 		if got := Text(tc.in); got != tc.want {
 			t.Errorf("Text(%q) = %q; want %q", tc.in, got, tc.want)
 		}
+	}
+}
+
+// TestNotACatalog: what is not a catalog is refused whole, never read as
+// a catalog that offers nothing (which would withdraw every listing), and
+// documents that would cost the reader too much are refused early.
+func TestNotACatalog(t *testing.T) {
+	ctx := `"@context": "https://www.datafoodconsortium.org"`
+	many := func(n int, node string) string {
+		return `{` + ctx + `, "@graph": [` + strings.TrimSuffix(strings.Repeat(node+",", n), ",") + `]}`
+	}
+	bigContext := `{"@context": {` + strings.TrimSuffix(strings.Repeat(`"t": "https://x.example/",`, 1), ",")
+	for i := 0; i < 1001; i++ {
+		bigContext += fmt.Sprintf(`, "t%d": "https://x.example/%d"`, i, i)
+	}
+	bigContext += `}, "@type": "dfc-b:CatalogItem"}`
+	cases := map[string]string{
+		"empty object":         `{}`,
+		"empty list":           `[]`,
+		"an error answer":      `{"error": "database maintenance"}`,
+		"an empty graph":       `{` + ctx + `, "@graph": []}`,
+		"data after it":        `{` + ctx + `, "@graph": []} <html>`,
+		"too many values":      `[` + strings.TrimSuffix(strings.Repeat(`{"":0},`, maxValues), ",") + `]`,
+		"too many contexts":    many(maxContexts+1, `{"@context": {"x": "https://x.example/"}, "@type": "dfc-b:SuppliedProduct"}`),
+		"a context too large":  bigContext,
+		"a reserved blank id":  many(1, `{"@id": "`+blankPrefix+`1", "@type": "dfc-b:SuppliedProduct"}`),
+		"a reserved reference": many(1, `{"@type": "dfc-b:CatalogItem", "dfc-b:references": {"@id": "`+blankPrefix+`1"}}`),
+	}
+	for name, doc := range cases {
+		t.Run(name, func(t *testing.T) {
+			if c, err := Read([]byte(doc)); !errors.Is(err, ErrDocument) {
+				t.Fatalf("read %+v, %v; want ErrDocument", c, err)
+			}
+		})
+	}
+	// Empty contexts on nodes cost nothing and count for nothing.
+	if _, err := Read([]byte(many(maxContexts*3, `{"@context": {}, "@type": "dfc-b:SuppliedProduct"}`))); err != nil {
+		t.Fatalf("empty node contexts: %v", err)
+	}
+}
+
+// TestUntrustedText: an enterprise's name is text on one line, bounded;
+// problem reports carry no control characters (terminal escapes).
+func TestUntrustedText(t *testing.T) {
+	doc := `{"@context": "https://www.datafoodconsortium.org", "@graph": [
+		{"@id": "https://farm.example/e", "@type": "dfc-b:Enterprise", "dfc-b:name": "<script>x</script>Happy\nAcres ` + strings.Repeat("a", 300) + `"},
+		{"@id": "x:\u001b]0;owned\u0007\u001b[2J", "@type": "dfc-b:CatalogItem"}]}`
+	c, err := Read([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := c.Enterprises[0].Name
+	if !strings.HasPrefix(name, "Happy Acres aaa") || strings.ContainsAny(name, "<>\n") || len([]rune(name)) > maxName {
+		t.Errorf("enterprise name %q", name)
+	}
+	if len(c.Problems) != 1 || strings.ContainsAny(c.Problems[0].Item, "\x1b\x07") {
+		t.Errorf("problems %q", c.Problems)
 	}
 }

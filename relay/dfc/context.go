@@ -25,10 +25,21 @@ var legacyNS = map[string]string{
 	"http://static.datafoodconsortium.org/data/facets.rdf#":                     FacetsNS,
 }
 
+// Bounds of the contexts a catalog may define.
+const (
+	// maxTerms bounds the terms of one inline context.
+	maxTerms = 1000
+	// maxContexts bounds the contexts (remote names, inline objects) one
+	// catalog may apply, nested ones included.
+	maxContexts = 100
+)
+
 // KnownContexts are the remote contexts DFC platforms name, which the relay
 // holds instead of fetching: OFN's two answer forms and LiteFarm's. Each
 // defines the DFC prefixes and which properties take IRIs.
-var KnownContexts = []string{
+func KnownContexts() []string { return append([]string(nil), knownContexts...) }
+
+var knownContexts = []string{
 	"https://www.datafoodconsortium.org",
 	"https://w3id.org/dfc/ontology/context/context_1.16.0.json",
 	"https://www.datafoodconsortium.org/wp-content/plugins/wordpress-context-jsonld/context.jsonld",
@@ -87,14 +98,14 @@ func (c *activeContext) process(v any) error {
 	case nil:
 		*c = *newContext()
 	case string:
-		for _, known := range KnownContexts {
+		for _, known := range knownContexts {
 			if strings.TrimSuffix(v, "/") == known {
 				c.dfcContext()
 				return nil
 			}
 		}
 		return fmt.Errorf("%w %q: the relay reads the DFC contexts it holds (%s) and inline contexts, and fetches none",
-			ErrContext, trunc(v), strings.Join(KnownContexts[:2], ", "))
+			ErrContext, trunc(v), strings.Join(knownContexts[:2], ", "))
 	case []any:
 		for _, e := range v {
 			if err := c.process(e); err != nil {
@@ -109,37 +120,69 @@ func (c *activeContext) process(v any) error {
 	return nil
 }
 
-// inline applies an inline context object. Prefixes are defined before
-// the terms that use them, whatever the key order.
+// inline applies an inline context object. A term's IRI is resolved
+// after the prefixes it uses, whatever the key order, and a cycle of
+// prefixes resolves to nothing.
 func (c *activeContext) inline(m map[string]any) error {
+	if len(m) > maxTerms {
+		return fmt.Errorf("%w: a context of %d terms; at most %d", ErrDocument, len(m), maxTerms)
+	}
 	if v, ok := m["@vocab"].(string); ok {
 		c.vocab = v
 	}
-	for pass := 0; pass < 2; pass++ {
-		for k, v := range m {
-			if strings.HasPrefix(k, "@") {
-				continue
-			}
-			var t term
-			switch d := v.(type) {
-			case string:
-				t.iri = d
-			case map[string]any:
-				t.iri, _ = d["@id"].(string)
-				t.id = d["@type"] == "@id"
-			case nil:
-				delete(c.terms, k)
-				continue
-			default:
-				return fmt.Errorf("%w: the context defines %q with a %T", ErrDocument, k, v)
-			}
-			if t.iri == "" {
-				t.iri = k // {"@type": "@id"} on a compact IRI or an absolute one
-			}
-			t.iri = c.expand(t.iri)
-			c.terms[k] = t
+	r := resolver{c: c, defs: m, state: map[string]int{}}
+	for k := range m {
+		if err := r.resolve(k); err != nil {
+			return err
 		}
 	}
+	return nil
+}
+
+// resolver defines an inline context's terms, each once, prefixes first.
+type resolver struct {
+	c     *activeContext
+	defs  map[string]any
+	state map[string]int // 1: being resolved, 2: done
+}
+
+func (r *resolver) resolve(k string) error {
+	if strings.HasPrefix(k, "@") || r.state[k] != 0 {
+		return nil
+	}
+	r.state[k] = 1
+	defer func() { r.state[k] = 2 }()
+	var t term
+	switch d := r.defs[k].(type) {
+	case string:
+		t.iri = d
+	case map[string]any:
+		t.iri, _ = d["@id"].(string)
+		t.id = d["@type"] == "@id"
+	case nil:
+		delete(r.c.terms, k)
+		return nil
+	default:
+		return fmt.Errorf("%w: the context defines %q with a %T", ErrDocument, trunc(k), r.defs[k])
+	}
+	if t.iri == "" {
+		t.iri = k // {"@type": "@id"} on a compact IRI or an absolute one
+	}
+	// The prefix this term's IRI (or its key) uses is defined first.
+	for _, ref := range []string{t.iri, k} {
+		if prefix, _, ok := strings.Cut(ref, ":"); ok && prefix != k {
+			if _, local := r.defs[prefix]; local && r.state[prefix] == 0 {
+				if err := r.resolve(prefix); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if prefix, _, ok := strings.Cut(t.iri, ":"); ok && r.state[prefix] == 1 && prefix != k {
+		return nil // a cycle of prefixes: left undefined
+	}
+	t.iri = r.c.expand(t.iri)
+	r.c.terms[k] = t
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 )
 
 // value is one value of a property: text, or a reference to a node.
@@ -26,6 +27,8 @@ type graph struct {
 	nodes map[string]*node
 	order []string
 	blank int
+	// contexts counts the contexts applied, nested ones included.
+	contexts int
 	// inverse holds, by property, the nodes naming each id with it.
 	inverse map[string]map[string][]*node
 }
@@ -57,7 +60,7 @@ func readGraph(doc any) (*graph, error) {
 		top = map[string]any{"@graph": list}
 	}
 	if c, ok := top["@context"]; ok {
-		if err := ctx.process(c); err != nil {
+		if err := g.apply(ctx, c); err != nil {
 			return nil, err
 		}
 	}
@@ -77,21 +80,48 @@ func readGraph(doc any) (*graph, error) {
 	return g, nil
 }
 
+// blankPrefix starts the labels given to nodes without an id; documents
+// may not use it.
+const blankPrefix = "_:runrig-anonymous-"
+
+func reserved(id string) bool { return strings.HasPrefix(id, blankPrefix) }
+
+// apply applies a context value to ctx, counting it against maxContexts.
+func (g *graph) apply(ctx *activeContext, c any) error {
+	if g.contexts++; g.contexts > maxContexts {
+		return fmt.Errorf("%w: more than %d contexts", ErrDocument, maxContexts)
+	}
+	return ctx.process(c)
+}
+
+// isEmptyContext reports whether a context value changes nothing.
+func isEmptyContext(c any) bool {
+	switch c := c.(type) {
+	case map[string]any:
+		return len(c) == 0
+	case []any:
+		return len(c) == 0
+	}
+	return false
+}
+
 // add adds the node m describes (and those nested in it) and returns its id.
 func (g *graph) add(m map[string]any, ctx *activeContext) (string, error) {
-	if c, ok := m["@context"]; ok {
+	if c, ok := m["@context"]; ok && !isEmptyContext(c) {
 		ctx = ctx.clone()
-		if err := ctx.process(c); err != nil {
+		if err := g.apply(ctx, c); err != nil {
 			return "", err
 		}
 	}
 	id, _ := m["@id"].(string)
 	if id != "" {
-		id = ctx.expand(id)
+		if id = ctx.expand(id); reserved(id) {
+			return "", fmt.Errorf("%w: the blank node label %q is reserved", ErrDocument, trunc(id))
+		}
 	}
 	if id == "" {
 		g.blank++
-		id = "_:runrig-" + strconv.Itoa(g.blank)
+		id = blankPrefix + strconv.Itoa(g.blank)
 	}
 	n := g.nodes[id]
 	if n == nil {
@@ -150,6 +180,9 @@ func (g *graph) value(e any, ctx *activeContext, isID bool) (value, bool, error)
 			return g.value(lit, ctx, false)
 		}
 		if id, ok := e["@id"].(string); ok && len(e) == 1 {
+			if reserved(ctx.expand(id)) {
+				return value{}, false, fmt.Errorf("%w: the blank node label %q is reserved", ErrDocument, trunc(id))
+			}
 			return value{ref: ctx.expand(id), text: id}, true, nil
 		}
 		id, err := g.add(e, ctx)

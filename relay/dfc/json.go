@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 )
 
 // Limits on a catalog document.
@@ -15,6 +16,10 @@ const (
 	MaxNodes = 100_000
 	// maxDepth bounds how deeply a catalog may nest.
 	maxDepth = 32
+	// maxValues bounds the JSON values of a catalog (objects, arrays,
+	// strings, numbers…), counted while it is decoded, so that a
+	// document of tiny objects is refused before it fills memory.
+	maxValues = 400_000
 )
 
 // Errors reading a catalog, matched with errors.Is.
@@ -35,34 +40,44 @@ func decode(doc []byte) (any, error) {
 	if len(doc) > MaxCatalogBytes {
 		return nil, fmt.Errorf("%w: %d bytes; at most %d", ErrDocument, len(doc), MaxCatalogBytes)
 	}
-	dec := json.NewDecoder(bytes.NewReader(doc))
-	dec.UseNumber()
-	v, err := decodeValue(dec, 0)
+	d := &decoder{dec: json.NewDecoder(bytes.NewReader(doc))}
+	d.dec.UseNumber()
+	v, err := d.value(0)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := dec.Token(); err == nil {
+	if _, err := d.dec.Token(); err != io.EOF {
 		return nil, fmt.Errorf("%w: data after the document", ErrDocument)
 	}
 	return v, nil
 }
 
-func decodeValue(dec *json.Decoder, depth int) (any, error) {
+// decoder decodes one document, counting its values.
+type decoder struct {
+	dec    *json.Decoder
+	values int
+}
+
+func (d *decoder) value(depth int) (any, error) {
+	dec := d.dec
+	if d.values++; d.values > maxValues {
+		return nil, fmt.Errorf("%w: more than %d JSON values", ErrDocument, maxValues)
+	}
 	tok, err := dec.Token()
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrDocument, err)
 	}
-	d, ok := tok.(json.Delim)
+	delim, ok := tok.(json.Delim)
 	if !ok {
 		return tok, nil
 	}
 	if depth >= maxDepth {
 		return nil, fmt.Errorf("%w: nested more than %d levels", ErrDocument, maxDepth)
 	}
-	if d == '[' {
+	if delim == '[' {
 		list := []any{}
 		for dec.More() {
-			v, err := decodeValue(dec, depth+1)
+			v, err := d.value(depth + 1)
 			if err != nil {
 				return nil, err
 			}
@@ -81,7 +96,7 @@ func decodeValue(dec *json.Decoder, depth int) (any, error) {
 		if _, dup := obj[key]; dup {
 			return nil, fmt.Errorf("%w: the key %q appears twice in one object", ErrDocument, key)
 		}
-		v, err := decodeValue(dec, depth+1)
+		v, err := d.value(depth + 1)
 		if err != nil {
 			return nil, err
 		}

@@ -106,6 +106,11 @@ type Offering struct {
 	// ID is the listing's IRI; Actor its author and ActorName the author's
 	// name.
 	ID, Actor, ActorName string
+	// Describes: the author may describe the product under its own IRI
+	// (a bridge of this relay, which read it from the product's catalog,
+	// or an author on the product's host). Other authors' descriptions
+	// are their own claims, written under the listing's IRI.
+	Describes bool
 	Item
 }
 
@@ -154,7 +159,7 @@ func OfferingOf(activity []byte, actorName string) (Offering, bool) {
 		return Offering{}, false
 	}
 	o := Offering{ID: p.ID, Actor: env.Actor, ActorName: actorName}
-	o.Name = p.Name
+	o.Name = clip(oneLine(Text(p.Name)), maxName)
 	o.Description = Text(p.Content)
 	if o.Description == "" {
 		o.Description = Text(p.Summary)

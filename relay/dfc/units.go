@@ -35,7 +35,9 @@ type Currency struct {
 }
 
 // Currencies are the currencies the bridge maps.
-var Currencies = []Currency{
+func Currencies() []Currency { return append([]Currency(nil), currencies...) }
+
+var currencies = []Currency{
 	{"Euro", "EUR", "https://www.wikidata.org/wiki/Q4916"},
 	{"PoundSterling", "GBP", "https://www.wikidata.org/wiki/Q25224"},
 	{"USDollar", "USD", "https://www.wikidata.org/wiki/Q4917"},
@@ -51,7 +53,7 @@ var Currencies = []Currency{
 func CurrencyOf(s string) (Currency, bool) {
 	local := strings.TrimPrefix(s, MeasuresNS)
 	wd := strings.Replace(s, "http://www.wikidata.org/entity/", "https://www.wikidata.org/wiki/", 1)
-	for _, c := range Currencies {
+	for _, c := range currencies {
 		if local == c.DFC && local != s || s == c.ISO4217 || wd == c.Wikidata {
 			return c, true
 		}

@@ -9,7 +9,8 @@ import (
 // DFC prefixes and the properties that take IRIs, so any JSON-LD
 // processor expands a catalog without fetching anything.
 func Context() map[string]any {
-	c := map[string]any{"dfc-b": BusinessNS, "dfc-m": MeasuresNS, "dfc-pt": ProductTypesNS, "dfc-f": FacetsNS}
+	c := map[string]any{"dfc-b": BusinessNS, "dfc-m": MeasuresNS, "dfc-pt": ProductTypesNS, "dfc-f": FacetsNS,
+		"rdfs": "http://www.w3.org/2000/01/rdf-schema#"}
 	for _, p := range refProperties {
 		c["dfc-b:"+p] = map[string]any{"@type": "@id"}
 	}
@@ -36,15 +37,24 @@ func Write(offerings []Offering) ([]byte, error) {
 			graph = append(graph, e)
 		}
 		e["dfc-b:manages"] = append(e["dfc-b:manages"].([]string), o.ID)
-		// A product listed twice is described once, by its first listing.
-		if product := products[o.Product]; product != nil {
+		// A product is described under its IRI only by who may describe it,
+		// once (by the first such listing); another author's description
+		// is written under its listing, and names the product it claims.
+		productID := o.Product
+		if !o.Describes {
+			productID = o.ID + "#product"
+		}
+		if product := products[productID]; product != nil {
 			product["dfc-b:referencedBy"] = append(product["dfc-b:referencedBy"].([]string), o.ID)
 		} else {
-			e["dfc-b:supplies"] = append(e["dfc-b:supplies"].([]string), o.Product)
+			e["dfc-b:supplies"] = append(e["dfc-b:supplies"].([]string), productID)
 			q := newBlank()
 			unitIRI, _ := DFCUnit(o.Quantity.Unit)
-			product = map[string]any{"@id": o.Product, "@type": "dfc-b:SuppliedProduct", "dfc-b:name": o.Name,
+			product = map[string]any{"@id": productID, "@type": "dfc-b:SuppliedProduct", "dfc-b:name": o.Name,
 				"dfc-b:hasQuantity": q, "dfc-b:referencedBy": []string{o.ID}}
+			if productID != o.Product {
+				product["rdfs:seeAlso"] = map[string]any{"@id": o.Product}
+			}
 			if o.Description != "" {
 				product["dfc-b:description"] = paragraphs(o.Description) // descriptions are HTML
 			}
@@ -54,7 +64,7 @@ func Write(offerings []Offering) ([]byte, error) {
 			if o.ProductType != "" {
 				product["dfc-b:hasType"] = o.ProductType
 			}
-			products[o.Product] = product
+			products[productID] = product
 			graph = append(graph, map[string]any{"@id": q, "@type": "dfc-b:QuantitativeValue", "dfc-b:hasUnit": unitIRI,
 				"dfc-b:value": o.Quantity.Value}, product)
 		}
@@ -62,7 +72,7 @@ func Write(offerings []Offering) ([]byte, error) {
 		if stock == "" {
 			stock = "-1"
 		}
-		item := map[string]any{"@id": o.ID, "@type": "dfc-b:CatalogItem", "dfc-b:references": o.Product,
+		item := map[string]any{"@id": o.ID, "@type": "dfc-b:CatalogItem", "dfc-b:references": productID,
 			"dfc-b:stockLimitation": stock, "dfc-b:offeredThrough": o.ID + "#offer"}
 		if o.SKU != "" {
 			item["dfc-b:sku"] = o.SKU

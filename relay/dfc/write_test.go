@@ -21,7 +21,7 @@ func TestWriteRoundTrip(t *testing.T) {
 	for i, it := range src.Items {
 		it.ID = "https://relay.example/bridges/hodmedod/listings/" + strconv.Itoa(i)
 		offerings = append(offerings, Offering{ID: it.ID, Actor: "https://relay.example/actors/bridge-hodmedod",
-			ActorName: "Hodmedod", Item: it})
+			ActorName: "Hodmedod", Describes: true, Item: it})
 	}
 	doc, err := Write(offerings)
 	if err != nil {
@@ -96,4 +96,36 @@ func itemsOf(os []Offering) []Item {
 		out = append(out, o.Item)
 	}
 	return out
+}
+
+// TestWriteOthersClaims: an author that may not describe a product (not
+// a bridge, not on the product's host) has its description written under
+// its listing's IRI, naming the product it claims with rdfs:seeAlso; the
+// product's own node is left to who may describe it.
+func TestWriteOthersClaims(t *testing.T) {
+	mk := func(id, actor, name string, describes bool) Offering {
+		return Offering{ID: id, Actor: actor, ActorName: actor, Describes: describes, Item: Item{
+			Product: "https://ofn.example/products/1", Name: name, Quantity: Measure{"1", "kilogram"},
+			Price: Price{"2", Currency{"Euro", "EUR", "https://www.wikidata.org/wiki/Q4916"}}}}
+	}
+	doc, err := Write([]Offering{
+		mk("https://evil.example/l/1", "https://evil.example/a", "FAKE", false),
+		mk("https://relay.example/bridges/b/listings/1", "https://relay.example/actors/bridge-b", "Beans", true),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out struct {
+		Graph []map[string]any `json:"@graph"`
+	}
+	json.Unmarshal(doc, &out)
+	names := map[string]any{}
+	for _, n := range out.Graph {
+		if n["@type"] == "dfc-b:SuppliedProduct" {
+			names[n["@id"].(string)] = n["dfc-b:name"]
+		}
+	}
+	if names["https://ofn.example/products/1"] != "Beans" || names["https://evil.example/l/1#product"] != "FAKE" || len(names) != 2 {
+		t.Fatalf("products %v", names)
+	}
 }

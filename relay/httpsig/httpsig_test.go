@@ -199,3 +199,45 @@ func BenchmarkSign(b *testing.B) {
 		s.Sign(req, d)
 	}
 }
+
+// ring is a KeyRing holding one other actor's signer and claiming the key
+// ids under prefix.
+type ring struct {
+	prefix string
+	other  *Signer
+}
+
+func (r ring) Signer(keyID string) (*Signer, bool) {
+	if !strings.HasPrefix(keyID, r.prefix) {
+		return nil, false
+	}
+	if r.other != nil && keyID == r.other.KeyID {
+		return r.other, true
+	}
+	return nil, true
+}
+
+// A key id the ring claims is signed with the ring's key, or not at all:
+// never with the relay's own key under another actor's id.
+func TestSignerRing(t *testing.T) {
+	other := &Signer{KeyID: "https://relay.example/actors/bridge-a#main-key", Key: mustKey()}
+	s := &Signer{KeyID: "https://relay.example/actor#main-key", Key: testKey,
+		Ring: ring{prefix: "https://relay.example/actors/bridge-", other: other}}
+	req := newPost(t)
+	if err := s.SignKind(req, KindCavage, DigestsOf([]byte("{}")), other.KeyID); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(req.Header.Get("Signature"), `keyId="`+other.KeyID+`"`) {
+		t.Fatalf("signature %q", req.Header.Get("Signature"))
+	}
+	v, err := fedsig.NewVerifier(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Verify(&other.Key.PublicKey, fedsig.RSA_SHA256) != nil || v.Verify(&testKey.PublicKey, fedsig.RSA_SHA256) == nil {
+		t.Fatal("signed with the wrong key")
+	}
+	if err := s.SignKind(newPost(t), KindCavage, Digests{}, "https://relay.example/actors/bridge-gone#main-key"); err == nil {
+		t.Fatal("a claimed key id without a signer was signed")
+	}
+}

@@ -35,9 +35,11 @@ type Signer struct {
 	Ring KeyRing
 }
 
-// KeyRing finds the signer of a key id; nil when it holds none.
+// KeyRing finds the signer of a key id. ours reports whether the key id
+// belongs to the ring at all: one that does but has no signer is an
+// error, never signed with another key.
 type KeyRing interface {
-	Signer(keyID string) *Signer
+	Signer(keyID string) (s *Signer, ours bool)
 }
 
 // RSASigner signs SHA-256 digests with an RSA key (PKCS#1 v1.5).
@@ -98,7 +100,10 @@ func (s *Signer) SignKind(req *http.Request, kind Kind, d Digests, keyID string)
 		keyID = s.KeyID
 	}
 	if s.Ring != nil && keyID != s.KeyID {
-		if other := s.Ring.Signer(keyID); other != nil && other != s {
+		switch other, ours := s.Ring.Signer(keyID); {
+		case ours && other == nil:
+			return fmt.Errorf("%w: no signer holds %q", ErrUnsupportedKey, keyID)
+		case ours && other != s:
 			return other.SignKind(req, kind, d, keyID)
 		}
 	}

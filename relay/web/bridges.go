@@ -9,8 +9,10 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/runrig/runrig/policy"
 	"github.com/runrig/runrig/relay/asjson"
 	"github.com/runrig/runrig/relay/dfc"
 	"github.com/runrig/runrig/relay/store"
@@ -148,19 +150,18 @@ func (s *Site) handleDFCCatalog(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "kind must be offer or surplus", http.StatusBadRequest)
 		return
 	}
-	offerings, err := s.catalogOfferings(r.Context(), store.ListingQuery{Kind: kind, Region: q.Get("region"),
-		Product: q.Get("product"), Now: time.Now()})
+	lq := store.ListingQuery{Kind: kind, Region: q.Get("region"), Product: q.Get("product"), Now: time.Now()}
+	body, etag, err := s.catalogs.get(lq, func() ([]byte, error) {
+		offerings, err := s.catalogOfferings(r.Context(), lq)
+		if err != nil {
+			return nil, err
+		}
+		return dfc.Write(offerings)
+	})
 	if err != nil {
 		http.Error(w, "store unavailable", http.StatusServiceUnavailable)
 		return
 	}
-	body, err := dfc.Write(offerings)
-	if err != nil {
-		http.Error(w, "internal error", http.StatusInternalServerError)
-		return
-	}
-	sum := sha256.Sum256(body)
-	etag := `"` + hex.EncodeToString(sum[:16]) + `"`
 	w.Header().Set("ETag", etag)
 	w.Header().Set("Access-Control-Allow-Origin", "*")
 	w.Header().Set("Vary", "Accept")
@@ -170,6 +171,52 @@ func (s *Site) handleDFCCatalog(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/ld+json")
 	w.Write(body)
+}
+
+// catalogTTL is how long a /dfc/catalog answer is served from memory:
+// building one reads up to maxCatalogListings listings, too much to do
+// for every anonymous request.
+const (
+	catalogTTL       = 30 * time.Second
+	maxCachedQueries = 64
+)
+
+// catalogCache holds recent /dfc/catalog answers by query. The zero value
+// is ready.
+type catalogCache struct {
+	// mu guards the following fields.
+	mu      sync.Mutex
+	answers map[store.ListingQuery]cachedCatalog
+}
+
+type cachedCatalog struct {
+	body, etag string
+	at         time.Time
+}
+
+// get returns the answer to q, built by build when none is recent.
+func (c *catalogCache) get(q store.ListingQuery, build func() ([]byte, error)) ([]byte, string, error) {
+	now := q.Now
+	q.Now = time.Time{}
+	c.mu.Lock()
+	a, ok := c.answers[q]
+	c.mu.Unlock()
+	if ok && now.Sub(a.at) < catalogTTL {
+		return []byte(a.body), a.etag, nil
+	}
+	body, err := build()
+	if err != nil {
+		return nil, "", err
+	}
+	sum := sha256.Sum256(body)
+	a = cachedCatalog{body: string(body), etag: `"` + hex.EncodeToString(sum[:16]) + `"`, at: now}
+	c.mu.Lock()
+	if c.answers == nil || len(c.answers) >= maxCachedQueries {
+		c.answers = map[store.ListingQuery]cachedCatalog{}
+	}
+	c.answers[q] = a
+	c.mu.Unlock()
+	return body, a.etag, nil
 }
 
 // catalogOfferings reads the current listings q selects (offers and
@@ -188,6 +235,7 @@ func (s *Site) catalogOfferings(ctx context.Context, q store.ListingQuery) ([]df
 				continue
 			}
 			if o, ok := dfc.OfferingOf(rec.Activity, s.authorName(ctx, names, rec.Actor)); ok {
+				o.Describes = s.mayDescribe(o.Actor, o.Product)
 				out = append(out, o)
 			}
 		}
@@ -196,6 +244,17 @@ func (s *Site) catalogOfferings(ctx context.Context, q store.ListingQuery) ([]df
 		}
 	}
 	return out, nil
+}
+
+// mayDescribe reports whether a listing's author may describe the product
+// under the product's IRI: a bridge of this relay (it read the product
+// from its catalog) or an author on the product's own host; never a
+// product on this relay's host.
+func (s *Site) mayDescribe(actor, product string) bool {
+	if policy.SameHost(product, s.PublicURL) {
+		return false
+	}
+	return strings.HasPrefix(actor, s.PublicURL+"/actors/"+bridgePrefix) || policy.SameHost(actor, product)
 }
 
 // authorName names a listing's author: a bridge by its enterprise, others

@@ -2,7 +2,8 @@
 // and slice actors, their collections and outboxes, WebFinger, NodeInfo and
 // host-meta, the front page, the listing index, the published moderation
 // policy, the public directory and the readiness probe. It holds no state:
-// everything comes from the Site's fields, which the relay fills.
+// everything comes from the Site's fields, which the relay fills, but a
+// cache of /dfc/catalog answers for half a minute.
 package web
 
 import (
@@ -75,6 +76,9 @@ type Site struct {
 	// stops).
 	Ready func() bool
 	Log   *slog.Logger
+
+	// catalogs are recent /dfc/catalog answers.
+	catalogs catalogCache
 }
 
 // Register adds the site's routes to mux.

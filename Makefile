@@ -1,6 +1,6 @@
 # Runrig relay. `make run` starts a relay on the embedded store in ./data;
-# `make test` runs every test; `make bench` measures signed fan-out and
-# discovery.
+# `make test` runs every test; `make bench` measures signed fan-out,
+# discovery and DFC bridges.
 GO ?= go
 
 .PHONY: run build test test-nocgo interop interop-note browser-note fuzz vet fmt-check bench clean
@@ -91,6 +91,8 @@ bench:
 	$(GO) test -run '^$$' -bench 'Sign' -benchtime 2s ./relay/httpsig/
 	$(GO) test -run '^$$' -bench 'DHTLookup' -benchtime 1x -timeout 30m ./discovery/
 	$(GO) test -run '^$$' -bench 'GossipConvergence' -benchtime 1x -timeout 30m ./discovery/
+	$(GO) test -run '^$$' -bench 'Read' -benchtime 10x ./relay/dfc/
+	$(GO) test -run '^$$' -bench 'BridgeSync' -benchtime 1x ./relay/
 
 clean:
 	rm -rf bin

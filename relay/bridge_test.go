@@ -36,7 +36,7 @@ type catalogServer struct {
 	reads int
 }
 
-func newCatalogServer(t *testing.T, body []byte, token string) *catalogServer {
+func newCatalogServer(t testing.TB, body []byte, token string) *catalogServer {
 	c := &catalogServer{body: body, token: token, etags: true}
 	c.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c.mu.Lock()

@@ -29,13 +29,13 @@ type testRelay struct {
 	stop    func()
 }
 
-func startRelay(t *testing.T, mutate func(*relay.Config)) *testRelay {
+func startRelay(t testing.TB, mutate func(*relay.Config)) *testRelay {
 	t.Helper()
 	return startRelayIn(t, t.TempDir(), "127.0.0.1:0", mutate)
 }
 
 // startRelayIn starts a relay on data directory dir listening on addr.
-func startRelayIn(t *testing.T, dir, addr string, mutate func(*relay.Config)) *testRelay {
+func startRelayIn(t testing.TB, dir, addr string, mutate func(*relay.Config)) *testRelay {
 	t.Helper()
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -99,7 +99,7 @@ func (r *testRelay) Inbox() string { return r.URL + "/inbox" }
 
 // waitFor polls cond until it holds or 30 seconds pass (generous: the
 // suite runs under the race detector beside other packages on 2 cores).
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for !cond() {
@@ -110,7 +110,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func newInstance(t *testing.T, kind relaytest.Kind) *relaytest.Instance {
+func newInstance(t testing.TB, kind relaytest.Kind) *relaytest.Instance {
 	t.Helper()
 	in, err := relaytest.New(kind, relaytest.Config{})
 	if err != nil {

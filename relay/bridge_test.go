@@ -141,6 +141,9 @@ func TestBridgePublishesCatalog(t *testing.T) {
 		if _, err := proof.VerifyKey(c.Body, pub); err != nil {
 			t.Fatalf("the Create's proof does not verify with the bridge's Multikey: %v", err)
 		}
+		if !strings.Contains(string(c.Body), `"http://publications.europa.eu/resource/authority/currency/GBP"`) {
+			t.Fatalf("the price is not in pounds by its ISO 4217 code: %s", c.Body)
+		}
 	}
 	checkListing(t, r, creates[0].ObjectID(), pub)
 

@@ -2,14 +2,18 @@ package bridge
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/runrig/runrig/policy"
+	"github.com/runrig/runrig/relay/dfc"
 )
 
 func TestSettingsValidated(t *testing.T) {
@@ -128,5 +132,27 @@ func TestSignerRingFailsClosed(t *testing.T) {
 		if _, ours := s.Signer(id); ours {
 			t.Errorf("%s taken for a bridge's key", id)
 		}
+	}
+}
+
+// TestSkippedItemsLoggedOnce: a skipped item is logged when it is first
+// skipped, not at every sync; a flood is cut short.
+func TestSkippedItemsLoggedOnce(t *testing.T) {
+	var buf strings.Builder
+	s := New(Config{Log: slog.New(slog.NewTextHandler(&buf, nil))})
+	p := func(item string) dfc.Problem { return dfc.Problem{Item: item, Reason: "not_positive"} }
+	before, _ := json.Marshal([]dfc.Problem{p("a")})
+	s.logNewProblems("farm", before, []dfc.Problem{p("a"), p("b")})
+	if n := strings.Count(buf.String(), "bridge skipped a catalog item"); n != 1 || !strings.Contains(buf.String(), "item=b") {
+		t.Fatalf("logged %d: %s", n, buf.String())
+	}
+	buf.Reset()
+	var many []dfc.Problem
+	for i := 0; i < 3*maxLoggedProblems; i++ {
+		many = append(many, p(strconv.Itoa(i)))
+	}
+	s.logNewProblems("farm", nil, many)
+	if n := strings.Count(buf.String(), "bridge skipped a catalog item"); n != maxLoggedProblems || !strings.Contains(buf.String(), "bridge skipped more items") {
+		t.Fatalf("logged %d of a flood", n)
 	}
 }

@@ -68,11 +68,40 @@ func (s *Service) Sync(ctx context.Context, name string) (Report, error) {
 	if serr := s.cfg.Store.SaveBridgeSync(ctx, name, st); serr != nil && err == nil {
 		err = serr
 	}
+	if err == nil {
+		s.logNewProblems(name, b.Problems, rep.Problems)
+	}
 	if err == nil && rep.Created+rep.Updated+rep.Deleted+rep.Skipped > 0 {
 		s.cfg.Log.Info("bridge synced", "bridge", name, "created", rep.Created, "updated", rep.Updated,
 			"deleted", rep.Deleted, "skipped", rep.Skipped, "unchanged", rep.Unchanged)
 	}
 	return rep, err
+}
+
+// maxLoggedProblems bounds the skipped items one sync logs.
+const maxLoggedProblems = 20
+
+// logNewProblems logs each skipped item once: those the last good sync
+// did not skip already.
+func (s *Service) logNewProblems(name string, before []byte, now []dfc.Problem) {
+	var old []dfc.Problem
+	json.Unmarshal(before, &old)
+	known := make(map[string]bool, len(old))
+	for _, p := range old {
+		known[p.Item+"\x00"+p.Reason] = true
+	}
+	logged := 0
+	for _, p := range now {
+		if known[p.Item+"\x00"+p.Reason] {
+			continue
+		}
+		if logged++; logged > maxLoggedProblems {
+			s.cfg.Log.Warn("bridge skipped more items", "bridge", name, "not_logged", len(now)-maxLoggedProblems)
+			return
+		}
+		s.cfg.Log.Warn("bridge skipped a catalog item", "bridge", name, "item", p.Item, "field", p.Field, "reason", p.Reason,
+			"problem", p.Message)
+	}
 }
 
 // sync reads the catalog and publishes the differences.

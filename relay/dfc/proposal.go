@@ -30,7 +30,8 @@ type ListingOf struct {
 // Proposal is an item as an FEP-0837 Proposal: an offer whose primary
 // intent conforms to the SuppliedProduct (and its product type), holds
 // the item's quantity and the stock available, and whose reciprocal intent
-// is the price in the currency's Wikidata item.
+// is the price in the currency, named by its ISO 4217 code's IRI and its
+// Wikidata item.
 func Proposal(it Item, l ListingOf) map[string]any {
 	primary := map[string]any{
 		"id": l.ID + "#primary", "type": "Intent", "action": "transfer", "provider": l.Actor,
@@ -52,7 +53,7 @@ func Proposal(it Item, l ListingOf) map[string]any {
 		"publishes": primary,
 		"reciprocal": map[string]any{
 			"id": l.ID + "#reciprocal", "type": "Intent", "action": "transfer", "receiver": l.Actor,
-			"resourceConformsTo": it.Price.Currency.Wikidata,
+			"resourceConformsTo": []string{it.Price.Currency.IRI(), it.Price.Currency.Wikidata},
 			"resourceQuantity":   quantity("one", it.Price.Value),
 		},
 	}

@@ -26,13 +26,20 @@ var units = map[string]unit{
 	"Unit":       {"one", 1},
 }
 
+// ISO4217NS is the EU Publications Office's authority table of
+// currencies, whose IRIs end in the ISO 4217 code.
+const ISO4217NS = "http://publications.europa.eu/resource/authority/currency/"
+
 // Currency is a DFC currency measure with its ISO 4217 code and the
-// Wikidata item listings name it by.
+// Wikidata item listings also name it by.
 type Currency struct {
 	DFC      string // local name in the measures taxonomy, e.g. "PoundSterling"
 	ISO4217  string
 	Wikidata string
 }
+
+// IRI is the currency's ISO 4217 code as an IRI.
+func (c Currency) IRI() string { return ISO4217NS + c.ISO4217 }
 
 // Currencies are the currencies the bridge maps.
 func Currencies() []Currency { return append([]Currency(nil), currencies...) }
@@ -48,13 +55,13 @@ var currencies = []Currency{
 	{"DanishKrone", "DKK", "https://www.wikidata.org/wiki/Q25417"},
 }
 
-// CurrencyOf finds a currency by its DFC measure IRI, ISO 4217 code or
-// Wikidata IRI (either form).
+// CurrencyOf finds a currency by its DFC measure IRI, ISO 4217 code (or
+// its IRI) or Wikidata IRI (either form).
 func CurrencyOf(s string) (Currency, bool) {
 	local := strings.TrimPrefix(s, MeasuresNS)
 	wd := strings.Replace(s, "http://www.wikidata.org/entity/", "https://www.wikidata.org/wiki/", 1)
 	for _, c := range currencies {
-		if local == c.DFC && local != s || s == c.ISO4217 || wd == c.Wikidata {
+		if local == c.DFC && local != s || s == c.ISO4217 || s == c.IRI() || wd == c.Wikidata {
 			return c, true
 		}
 	}

@@ -140,6 +140,10 @@ var DefaultCurrencies = func() map[string]bool {
 		m["https://www.wikidata.org/wiki/"+q] = true
 		m["http://www.wikidata.org/entity/"+q] = true
 	}
+	// The EU's authority table of currencies, by ISO 4217 code.
+	for _, code := range []string{"EUR", "USD", "GBP", "CHF", "SEK", "NOK", "DKK", "PLN", "CZK", "HUF", "CAD"} {
+		m["http://publications.europa.eu/resource/authority/currency/"+code] = true
+	}
 	m["dfc-m:Euro"] = true
 	m["https://github.com/datafoodconsortium/taxonomies/releases/latest/download/measures.rdf#Euro"] = true
 	return m

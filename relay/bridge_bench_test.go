@@ -2,15 +2,13 @@ package relay_test
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/runrig/runrig/relay/admin"
 	"github.com/runrig/runrig/relay/dfc"
+	"github.com/runrig/runrig/relay/relaytest"
 )
 
 // BenchmarkBridgeSync syncs a catalog of 600 items (the FDC catalog's 6
@@ -24,7 +22,10 @@ func BenchmarkBridgeSync(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	doc := repeatCatalog(b, fixture, copies)
+	doc, err := relaytest.RepeatCatalog(fixture, copies)
+	if err != nil {
+		b.Fatal(err)
+	}
 	start := time.Now()
 	if _, err := dfc.Read(doc); err != nil {
 		b.Fatal(err)
@@ -55,22 +56,4 @@ func BenchmarkBridgeSync(b *testing.B) {
 		b.ReportMetric(float64(first)/float64(read), "x-read-created")
 		b.ReportMetric(float64(again)/float64(read), "x-read-unchanged")
 	}
-}
-
-// repeatCatalog is a catalog's graph repeated n times under fresh ids.
-func repeatCatalog(tb testing.TB, doc []byte, n int) []byte {
-	var parsed struct {
-		Graph []json.RawMessage `json:"@graph"`
-	}
-	if err := json.Unmarshal(doc, &parsed); err != nil {
-		tb.Fatal(err)
-	}
-	var nodes []string
-	for i := 0; i < n; i++ {
-		r := strings.NewReplacer("SuppliedProducts/", fmt.Sprintf("SuppliedProducts/%d-", i), `"_:b`, fmt.Sprintf(`"_:c%d-`, i))
-		for _, g := range parsed.Graph {
-			nodes = append(nodes, r.Replace(string(g)))
-		}
-	}
-	return []byte(`{"@context": "https://www.datafoodconsortium.org", "@graph": [` + strings.Join(nodes, ",") + `]}`)
 }

@@ -71,7 +71,7 @@ func (s *Service) Sync(ctx context.Context, name string) (Report, error) {
 	if err == nil {
 		s.logNewProblems(name, b.Problems, rep.Problems)
 	}
-	if err == nil && rep.Created+rep.Updated+rep.Deleted+rep.Skipped > 0 {
+	if err == nil && rep.Created+rep.Updated+rep.Renewed+rep.Deleted > 0 {
 		s.cfg.Log.Info("bridge synced", "bridge", name, "created", rep.Created, "updated", rep.Updated,
 			"deleted", rep.Deleted, "skipped", rep.Skipped, "unchanged", rep.Unchanged)
 	}

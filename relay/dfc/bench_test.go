@@ -4,35 +4,25 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/runrig/runrig/relay/relaytest"
 )
 
-// bigCatalog is the FDC catalog's graph repeated n times under fresh ids:
-// 8n products, 6n listable items.
+// bigCatalog is the FDC catalog repeated n times: 8n products, 6n
+// listable items.
 func bigCatalog(b *testing.B, n int) []byte {
 	b.Helper()
 	raw, err := os.ReadFile("testdata/fdc-catalog.json")
 	if err != nil {
 		b.Fatal(err)
 	}
-	doc := string(raw)
-	var parsed struct {
-		Context any               `json:"@context"`
-		Graph   []json.RawMessage `json:"@graph"`
-	}
-	if err := json.Unmarshal([]byte(doc), &parsed); err != nil {
+	doc, err := relaytest.RepeatCatalog(raw, n)
+	if err != nil {
 		b.Fatal(err)
 	}
-	var nodes []string
-	for i := 0; i < n; i++ {
-		r := strings.NewReplacer("SuppliedProducts/", fmt.Sprintf("SuppliedProducts/%d-", i), `"_:b`, fmt.Sprintf(`"_:c%d-`, i))
-		for _, g := range parsed.Graph {
-			nodes = append(nodes, r.Replace(string(g)))
-		}
-	}
-	return []byte(`{"@context": "https://www.datafoodconsortium.org", "@graph": [` + strings.Join(nodes, ",") + `]}`)
+	return doc
 }
 
 // BenchmarkRead reads catalogs of growing size. Each reports, beside the

@@ -541,3 +541,50 @@ func dropAllBut(t *testing.T, doc []byte, keep string) []byte {
 	out, _ := json.Marshal(m)
 	return out
 }
+
+// A bridge reads OFN's own answer for an enterprise's catalog items (the
+// example of its API description, on the catalog server's host): the item
+// becomes a listing priced in Australian dollars, and the bridge's actor
+// takes the name of the enterprise the item is managedBy, read from that
+// enterprise's document with the bridge's token.
+func TestBridgeReadsOFNCatalogItems(t *testing.T) {
+	ctx := context.Background()
+	items, err1 := os.ReadFile("dfc/testdata/ofn-catalog-items.json")
+	enterprise, err2 := os.ReadFile("dfc/testdata/ofn-enterprise.json")
+	if err1 != nil || err2 != nil {
+		t.Fatal(err1, err2)
+	}
+	items = []byte(strings.ReplaceAll(string(items), `"dfc-b:stockLimitation": 0`, `"dfc-b:stockLimitation": 5`))
+	mux := http.NewServeMux()
+	ofn := httptest.NewServer(mux)
+	defer ofn.Close()
+	serve := func(doc []byte) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			if r.Header.Get("Authorization") != "Bearer oidc" {
+				http.Error(w, "unauthorized", http.StatusUnauthorized)
+				return
+			}
+			w.Write([]byte(strings.ReplaceAll(string(doc), "http://test.host", ofn.URL)))
+		}
+	}
+	mux.HandleFunc("/api/dfc/enterprises/10000/catalog_items", serve(items))
+	mux.HandleFunc("/api/dfc/enterprises/10000", serve(enterprise))
+	r := startRelay(t, nil)
+	if _, err := r.Admin.AddBridge(ctx, admin.BridgeAdd{Name: "fred", Catalog: ofn.URL + "/api/dfc/enterprises/10000/catalog_items",
+		Auth: "bearer", Token: "oidc"}); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := r.Admin.SyncBridge(ctx, "fred"); err != nil || rep.Created != 1 {
+		t.Fatalf("sync: %+v %v", rep, err)
+	}
+	var actor struct{ Name string }
+	getJSON(t, r.URL+"/actors/bridge-fred", &actor)
+	if actor.Name != "Fred's Farm" {
+		t.Errorf("the bridge's actor is named %q", actor.Name)
+	}
+	var page struct{ Items []struct{ Name string } }
+	getJSON(t, r.URL+"/listings", &page)
+	if len(page.Items) != 1 || page.Items[0].Name != "Apple - 1g" {
+		t.Fatalf("listings %+v", page.Items)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/runrig/runrig/policy"
 	"github.com/runrig/runrig/relay/dfc"
 	"github.com/runrig/runrig/relay/store"
 )
@@ -138,6 +139,9 @@ func (s *Service) sync(ctx context.Context, b store.Bridge) (Report, store.Bridg
 	if err != nil {
 		return Report{}, st, err
 	}
+	if p.actorName == "" {
+		p.actorName = s.enterpriseName(ctx, b, cat, st.ActorName)
+	}
 	if err := s.confirmWithdrawals(b.Name, cat, listed, f.body); err != nil {
 		return Report{}, st, err
 	}
@@ -193,6 +197,31 @@ func (s *Service) lifetime(b store.Bridge) time.Duration {
 		return s.cfg.SurplusLifetime
 	}
 	return s.cfg.Lifetime
+}
+
+// enterpriseName reads the name of the enterprise that manages a
+// catalog's items when the catalog names it without describing it (as
+// OFN's catalog_items do): from its IRI, on the catalog's own host, with
+// the bridge's credentials. It keeps the name known before on failure.
+func (s *Service) enterpriseName(ctx context.Context, b store.Bridge, cat *dfc.Catalog, known string) string {
+	counts, best := map[string]int{}, ""
+	for _, it := range cat.Items {
+		if counts[it.Enterprise]++; it.Enterprise != "" && counts[it.Enterprise] > counts[best] {
+			best = it.Enterprise
+		}
+	}
+	if best == "" || !policy.SameHost(best, b.CatalogURL) {
+		return known
+	}
+	f, err := s.read(ctx, best, b.Auth, b.Token, "", "")
+	if err == nil {
+		var e dfc.Enterprise
+		if e, err = dfc.ReadEnterprise(f.body, best); err == nil && e.Name != "" {
+			return e.Name
+		}
+	}
+	s.cfg.Log.Info("the enterprise's name could not be read", "bridge", b.Name, "enterprise", publicURL(best), "err", err)
+	return known
 }
 
 // publication is one sync's work on a catalog.

@@ -133,7 +133,12 @@ func Read(doc []byte) (*Catalog, error) {
 		case soldOut:
 			c.SoldOut = append(c.SoldOut, it.ID)
 		default:
-			it.Enterprise = managers[it.ID]
+			if by := ci.iris("managedBy"); len(by) == 1 {
+				it.Enterprise = by[0]
+			}
+			if it.Enterprise == "" {
+				it.Enterprise = managers[it.ID]
+			}
 			if it.Enterprise == "" {
 				it.Enterprise = managers[it.Product]
 			}
@@ -342,4 +347,22 @@ func pick(cond bool, a, b string) string {
 		return a
 	}
 	return b
+}
+
+// ReadEnterprise reads the name of the enterprise id from its document
+// (what OFN serves at the IRI a catalog item is managedBy).
+func ReadEnterprise(doc []byte, id string) (Enterprise, error) {
+	v, err := decode(doc)
+	if err != nil {
+		return Enterprise{}, err
+	}
+	g, err := readGraph(v)
+	if err != nil {
+		return Enterprise{}, err
+	}
+	n := g.nodes[id]
+	if n == nil || !(n.is("Enterprise") || n.is("Organization")) {
+		return Enterprise{}, fmt.Errorf("%w: no Enterprise %s in it", ErrDocument, trunc(id))
+	}
+	return Enterprise{ID: id, Name: clip(oneLine(Text(first(n.texts("name")))), maxName)}, nil
 }

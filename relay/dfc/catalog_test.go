@@ -297,3 +297,46 @@ func TestUntrustedText(t *testing.T) {
 		t.Errorf("problems %q", c.Problems)
 	}
 }
+
+// TestOFNCatalogItems reads the answers OFN's API description gives for
+// an enterprise's catalog items, in both forms: its one item has a stock
+// of 0 (a JSON number), so it is not offered; with stock it maps to 1 g of
+// apple at 19.99 AUD, managed by the enterprise.
+func TestOFNCatalogItems(t *testing.T) {
+	const item = "http://test.host/api/dfc/enterprises/10000/catalog_items/10001"
+	for _, name := range []string{"ofn-catalog-items.json", "ofn-catalog-items-v2.json"} {
+		t.Run(name, func(t *testing.T) {
+			doc := fixture(t, name)
+			c, err := Read([]byte(doc))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(c.Items) != 0 || len(c.SoldOut) != 1 || c.SoldOut[0] != item || c.Products != 2 {
+				t.Fatalf("items %+v, sold out %v, products %d", c.Items, c.SoldOut, c.Products)
+			}
+			stocked := strings.ReplaceAll(doc, `"dfc-b:stockLimitation": 0`, `"dfc-b:stockLimitation": 5`)
+			if c, err = Read([]byte(stocked)); err != nil || len(c.Items) != 1 {
+				t.Fatalf("with stock: %+v %v", c, err)
+			}
+			it := c.Items[0]
+			got := [6]string{it.Name, it.Quantity.Value, it.Quantity.Unit, it.Stock, it.Price.Value, it.Price.Currency.ISO4217}
+			if got != [6]string{"Apple - 1g", "1.0", "gram", "5", "19.99", "AUD"} || it.Description != "Red" || it.SKU != "AR" {
+				t.Errorf("item %+v", it)
+			}
+			if strings.Contains(doc, "managedBy") && it.Enterprise != "http://test.host/api/dfc/enterprises/10000" {
+				t.Errorf("enterprise %q", it.Enterprise)
+			}
+		})
+	}
+}
+
+func TestReadEnterprise(t *testing.T) {
+	doc := []byte(fixture(t, "ofn-enterprise.json"))
+	e, err := ReadEnterprise(doc, "http://test.host/api/dfc/enterprises/10000")
+	if err != nil || e.Name != "Fred's Farm" {
+		t.Fatalf("%+v %v", e, err)
+	}
+	if _, err := ReadEnterprise(doc, "http://test.host/api/dfc/enterprises/1"); !errors.Is(err, ErrDocument) {
+		t.Fatalf("another enterprise: %v", err)
+	}
+}

@@ -42,6 +42,7 @@ func KnownContexts() []string { return append([]string(nil), knownContexts...) }
 var knownContexts = []string{
 	"https://www.datafoodconsortium.org",
 	"https://w3id.org/dfc/ontology/context/context_1.16.0.json",
+	"https://w3id.org/dfc/ontology/context/context_2.0.0.json",
 	"https://www.datafoodconsortium.org/wp-content/plugins/wordpress-context-jsonld/context.jsonld",
 	"https://www.datafoodconsortium.org/wp-content/plugins/wordpress-context-jsonld/context_1.16.0.jsonld",
 	"https://www.datafoodconsortium.org/wp-content/plugins/wordpress-context-jsonld/context_2.0.0.jsonld",
@@ -50,7 +51,7 @@ var knownContexts = []string{
 // refProperties are the business-ontology properties whose values are
 // nodes; the DFC contexts declare them "@type": "@id".
 var refProperties = []string{"hasUnit", "hasQuantity", "hasType", "references", "referencedBy", "supplies",
-	"manages", "offeredThrough", "offeredItem", "hasPrice", "hasAddress", "affiliates", "defines", "hasOffer"}
+	"manages", "managedBy", "offeredThrough", "offeredItem", "hasPrice", "hasAddress", "affiliates", "defines", "hasOffer"}
 
 // term is one entry of an active context.
 type term struct {

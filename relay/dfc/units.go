@@ -49,6 +49,7 @@ var currencies = []Currency{
 	{"PoundSterling", "GBP", "https://www.wikidata.org/wiki/Q25224"},
 	{"USDollar", "USD", "https://www.wikidata.org/wiki/Q4917"},
 	{"CanadianDollar", "CAD", "https://www.wikidata.org/wiki/Q1104069"},
+	{"AustralianDollar", "AUD", "https://www.wikidata.org/wiki/Q259502"},
 	{"SwissFranc", "CHF", "https://www.wikidata.org/wiki/Q25344"},
 	{"SwedishKrona", "SEK", "https://www.wikidata.org/wiki/Q122922"},
 	{"NorwegianKrone", "NOK", "https://www.wikidata.org/wiki/Q132643"},

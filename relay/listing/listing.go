@@ -136,12 +136,12 @@ var DefaultUnits = set("one", "kilogram", "gram", "tonne", "litre", "millilitre"
 // the DFC measure for the euro.
 var DefaultCurrencies = func() map[string]bool {
 	m := map[string]bool{}
-	for _, q := range []string{"Q4916", "Q4917", "Q25224", "Q25344", "Q122922", "Q132643", "Q25417", "Q123213", "Q131016", "Q47190", "Q1104069"} {
+	for _, q := range []string{"Q4916", "Q4917", "Q25224", "Q25344", "Q122922", "Q132643", "Q25417", "Q123213", "Q131016", "Q47190", "Q1104069", "Q259502"} {
 		m["https://www.wikidata.org/wiki/"+q] = true
 		m["http://www.wikidata.org/entity/"+q] = true
 	}
 	// The EU's authority table of currencies, by ISO 4217 code.
-	for _, code := range []string{"EUR", "USD", "GBP", "CHF", "SEK", "NOK", "DKK", "PLN", "CZK", "HUF", "CAD"} {
+	for _, code := range []string{"EUR", "USD", "GBP", "CHF", "SEK", "NOK", "DKK", "PLN", "CZK", "HUF", "CAD", "AUD"} {
 		m["http://publications.europa.eu/resource/authority/currency/"+code] = true
 	}
 	m["dfc-m:Euro"] = true

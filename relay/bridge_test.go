@@ -46,7 +46,8 @@ func newCatalogServer(t testing.TB, body []byte, token string) *catalogServer {
 			http.Error(w, `{"error":"unauthorized"}`, http.StatusUnauthorized)
 			return
 		}
-		sum := sha256.Sum256(c.body)
+		body := c.served()
+		sum := sha256.Sum256(body)
 		etag := `"` + hex.EncodeToString(sum[:8]) + `"`
 		if c.etags {
 			if r.Header.Get("If-None-Match") == etag {
@@ -56,13 +57,22 @@ func newCatalogServer(t testing.TB, body []byte, token string) *catalogServer {
 			w.Header().Set("ETag", etag)
 		}
 		w.Header().Set("Content-Type", "application/ld+json")
-		w.Write(c.body)
+		w.Write(body)
 	}))
 	t.Cleanup(c.Close)
 	return c
 }
 
 func (c *catalogServer) set(f func(c *catalogServer)) { c.mu.Lock(); f(c); c.mu.Unlock() }
+
+// fdcHost is where the FDC catalog's shop served it, and its products.
+const fdcHost = "https://env-0105831.jcloud-ver-jpe.ik-server.com"
+
+// served is the catalog as this server serves it: on its own host, as the
+// shop served its products on its own (c.mu is held).
+func (c *catalogServer) served() []byte {
+	return []byte(strings.ReplaceAll(string(c.body), fdcHost, c.URL))
+}
 
 // edit changes the catalog's text, failing if old is not in it.
 func (c *catalogServer) edit(t *testing.T, old, new string) {
@@ -97,7 +107,7 @@ func (c *catalogServer) drop(t *testing.T, id string) {
 	})
 }
 
-const fdcItem = "https://env-0105831.jcloud-ver-jpe.ik-server.com/api/dfc/Enterprises/test-hodmedod/SuppliedProducts/"
+const fdcItem = fdcHost + "/api/dfc/Enterprises/test-hodmedod/SuppliedProducts/"
 
 // TestBridgePublishesCatalog drives a DFC bridge end to end on a real
 // relay: the FDC catalog becomes six signed listings that a subscriber
@@ -161,7 +171,14 @@ func TestBridgePublishesCatalog(t *testing.T) {
 
 	// /dfc/catalog reads back, through the bridge's own importer, to the
 	// offers the catalog now makes.
-	checkCatalogRoundTrip(t, r, cat)
+	// Another platform claims one of the bridge's products under another
+	// name: its claim is its own, and the product keeps the shop's name.
+	claimed := cat.URL + "/api/dfc/Enterprises/test-hodmedod/SuppliedProducts/44519466467635"
+	publish(t, r, sub, sub.Listing("offer", time.Now().Add(48*time.Hour), func(p map[string]any) {
+		p["name"] = "FAKE beans"
+		p["publishes"].(map[string]any)["resourceConformsTo"] = claimed
+	}), http.StatusAccepted)
+	checkCatalogRoundTrip(t, r, cat, claimed)
 
 	checkTokenAndRemoval(t, r, cat, sub, actor)
 }
@@ -181,8 +198,8 @@ func checkTokenAndRemoval(t *testing.T, r *testRelay, cat *catalogServer, sub *r
 		bs[0].Skipped != 2 || len(bs[0].Problems) != 2 || bs[0].DisplayName != "" {
 		t.Fatalf("bridges: %+v %v", bs, err)
 	}
-	if n := countListings(t, r, ""); n != 4 {
-		t.Fatalf("/listings has %d after a failed sync; want 4", n)
+	if n := countListings(t, r, ""); n != 5 {
+		t.Fatalf("/listings has %d after a failed sync; want the bridge's 4 and the claimant's", n)
 	}
 	if got := metric(t, r, `runrig_bridge_items_total{outcome="created"}`); got != "6" {
 		t.Fatalf("created metric %q", got)
@@ -201,8 +218,8 @@ func checkTokenAndRemoval(t *testing.T, r *testRelay, cat *catalogServer, sub *r
 			t.Fatalf("Delete signed by %q (%s)", d.SignedBy, d.VerifyErr)
 		}
 	}
-	if n := countListings(t, r, ""); n != 0 {
-		t.Fatalf("/listings has %d after removal", n)
+	if n := countListings(t, r, ""); n != 1 {
+		t.Fatalf("/listings has %d after removal; want the claimant's only", n)
 	}
 }
 
@@ -321,7 +338,7 @@ func countListings(t *testing.T, r *testRelay, query string) int {
 
 // checkCatalogRoundTrip reads /dfc/catalog with a JSON-LD processor and
 // with the bridge's importer, and compares its offers with the catalog's.
-func checkCatalogRoundTrip(t *testing.T, r *testRelay, cat *catalogServer) {
+func checkCatalogRoundTrip(t *testing.T, r *testRelay, cat *catalogServer, claimed string) {
 	t.Helper()
 	resp, err := http.Get(r.URL + "/dfc/catalog")
 	if err != nil {
@@ -341,7 +358,7 @@ func checkCatalogRoundTrip(t *testing.T, r *testRelay, cat *catalogServer) {
 		t.Fatal(err)
 	}
 	cat.mu.Lock()
-	src, err := dfc.Read(cat.body)
+	src, err := dfc.Read(cat.served())
 	cat.mu.Unlock()
 	if err != nil {
 		t.Fatal(err)
@@ -354,13 +371,23 @@ func checkCatalogRoundTrip(t *testing.T, r *testRelay, cat *catalogServer) {
 	for _, it := range src.Items {
 		want[it.Product] = key(it)
 	}
-	if len(out.Items) != len(want) || len(out.Enterprises) != 1 || out.Enterprises[0].Name != "hodmedod" {
-		t.Fatalf("/dfc/catalog has %d items, enterprises %v; want %d and the bridge", len(out.Items), out.Enterprises, len(want))
-	}
+	var claims []dfc.Item
 	for _, it := range out.Items {
+		if _, ours := want[it.Product]; !ours {
+			claims = append(claims, it)
+			continue
+		}
 		if key(it) != want[it.Product] {
 			t.Errorf("%s: /dfc/catalog says %+v; the catalog %+v", it.Product, key(it), want[it.Product])
 		}
+	}
+	if len(out.Items) != len(want)+1 || len(out.Enterprises) != 2 {
+		t.Fatalf("/dfc/catalog has %d items, enterprises %v; want %d and the bridge and the claimant",
+			len(out.Items), out.Enterprises, len(want)+1)
+	}
+	if len(claims) != 1 || claims[0].Name != "FAKE beans" || !strings.HasSuffix(claims[0].Product, "#product") ||
+		!strings.Contains(string(body), `"rdfs:seeAlso": {`) || !strings.Contains(string(body), claimed) {
+		t.Errorf("the claim on %s: %+v", claimed, claims)
 	}
 }
 
@@ -460,18 +487,18 @@ func TestConsoleBridges(t *testing.T) {
 }
 
 // A bridge survives its catalog server's bad answers: an error page
-// answered 200 changes nothing, a catalog that would withdraw most
-// listings does so only when a second read agrees, a listing that lapsed
-// comes back with a Create (receivers have let it go), the catalog URL's
-// query never shows, and removing twice is harmless.
+// answered 200 changes nothing; a catalog that would withdraw most
+// listings holds the withdrawals back (publishing the rest) until a second
+// read names the same ones, however differently it is written; the
+// catalog URL's query never shows; blocking the catalog's host withdraws
+// what came from it.
 func TestBridgeSurvivesBadAnswers(t *testing.T) {
 	ctx := context.Background()
 	fixture, err := os.ReadFile("dfc/testdata/fdc-catalog.json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Listings may run 3 s, so bridge listings lapse within the test.
-	r := startRelay(t, func(c *relay.Config) { c.ListingHorizon = 3 * time.Second })
+	r := startRelay(t, nil)
 	sub := newInstance(t, relaytest.Mastodon)
 	subscribe(t, r, sub)
 	cat := newCatalogServer(t, fixture, "s3cret")
@@ -495,31 +522,64 @@ func TestBridgeSurvivesBadAnswers(t *testing.T) {
 	if _, err := sync(); err == nil || !strings.Contains(err.Error(), "no DFC CatalogItem") {
 		t.Fatalf("sync of an error page: %v", err)
 	}
-	// A catalog down to one item: withdrawn only when read twice.
+	// Down to one item, whose price changed: the change is published, the
+	// five withdrawals wait for a second read, which may differ in form.
 	one := dropAllBut(t, fixture, fdcItem+"44519466467635/CatalogItem")
+	one = []byte(strings.Replace(string(one), `"dfc-b:value":"2.09"`, `"dfc-b:value":"2.19"`, 1))
 	cat.set(func(c *catalogServer) { c.body = one })
-	if _, err := sync(); err == nil || !strings.Contains(err.Error(), "would withdraw most") {
-		t.Fatalf("first read of a shrunken catalog: %v", err)
+	if rep, err := sync(); err != nil || rep.Held != 5 || rep.Updated != 1 || rep.Deleted != 0 {
+		t.Fatalf("first read of a shrunken catalog: %+v %v; want 5 held and the update", rep, err)
 	}
-	if n := countListings(t, r, ""); n != 6 {
-		t.Fatalf("%d listings after one read of a shrunken catalog; want 6", n)
+	if bs, _ := r.Admin.Bridges(ctx); len(bs) != 1 || bs[0].Held != 5 || bs[0].Listed != 6 {
+		t.Fatalf("bridges after holding: %+v", bs)
 	}
-	if rep, err := sync(); err != nil || rep.Deleted != 5 || rep.Unchanged+rep.Renewed != 1 {
-		t.Fatalf("second read: %+v %v; want 5 withdrawn", rep, err)
+	cat.set(func(c *catalogServer) { c.body = []byte(" \n" + string(one) + "\n") })
+	if rep, err := sync(); err != nil || rep.Deleted != 5 || rep.Held != 0 {
+		t.Fatalf("second read: %+v %v; want the 5 withdrawn", rep, err)
 	}
+	waitReceived(t, sub, "Delete", 5)
 
-	// The remaining listing lapses; the next sync publishes it anew.
-	waitFor(t, "the listing to lapse", func() bool { return countListings(t, r, "") == 0 })
-	creates := len(sub.ReceivedOf("Create"))
-	if rep, err := sync(); err != nil || rep.Created != 1 {
-		t.Fatalf("sync after the listing lapsed: %+v %v; want it created anew", rep, err)
+	// The rules block the catalog's host: its listing goes too.
+	if _, _, err := r.Admin.Block(ctx, admin.Block{Domain: strings.TrimPrefix(cat.URL, "http://"), Severity: "suspend",
+		Reason: "spam shop"}); err != nil {
+		t.Fatal(err)
 	}
-	waitReceived(t, sub, "Create", creates+1)
+	if _, err := sync(); err == nil || !strings.Contains(err.Error(), "blocked") {
+		t.Fatalf("sync of a blocked host: %v", err)
+	}
+	waitReceived(t, sub, "Delete", 6)
+	if n := countListings(t, r, ""); n != 0 {
+		t.Fatalf("%d listings after the host was blocked", n)
+	}
+}
 
-	for i := 0; i < 2; i++ {
-		if _, err := r.Admin.RemoveBridge(ctx, "shop", "closed"); err != nil {
-			t.Fatalf("removal %d: %v", i+1, err)
-		}
+// A listing that lapsed (the catalog stayed unreachable, or the relay
+// stopped, for its whole life) comes back with a Create: receivers have
+// let it go, and would ignore an Update.
+func TestBridgeLapsedListingsComeBack(t *testing.T) {
+	ctx := context.Background()
+	fixture, err := os.ReadFile("dfc/testdata/fdc-catalog.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Listings may run 2 s, so bridge listings lapse within the test.
+	r := startRelay(t, func(c *relay.Config) { c.ListingHorizon = 2 * time.Second })
+	sub := newInstance(t, relaytest.Mastodon)
+	subscribe(t, r, sub)
+	cat := newCatalogServer(t, fixture, "t")
+	if _, err := r.Admin.AddBridge(ctx, admin.BridgeAdd{Name: "shop", Catalog: cat.URL + "/c", Auth: "api-token", Token: "t"}); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := r.Admin.SyncBridge(ctx, "shop"); err != nil || rep.Created != 6 {
+		t.Fatalf("first sync: %+v %v", rep, err)
+	}
+	waitFor(t, "the listings to lapse", func() bool { return countListings(t, r, "") == 0 })
+	if rep, err := r.Admin.SyncBridge(ctx, "shop"); err != nil || rep.Created != 6 || rep.Renewed+rep.Updated != 0 {
+		t.Fatalf("sync after the listings lapsed: %+v %v; want them created anew", rep, err)
+	}
+	waitReceived(t, sub, "Create", 12)
+	if n := len(sub.ReceivedOf("Update")); n != 0 {
+		t.Fatalf("%d Updates of lapsed listings", n)
 	}
 }
 

@@ -104,7 +104,7 @@ func (a bridgeAdmin) SyncBridge(ctx context.Context, name string) (admin.BridgeS
 	r, err := a.b.Sync(ctx, name)
 	return admin.BridgeSynced{NotModified: r.NotModified, Created: r.Created, Updated: r.Updated, Renewed: r.Renewed,
 		Deleted: r.Deleted, Unchanged: r.Unchanged, SoldOut: r.SoldOut, Skipped: r.Skipped,
-		Problems: problemViews(r.Problems)}, bridgeError(err)
+		Problems: problemViews(r.Problems), Held: r.Held, Deferred: r.Deferred}, bridgeError(err)
 }
 
 func (a bridgeAdmin) RemoveBridge(ctx context.Context, op policy.Operator, name string) (admin.BridgeRemoved, error) {
@@ -125,7 +125,8 @@ func bridgeError(err error) error {
 	case errors.Is(err, store.ErrNotFound):
 		code = http.StatusNotFound
 	case errors.Is(err, bridge.ErrCredentials), errors.Is(err, bridge.ErrCatalogStatus), errors.Is(err, bridge.ErrTooLarge),
-		errors.Is(err, bridge.ErrRefusedHost), errors.Is(err, dfc.ErrDocument), errors.Is(err, dfc.ErrContext):
+		errors.Is(err, bridge.ErrRefusedHost), errors.Is(err, bridge.ErrUnreachable), errors.Is(err, dfc.ErrDocument),
+		errors.Is(err, dfc.ErrContext):
 		code = http.StatusBadGateway
 	default:
 		return err
@@ -137,7 +138,7 @@ func bridgeView(s bridge.Status) admin.Bridge {
 	return admin.Bridge{Name: s.Name, Actor: s.Actor, DisplayName: s.DisplayName, Catalog: s.Catalog, Auth: s.Auth,
 		Every: s.Every.String(), Region: s.Region, Kind: s.Kind, Created: s.Created, Retired: s.Retired,
 		LastAttempt: s.LastAttempt, LastSuccess: s.LastSuccess, LastError: s.LastError, NextSync: s.NextSync,
-		Listed: s.Listed, SoldOut: s.SoldOut, Skipped: s.Skipped, Problems: problemViews(s.Problems)}
+		Listed: s.Listed, SoldOut: s.SoldOut, Skipped: s.Skipped, Problems: problemViews(s.Problems), Held: s.Held}
 }
 
 func problemViews(ps []dfc.Problem) []admin.BridgeProblem {

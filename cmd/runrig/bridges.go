@@ -120,6 +120,8 @@ func bridgesList(c *admin.Client, _ []string, f bridgeFlags, stdout, stderr io.W
 				state = "failing"
 			case b.LastSuccess.IsZero():
 				state = "not synced yet"
+			case b.Held > 0:
+				state = fmt.Sprintf("holding %d withdrawals", b.Held)
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\n", b.Name, orDash(b.DisplayName), b.Kind, b.Listed, b.SoldOut,
 				b.Skipped, ago(b.LastAttempt), state)
@@ -151,6 +153,12 @@ func bridgesSync(c *admin.Client, pos []string, f bridgeFlags, stdout, stderr io
 		}
 		fmt.Fprintf(w, "%s: %d created, %d updated, %d renewed, %d deleted, %d unchanged, %d sold out, %d skipped\n", pos[0],
 			r.Created, r.Updated, r.Renewed, r.Deleted, r.Unchanged, r.SoldOut, r.Skipped)
+		if r.Held > 0 {
+			fmt.Fprintf(w, "  %d withdrawals held back: most of the bridge's listings would go at once; they go if the next read says the same\n", r.Held)
+		}
+		if r.Deferred > 0 {
+			fmt.Fprintf(w, "  %d changes left for the next sync (at most 1,000 a sync)\n", r.Deferred)
+		}
 		for _, p := range r.Problems {
 			fmt.Fprintf(w, "  skipped %s: %s (%s)\n", p.Item, p.Message, p.Reason)
 		}

@@ -44,6 +44,8 @@ type Bridge struct {
 	SoldOut  int             `json:"sold_out"`
 	Skipped  int             `json:"skipped"`
 	Problems []BridgeProblem `json:"problems,omitempty"`
+	// Held counts withdrawals held back until the next read agrees.
+	Held int `json:"held,omitempty"`
 }
 
 // BridgeProblem is a catalog item a bridge refused.
@@ -65,6 +67,10 @@ type BridgeSynced struct {
 	SoldOut     int             `json:"sold_out"`
 	Skipped     int             `json:"skipped"`
 	Problems    []BridgeProblem `json:"problems,omitempty"`
+	// Held counts withdrawals held back until the next read agrees;
+	// Deferred changes left for the next sync.
+	Held     int `json:"held,omitempty"`
+	Deferred int `json:"deferred,omitempty"`
 }
 
 // BridgeRemoved says how many listings a removed bridge withdrew.

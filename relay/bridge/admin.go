@@ -118,7 +118,7 @@ func (s *Service) Add(ctx context.Context, op policy.Operator, set Settings) (St
 	}
 	b := store.Bridge{Name: set.Name, CatalogURL: set.Catalog, Auth: set.Auth, Token: set.Token, Every: set.Every,
 		Region: set.Region, Kind: set.Kind, KeyPEM: keyPEM, Ed25519Seed: seed, Created: time.Now()}
-	details, _ := json.Marshal(map[string]any{"catalog": set.Catalog, "auth": set.Auth, "every": set.Every.String(),
+	details, _ := json.Marshal(map[string]any{"catalog": publicURL(set.Catalog), "auth": set.Auth, "every": set.Every.String(),
 		"region": set.Region, "kind": set.Kind})
 	if err := s.cfg.Store.CreateBridge(ctx, b, store.AuditEntry{Who: op.Who, What: "bridge.add", Subject: set.Name,
 		Why: op.Why, Source: "manual", Details: details}); err != nil {
@@ -153,15 +153,12 @@ func (s *Service) Remove(ctx context.Context, op policy.Operator, name string) (
 	if err != nil {
 		return 0, err
 	}
-	now := time.Now()
-	for i, it := range items {
-		if err := s.withdraw(ctx, b, it, now); err != nil {
-			return i, err
-		}
-		s.cfg.Event("deleted")
+	rep, err := s.withdrawAll(ctx, b, items, time.Now())
+	if err != nil {
+		return rep.Deleted, err
 	}
-	s.cfg.Log.Info("bridge removed", "bridge", name, "withdrawn", len(items), "by", op.Who)
-	return len(items), nil
+	s.cfg.Log.Info("bridge removed", "bridge", name, "withdrawn", rep.Deleted, "by", op.Who)
+	return rep.Deleted, nil
 }
 
 // Status is how a bridge stands.

@@ -29,6 +29,9 @@ var (
 	ErrTooLarge = errors.New("the catalog is too large")
 	// ErrRefusedHost: the moderation rules block the catalog's host.
 	ErrRefusedHost = errors.New("the catalog's host is blocked by the moderation rules")
+	// ErrUnreachable: the catalog server could not be reached or did not
+	// answer in time.
+	ErrUnreachable = errors.New("the catalog server could not be reached")
 )
 
 // newClient is the HTTP client catalogs are read with: dialled through
@@ -97,7 +100,7 @@ func (s *Service) read(ctx context.Context, rawURL, auth, token, etag, lastModif
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return fetched{}, fmt.Errorf("reading %s: %w", publicURL(rawURL), err)
+		return fetched{}, fmt.Errorf("%w: reading %s: %w", ErrUnreachable, publicURL(rawURL), err)
 	}
 	defer resp.Body.Close()
 	switch {

@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/runrig/runrig/policy"
@@ -18,10 +20,16 @@ import (
 var (
 	// ErrBusy: the bridge is being synced already.
 	ErrBusy = errors.New("a sync of this bridge is running")
-	// ErrMassWithdrawal: the catalog would withdraw most of the bridge's
-	// listings at once; that is done only when the next read says the
-	// same, so one bad answer of a shop's server withdraws nothing.
-	ErrMassWithdrawal = errors.New("the catalog would withdraw most of the bridge's listings")
+)
+
+// Bounds of one sync.
+const (
+	// maxItems bounds the catalog items one bridge lists; the rest are
+	// reported as skipped.
+	maxItems = 5000
+	// maxChanges bounds the listings one sync creates, updates, renews
+	// or withdraws; the rest wait for the next sync.
+	maxChanges = 1000
 )
 
 // Report is what one sync did.
@@ -33,6 +41,10 @@ type Report struct {
 	// of stock; Skipped those refused, with Problems saying why.
 	Created, Updated, Renewed, Deleted, Unchanged, SoldOut, Skipped int
 	Problems                                                        []dfc.Problem
+	// Held counts withdrawals held back until a second read agrees (more
+	// than half of the bridge's listings would go at once); Deferred the
+	// changes left for the next sync (more than maxChanges).
+	Held, Deferred int
 }
 
 // Sync reads a bridge's catalog now and publishes what changed. A catalog
@@ -124,6 +136,11 @@ func (s *Service) sync(ctx context.Context, b store.Bridge) (Report, store.Bridg
 		etag, lastMod = "", ""
 	}
 	f, err := s.read(ctx, b.CatalogURL, b.Auth, b.Token, etag, lastMod)
+	if errors.Is(err, ErrRefusedHost) {
+		// The rules now block the catalog's host: what came from it goes.
+		rep, werr := s.withdrawAll(ctx, b, items, now)
+		return rep, st, errors.Join(err, werr)
+	}
 	if err != nil {
 		return Report{}, st, err
 	}
@@ -142,49 +159,55 @@ func (s *Service) sync(ctx context.Context, b store.Bridge) (Report, store.Bridg
 	if p.actorName == "" {
 		p.actorName = s.enterpriseName(ctx, b, cat, st.ActorName)
 	}
-	if err := s.confirmWithdrawals(b.Name, cat, listed, f.body); err != nil {
-		return Report{}, st, err
-	}
+	p.hold = s.holdWithdrawals(b.Name, cat, listed)
 	rep, err := p.apply(ctx, s, listed, now)
-	st.ETag, st.LastModified, st.ActorName = f.etag, f.lastModified, p.actorName
+	st.ActorName = p.actorName
 	if err != nil {
 		return rep, st, err
 	}
+	if rep.Held+rep.Deferred == 0 {
+		// All done: the next read may be conditional. Work left (held or
+		// deferred) needs the catalog whole again.
+		st.ETag, st.LastModified = f.etag, f.lastModified
+	}
 	st.LastSuccess, st.LastError = now, ""
-	st.Listed = rep.Created + rep.Updated + rep.Renewed + rep.Unchanged
-	st.SoldOut, st.Skipped = rep.SoldOut, rep.Skipped
+	st.Listed = rep.Created + rep.Updated + rep.Renewed + rep.Unchanged + rep.Held
+	st.SoldOut, st.Skipped, st.Held = rep.SoldOut, rep.Skipped, rep.Held
 	st.Problems, _ = json.Marshal(rep.Problems[:min(len(rep.Problems), maxProblems)])
 	return rep, st, nil
 }
 
-// confirmWithdrawals lets a sync withdraw more than half of a bridge's
-// listings (and more than two) only when the catalog read before said the
-// same, byte for byte.
-func (s *Service) confirmWithdrawals(name string, cat *dfc.Catalog, listed map[string]store.BridgeItem, body []byte) error {
+// holdWithdrawals reports whether this sync must hold back its
+// withdrawals: more than half of the bridge's listings (and more than two)
+// would go at once, and the read before did not name the same ones. One
+// bad answer of a shop's server withdraws nothing; everything else it
+// says is published.
+func (s *Service) holdWithdrawals(name string, cat *dfc.Catalog, listed map[string]store.BridgeItem) bool {
 	offered := make(map[string]bool, len(cat.Items))
 	for _, it := range cat.Items {
 		offered[it.ID] = true
 	}
-	gone := 0
+	var gone []string
 	for id := range listed {
 		if !offered[id] {
-			gone++
+			gone = append(gone, id)
 		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if gone <= max(2, len(listed)/2) {
+	if len(gone) <= max(2, len(listed)/2) {
 		delete(s.withdrawals, name)
-		return nil
+		return false
 	}
-	sum := sha256.Sum256(body)
-	if s.withdrawals[name] == hex.EncodeToString(sum[:]) {
+	sort.Strings(gone)
+	sum := sha256.Sum256([]byte(strings.Join(gone, "\n")))
+	key := hex.EncodeToString(sum[:])
+	if s.withdrawals[name] == key {
 		delete(s.withdrawals, name)
-		return nil
+		return false
 	}
-	s.withdrawals[name] = hex.EncodeToString(sum[:])
-	return fmt.Errorf("%w (%d of %d): they are withdrawn if the next read of the catalog says the same", ErrMassWithdrawal,
-		gone, len(listed))
+	s.withdrawals[name] = key
+	return true
 }
 
 // renewDue reports whether a listing is in the last half of its life.
@@ -222,164 +245,6 @@ func (s *Service) enterpriseName(ctx context.Context, b store.Bridge, cat *dfc.C
 	}
 	s.cfg.Log.Info("the enterprise's name could not be read", "bridge", b.Name, "enterprise", publicURL(best), "err", err)
 	return known
-}
-
-// publication is one sync's work on a catalog.
-type publication struct {
-	b         store.Bridge
-	cat       *dfc.Catalog
-	actorName string
-}
-
-func (s *Service) newPublication(b store.Bridge, cat *dfc.Catalog) (*publication, error) {
-	p := &publication{b: b, cat: cat}
-	// The bridge is named after the enterprise whose items it lists.
-	counts := map[string]int{}
-	for _, it := range cat.Items {
-		counts[it.Enterprise]++
-	}
-	best := -1
-	for _, e := range cat.Enterprises {
-		if counts[e.ID] > best && e.Name != "" {
-			p.actorName, best = e.Name, counts[e.ID]
-		}
-	}
-	return p, nil
-}
-
-// apply publishes a Create, Update or Delete for each item that changed.
-func (p *publication) apply(ctx context.Context, s *Service, listed map[string]store.BridgeItem, now time.Time) (Report, error) {
-	var rep Report
-	// present: in the catalog; refused: in it but not offered (sold out,
-	// or refused this time).
-	present, refused := map[string]bool{}, map[string]bool{}
-	for _, id := range p.cat.SoldOut {
-		present[id], refused[id] = true, true
-		rep.SoldOut++
-		s.cfg.Event("sold_out")
-	}
-	for _, prob := range p.cat.Problems {
-		present[prob.Item], refused[prob.Item] = true, true
-		rep.Skipped++
-		rep.Problems = append(rep.Problems, prob)
-		s.cfg.Event("skipped")
-	}
-	for _, it := range p.cat.Items {
-		present[it.ID] = true
-		outcome, prob, err := s.publishItem(ctx, p.b, it, listed, now)
-		if err != nil {
-			return rep, err
-		}
-		if prob != nil {
-			refused[it.ID] = true
-			rep.Skipped++
-			rep.Problems = append(rep.Problems, *prob)
-		}
-		count(&rep, outcome)
-		s.cfg.Event(outcome)
-	}
-	// Withdrawn: vanished from the catalog, sold out, or no longer valid.
-	for id, it := range listed {
-		if present[id] && !refused[id] {
-			continue
-		}
-		if err := s.withdraw(ctx, p.b, it, now); err != nil {
-			return rep, err
-		}
-		rep.Deleted++
-		s.cfg.Event("deleted")
-	}
-	return rep, nil
-}
-
-func count(rep *Report, outcome string) {
-	switch outcome {
-	case "created":
-		rep.Created++
-	case "updated":
-		rep.Updated++
-	case "renewed":
-		rep.Renewed++
-	case "unchanged":
-		rep.Unchanged++
-	}
-}
-
-// publishItem publishes one mapped item if it is new, changed or due for
-// renewal. An item the listing rules refuse is reported, not published.
-func (s *Service) publishItem(ctx context.Context, b store.Bridge, it dfc.Item, listed map[string]store.BridgeItem,
-	now time.Time) (string, *dfc.Problem, error) {
-	hash := itemHash(b, it)
-	prev, had := listed[it.ID]
-	var previous *store.ListingRecord
-	if had {
-		old, err := s.cfg.Index.Listing(ctx, prev.ListingID)
-		switch {
-		case err == nil && old.End.After(now):
-			previous = &old
-		case err == nil || errors.Is(err, store.ErrNotFound):
-			// Lapsed (or pruned): receivers have let it go, so it is
-			// published anew, with a Create.
-			had = false
-		default:
-			return "", nil, err
-		}
-	}
-	outcome := "created"
-	switch {
-	case had && prev.Hash == hash && !s.renewDue(b, prev, now):
-		return "unchanged", nil, nil
-	case had && prev.Hash == hash:
-		outcome = "renewed"
-	case had:
-		outcome = "updated"
-	}
-	rec := store.BridgeItem{Bridge: b.Name, Item: it.ID, ListingID: s.listingID(b.Name, it.ID), Hash: hash,
-		Published: now, End: now.Add(s.lifetime(b)).Truncate(time.Second)}
-	if had {
-		rec.Published, rec.Updated = prev.Published, now
-	}
-	body, actID, err := s.itemActivity(b, it, rec, had)
-	if err != nil {
-		return "", nil, err
-	}
-	listing, err := s.cfg.Listings.Check(body, actID, s.cfg.Host, now)
-	if err != nil {
-		return "skipped", &dfc.Problem{Item: it.ID, Field: "listing", Reason: "invalid_listing", Message: err.Error()}, nil
-	}
-	err = s.cfg.Publisher.Publish(ctx, Publication{Body: body, ID: actID, KeyID: s.KeyID(b.Name), Listing: listing,
-		Previous: previous, Change: store.Change{PutBridgeItem: &rec}})
-	return outcome, nil, err
-}
-
-// withdraw publishes the Delete of an item's listing.
-func (s *Service) withdraw(ctx context.Context, b store.Bridge, it store.BridgeItem, now time.Time) error {
-	body, actID, err := s.deleteActivity(b, it.ListingID, now)
-	if err != nil {
-		return err
-	}
-	var previous *store.ListingRecord
-	if old, err := s.cfg.Index.Listing(ctx, it.ListingID); err == nil {
-		previous = &old
-	}
-	return s.cfg.Publisher.Publish(ctx, Publication{Body: body, ID: actID, KeyID: s.KeyID(b.Name), Previous: previous,
-		Delete: true, Change: store.Change{DeleteBridgeItem: &store.BridgeItemKey{Bridge: b.Name, Item: it.Item}}})
-}
-
-// itemHash identifies what an item's listing says, times aside.
-func itemHash(b store.Bridge, it dfc.Item) string {
-	doc, _ := json.Marshal(struct {
-		Item         dfc.Item
-		Kind, Region string
-	}{it, b.Kind, b.Region})
-	sum := sha256.Sum256(doc)
-	return hex.EncodeToString(sum[:])
-}
-
-// listingID is the stable IRI of the listing of a bridge's catalog item.
-func (s *Service) listingID(name, item string) string {
-	sum := sha256.Sum256([]byte(item))
-	return s.cfg.PublicURL + "/bridges/" + name + "/listings/" + hex.EncodeToString(sum[:12])
 }
 
 // SyncDue syncs every bridge whose interval has passed, one at a time.

@@ -233,6 +233,7 @@ func TestText(t *testing.T) {
 		{`<script>alert(1)</script>Plain <b>bold</b>`, "Plain bold"},
 		{`<style>p{}</style><table><tr><td>a</td><td>b</td></tr></table>`, "a b"},
 		{`<img src=x onerror=alert(1)>&lt;script&gt;`, "<script>"},
+		{"Beans\x1b]0;owned\x07 and\u0085 peas", "Beans]0;owned and peas"},
 		{"", ""},
 	} {
 		if got := Text(tc.in); got != tc.want {
@@ -283,14 +284,14 @@ func TestNotACatalog(t *testing.T) {
 // problem reports carry no control characters (terminal escapes).
 func TestUntrustedText(t *testing.T) {
 	doc := `{"@context": "https://www.datafoodconsortium.org", "@graph": [
-		{"@id": "https://farm.example/e", "@type": "dfc-b:Enterprise", "dfc-b:name": "<script>x</script>Happy\nAcres ` + strings.Repeat("a", 300) + `"},
+		{"@id": "https://farm.example/e", "@type": "dfc-b:Enterprise", "dfc-b:name": "<script>x</script>Happy\nAcres\u001b[31m ` + strings.Repeat("a", 300) + `"},
 		{"@id": "x:\u001b]0;owned\u0007\u001b[2J", "@type": "dfc-b:CatalogItem"}]}`
 	c, err := Read([]byte(doc))
 	if err != nil {
 		t.Fatal(err)
 	}
 	name := c.Enterprises[0].Name
-	if !strings.HasPrefix(name, "Happy Acres aaa") || strings.ContainsAny(name, "<>\n") || len([]rune(name)) > maxName {
+	if !strings.HasPrefix(name, "Happy Acres[31m aaa") || strings.ContainsAny(name, "<>\n\x1b") || len([]rune(name)) > maxName {
 		t.Errorf("enterprise name %q", name)
 	}
 	if len(c.Problems) != 1 || strings.ContainsAny(c.Problems[0].Item, "\x1b\x07") {

@@ -2,6 +2,7 @@ package dfc
 
 import (
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"golang.org/x/net/html"
@@ -52,19 +53,29 @@ func Text(s string) string {
 	}
 }
 
-// tidy collapses blank space within lines and blank lines between them.
+// tidy collapses blank space within lines and blank lines between them,
+// and drops control characters (terminal escapes among them).
 func tidy(s string) string {
 	var lines []string
 	for _, l := range strings.Split(s, "\n") {
-		if l = strings.Join(strings.Fields(l), " "); l != "" {
+		if l = oneLine(l); l != "" {
 			lines = append(lines, l)
 		}
 	}
 	return strings.Join(lines, "\n")
 }
 
-// oneLine collapses all blank space, line breaks included.
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+// oneLine collapses all blank space, line breaks included, and drops
+// control characters.
+func oneLine(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) && !unicode.IsSpace(r) {
+			return -1
+		}
+		return r
+	}, s)
+	return strings.Join(strings.Fields(s), " ")
+}
 
 // clip shortens s to at most max characters, ending with "…" when cut.
 func clip(s string, max int) string {

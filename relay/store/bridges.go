@@ -65,8 +65,9 @@ type BridgeSync struct {
 	LastAttempt, LastSuccess time.Time
 	LastError                string
 	// Listed, SoldOut and Skipped count the catalog items listed, not
-	// offered for want of stock, and refused, as of the last good read.
-	Listed, SoldOut, Skipped int
+	// offered for want of stock, and refused, as of the last good read;
+	// Held the withdrawals held back until a second read agrees.
+	Listed, SoldOut, Skipped, Held int
 	// Problems describes the refused items (JSON, bounded).
 	Problems []byte
 }

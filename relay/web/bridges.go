@@ -151,12 +151,13 @@ func (s *Site) handleDFCCatalog(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	lq := store.ListingQuery{Kind: kind, Region: q.Get("region"), Product: q.Get("product"), Now: time.Now()}
-	body, etag, err := s.catalogs.get(lq, func() ([]byte, error) {
+	body, etag, err := s.catalogs.get(lq, func() ([]byte, int, error) {
 		offerings, err := s.catalogOfferings(r.Context(), lq)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
-		return dfc.Write(offerings)
+		doc, err := dfc.Write(offerings)
+		return doc, len(offerings), err
 	})
 	if err != nil {
 		http.Error(w, "store unavailable", http.StatusServiceUnavailable)
@@ -181,49 +182,99 @@ const (
 	maxCachedQueries = 64
 )
 
-// catalogCache holds recent /dfc/catalog answers by query. The zero value
-// is ready.
+// catalogCache holds recent /dfc/catalog answers by query. Requests for
+// the same query while it is built wait for that one build; the oldest
+// answer makes room for a new query; an empty answer is not kept. The
+// zero value is ready.
 type catalogCache struct {
-	// mu guards the following fields.
+	// mu guards the following field.
 	mu      sync.Mutex
-	answers map[store.ListingQuery]cachedCatalog
+	answers map[store.ListingQuery]*cachedCatalog
+	// waiting, when set (tests), is called as a request starts waiting
+	// for another's build.
+	waiting func()
 }
 
 type cachedCatalog struct {
-	body, etag string
-	at         time.Time
+	// ready is closed once the fields below are set.
+	ready chan struct{}
+	body  []byte
+	etag  string
+	err   error
+	at    time.Time
 }
 
-// get returns the answer to q, built by build when none is recent.
-func (c *catalogCache) get(q store.ListingQuery, build func() ([]byte, error)) ([]byte, string, error) {
+// get returns the answer to q, built by build (which also says how many
+// listings it holds) when none is recent.
+func (c *catalogCache) get(q store.ListingQuery, build func() ([]byte, int, error)) ([]byte, string, error) {
 	now := q.Now
 	q.Now = time.Time{}
 	c.mu.Lock()
-	a, ok := c.answers[q]
-	c.mu.Unlock()
-	if ok && now.Sub(a.at) < catalogTTL {
-		return []byte(a.body), a.etag, nil
+	if c.answers == nil {
+		c.answers = map[store.ListingQuery]*cachedCatalog{}
 	}
-	body, err := build()
-	if err != nil {
-		return nil, "", err
+	a := c.answers[q]
+	if a != nil && (!isDone(a) || now.Sub(a.at) < catalogTTL) {
+		c.mu.Unlock()
+		if c.waiting != nil && !isDone(a) {
+			c.waiting()
+		}
+		<-a.ready
+		return a.body, a.etag, a.err
 	}
-	sum := sha256.Sum256(body)
-	a = cachedCatalog{body: string(body), etag: `"` + hex.EncodeToString(sum[:16]) + `"`, at: now}
-	c.mu.Lock()
-	if c.answers == nil || len(c.answers) >= maxCachedQueries {
-		c.answers = map[store.ListingQuery]cachedCatalog{}
+	if a == nil && len(c.answers) >= maxCachedQueries {
+		c.evictOldest()
 	}
+	a = &cachedCatalog{ready: make(chan struct{}), at: now}
 	c.answers[q] = a
 	c.mu.Unlock()
-	return body, a.etag, nil
+
+	body, n, err := build()
+	a.body, a.err = body, err
+	if err == nil {
+		sum := sha256.Sum256(body)
+		a.etag = `"` + hex.EncodeToString(sum[:16]) + `"`
+	}
+	close(a.ready)
+	if err != nil || n == 0 {
+		c.mu.Lock()
+		if c.answers[q] == a {
+			delete(c.answers, q)
+		}
+		c.mu.Unlock()
+	}
+	return a.body, a.etag, a.err
+}
+
+func isDone(a *cachedCatalog) bool {
+	select {
+	case <-a.ready:
+		return true
+	default:
+		return false
+	}
+}
+
+// evictOldest forgets the oldest finished answer; c.mu is held.
+func (c *catalogCache) evictOldest() {
+	var oldest store.ListingQuery
+	var at time.Time
+	found := false
+	for q, a := range c.answers {
+		if isDone(a) && (!found || a.at.Before(at)) {
+			oldest, at, found = q, a.at, true
+		}
+	}
+	if found {
+		delete(c.answers, oldest)
+	}
 }
 
 // catalogOfferings reads the current listings q selects (offers and
 // surplus; requests are not offerings) as catalog entries.
 func (s *Site) catalogOfferings(ctx context.Context, q store.ListingQuery) ([]dfc.Offering, error) {
 	var out []dfc.Offering
-	names := map[string]string{}
+	authors := map[string]author{}
 	for q.Offset = 0; q.Offset < maxCatalogListings; q.Offset += listingsPage {
 		q.Limit = min(listingsPage, maxCatalogListings-q.Offset)
 		recs, err := s.Store.Listings(ctx, q)
@@ -234,8 +285,13 @@ func (s *Site) catalogOfferings(ctx context.Context, q store.ListingQuery) ([]df
 			if rec.Kind == "request" {
 				continue
 			}
-			if o, ok := dfc.OfferingOf(rec.Activity, s.authorName(ctx, names, rec.Actor)); ok {
-				o.Describes = s.mayDescribe(o.Actor, o.Product)
+			a, ok := authors[rec.Actor]
+			if !ok {
+				a = s.authorOf(ctx, rec.Actor)
+				authors[rec.Actor] = a
+			}
+			if o, ok := dfc.OfferingOf(rec.Activity, a.name); ok {
+				o.Describes = s.mayDescribe(a, o.Product)
 				out = append(out, o)
 			}
 		}
@@ -246,32 +302,37 @@ func (s *Site) catalogOfferings(ctx context.Context, q store.ListingQuery) ([]df
 	return out, nil
 }
 
-// mayDescribe reports whether a listing's author may describe the product
-// under the product's IRI: a bridge of this relay (it read the product
-// from its catalog) or an author on the product's own host; never a
-// product on this relay's host.
-func (s *Site) mayDescribe(actor, product string) bool {
-	if policy.SameHost(product, s.PublicURL) {
-		return false
-	}
-	return strings.HasPrefix(actor, s.PublicURL+"/actors/"+bridgePrefix) || policy.SameHost(actor, product)
+// author is a listing's author as the catalog names it: a bridge by its
+// enterprise, others by their address.
+type author struct {
+	id, name string
+	// catalog is a bridge's catalog URL; "" for other authors.
+	catalog string
 }
 
-// authorName names a listing's author: a bridge by its enterprise, others
-// by their address.
-func (s *Site) authorName(ctx context.Context, cache map[string]string, actor string) string {
-	if n, ok := cache[actor]; ok {
-		return n
-	}
-	name := actor
+func (s *Site) authorOf(ctx context.Context, actor string) author {
+	a := author{id: actor, name: actor}
 	if u, err := url.Parse(actor); err == nil {
-		name = u.Host + u.Path
-		if b, ok := strings.CutPrefix(actor, s.PublicURL+"/actors/"+bridgePrefix); ok && s.Bridges != nil {
-			if a, err := s.Bridges.Actor(ctx, b); err == nil {
-				name = a.DisplayName
-			}
+		a.name = u.Host + u.Path
+	}
+	if b, ok := strings.CutPrefix(actor, s.PublicURL+"/actors/"+bridgePrefix); ok && s.Bridges != nil {
+		if ba, err := s.Bridges.Actor(ctx, b); err == nil {
+			a.name, a.catalog = ba.DisplayName, ba.Catalog
 		}
 	}
-	cache[actor] = name
-	return name
+	return a
+}
+
+// mayDescribe reports whether a listing's author may describe the product
+// under the product's IRI: one on the product's own host, or a bridge of
+// this relay whose catalog is on it (it read the product from there);
+// never a product on this relay's host.
+func (s *Site) mayDescribe(a author, product string) bool {
+	switch {
+	case policy.SameHost(product, s.PublicURL):
+		return false
+	case a.catalog != "":
+		return policy.SameHost(product, a.catalog)
+	}
+	return policy.SameHost(a.id, product)
 }

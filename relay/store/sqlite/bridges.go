@@ -17,14 +17,14 @@ type bridges struct{ db *DB }
 func (db *DB) Bridges() store.Bridges { return bridges{db} }
 
 const bridgeColumns = `name, catalog_url, auth, token, every_ms, region, kind, key_pem, ed25519_seed, created_at,
-	retired_at, actor_name, etag, last_modified, last_attempt, last_success, last_error, listed, sold_out, skipped, problems`
+	retired_at, actor_name, etag, last_modified, last_attempt, last_success, last_error, listed, sold_out, skipped, held, problems`
 
 func scanBridge(row interface{ Scan(...any) error }) (store.Bridge, error) {
 	var b store.Bridge
 	var every, created, retired, attempt, success int64
 	err := row.Scan(&b.Name, &b.CatalogURL, &b.Auth, &b.Token, &every, &b.Region, &b.Kind, &b.KeyPEM, &b.Ed25519Seed,
 		&created, &retired, &b.ActorName, &b.ETag, &b.LastModified, &attempt, &success, &b.LastError, &b.Listed, &b.SoldOut,
-		&b.Skipped, &b.Problems)
+		&b.Skipped, &b.Held, &b.Problems)
 	b.Every = time.Duration(every) * time.Millisecond
 	b.Created, b.Retired, b.LastAttempt, b.LastSuccess = fromMS(created), optMS(retired), optMS(attempt), optMS(success)
 	return b, err
@@ -101,9 +101,9 @@ func (s bridges) CreateBridge(ctx context.Context, b store.Bridge, audit store.A
 // SaveBridgeSync implements store.Bridges.
 func (s bridges) SaveBridgeSync(ctx context.Context, name string, st store.BridgeSync) error {
 	res, err := s.db.w.ExecContext(ctx, `UPDATE bridges SET actor_name = ?, etag = ?, last_modified = ?, last_attempt = ?,
-		last_success = ?, last_error = ?, listed = ?, sold_out = ?, skipped = ?, problems = ? WHERE name = ?`,
+		last_success = ?, last_error = ?, listed = ?, sold_out = ?, skipped = ?, held = ?, problems = ? WHERE name = ?`,
 		st.ActorName, st.ETag, st.LastModified, optToMS(st.LastAttempt), optToMS(st.LastSuccess), st.LastError,
-		st.Listed, st.SoldOut, st.Skipped, st.Problems, name)
+		st.Listed, st.SoldOut, st.Skipped, st.Held, st.Problems, name)
 	if err != nil {
 		return fmt.Errorf("bridge %s: %w", name, err)
 	}

@@ -277,6 +277,7 @@ var migrations = []string{
 		listed        INTEGER NOT NULL DEFAULT 0,
 		sold_out      INTEGER NOT NULL DEFAULT 0,
 		skipped       INTEGER NOT NULL DEFAULT 0,
+		held          INTEGER NOT NULL DEFAULT 0,
 		problems      BLOB
 	);
 	CREATE TABLE bridge_items (

@@ -14,6 +14,7 @@ import (
 
 	"github.com/runrig/runrig/policy"
 	"github.com/runrig/runrig/relay/dfc"
+	"github.com/runrig/runrig/relay/store"
 )
 
 func TestSettingsValidated(t *testing.T) {
@@ -154,5 +155,38 @@ func TestSkippedItemsLoggedOnce(t *testing.T) {
 	s.logNewProblems("farm", nil, many)
 	if n := strings.Count(buf.String(), "bridge skipped a catalog item"); n != maxLoggedProblems || !strings.Contains(buf.String(), "bridge skipped more items") {
 		t.Fatalf("logged %d of a flood", n)
+	}
+}
+
+// TestHoldWithdrawals: most of a bridge's listings go only when two reads
+// in a row name the same ones; a read naming others is held again, and a
+// small withdrawal is never held.
+func TestHoldWithdrawals(t *testing.T) {
+	s := New(Config{})
+	listed := map[string]store.BridgeItem{}
+	for _, id := range []string{"a", "b", "c", "d", "e", "f"} {
+		listed[id] = store.BridgeItem{Item: id}
+	}
+	offering := func(ids ...string) *dfc.Catalog {
+		c := &dfc.Catalog{}
+		for _, id := range ids {
+			c.Items = append(c.Items, dfc.Item{ID: id})
+		}
+		return c
+	}
+	steps := []struct {
+		cat  *dfc.Catalog
+		hold bool
+	}{
+		{offering("a", "b", "c", "d"), false}, // 2 of 6 go: not held
+		{offering("a"), true},                 // 5 go: held
+		{offering("b"), true},                 // 5 others go: held again
+		{offering("b"), false},                // the same 5 again: they go
+		{offering("a"), true},                 // a new mass withdrawal: held
+	}
+	for i, st := range steps {
+		if got := s.holdWithdrawals("farm", st.cat, listed); got != st.hold {
+			t.Fatalf("step %d: hold %v; want %v", i+1, got, st.hold)
+		}
 	}
 }

@@ -35,18 +35,18 @@ func BenchmarkBridgeSync(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		r := startRelay(b, nil)
 		cat := newCatalogServer(b, doc, "t")
-		if _, err := r.Admin.AddBridge(ctx, admin.BridgeAdd{Name: "big", Catalog: cat.URL + "/c", Auth: "api-token", Token: "t"}); err != nil {
+		if _, err := r.Admin.Bridges().Add(ctx, admin.BridgeAdd{Name: "big", Catalog: cat.URL + "/c", Auth: "api-token", Token: "t"}); err != nil {
 			b.Fatal(err)
 		}
 		cat.set(func(c *catalogServer) { c.etags = false })
 		start := time.Now()
-		rep, err := r.Admin.SyncBridge(ctx, "big")
+		rep, err := r.Admin.Bridges().Sync(ctx, "big")
 		first := time.Since(start)
 		if err != nil || rep.Created != 6*copies {
 			b.Fatalf("first sync: %+v %v", rep, err)
 		}
 		start = time.Now()
-		if rep, err = r.Admin.SyncBridge(ctx, "big"); err != nil || rep.Unchanged != 6*copies {
+		if rep, err = r.Admin.Bridges().Sync(ctx, "big"); err != nil || rep.Unchanged != 6*copies {
 			b.Fatalf("second sync: %+v %v", rep, err)
 		}
 		again := time.Since(start)

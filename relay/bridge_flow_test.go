@@ -37,11 +37,11 @@ func TestBridgeListingsFederate(t *testing.T) {
 	followSlice(t, a, nearA, "region-uk-sw")
 	followSlice(t, b, nearB, "region-uk-sw")
 	cat := newCatalogServer(t, fixture, "s3cret")
-	if _, err := a.Admin.AddBridge(ctx, admin.BridgeAdd{Name: "hodmedod", Catalog: cat.URL + "/catalog", Auth: "api-token",
+	if _, err := a.Admin.Bridges().Add(ctx, admin.BridgeAdd{Name: "hodmedod", Catalog: cat.URL + "/catalog", Auth: "api-token",
 		Token: "s3cret", Region: "uk-sw"}); err != nil {
 		t.Fatal(err)
 	}
-	if rep, err := a.Admin.SyncBridge(ctx, "hodmedod"); err != nil || rep.Created != 6 {
+	if rep, err := a.Admin.Bridges().Sync(ctx, "hodmedod"); err != nil || rep.Created != 6 {
 		t.Fatalf("sync: %+v %v", rep, err)
 	}
 	actor := a.URL + "/actors/bridge-hodmedod"
@@ -138,11 +138,11 @@ func TestBridgeReadsOFNCatalogItems(t *testing.T) {
 	mux.HandleFunc("/api/dfc/enterprises/10000/catalog_items", serve(items))
 	mux.HandleFunc("/api/dfc/enterprises/10000", serve(enterprise))
 	r := startRelay(t, nil)
-	if _, err := r.Admin.AddBridge(ctx, admin.BridgeAdd{Name: "fred", Catalog: ofn.URL + "/api/dfc/enterprises/10000/catalog_items",
+	if _, err := r.Admin.Bridges().Add(ctx, admin.BridgeAdd{Name: "fred", Catalog: ofn.URL + "/api/dfc/enterprises/10000/catalog_items",
 		Auth: "bearer", Token: "oidc"}); err != nil {
 		t.Fatal(err)
 	}
-	if rep, err := r.Admin.SyncBridge(ctx, "fred"); err != nil || rep.Created != 1 {
+	if rep, err := r.Admin.Bridges().Sync(ctx, "fred"); err != nil || rep.Created != 1 {
 		t.Fatalf("sync: %+v %v", rep, err)
 	}
 	var actor struct{ Name string }

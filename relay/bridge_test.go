@@ -125,7 +125,7 @@ func TestBridgePublishesCatalog(t *testing.T) {
 	subscribe(t, r, sub)
 	cat := newCatalogServer(t, fixture, "s3cret")
 
-	b, err := r.Admin.AddBridge(ctx, admin.BridgeAdd{Name: "hodmedod", Catalog: cat.URL + "/api/dfc/enterprises/7/catalog_items",
+	b, err := r.Admin.Bridges().Add(ctx, admin.BridgeAdd{Name: "hodmedod", Catalog: cat.URL + "/api/dfc/enterprises/7/catalog_items",
 		Auth: "api-token", Token: "s3cret", Reason: "our wholesaler"})
 	if err != nil {
 		t.Fatal(err)
@@ -134,7 +134,7 @@ func TestBridgePublishesCatalog(t *testing.T) {
 	if b.Actor != actor || b.Every != "15m0s" || b.Kind != "offer" {
 		t.Fatalf("added %+v", b)
 	}
-	rep, err := r.Admin.SyncBridge(ctx, "hodmedod")
+	rep, err := r.Admin.Bridges().Sync(ctx, "hodmedod")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,10 +189,10 @@ func checkTokenAndRemoval(t *testing.T, r *testRelay, cat *catalogServer, sub *r
 	ctx := context.Background()
 	// A wrong token is reported clearly and changes nothing.
 	cat.set(func(c *catalogServer) { c.token = "rotated" })
-	if _, err := r.Admin.SyncBridge(ctx, "hodmedod"); err == nil || !strings.Contains(err.Error(), "refused the credentials (401)") {
+	if _, err := r.Admin.Bridges().Sync(ctx, "hodmedod"); err == nil || !strings.Contains(err.Error(), "refused the credentials (401)") {
 		t.Fatalf("sync with a wrong token: %v", err)
 	}
-	bs, err := r.Admin.Bridges(ctx)
+	bs, err := r.Admin.Bridges().List(ctx)
 	if err != nil || len(bs) != 1 || !strings.Contains(bs[0].LastError, "refused the credentials") || bs[0].Listed != 4 ||
 		bs[0].Skipped != 2 || len(bs[0].Problems) != 2 || bs[0].DisplayName != "" {
 		t.Fatalf("bridges: %+v %v", bs, err)
@@ -208,7 +208,7 @@ func checkTokenAndRemoval(t *testing.T, r *testRelay, cat *catalogServer, sub *r
 	}
 
 	// Removing the bridge withdraws its four listings, signed by its actor.
-	gone, err := r.Admin.RemoveBridge(ctx, "hodmedod", "closed")
+	gone, err := r.Admin.Bridges().Remove(ctx, "hodmedod", "closed")
 	if err != nil || gone.Withdrawn != 4 {
 		t.Fatalf("remove: %+v %v", gone, err)
 	}
@@ -229,17 +229,17 @@ func checkSyncChanges(t *testing.T, r *testRelay, cat *catalogServer, sub *relay
 	t.Helper()
 	ctx := context.Background()
 	// Nothing changed: the server says so (ETag), or the items do.
-	if rep, err := r.Admin.SyncBridge(ctx, "hodmedod"); err != nil || !rep.NotModified {
+	if rep, err := r.Admin.Bridges().Sync(ctx, "hodmedod"); err != nil || !rep.NotModified {
 		t.Fatalf("second sync: %+v %v; want not modified", rep, err)
 	}
 	cat.set(func(c *catalogServer) { c.etags = false })
-	if rep, err := r.Admin.SyncBridge(ctx, "hodmedod"); err != nil || rep.Unchanged != 6 || rep.Created+rep.Updated+rep.Deleted != 0 {
+	if rep, err := r.Admin.Bridges().Sync(ctx, "hodmedod"); err != nil || rep.Unchanged != 6 || rep.Created+rep.Updated+rep.Deleted != 0 {
 		t.Fatalf("sync of the same catalog: %+v %v; want 6 unchanged", rep, err)
 	}
 
 	// A price changes: one Update.
 	cat.edit(t, `"dfc-b:value" : "2.09"`, `"dfc-b:value" : "2.19"`)
-	if rep, err := r.Admin.SyncBridge(ctx, "hodmedod"); err != nil || rep.Updated != 1 || rep.Unchanged != 5 {
+	if rep, err := r.Admin.Bridges().Sync(ctx, "hodmedod"); err != nil || rep.Updated != 1 || rep.Unchanged != 5 {
 		t.Fatalf("sync after a price change: %+v %v", rep, err)
 	}
 	upd := waitReceived(t, sub, "Update", 1)[0]
@@ -250,7 +250,7 @@ func checkSyncChanges(t *testing.T, r *testRelay, cat *catalogServer, sub *relay
 	// An item vanishes and another sells out: two Deletes.
 	cat.edit(t, `"dfc-b:stockLimitation" : "5"`, `"dfc-b:stockLimitation" : "0"`)
 	cat.drop(t, fdcItem+"44519468400947/CatalogItem")
-	if rep, err := r.Admin.SyncBridge(ctx, "hodmedod"); err != nil || rep.Deleted != 2 || rep.SoldOut != 1 || rep.Unchanged != 4 {
+	if rep, err := r.Admin.Bridges().Sync(ctx, "hodmedod"); err != nil || rep.Deleted != 2 || rep.SoldOut != 1 || rep.Unchanged != 4 {
 		t.Fatalf("sync after a removal and a sell-out: %+v %v", rep, err)
 	}
 	waitReceived(t, sub, "Delete", 2)
@@ -407,11 +407,11 @@ func TestBridgeSurvivesBadAnswers(t *testing.T) {
 	subscribe(t, r, sub)
 	cat := newCatalogServer(t, fixture, "s3cret")
 	cat.set(func(c *catalogServer) { c.etags = false })
-	if _, err := r.Admin.AddBridge(ctx, admin.BridgeAdd{Name: "shop", Catalog: cat.URL + "/catalog?key=hush", Auth: "api-token",
+	if _, err := r.Admin.Bridges().Add(ctx, admin.BridgeAdd{Name: "shop", Catalog: cat.URL + "/catalog?key=hush", Auth: "api-token",
 		Token: "s3cret"}); err != nil {
 		t.Fatal(err)
 	}
-	sync := func() (admin.BridgeSynced, error) { return r.Admin.SyncBridge(ctx, "shop") }
+	sync := func() (admin.BridgeSynced, error) { return r.Admin.Bridges().Sync(ctx, "shop") }
 	if rep, err := sync(); err != nil || rep.Created != 6 {
 		t.Fatalf("first sync: %+v %v", rep, err)
 	}
@@ -434,7 +434,7 @@ func TestBridgeSurvivesBadAnswers(t *testing.T) {
 	if rep, err := sync(); err != nil || rep.Held != 5 || rep.Updated != 1 || rep.Deleted != 0 {
 		t.Fatalf("first read of a shrunken catalog: %+v %v; want 5 held and the update", rep, err)
 	}
-	if bs, _ := r.Admin.Bridges(ctx); len(bs) != 1 || bs[0].Held != 5 || bs[0].Listed != 6 {
+	if bs, _ := r.Admin.Bridges().List(ctx); len(bs) != 1 || bs[0].Held != 5 || bs[0].Listed != 6 {
 		t.Fatalf("bridges after holding: %+v", bs)
 	}
 	cat.set(func(c *catalogServer) { c.body = []byte(" \n" + string(one) + "\n") })
@@ -471,14 +471,14 @@ func TestBridgeLapsedListingsComeBack(t *testing.T) {
 	sub := newInstance(t, relaytest.Mastodon)
 	subscribe(t, r, sub)
 	cat := newCatalogServer(t, fixture, "t")
-	if _, err := r.Admin.AddBridge(ctx, admin.BridgeAdd{Name: "shop", Catalog: cat.URL + "/c", Auth: "api-token", Token: "t"}); err != nil {
+	if _, err := r.Admin.Bridges().Add(ctx, admin.BridgeAdd{Name: "shop", Catalog: cat.URL + "/c", Auth: "api-token", Token: "t"}); err != nil {
 		t.Fatal(err)
 	}
-	if rep, err := r.Admin.SyncBridge(ctx, "shop"); err != nil || rep.Created != 6 {
+	if rep, err := r.Admin.Bridges().Sync(ctx, "shop"); err != nil || rep.Created != 6 {
 		t.Fatalf("first sync: %+v %v", rep, err)
 	}
 	waitFor(t, "the listings to lapse", func() bool { return countListings(t, r, "") == 0 })
-	if rep, err := r.Admin.SyncBridge(ctx, "shop"); err != nil || rep.Created != 6 || rep.Renewed+rep.Updated != 0 {
+	if rep, err := r.Admin.Bridges().Sync(ctx, "shop"); err != nil || rep.Created != 6 || rep.Renewed+rep.Updated != 0 {
 		t.Fatalf("sync after the listings lapsed: %+v %v; want them created anew", rep, err)
 	}
 	waitReceived(t, sub, "Create", 12)

@@ -73,7 +73,7 @@ func bridgesAdd(c *admin.Client, pos []string, f bridgeFlags, stdout, stderr io.
 	}
 	ctx, cancel := modCtx()
 	defer cancel()
-	b, err := c.AddBridge(ctx, req)
+	b, err := c.Bridges().Add(ctx, req)
 	return report(stdout, stderr, f.asJSON, b, err, func(w io.Writer) {
 		fmt.Fprintf(w, "bridge %s added: it publishes as %s, reading %s every %s\n", b.Name, b.Actor, b.Catalog, b.Every)
 		fmt.Fprintf(w, "its first sync runs within a minute; or now: runrig admin bridges sync %s\n", b.Name)
@@ -103,7 +103,7 @@ func readToken(path string) (string, error) {
 func bridgesList(c *admin.Client, _ []string, f bridgeFlags, stdout, stderr io.Writer) int {
 	ctx, cancel := modCtx()
 	defer cancel()
-	bs, err := c.Bridges(ctx)
+	bs, err := c.Bridges().List(ctx)
 	return report(stdout, stderr, f.asJSON, bs, err, func(w io.Writer) {
 		if len(bs) == 0 {
 			fmt.Fprintln(w, "no bridges yet: runrig admin bridges add NAME --catalog URL")
@@ -145,7 +145,7 @@ func bridgesSync(c *admin.Client, pos []string, f bridgeFlags, stdout, stderr io
 	}
 	ctx, cancel := modCtx()
 	defer cancel()
-	r, err := c.SyncBridge(ctx, pos[0])
+	r, err := c.Bridges().Sync(ctx, pos[0])
 	return report(stdout, stderr, f.asJSON, r, err, func(w io.Writer) {
 		if r.NotModified {
 			fmt.Fprintf(w, "%s: the catalog has not changed\n", pos[0])
@@ -172,7 +172,7 @@ func bridgesRemove(c *admin.Client, pos []string, f bridgeFlags, stdout, stderr 
 	}
 	ctx, cancel := modCtx()
 	defer cancel()
-	r, err := c.RemoveBridge(ctx, pos[0], f.reason)
+	r, err := c.Bridges().Remove(ctx, pos[0], f.reason)
 	return report(stdout, stderr, f.asJSON, r, err, func(w io.Writer) {
 		fmt.Fprintf(w, "bridge %s removed; the Deletes of its %d listings are queued\n", pos[0], r.Withdrawn)
 	})

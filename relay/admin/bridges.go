@@ -78,30 +78,36 @@ type BridgeRemoved struct {
 	Withdrawn int `json:"withdrawn"`
 }
 
-// AddBridge adds a bridge.
-func (c *Client) AddBridge(ctx context.Context, req BridgeAdd) (Bridge, error) {
+// Bridges are the admin API's calls on DFC bridges.
+type Bridges struct{ c *Client }
+
+// Bridges returns the calls on DFC bridges.
+func (c *Client) Bridges() Bridges { return Bridges{c} }
+
+// Add adds a bridge.
+func (b Bridges) Add(ctx context.Context, req BridgeAdd) (Bridge, error) {
 	var out Bridge
-	err := c.do(ctx, http.MethodPost, "/bridges", req, &out)
+	err := b.c.do(ctx, http.MethodPost, "/bridges", req, &out)
 	return out, err
 }
 
-// Bridges lists the bridges.
-func (c *Client) Bridges(ctx context.Context) ([]Bridge, error) {
+// List lists the bridges.
+func (b Bridges) List(ctx context.Context) ([]Bridge, error) {
 	var out []Bridge
-	err := c.do(ctx, http.MethodGet, "/bridges", nil, &out)
+	err := b.c.do(ctx, http.MethodGet, "/bridges", nil, &out)
 	return out, err
 }
 
-// SyncBridge reads a bridge's catalog now.
-func (c *Client) SyncBridge(ctx context.Context, name string) (BridgeSynced, error) {
+// Sync reads a bridge's catalog now.
+func (b Bridges) Sync(ctx context.Context, name string) (BridgeSynced, error) {
 	var out BridgeSynced
-	err := c.do(ctx, http.MethodPost, "/bridges/"+url.PathEscape(name)+"/sync", nil, &out)
+	err := b.c.do(ctx, http.MethodPost, "/bridges/"+url.PathEscape(name)+"/sync", nil, &out)
 	return out, err
 }
 
-// RemoveBridge stops a bridge and withdraws its listings.
-func (c *Client) RemoveBridge(ctx context.Context, name, reason string) (BridgeRemoved, error) {
+// Remove stops a bridge and withdraws its listings.
+func (b Bridges) Remove(ctx context.Context, name, reason string) (BridgeRemoved, error) {
 	var out BridgeRemoved
-	err := c.do(ctx, http.MethodDelete, "/bridges/"+url.PathEscape(name)+"?reason="+url.QueryEscape(reason), nil, &out)
+	err := b.c.do(ctx, http.MethodDelete, "/bridges/"+url.PathEscape(name)+"?reason="+url.QueryEscape(reason), nil, &out)
 	return out, err
 }

@@ -1,8 +1,8 @@
 // Package store defines what the relay keeps and the narrow interface it
-// keeps it behind. The sqlite sub-package implements it on an embedded
-// database; a PostgreSQL implementation shared by several relay replicas can
-// implement the same interface (claims are leases, so replicas never deliver
-// the same row at once).
+// keeps it behind. The sqlstore sub-package implements it in SQL, opened
+// by the sqlite package on an embedded database or by the postgres package
+// on a PostgreSQL database that several relay replicas share (claims are
+// leases with an owner, so replicas never deliver the same row at once).
 package store
 
 import (
@@ -43,6 +43,8 @@ type Store interface {
 	Signatures() schemes.Store
 	// Bridges are the DFC catalogs the relay publishes.
 	Bridges() Bridges
+	// Replicas are the relay processes sharing the store.
+	Replicas() Replicas
 	// Prune forgets seen activity ids older than before, drops payloads
 	// no delivery refers to, listings that ended by now and signature
 	// memory that ended by now.
@@ -444,6 +446,9 @@ type Delivery struct {
 	KeyID string
 	// Slice is the subscription the delivery serves.
 	Slice string
+	// Owner is the replica that leased it, set by Claim; only the owner
+	// records its outcome.
+	Owner string
 }
 
 // ClaimRequest asks for due deliveries.
@@ -456,6 +461,10 @@ type ClaimRequest struct {
 	Limit int
 	// ExcludePeers are skipped (their per-peer queues are full).
 	ExcludePeers []string
+	// Owner is the replica claiming. A peer whose deliveries another
+	// replica holds leased is skipped, so each peer is served by one
+	// replica at a time.
+	Owner string
 }
 
 // Claimed are leased deliveries and the bodies they send.

@@ -290,6 +290,25 @@ var migrations = []string{
 		end_at       INTEGER NOT NULL,
 		PRIMARY KEY (bridge, item)
 	);`,
+	// 15: replicas and their leases: every delivery lease has an owner,
+	// the processes on the store and the singletons each runs. (SQLite
+	// has one process; PostgreSQL's schema has the same tables.)
+	`ALTER TABLE deliveries ADD COLUMN lease_owner TEXT NOT NULL DEFAULT '';
+	CREATE INDEX deliveries_owner ON deliveries(lease_owner, peer) WHERE lease_owner != '';
+	CREATE TABLE replicas (
+		id         TEXT PRIMARY KEY,
+		host       TEXT NOT NULL,
+		started_at INTEGER NOT NULL,
+		seen_at    INTEGER NOT NULL,
+		in_flight  INTEGER NOT NULL DEFAULT 0,
+		delivered  INTEGER NOT NULL DEFAULT 0,
+		failed     INTEGER NOT NULL DEFAULT 0
+	);
+	CREATE TABLE leases (
+		name  TEXT PRIMARY KEY,
+		owner TEXT NOT NULL,
+		until INTEGER NOT NULL
+	);`,
 }
 
 // SchemaVersion is the version a freshly migrated store has.

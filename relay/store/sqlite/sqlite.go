@@ -6,16 +6,15 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"syscall"
-	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
 	"github.com/runrig/runrig/relay/store"
+	"github.com/runrig/runrig/relay/store/sqlstore"
 )
 
 // FileName is the database file inside the data directory.
@@ -23,47 +22,14 @@ const FileName = "runrig.db"
 
 // DB is a store.Store backed by SQLite.
 type DB struct {
-	w    *sql.DB // one connection: SQLite has one writer
-	r    *sql.DB // readers, concurrent with the writer under WAL
+	*sqlstore.DB
+	w, r *sql.DB
 	lock *os.File
-
-	// stmts are the hot statements, parsed once.
-	stmts statements
 }
 
-// statements are the hot statements of the delivery path and the
-// fan-out, parsed once: the queue's on the writer, the subscriber list on
-// the readers.
-type statements struct {
-	retry, deferDelivery, peerHealth, dropPayload *sql.Stmt
-	insertPayload                                 *sql.Stmt
-	// insertDeliveries[i] and insertDeliveriesSub[i] insert
-	// insertBatches[i] rows.
-	insertDeliveries, insertDeliveriesSub []*sql.Stmt
-	// subscribersIn is on the readers.
-	subscribersIn *sql.Stmt
-}
-
-// Hot statements of the delivery path.
-const (
-	sqlRetry = `UPDATE deliveries SET state = ?, attempts = attempts + 1, next_at = ?,
-		lease_until = 0, last_error = ? WHERE id = ?`
-	sqlDefer = `UPDATE deliveries SET next_at = ?, lease_until = 0 WHERE id = ?`
-	// sqlPeerHealth folds one batch's tally into a peer's health. A batch
-	// with a success resets the failure streak to the failures after it.
-	sqlPeerHealth = `INSERT INTO peers(peer, last_success, last_failure, last_error, consecutive_failures,
-		circuit_until, delivered, failed) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-		ON CONFLICT(peer) DO UPDATE SET
-		last_success = MAX(last_success, excluded.last_success),
-		last_failure = MAX(last_failure, excluded.last_failure),
-		last_error = CASE WHEN excluded.last_failure > 0 THEN excluded.last_error ELSE last_error END,
-		consecutive_failures = CASE WHEN excluded.delivered > 0 THEN excluded.consecutive_failures
-			ELSE consecutive_failures + excluded.consecutive_failures END,
-		circuit_until = CASE WHEN excluded.delivered > 0 AND excluded.consecutive_failures = 0 THEN 0
-			ELSE MAX(circuit_until, excluded.circuit_until) END,
-		delivered = delivered + excluded.delivered, failed = failed + excluded.failed`
-	sqlDropPayload = `DELETE FROM payloads WHERE id = ? AND NOT EXISTS (SELECT 1 FROM deliveries WHERE payload_id = ?)`
-)
+// dialect is SQLite's: one writer, so claims need no locking of their
+// own, and one process, so no other replica to tell of changes.
+var dialect = sqlstore.Dialect{Name: "sqlite", Greatest: "MAX"}
 
 var _ store.Store = (*DB)(nil)
 
@@ -105,56 +71,31 @@ func Open(ctx context.Context, dir string) (*DB, error) {
 		return nil, err
 	}
 	r.SetMaxOpenConns(4)
-	db := &DB{w: w, r: r, lock: lock}
+	fail := func(err error) (*DB, error) {
+		r.Close()
+		w.Close()
+		lock.Close()
+		return nil, err
+	}
 	if err := migrate(ctx, w); err != nil {
-		db.Close()
-		return nil, err
+		return fail(err)
 	}
-	if _, err := w.ExecContext(ctx, `UPDATE deliveries SET lease_until = 0 WHERE lease_until != 0`); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("release leases: %w", err)
+	// The lock file proves no other process uses this store: whatever
+	// the last one leased, and the replicas it recorded, are gone.
+	if _, err := w.ExecContext(ctx, `UPDATE deliveries SET lease_until = 0, lease_owner = '' WHERE lease_until != 0 OR lease_owner != '';
+		DELETE FROM replicas; DELETE FROM leases`); err != nil {
+		return fail(fmt.Errorf("release leases: %w", err))
 	}
-	if err := db.stmts.prepare(ctx, db.w, db.r); err != nil {
-		db.Close()
-		return nil, err
+	inner, err := sqlstore.New(ctx, w, r, dialect)
+	if err != nil {
+		return fail(err)
 	}
-	return db, nil
-}
-
-// prepare parses the hot statements once: the queue's (on the writer)
-// and the fan-out's subscriber list (on the readers).
-func (st *statements) prepare(ctx context.Context, w, r *sql.DB) error {
-	for _, p := range []struct {
-		on   *sql.DB
-		stmt **sql.Stmt
-		sql  string
-	}{{w, &st.retry, sqlRetry}, {w, &st.deferDelivery, sqlDefer}, {w, &st.peerHealth, sqlPeerHealth},
-		{w, &st.dropPayload, sqlDropPayload}, {w, &st.insertPayload, sqlInsertPayload},
-		{r, &st.subscribersIn, sqlSubscribersIn}} {
-		var err error
-		if *p.stmt, err = p.on.PrepareContext(ctx, p.sql); err != nil {
-			return fmt.Errorf("prepare: %w", err)
-		}
-	}
-	for _, n := range insertBatches {
-		for _, sub := range []bool{false, true} {
-			stmt, err := w.PrepareContext(ctx, sqlInsertDeliveries(n, sub))
-			if err != nil {
-				return fmt.Errorf("prepare: %w", err)
-			}
-			if sub {
-				st.insertDeliveriesSub = append(st.insertDeliveriesSub, stmt)
-			} else {
-				st.insertDeliveries = append(st.insertDeliveries, stmt)
-			}
-		}
-	}
-	return nil
+	return &DB{DB: inner, w: w, r: r, lock: lock}, nil
 }
 
 // Close closes the database and releases the lock.
 func (db *DB) Close() error {
-	err := errors.Join(db.r.Close(), db.w.Close())
+	err := db.DB.Close()
 	db.lock.Close()
 	return err
 }
@@ -164,83 +105,6 @@ func (db *DB) SchemaVersion(ctx context.Context) (int, error) {
 	var v int
 	err := db.r.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&v)
 	return v, err
-}
-
-func ms(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixMilli()
-}
-
-func fromMS(v int64) time.Time {
-	if v == 0 {
-		return time.Time{}
-	}
-	return time.UnixMilli(v)
-}
-
-// tx runs fn in a write transaction.
-func (db *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := db.w.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	if err := fn(tx); err != nil {
-		tx.Rollback()
-		return err
-	}
-	return tx.Commit()
-}
-
-// Setting implements store.Settings.
-func (db *DB) Setting(ctx context.Context, name string) (string, error) {
-	var v string
-	err := db.r.QueryRowContext(ctx, `SELECT value FROM settings WHERE name = ?`, name).Scan(&v)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", store.ErrNotFound
-	}
-	return v, err
-}
-
-// SetSetting implements store.Settings.
-func (db *DB) SetSetting(ctx context.Context, name, value string, audit store.AuditEntry) error {
-	return db.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO settings(name, value) VALUES (?, ?)
-			ON CONFLICT(name) DO UPDATE SET value = excluded.value`, name, value); err != nil {
-			return err
-		}
-		return appendAudit(ctx, tx, []store.AuditEntry{audit})
-	})
-}
-
-// InitSetting implements store.Settings.
-func (db *DB) InitSetting(ctx context.Context, name, value string) (string, error) {
-	var v string
-	err := db.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO settings(name, value) VALUES (?, ?) ON CONFLICT(name) DO NOTHING`, name, value); err != nil {
-			return err
-		}
-		return tx.QueryRowContext(ctx, `SELECT value FROM settings WHERE name = ?`, name).Scan(&v)
-	})
-	return v, err
-}
-
-// Prune implements store.Store.
-func (db *DB) Prune(ctx context.Context, before, now time.Time) error {
-	return db.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM seen WHERE seen_at < ?`, ms(before)); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM listings WHERE end_at <= ?`, ms(now)); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM signature_memory WHERE until <= ?`, ms(now)); err != nil {
-			return err
-		}
-		_, err := tx.ExecContext(ctx, `DELETE FROM payloads WHERE NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.payload_id = payloads.id)`)
-		return err
-	})
 }
 
 // privateFile creates path with mode 0600 if it is missing, and takes

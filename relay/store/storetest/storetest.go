@@ -20,7 +20,7 @@ import (
 
 // Opener opens the store kept in dir, creating it when dir is new. Opening
 // the same dir again after Close is a restart of the relay: what was
-// committed is there, and leases of the closed store are released.
+// committed is there.
 type Opener func(t *testing.T, dir string) store.Store
 
 // Run runs the whole contract against the backend open opens.
@@ -40,6 +40,9 @@ func Run(t *testing.T, open Opener) {
 	t.Run("SignatureMemory", func(t *testing.T) { testSignatureMemory(t, open) })
 	t.Run("LargeFanOut", func(t *testing.T) { testLargeFanOut(t, open) })
 	t.Run("Bridges", func(t *testing.T) { testBridges(t, open) })
+	t.Run("LeaseOwners", func(t *testing.T) { testLeaseOwners(t, open) })
+	t.Run("OnePeerOneReplica", func(t *testing.T) { testOnePeerOneReplica(t, open) })
+	t.Run("ReplicasAndSingletons", func(t *testing.T) { testReplicasAndSingletons(t, open) })
 }
 
 func msg(id string, peers ...string) store.Message {
@@ -75,7 +78,7 @@ func testClaimLeaseCompleteAndReopen(t *testing.T, open Opener) {
 		t.Fatal(err)
 	}
 	now := time.Now()
-	cl, err := db.Claim(ctx, store.ClaimRequest{Now: now, Lease: time.Minute, Limit: 10, ExcludePeers: []string{"p3"}})
+	cl, err := db.Claim(ctx, store.ClaimRequest{Now: now, Lease: time.Minute, Limit: 10, ExcludePeers: []string{"p3"}, Owner: "r1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +88,7 @@ func testClaimLeaseCompleteAndReopen(t *testing.T, open Opener) {
 	if cl.Deliveries[0].ActivityID != "a1" || string(cl.Bodies[cl.Deliveries[0].PayloadID]) != `{"id":"a1"}` {
 		t.Fatalf("claimed %+v", cl)
 	}
-	again, _ := db.Claim(ctx, store.ClaimRequest{Now: now, Lease: time.Minute, Limit: 10})
+	again, _ := db.Claim(ctx, store.ClaimRequest{Now: now, Lease: time.Minute, Limit: 10, Owner: "r1"})
 	if len(again.Deliveries) != 1 || again.Deliveries[0].Peer != "p3" {
 		t.Fatalf("leased rows claimed again: %+v", again.Deliveries)
 	}
@@ -98,10 +101,15 @@ func testClaimLeaseCompleteAndReopen(t *testing.T, open Opener) {
 	}
 	db.Close()
 
-	// A new process: leases from the old one are released.
+	// A new process: the old one's leases are released when it is known
+	// to be gone (SQLite knows at start, PostgreSQL when it leaves or
+	// stops beating).
 	db = open(t, dir)
 	defer db.Close()
-	cl, _ = db.Claim(ctx, store.ClaimRequest{Now: now, Lease: time.Minute, Limit: 10})
+	if err := db.Replicas().Leave(ctx, "r1"); err != nil {
+		t.Fatal(err)
+	}
+	cl, _ = db.Claim(ctx, store.ClaimRequest{Now: now, Lease: time.Minute, Limit: 10, Owner: "r2"})
 	if len(cl.Deliveries) != 1 || cl.Deliveries[0].Peer != "p3" {
 		t.Fatalf("after reopen claimed %+v", cl.Deliveries)
 	}

@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -62,6 +62,7 @@ func (db *DB) Moderate(ctx context.Context, c store.ModerationChange) ([]int64, 
 			func() error { return changeLists(ctx, tx, c.PutList, c.RemoveList) },
 			func() error { return changeEndorsements(ctx, tx, c.Endorse, c.Unendorse) },
 			func() error { return appendAudit(ctx, tx, c.Audit) },
+			func() error { return db.notify(ctx, tx, store.TopicPolicy, "") },
 		} {
 			if err := step(); err != nil {
 				return err

@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -75,8 +75,40 @@ func (db *DB) Apply(ctx context.Context, c store.Change) error {
 		if err := appendAudit(ctx, tx, c.Audit); err != nil {
 			return err
 		}
-		return db.stmts.insertMessages(ctx, tx, c.Messages)
+		if err := db.stmts.insertMessages(ctx, tx, c.Messages); err != nil {
+			return err
+		}
+		return db.notifyApplied(ctx, tx, c)
 	})
+}
+
+// notifyApplied tells other replicas what c changed that they hold in
+// memory: new deliveries, and deliveries dropped for a subscription (those
+// made before the change's messages are void).
+func (db *DB) notifyApplied(ctx context.Context, tx *sql.Tx, c store.Change) error {
+	if db.d.Notify == nil {
+		return nil
+	}
+	for _, k := range []*store.SubscriptionKey{c.Remove, c.DropQueued} {
+		if k == nil {
+			continue
+		}
+		cutoff := time.Now()
+		for _, m := range c.Messages {
+			if !m.At.IsZero() && m.At.Before(cutoff) {
+				cutoff = m.At
+			}
+		}
+		if err := db.notify(ctx, tx, store.TopicDropped, store.DroppedPayload(k.Slice, k.Peer, cutoff)); err != nil {
+			return err
+		}
+	}
+	for _, m := range c.Messages {
+		if len(m.Targets) > 0 {
+			return db.notify(ctx, tx, store.TopicQueue, "")
+		}
+	}
+	return nil
 }
 
 // markSeen records an id as seen; ErrDuplicate if it was already.
@@ -241,7 +273,7 @@ func scanDelivery(row scanner) (store.Delivery, error) {
 func (db *DB) Claim(ctx context.Context, req store.ClaimRequest) (store.Claimed, error) {
 	out := store.Claimed{Bodies: map[int64][]byte{}}
 	now := ms(req.Now)
-	args := []any{now + req.Lease.Milliseconds(), now, now, now}
+	args := []any{now + req.Lease.Milliseconds(), req.Owner, now, now, now, now, req.Owner}
 	exclude := ""
 	if len(req.ExcludePeers) > 0 {
 		exclude = ` AND peer NOT IN (?` + strings.Repeat(`, ?`, len(req.ExcludePeers)-1) + `)`
@@ -249,8 +281,13 @@ func (db *DB) Claim(ctx context.Context, req store.ClaimRequest) (store.Claimed,
 			args = append(args, p)
 		}
 	}
-	args = append(args, req.Limit)
+	args = append(args, req.Limit, now)
 	err := db.tx(ctx, func(tx *sql.Tx) error {
+		if db.d.SerializeClaims != "" {
+			if _, err := tx.ExecContext(ctx, db.d.SerializeClaims); err != nil {
+				return err
+			}
+		}
 		res, err := tx.ExecContext(ctx, `DELETE FROM deliveries WHERE lease_until <= ? AND payload_id IN
 			(SELECT id FROM payloads WHERE expires_at != 0 AND expires_at <= ?)`, now, now)
 		if err != nil {
@@ -258,50 +295,63 @@ func (db *DB) Claim(ctx context.Context, req store.ClaimRequest) (store.Claimed,
 		}
 		n, _ := res.RowsAffected()
 		out.Expired = int(n)
-		rows, err := tx.QueryContext(ctx, `UPDATE deliveries SET lease_until = ? WHERE id IN (
-			SELECT id FROM deliveries WHERE state != 'dead' AND next_at <= ? AND lease_until <= ?
-			AND peer NOT IN (SELECT peer FROM peers WHERE circuit_until > ?)`+exclude+`
-			ORDER BY next_at, id LIMIT ?)
-			RETURNING id, payload_id, peer, inbox, slice, state, attempts, next_at, last_error, created_at`, args...)
-		if err != nil {
+		if err := db.claimRows(ctx, tx, exclude, args, &out); err != nil {
 			return err
 		}
-		for rows.Next() {
-			var d store.Delivery
-			var next, created int64
-			if err := rows.Scan(&d.ID, &d.PayloadID, &d.Peer, &d.Inbox, &d.Slice, &d.State, &d.Attempts, &next, &d.LastError, &created); err != nil {
-				rows.Close()
-				return err
-			}
-			d.NextAttempt, d.CreatedAt = fromMS(next), fromMS(created)
-			out.Deliveries = append(out.Deliveries, d)
-			out.Bodies[d.PayloadID] = nil
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		type meta struct {
-			id, keyID string
-			expires   int64
-		}
-		metas := make(map[int64]meta, len(out.Bodies))
-		for pid := range out.Bodies {
-			var body []byte
-			var m meta
-			if err := tx.QueryRowContext(ctx, `SELECT body, activity_id, expires_at, key_id FROM payloads WHERE id = ?`, pid).Scan(&body, &m.id, &m.expires, &m.keyID); err != nil {
-				return fmt.Errorf("payload %d: %w", pid, err)
-			}
-			out.Bodies[pid] = body
-			metas[pid] = m
-		}
-		for i := range out.Deliveries {
-			m := metas[out.Deliveries[i].PayloadID]
-			out.Deliveries[i].ActivityID, out.Deliveries[i].Expires, out.Deliveries[i].KeyID = m.id, fromMS(m.expires), m.keyID
-		}
-		return nil
+		return claimBodies(ctx, tx, &out)
 	})
 	return out, err
+}
+
+// claimRows leases the due rows: not dead, due, not leased, the peer's
+// circuit closed, the peer not excluded and not served by another
+// replica's leases (one replica serves a peer at a time).
+func (db *DB) claimRows(ctx context.Context, tx *sql.Tx, exclude string, args []any, out *store.Claimed) error {
+	rows, err := tx.QueryContext(ctx, `UPDATE deliveries SET lease_until = ?, lease_owner = ? WHERE id IN (
+		SELECT id FROM deliveries WHERE state != 'dead' AND next_at <= ? AND lease_until <= ?
+		AND peer NOT IN (SELECT peer FROM peers WHERE circuit_until > ?)
+		AND peer NOT IN (SELECT peer FROM deliveries WHERE lease_owner != '' AND lease_until > ? AND lease_owner != ?)`+exclude+`
+		ORDER BY next_at, id LIMIT ? `+db.d.ClaimLock+`) AND lease_until <= ?
+		RETURNING id, payload_id, peer, inbox, slice, state, attempts, next_at, last_error, created_at, lease_owner`, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var d store.Delivery
+		var next, created int64
+		if err := rows.Scan(&d.ID, &d.PayloadID, &d.Peer, &d.Inbox, &d.Slice, &d.State, &d.Attempts, &next, &d.LastError, &created, &d.Owner); err != nil {
+			return err
+		}
+		d.NextAttempt, d.CreatedAt = fromMS(next), fromMS(created)
+		out.Deliveries = append(out.Deliveries, d)
+		out.Bodies[d.PayloadID] = nil
+	}
+	return rows.Err()
+}
+
+// claimBodies reads each claimed payload once and gives its deliveries
+// the payload's activity id, expiry and key.
+func claimBodies(ctx context.Context, tx *sql.Tx, out *store.Claimed) error {
+	type meta struct {
+		id, keyID string
+		expires   int64
+	}
+	metas := make(map[int64]meta, len(out.Bodies))
+	for pid := range out.Bodies {
+		var body []byte
+		var m meta
+		if err := tx.QueryRowContext(ctx, `SELECT body, activity_id, expires_at, key_id FROM payloads WHERE id = ?`, pid).Scan(&body, &m.id, &m.expires, &m.keyID); err != nil {
+			return fmt.Errorf("payload %d: %w", pid, err)
+		}
+		out.Bodies[pid] = body
+		metas[pid] = m
+	}
+	for i := range out.Deliveries {
+		m := metas[out.Deliveries[i].PayloadID]
+		out.Deliveries[i].ActivityID, out.Deliveries[i].Expires, out.Deliveries[i].KeyID = m.id, fromMS(m.expires), m.keyID
+	}
+	return nil
 }
 
 // peerTally sums one batch's outcomes for one peer, so peer health is
@@ -318,19 +368,19 @@ type peerTally struct {
 // batchSummary is what a batch of outcomes changes: deliveries to delete,
 // payloads that may have become orphans, and each peer's tally.
 type batchSummary struct {
-	done     []int64
+	done     map[string][]int64 // by lease owner
 	payloads map[int64]bool
 	tallies  map[string]*peerTally
 }
 
 func summarize(outcomes []store.Outcome) batchSummary {
-	b := batchSummary{payloads: map[int64]bool{}, tallies: map[string]*peerTally{}}
+	b := batchSummary{done: map[string][]int64{}, payloads: map[int64]bool{}, tallies: map[string]*peerTally{}}
 	for _, o := range outcomes {
 		if o.Deferred {
 			continue
 		}
 		if o.Delivered || o.Dropped != "" {
-			b.done = append(b.done, o.Delivery.ID)
+			b.done[o.Delivery.Owner] = append(b.done[o.Delivery.Owner], o.Delivery.ID)
 			b.payloads[o.Delivery.PayloadID] = true
 		}
 		if o.Dropped != "" {
@@ -369,15 +419,8 @@ func (db *DB) Complete(ctx context.Context, outcomes []store.Outcome) error {
 	sum := summarize(outcomes)
 	done, payloads, tallies := sum.done, sum.payloads, sum.tallies
 	return db.tx(ctx, func(tx *sql.Tx) error {
-		for start := 0; start < len(done); start += 500 {
-			ids := done[start:min(start+500, len(done))]
-			args := make([]any, len(ids))
-			for i, id := range ids {
-				args[i] = id
-			}
-			if _, err := tx.ExecContext(ctx, `DELETE FROM deliveries WHERE id IN (?`+strings.Repeat(`, ?`, len(ids)-1)+`)`, args...); err != nil {
-				return err
-			}
+		if err := deleteDone(ctx, tx, done); err != nil {
+			return err
 		}
 		retry, defer_ := tx.StmtContext(ctx, db.stmts.retry), tx.StmtContext(ctx, db.stmts.deferDelivery)
 		for _, o := range outcomes {
@@ -385,13 +428,13 @@ func (db *DB) Complete(ctx context.Context, outcomes []store.Outcome) error {
 			switch {
 			case o.Delivered, o.Dropped != "":
 			case o.Deferred:
-				_, err = defer_.ExecContext(ctx, ms(o.NextAttempt), o.Delivery.ID)
+				_, err = defer_.ExecContext(ctx, ms(o.NextAttempt), o.Delivery.ID, o.Delivery.Owner)
 			default:
 				state := store.Retrying
 				if o.Dead {
 					state = store.Dead
 				}
-				_, err = retry.ExecContext(ctx, state, ms(o.NextAttempt), o.Err, o.Delivery.ID)
+				_, err = retry.ExecContext(ctx, state, ms(o.NextAttempt), o.Err, o.Delivery.ID, o.Delivery.Owner)
 			}
 			if err != nil {
 				return fmt.Errorf("delivery %d: %w", o.Delivery.ID, err)
@@ -406,12 +449,31 @@ func (db *DB) Complete(ctx context.Context, outcomes []store.Outcome) error {
 		}
 		orphan := tx.StmtContext(ctx, db.stmts.dropPayload)
 		for pid := range payloads {
-			if _, err := orphan.ExecContext(ctx, pid, pid); err != nil {
+			if _, err := orphan.ExecContext(ctx, pid); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
+}
+
+// deleteDone deletes delivered and dropped deliveries, by lease owner:
+// a row whose lease went to another replica is not this batch's to delete.
+func deleteDone(ctx context.Context, tx *sql.Tx, done map[string][]int64) error {
+	for owner, all := range done {
+		for start := 0; start < len(all); start += 500 {
+			ids := all[start:min(start+500, len(all))]
+			args := make([]any, 0, len(ids)+1)
+			args = append(args, owner)
+			for _, id := range ids {
+				args = append(args, id)
+			}
+			if _, err := tx.ExecContext(ctx, `DELETE FROM deliveries WHERE lease_owner = ? AND id IN (?`+strings.Repeat(`, ?`, len(ids)-1)+`)`, args...); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // Deliveries implements store.Queue.
@@ -451,7 +513,7 @@ func (db *DB) Deliveries(ctx context.Context, f store.DeliveryFilter) ([]store.D
 func (db *DB) RetryDead(ctx context.Context, ids []int64, now time.Time, audit *store.AuditEntry) (int, error) {
 	var n int64
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		q := `UPDATE deliveries SET state = 'retrying', next_at = ?, lease_until = 0 WHERE state = 'dead'`
+		q := `UPDATE deliveries SET state = 'retrying', next_at = ?, lease_until = 0, lease_owner = '' WHERE state = 'dead'`
 		args := []any{ms(now)}
 		if len(ids) > 0 {
 			q += ` AND id IN (?` + strings.Repeat(`, ?`, len(ids)-1) + `)`

@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -105,9 +105,9 @@ func (db *DB) SubscriberStatuses(ctx context.Context) ([]store.SubscriberStatus,
 
 // SubscriberSummary implements store.Subscribers.
 func (db *DB) SubscriberSummary(ctx context.Context, failingSince time.Time) (store.SubscriberSummary, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT s.state, COUNT(*), COALESCE(SUM(
+	rows, err := db.r.QueryContext(ctx, `SELECT s.state, COUNT(*), COALESCE(SUM(CASE WHEN
 		COALESCE(p.consecutive_failures, 0) > 0 AND COALESCE(p.last_failure, 0) >= COALESCE(p.last_success, 0)
-		AND (CASE WHEN COALESCE(p.last_success, 0) = 0 THEN s.created_at ELSE p.last_success END) < ?), 0)
+		AND (CASE WHEN COALESCE(p.last_success, 0) = 0 THEN s.created_at ELSE p.last_success END) < ? THEN 1 ELSE 0 END), 0)
 		FROM subscribers s LEFT JOIN peers p USING (peer) GROUP BY s.state`, ms(failingSince))
 	if err != nil {
 		return store.SubscriberSummary{}, err

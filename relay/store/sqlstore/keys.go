@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -54,8 +54,8 @@ func (db *DB) PinKey(ctx context.Context, k store.PinnedKey, audit *store.AuditE
 	return db.tx(ctx, func(tx *sql.Tx) error {
 		// Only a new pin makes room: a rotation replaces its own. A pin a
 		// key rule names stays, so the rule keeps covering its key.
-		if _, err := tx.ExecContext(ctx, `DELETE FROM pinned_keys WHERE peer = ? AND key_id IN (
-			SELECT key_id FROM pinned_keys WHERE peer = ? ORDER BY first_seen DESC, key_id LIMIT -1 OFFSET ?)
+		if _, err := tx.ExecContext(ctx, `DELETE FROM pinned_keys WHERE peer = ? AND key_id NOT IN (
+			SELECT key_id FROM pinned_keys WHERE peer = ? ORDER BY first_seen DESC, key_id LIMIT ?)
 			AND NOT EXISTS (SELECT 1 FROM pinned_keys WHERE key_id = ?)
 			AND key_id NOT IN (SELECT subject FROM rules WHERE kind = 'key')`,
 			k.Peer, k.Peer, max(keepPerPeer-1, 0), k.KeyID); err != nil {

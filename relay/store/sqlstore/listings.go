@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -30,12 +30,12 @@ func putListing(ctx context.Context, tx *sql.Tx, l *store.ListingRecord) error {
 		return err
 	}
 	for _, r := range l.Regions {
-		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO listing_regions(listing_id, region) VALUES (?, ?)`, l.ID, r); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO listing_regions(listing_id, region) VALUES (?, ?) ON CONFLICT DO NOTHING`, l.ID, r); err != nil {
 			return err
 		}
 	}
 	for _, p := range l.Products {
-		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO listing_products(listing_id, product) VALUES (?, ?)`, l.ID, p); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO listing_products(listing_id, product) VALUES (?, ?) ON CONFLICT DO NOTHING`, l.ID, p); err != nil {
 			return err
 		}
 	}

@@ -1,0 +1,115 @@
+package postgres
+
+import (
+	"context"
+	"database/sql/driver"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// The store's queries are written once for SQLite and PostgreSQL, with ?
+// placeholders (?N for a numbered one) and 0 and 1 for booleans. This
+// file's connector hands pgx what PostgreSQL expects: $N placeholders and
+// booleans as integers.
+
+// connector wraps pgx's connector so that every connection it makes
+// rewrites placeholders.
+type connector struct{ inner driver.Connector }
+
+func (c connector) Connect(ctx context.Context) (driver.Conn, error) {
+	cn, err := c.inner.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	pc, ok := cn.(pgxConn)
+	if !ok {
+		cn.Close()
+		return nil, fmt.Errorf("postgres: the pgx connection %T lacks a method the store needs", cn)
+	}
+	return conn{pc}, nil
+}
+
+func (c connector) Driver() driver.Driver { return c.inner.Driver() }
+
+// pgxConn is what pgx's database/sql connection implements.
+type pgxConn interface {
+	driver.Conn
+	driver.ConnPrepareContext
+	driver.ConnBeginTx
+	driver.ExecerContext
+	driver.QueryerContext
+	driver.Pinger
+	driver.SessionResetter
+}
+
+// conn is a pgx connection whose queries are rebound.
+type conn struct{ pgxConn }
+
+func (c conn) Prepare(q string) (driver.Stmt, error) { return c.pgxConn.Prepare(rebind(q)) }
+
+func (c conn) PrepareContext(ctx context.Context, q string) (driver.Stmt, error) {
+	return c.pgxConn.PrepareContext(ctx, rebind(q))
+}
+
+func (c conn) ExecContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Result, error) {
+	return c.pgxConn.ExecContext(ctx, rebind(q), args)
+}
+
+func (c conn) QueryContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Rows, error) {
+	return c.pgxConn.QueryContext(ctx, rebind(q), args)
+}
+
+// CheckNamedValue passes every argument on as pgx would, but booleans
+// become 0 and 1: the schema keeps flags in integer columns, as SQLite's
+// does.
+func (c conn) CheckNamedValue(nv *driver.NamedValue) error {
+	if b, ok := nv.Value.(bool); ok {
+		nv.Value = int64(0)
+		if b {
+			nv.Value = int64(1)
+		}
+	}
+	return nil
+}
+
+// rebind turns ? and ?N placeholders into PostgreSQL's $N. A bare ? takes
+// the number after the largest used so far, as in SQLite. Quoted strings
+// and identifiers are left alone.
+func rebind(q string) string {
+	if !strings.ContainsRune(q, '?') {
+		return q
+	}
+	var b strings.Builder
+	b.Grow(len(q) + 16)
+	highest := 0
+	for i := 0; i < len(q); i++ {
+		c := q[i]
+		switch c {
+		case '\'', '"':
+			end := strings.IndexByte(q[i+1:], c)
+			if end < 0 {
+				b.WriteString(q[i:])
+				return b.String()
+			}
+			b.WriteString(q[i : i+end+2])
+			i += end + 1
+		case '?':
+			j := i + 1
+			for j < len(q) && q[j] >= '0' && q[j] <= '9' {
+				j++
+			}
+			n := highest + 1
+			if j > i+1 {
+				n, _ = strconv.Atoi(q[i+1 : j])
+			}
+			highest = max(highest, n)
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			i = j - 1
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}

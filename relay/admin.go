@@ -34,7 +34,7 @@ func (s *Server) RetryDead(ctx context.Context, op policy.Operator, ids []int64)
 // request must carry the bearer token written beside the admin socket.
 func (s *Server) AdminHandler() http.Handler {
 	return adminapi.New(adminapi.Services{Subscriptions: operatorActions{s.svc.subs, s}, Moderation: s.mod, Lists: s.mod, Peers: s, Store: s.store,
-		Moderators: s.accounts, Bridges: bridgeAdmin{s.svc.bridges}, SignsWith: s.signing.signsWith},
+		Moderators: s.accounts, Bridges: bridgeAdmin{s.svc.bridges}, SignsWith: s.signing.signsWith, Replicas: s.repl},
 		func() string { return s.adminToken })
 }
 

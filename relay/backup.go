@@ -14,7 +14,7 @@ type backuper interface {
 }
 
 // ErrNoBackup: the store cannot take online backups.
-var ErrNoBackup = errors.New("this store cannot take online backups")
+var ErrNoBackup = errors.New("this store cannot take online backups: back PostgreSQL up with pg_dump (docs/scaling.md)")
 
 // Backup writes a consistent copy of the store to path (absolute; it must
 // not exist) while the relay runs.

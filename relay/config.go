@@ -56,6 +56,11 @@ type Config struct {
 	// DataDir holds the store, the admin socket and its token. Default
 	// "./data".
 	DataDir string
+	// Database, when set, is a PostgreSQL URL (postgres://user@host/db)
+	// holding the store instead of SQLite in DataDir; relay processes
+	// with the same Database and PublicURL are replicas of one relay.
+	// Default "" (SQLite).
+	Database string
 	// AllowPrivateNetworks lets fetches and deliveries reach loopback and
 	// private addresses. Off by default; tests and local demos need it.
 	AllowPrivateNetworks bool
@@ -222,6 +227,9 @@ func (c *Config) validate() error {
 	c.PublicURL = strings.TrimSuffix(c.PublicURL, "/")
 	if c.DataDir == "" {
 		return fmt.Errorf("data: the data directory must be set")
+	}
+	if c.Database != "" && !strings.HasPrefix(c.Database, "postgres://") && !strings.HasPrefix(c.Database, "postgresql://") {
+		return fmt.Errorf("database: want a PostgreSQL URL like postgres://runrig@db.example/runrig, or nothing for SQLite in the data directory")
 	}
 	return nil
 }

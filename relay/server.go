@@ -112,6 +112,8 @@ type Server struct {
 	approval       atomic.Pointer[Approval]
 	approvalWrites sync.Mutex // serializes changes of approval
 	bg             background // goroutines that use the store
+	// repl joins this process to the replicas sharing the store.
+	repl *replication
 }
 
 // New prepares a relay on st, creating its actor key on first start.
@@ -164,8 +166,9 @@ func New(ctx context.Context, cfg Config, st store.Store, log *slog.Logger) (*Se
 		p, _ := policy.PeerOf(keyID)
 		return p
 	}})
+	s.repl = newReplication(s)
 	dc := cfg.Delivery
-	dc.Signer, dc.Egress, dc.UserAgent, dc.Schemes = s.signer, egress, ua, s.signing.schemes
+	dc.Signer, dc.Egress, dc.UserAgent, dc.Schemes, dc.Owner = s.signer, egress, ua, s.signing.schemes, s.repl.member.ID()
 	s.dispatcher = delivery.New(st, dc, log.With("component", "delivery"))
 	s.metrics = newMetrics(s)
 	s.signing.verified = func(k httpsig.Kind) { s.metrics.verified.WithLabelValues(string(k)).Inc() }
@@ -350,27 +353,50 @@ func (s *Server) stopBackground(ctx context.Context, stop context.CancelFunc) {
 // configured. It all stops when ctx ends.
 func (s *Server) startBackground(ctx context.Context) error {
 	type loop struct {
-		interval time.Duration
-		now      bool // run at once, not only after the first interval
-		what     string
-		f        func(context.Context) error
+		// singleton names the lease that lets one replica run the loop
+		// ("": every replica runs it).
+		singleton string
+		interval  time.Duration
+		now       bool // run at once, not only after the first interval
+		what      string
+		f         func(context.Context) error
 	}
 	loops := []loop{
 		// Lists wait for the first tick: start-up does no list fetching.
-		{listCheckInterval, false, "syncing shared lists", func(ctx context.Context) error { _, err := s.mod.SyncDue(ctx); return err }},
-		{pruneInterval, true, "pruning the store", s.prune},
+		{singletonLists, listCheckInterval, false, "syncing shared lists", func(ctx context.Context) error { _, err := s.mod.SyncDue(ctx); return err }},
+		{singletonPrune, pruneInterval, true, "pruning the store", s.prune},
 		// Rebuilt now and then so expired rules stop applying without a change.
-		{policyReloadInterval, false, "reloading moderation rules", s.mod.Reload},
+		{"", policyReloadInterval, false, "reloading moderation rules", s.mod.Reload},
 		// Bridges wait for the first tick too: start-up reads no catalog.
-		{bridgeCheckInterval, false, "syncing DFC bridges", s.svc.bridges.SyncDue},
+		{singletonBridges, bridgeCheckInterval, false, "syncing DFC bridges", s.svc.bridges.SyncDue},
 	}
 	if s.cfg.Federation.Relays {
-		loops = append(loops, loop{s.cfg.Federation.Interval, false, "following discovered relays", s.svc.federation.Federate})
+		loops = append(loops, loop{singletonFederation, s.cfg.Federation.Interval, false, "following discovered relays", s.svc.federation.Federate})
+	}
+	if err := s.repl.start(ctx); err != nil {
+		return fmt.Errorf("joining the replicas: %w", err)
 	}
 	s.bg.Go(func() { s.dispatcher.Run(ctx) })
 	s.bg.Go(func() { s.signing.schemes.Run(ctx) })
 	for _, l := range loops {
-		s.bg.Go(func() { s.every(ctx, l.interval, l.now, l.what, l.f) })
+		run := func(ctx context.Context) { s.every(ctx, l.interval, l.now, l.what, l.f) }
+		if l.singleton == "" {
+			s.bg.Go(func() { run(ctx) })
+			continue
+		}
+		s.repl.singleton(ctx, l.singleton, run)
+	}
+	if s.repl.shared {
+		// One replica at a time is this relay's node in the DHT and
+		// gossip (they share one identity); a failure to start is logged
+		// and tried again at the next renewal.
+		s.repl.singleton(ctx, singletonDiscovery, func(ctx context.Context) {
+			if err := s.startDiscovery(ctx); err != nil {
+				s.log.Error("starting discovery", "err", err)
+			}
+			<-ctx.Done()
+		})
+		return nil
 	}
 	if err := s.startDiscovery(ctx); err != nil {
 		return fmt.Errorf("discovery: %w", err)
@@ -442,6 +468,7 @@ func (s *Server) prune(ctx context.Context) error {
 
 func (s *Server) onDeliveryResult(r delivery.Result) {
 	s.metrics.observeDelivery(r)
+	s.repl.counted(r.Outcome)
 	o := r.Outcome
 	if o.Dropped == "" && !o.Deferred {
 		s.recent.Delivered(o.Delivered)

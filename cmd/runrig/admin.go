@@ -30,6 +30,7 @@ var commands = map[string]command{
 		return decideCmd(c, "remove", a, j, o, e)
 	},
 	"deliveries": deliveriesCmd,
+	"replicas":   replicasCmd,
 }
 
 func adminCmd(args []string, stdout, stderr io.Writer) int {

@@ -26,6 +26,9 @@ Usage:
   runrig backup FILE [--data DIR] a consistent copy of the store (online, while the relay runs)
   runrig restore FILE [--data DIR]
                                   put a backup into an empty data directory
+  runrig migrate-store --to postgres://USER:PASSWORD@HOST/DB [--data DIR]
+                                  move a stopped relay's SQLite store into an empty PostgreSQL
+                                  database, for replicas (docs/scaling.md)
   runrig version                  print the version and what signs with the RSA key
 
 Admin commands (add --json for machine-readable output):
@@ -36,6 +39,8 @@ Admin commands (add --json for machine-readable output):
   deliveries [--state S] [--peer DOMAIN]
                                   list queued, retrying and dead deliveries
   deliveries retry [ID...]        requeue dead deliveries (all when no ID)
+  replicas                        the relay processes sharing a PostgreSQL store, their load,
+                                  and which runs each singleton (list sync, bridges, discovery)
 
 DFC bridges (catalogs of food platforms published as listings; see docs/fmp-integration.md):
   bridges [list]                  list bridges, their listings and their last sync
@@ -107,6 +112,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return backupCmd(args[1:], stdout, stderr)
 	case "restore":
 		return restoreCmd(args[1:], stdout, stderr)
+	case "migrate-store":
+		return migrateStoreCmd(args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "runrig", version())
 		if ok, why := rsasign.Available(); ok {

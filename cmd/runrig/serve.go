@@ -13,6 +13,8 @@ import (
 
 	"github.com/runrig/runrig/relay"
 	"github.com/runrig/runrig/relay/settings"
+	"github.com/runrig/runrig/relay/store"
+	"github.com/runrig/runrig/relay/store/postgres"
 	"github.com/runrig/runrig/relay/store/sqlite"
 )
 
@@ -31,7 +33,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	st, err := sqlite.Open(ctx, cfg.DataDir)
+	st, err := openStore(ctx, cfg)
 	if err != nil {
 		fmt.Fprintln(stderr, "runrig serve: opening the store:", err)
 		return 1
@@ -44,11 +46,23 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "Runrig relay\n  actor: %s\n  inbox: %s   <- paste this into your server's relay settings\n  data:  %s\n",
 		srv.ActorID(), srv.InboxID(), cfg.DataDir)
+	if cfg.Database != "" {
+		fmt.Fprintf(stdout, "  store: PostgreSQL %s (replicas with the same database share the work)\n", postgres.Describe(cfg.Database))
+	}
 	if err := srv.Run(ctx); err != nil {
 		fmt.Fprintln(stderr, "runrig serve:", err)
 		return 1
 	}
 	return 0
+}
+
+// openStore opens the configured store: PostgreSQL when a database is
+// set, else SQLite in the data directory.
+func openStore(ctx context.Context, cfg relay.Config) (store.Store, error) {
+	if cfg.Database != "" {
+		return postgres.Open(ctx, cfg.Database)
+	}
+	return sqlite.Open(ctx, cfg.DataDir)
 }
 
 func newLogger(w io.Writer, lg settings.Log) *slog.Logger {

@@ -1,6 +1,7 @@
 package adminapi
 
 import (
+	"context"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
@@ -35,6 +36,9 @@ type api struct {
 	bridges    Bridges
 	token      func() string
 	signsWith  func(peer string) string
+	replicas   interface {
+		Status(ctx context.Context) (admin.Replicas, error)
+	}
 }
 
 // New returns the admin API handler. Every request must carry the bearer
@@ -42,7 +46,7 @@ type api struct {
 // only served on the admin socket.
 func New(sv Services, token func() string) http.Handler {
 	a := &api{subs: sv.Subscriptions, mod: sv.Moderation, lists: sv.Lists, peers: sv.Peers, store: sv.Store,
-		moderators: sv.Moderators, bridges: sv.Bridges, token: token, signsWith: sv.SignsWith}
+		moderators: sv.Moderators, bridges: sv.Bridges, token: token, signsWith: sv.SignsWith, replicas: sv.Replicas}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /subscribers", a.adminSubscribers)
 	mux.HandleFunc("POST /subscribers/{peer}/approve", a.adminDecide(store.Accepted))
@@ -51,6 +55,10 @@ func New(sv Services, token func() string) http.Handler {
 	mux.HandleFunc("GET /deliveries", a.adminDeliveries)
 	mux.HandleFunc("POST /deliveries/retry", a.adminRetry)
 	mux.HandleFunc("POST /backup", a.adminBackup)
+	mux.HandleFunc("GET /replicas", func(w http.ResponseWriter, r *http.Request) {
+		rs, err := a.replicas.Status(r.Context())
+		answer(w, rs, err)
+	})
 	a.adminModerationRoutes(mux)
 	a.registerModerators(mux)
 	a.registerBridges(mux)

@@ -29,6 +29,10 @@ type Services struct {
 	// SignsWith says how the relay signs requests to a peer now, for the
 	// subscriber list (nil: not shown).
 	SignsWith func(peer string) string
+	// Replicas reports the relay processes sharing the store.
+	Replicas interface {
+		Status(ctx context.Context) (admin.Replicas, error)
+	}
 }
 
 // Subscriptions are the operator's actions on subscriptions and the

@@ -106,6 +106,11 @@ type Config struct {
 	// DrainTimeout bounds how long shutdown waits for requests in flight.
 	// Default 10s.
 	DrainTimeout time.Duration
+
+	// Owner is the replica the dispatcher claims for: the owner of its
+	// leases, the only one whose outcomes are recorded. Default "" (a
+	// relay of one process).
+	Owner string
 }
 
 // DefaultConfig returns the dispatcher's defaults (without a Signer).

@@ -244,7 +244,7 @@ func (d *Dispatcher) fill(ctx, reqCtx context.Context, wg *sync.WaitGroup) bool 
 		return false
 	}
 	limit := min(room, d.cfg.ClaimBatch)
-	cl, err := d.q.Claim(ctx, store.ClaimRequest{Now: now, Lease: d.cfg.Lease, Limit: limit, ExcludePeers: exclude})
+	cl, err := d.q.Claim(ctx, store.ClaimRequest{Now: now, Lease: d.cfg.Lease, Limit: limit, ExcludePeers: exclude, Owner: d.cfg.Owner})
 	if err != nil {
 		if ctx.Err() == nil {
 			d.log.Error("claiming deliveries", "err", err)

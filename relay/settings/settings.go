@@ -127,6 +127,8 @@ func (l *settingList) serverSettings() {
 	l.add("public-url", "scheme and host peers reach this relay at, e.g. https://relay.example", s, g)
 	s, g = str(func(c *relay.Config, _ *Log) *string { return &c.DataDir })
 	l.add("data", "directory holding the store, the actor key and the admin socket", s, g)
+	s, g = str(func(c *relay.Config, _ *Log) *string { return &c.Database })
+	l.add("database", "PostgreSQL URL (postgres://user:password@host/db) holding the store instead of SQLite in the data directory; relays with the same database and public-url are replicas of one relay", s, g)
 	s, g = str(func(c *relay.Config, _ *Log) *string { return &c.Name })
 	l.add("name", "the relay's name on its front page and actor", s, g)
 	s, g = str(func(c *relay.Config, _ *Log) *string { return &c.Description })

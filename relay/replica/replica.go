@@ -1,0 +1,210 @@
+// Package replica makes several relay processes on one shared database
+// behave as one relay. Each process (a replica) beats in the store, so
+// that operators see it and the others know it lives; one that stops
+// beating is forgotten and its leases released, so its deliveries and
+// singletons move to the living. A singleton (list sync, bridges, relay
+// federation, discovery) runs on one replica at a time, the one that
+// holds its lease in the database.
+package replica
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/runrig/runrig/relay/store"
+)
+
+// Defaults of [Config].
+const (
+	// DefaultHeartbeat is how often a replica beats and renews its leases.
+	DefaultHeartbeat = 2 * time.Second
+	// DefaultDeadAfter is how long a replica may go unseen before the
+	// others forget it and take over its work.
+	DefaultDeadAfter = 10 * time.Second
+	// DefaultLeaseTTL is how long a singleton lease lasts unrenewed.
+	DefaultLeaseTTL = 15 * time.Second
+)
+
+// Config configures a [Member].
+type Config struct {
+	// Store keeps the replicas and their leases.
+	Store store.Replicas
+	// Host names this process for operators. Default: hostname and pid.
+	Host string
+	// Heartbeat is how often it beats, forgets the dead and renews its
+	// singleton leases. Default [DefaultHeartbeat].
+	Heartbeat time.Duration
+	// DeadAfter is how long another replica may go unseen before it is
+	// forgotten. It must exceed Heartbeat several times over. Default
+	// [DefaultDeadAfter].
+	DeadAfter time.Duration
+	// LeaseTTL is how long a singleton lease lasts without renewal.
+	// Default [DefaultLeaseTTL].
+	LeaseTTL time.Duration
+	// Load, when set, reports this replica's load at each beat.
+	Load func() Load
+	// Log receives the changes of membership and leadership.
+	Log *slog.Logger
+}
+
+// Load is what a replica reports of its work at each beat.
+type Load struct {
+	InFlight          int
+	Delivered, Failed int64
+}
+
+// Member is this process's membership among the replicas.
+type Member struct {
+	cfg     Config
+	id      string
+	started time.Time
+
+	// mu guards held.
+	mu   sync.Mutex
+	held map[string]bool
+}
+
+// New returns this process's membership, with a fresh id.
+func New(cfg Config) *Member {
+	if cfg.Heartbeat <= 0 {
+		cfg.Heartbeat = DefaultHeartbeat
+	}
+	if cfg.DeadAfter <= 0 {
+		cfg.DeadAfter = DefaultDeadAfter
+	}
+	if cfg.LeaseTTL <= 0 {
+		cfg.LeaseTTL = DefaultLeaseTTL
+	}
+	if cfg.Host == "" {
+		h, _ := os.Hostname()
+		cfg.Host = fmt.Sprintf("%s pid %d", h, os.Getpid())
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	b := make([]byte, 6)
+	rand.Read(b)
+	return &Member{cfg: cfg, id: hex.EncodeToString(b), started: time.Now(), held: map[string]bool{}}
+}
+
+// ID is this replica's id: the owner of its delivery and singleton leases.
+func (m *Member) ID() string { return m.id }
+
+// Holds reports whether this replica holds the singleton lease name.
+func (m *Member) Holds(name string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.held[name]
+}
+
+// Beat records this replica as alive now and forgets the replicas that
+// stopped beating, releasing their leases.
+func (m *Member) Beat(ctx context.Context) error {
+	now := time.Now()
+	r := store.Replica{ID: m.id, Host: m.cfg.Host, StartedAt: m.started, SeenAt: now}
+	if m.cfg.Load != nil {
+		l := m.cfg.Load()
+		r.InFlight, r.Delivered, r.Failed = l.InFlight, l.Delivered, l.Failed
+	}
+	if err := m.cfg.Store.Beat(ctx, r); err != nil {
+		return err
+	}
+	gone, err := m.cfg.Store.Forget(ctx, now.Add(-m.cfg.DeadAfter))
+	for _, id := range gone {
+		m.cfg.Log.Warn("a replica stopped beating; its deliveries and singletons are released", "replica", id,
+			"unseen_for", m.cfg.DeadAfter)
+	}
+	return err
+}
+
+// Run beats every Heartbeat until ctx ends, then leaves: its leases are
+// released at once rather than when the others notice it gone.
+func (m *Member) Run(ctx context.Context) {
+	t := time.NewTicker(m.cfg.Heartbeat)
+	defer t.Stop()
+	for {
+		if err := m.Beat(ctx); err != nil && ctx.Err() == nil {
+			m.cfg.Log.Error("replica heartbeat", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			m.Leave(context.WithoutCancel(ctx))
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Leave removes this replica from the store and releases its leases.
+func (m *Member) Leave(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := m.cfg.Store.Leave(ctx, m.id); err != nil {
+		m.cfg.Log.Warn("leaving the replicas", "err", err)
+	}
+}
+
+// Singleton runs run while this replica holds the lease name, until ctx
+// ends: it tries to take the lease every Heartbeat, starts run with a
+// context that ends when the lease is lost (not renewed in time, or taken
+// over after this replica was thought dead), and releases the lease when
+// ctx ends.
+func (m *Member) Singleton(ctx context.Context, name string, run func(context.Context)) {
+	t := time.NewTicker(m.cfg.Heartbeat)
+	defer t.Stop()
+	var stop context.CancelFunc
+	done := make(chan struct{})
+	close(done)
+	end := func() {
+		if stop != nil {
+			stop()
+			<-done
+			stop = nil
+		}
+		m.setHeld(name, false)
+	}
+	defer func() {
+		end()
+		m.cfg.Store.Release(context.WithoutCancel(ctx), name, m.id)
+	}()
+	for {
+		now := time.Now()
+		ok, err := m.cfg.Store.Acquire(ctx, name, m.id, now, now.Add(m.cfg.LeaseTTL))
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil:
+			m.cfg.Log.Error("renewing a singleton lease; stopping it", "singleton", name, "err", err)
+			ok = false
+		}
+		if ok && stop == nil {
+			m.cfg.Log.Info("this replica runs a singleton", "singleton", name, "replica", m.id)
+			var runCtx context.Context
+			runCtx, stop = context.WithCancel(ctx)
+			done = make(chan struct{})
+			m.setHeld(name, true)
+			go func() { defer close(done); run(runCtx) }()
+		}
+		if !ok && stop != nil {
+			m.cfg.Log.Warn("this replica lost a singleton lease", "singleton", name)
+			end()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (m *Member) setHeld(name string, held bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.held[name] = held
+}

@@ -1,0 +1,152 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// copyTables are the tables a store moves with, parents before children.
+// Replicas and singleton leases are not moved: they belong to processes.
+var copyTables = []string{
+	"settings", "seen", "subscribers", "peers", "payloads", "deliveries", "listings", "listing_regions",
+	"listing_products", "rules", "audit", "peer_trust", "list_subscriptions", "pinned_keys", "endorsements",
+	"relay_follows", "moderators", "moderator_setups", "console_sessions", "signature_memory", "bridges",
+	"bridge_items",
+}
+
+// identityTables have ids the destination numbers from: after the copy its
+// sequences continue after the largest id copied, so ids are never reused.
+var identityTables = []string{"payloads", "deliveries", "rules", "audit", "endorsements"}
+
+// ErrNotEmpty: the destination of a copy already holds a relay.
+var ErrNotEmpty = errors.New("the destination store is not empty")
+
+// copyBatch is how many rows one INSERT of a copy carries.
+const copyBatch = 100
+
+// Copied is how many rows of each table a copy moved, in copy order.
+type Copied struct {
+	Table string
+	Rows  int
+}
+
+// CopyTo copies everything db holds into dst, which must be empty, in one
+// transaction of dst's, and checks that every table has as many rows on
+// both sides. Deliveries arrive unleased. progress, when set, is told of
+// each table as it is done. db should not change meanwhile (SQLite: the
+// relay is stopped, the store locked by the copy).
+func (db *DB) CopyTo(ctx context.Context, dst *DB, progress func(Copied)) ([]Copied, error) {
+	var out []Copied
+	err := dst.tx(ctx, func(tx *sql.Tx) error {
+		for _, t := range copyTables {
+			var n int
+			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+t).Scan(&n); err != nil {
+				return fmt.Errorf("%s: %w", t, err)
+			}
+			if n > 0 {
+				return fmt.Errorf("%w: its table %s has %d rows; copy only into a new database", ErrNotEmpty, t, n)
+			}
+		}
+		for _, t := range copyTables {
+			n, err := db.copyTable(ctx, tx, t)
+			if err != nil {
+				return fmt.Errorf("copying %s: %w", t, err)
+			}
+			c := Copied{Table: t, Rows: n}
+			out = append(out, c)
+			if progress != nil {
+				progress(c)
+			}
+		}
+		if dst.d.Name == "postgres" {
+			for _, t := range identityTables {
+				if _, err := tx.ExecContext(ctx, `SELECT setval(pg_get_serial_sequence('`+t+`', 'id'),
+					COALESCE((SELECT MAX(id) FROM `+t+`), 0) + 1, false)`); err != nil {
+					return fmt.Errorf("%s ids: %w", t, err)
+				}
+			}
+		}
+		return verifyCopy(ctx, tx, out)
+	})
+	return out, err
+}
+
+// verifyCopy counts the destination's rows within the copy's transaction.
+func verifyCopy(ctx context.Context, tx *sql.Tx, copied []Copied) error {
+	for _, c := range copied {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+c.Table).Scan(&n); err != nil {
+			return err
+		}
+		if n != c.Rows {
+			return fmt.Errorf("%s: copied %d rows but the destination holds %d", c.Table, c.Rows, n)
+		}
+	}
+	return nil
+}
+
+// copyTable copies one table's rows into tx, in batches.
+func (db *DB) copyTable(ctx context.Context, tx *sql.Tx, table string) (int, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT * FROM `+table)
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return 0, err
+	}
+	row := `(?` + strings.Repeat(`, ?`, len(cols)-1) + `)`
+	insert := func(args []any) error {
+		q := `INSERT INTO ` + table + `(` + strings.Join(cols, ", ") + `) VALUES ` +
+			row + strings.Repeat(`, `+row, len(args)/len(cols)-1)
+		_, err := tx.ExecContext(ctx, q, args...)
+		return err
+	}
+	n := 0
+	batch := make([]any, 0, copyBatch*len(cols))
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return n, err
+		}
+		if table == "deliveries" {
+			unlease(cols, vals)
+		}
+		batch = append(batch, vals...)
+		n++
+		if len(batch) == cap(batch) {
+			if err := insert(batch); err != nil {
+				return n, err
+			}
+			batch = batch[:0]
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return n, err
+	}
+	if len(batch) > 0 {
+		return n, insert(batch)
+	}
+	return n, nil
+}
+
+// unlease clears a copied delivery's lease: the processes that held
+// leases do not move with the store.
+func unlease(cols []string, vals []any) {
+	for i, c := range cols {
+		switch c {
+		case "lease_until":
+			vals[i] = int64(0)
+		case "lease_owner":
+			vals[i] = ""
+		}
+	}
+}

@@ -3,7 +3,7 @@
 # discovery and DFC bridges.
 GO ?= go
 
-.PHONY: run build test test-nocgo interop interop-note browser-note fuzz vet fmt-check bench clean
+.PHONY: run build test test-nocgo interop interop-note browser-note postgres-note fuzz vet fmt-check bench clean
 
 run:
 	$(GO) run ./cmd/runrig serve
@@ -14,7 +14,7 @@ build:
 # Packages run one at a time (-p 1): the end-to-end and gossip tests each
 # load both cores under the race detector, and running them side by side
 # only makes their waits race the clock.
-test: fmt-check vet interop-note browser-note
+test: fmt-check vet interop-note browser-note postgres-note
 	$(GO) test -race -count=1 -p 1 -timeout 30m ./...
 
 # The packages whose behaviour depends on cgo (RSA signing through
@@ -30,6 +30,12 @@ interop-note:
 		echo "interop tests skip: RUNRIG_INTEROP=off"; \
 	elif [ -z "$$RUNRIG_INTEROP" ] && [ ! -e ../shared/interop/gotosocial/gts ]; then \
 		echo "interop tests skip: no real GoToSocial in ../shared/interop (or RUNRIG_INTEROP=DIR); see docs/interop.md, then make interop"; \
+	fi
+
+# One line when the PostgreSQL store and replica tests will skip.
+postgres-note:
+	@if [ -z "$$RUNRIG_TEST_POSTGRES" ]; then \
+		echo "PostgreSQL tests skip: RUNRIG_TEST_POSTGRES is not set (eval \"\$$(deploy/postgres/test-cluster.sh start)\" starts a throwaway server)"; \
 	fi
 
 # One line when the moderator console's browser tests will skip.

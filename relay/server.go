@@ -346,6 +346,8 @@ func (s *Server) stopBackground(ctx context.Context, stop context.CancelFunc) {
 	case <-ctx.Done():
 		s.log.Warn("shutdown timed out; queued work stays in the store")
 	}
+	// Every outcome is recorded: the other replicas may take the rest.
+	s.repl.member.Leave(context.WithoutCancel(ctx))
 }
 
 // startBackground starts the relay's background work: the dispatcher,

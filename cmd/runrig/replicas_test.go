@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -318,4 +319,45 @@ func runCLIErr(args ...string) (string, error) {
 	cmd.Env = cleanEnv()
 	out, err := cmd.CombinedOutput()
 	return string(out), err
+}
+
+// A replica stopped gracefully (SIGTERM) in the middle of a slow fan-out
+// records what it delivered before it leaves: the others finish the rest
+// and no subscriber gets anything twice.
+func TestReplicaStoppedGracefullyHandsOver(t *testing.T) {
+	rs := startReplicas(t, 2)
+	ids := []string{rs.status(t, 0).This, rs.status(t, 1).This}
+	pub := newInstance(t)
+	subs := []*relaytest.Instance{newInstance(t), newInstance(t), newInstance(t), newInstance(t)}
+	follow(t, pub, rs.url)
+	for _, in := range subs {
+		follow(t, in, rs.url)
+		in.InboxDelay.Store(int64(50 * time.Millisecond))
+	}
+	all := publish(t, pub, rs.url, 20, "offer")
+	var victim string
+	waitFor(t, "a replica holding deliveries", 30*time.Second, func() bool {
+		victim = busiest(t, rs.db)
+		return victim != ""
+	})
+	v := slices.Index(ids, victim)
+	rs.lb.setDown(v)
+	rs.procs[v].cmd.Process.Signal(syscall.SIGTERM)
+	if err := <-rs.procs[v].done; err != nil {
+		t.Fatalf("the stopped replica exited with %v", err)
+	}
+	if n := leasedBy(t, rs.db, victim); n != 0 {
+		t.Errorf("a replica that stopped gracefully still holds %d leases", n)
+	}
+	for _, in := range subs {
+		in.InboxDelay.Store(0)
+	}
+	waitAll(t, subs, all, "every activity after a graceful stop")
+	for _, in := range subs {
+		for id, k := range announcedObjects(in) {
+			if k != 1 {
+				t.Errorf("%s got %s %d times", in.Host(), id, k)
+			}
+		}
+	}
 }

@@ -123,8 +123,9 @@ func (m *Member) Beat(ctx context.Context) error {
 	return err
 }
 
-// Run beats every Heartbeat until ctx ends, then leaves: its leases are
-// released at once rather than when the others notice it gone.
+// Run beats every Heartbeat until ctx ends. It does not leave: the
+// process leaves once its deliveries in flight are recorded (see
+// [Member.Leave]).
 func (m *Member) Run(ctx context.Context) {
 	t := time.NewTicker(m.cfg.Heartbeat)
 	defer t.Stop()
@@ -134,14 +135,17 @@ func (m *Member) Run(ctx context.Context) {
 		}
 		select {
 		case <-ctx.Done():
-			m.Leave(context.WithoutCancel(ctx))
 			return
 		case <-t.C:
 		}
 	}
 }
 
-// Leave removes this replica from the store and releases its leases.
+// Leave removes this replica from the store and releases its leases, so
+// that the others take its work at once rather than when they notice it
+// gone. Call it after the outcomes of its deliveries are recorded: an
+// outcome recorded after leaving is another replica's to record, and that
+// delivery would be made twice.
 func (m *Member) Leave(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()

@@ -2,7 +2,9 @@ package postgres_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/runrig/runrig/relay/store"
 	"github.com/runrig/runrig/relay/store/postgres"
@@ -19,4 +21,68 @@ func TestStoreContract(t *testing.T) {
 		}
 		return db
 	})
+}
+
+// Live replicas split the peers between them by rendezvous hashing: each
+// claims only the peers it ranks first for, together they claim every
+// peer, and a replica that stopped beating is no longer given any.
+func TestReplicasSplitPeers(t *testing.T) {
+	srv := pgtest.Server(t)
+	ctx := context.Background()
+	db, err := postgres.Open(ctx, srv.Database(t, "split"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	now := time.Now().Truncate(time.Millisecond)
+	for _, id := range []string{"A", "B", "C"} {
+		if err := db.Replicas().Beat(ctx, store.Replica{ID: id, Host: id, StartedAt: now, SeenAt: now}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := store.Message{ActivityID: "a1", Body: []byte(`{}`), At: now}
+	for i := range 90 {
+		p := fmt.Sprintf("p%d.example", i)
+		m.Targets = append(m.Targets, store.Target{Peer: p, Inbox: "https://" + p + "/inbox"})
+	}
+	if err := db.Apply(ctx, store.Change{Messages: []store.Message{m}}); err != nil {
+		t.Fatal(err)
+	}
+	claimed := map[string]string{}
+	for _, id := range []string{"A", "B"} {
+		cl, err := db.Claim(ctx, store.ClaimRequest{Now: now, Lease: time.Minute, Limit: 1000, Owner: id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(cl.Deliveries) < 10 || len(cl.Deliveries) > 50 {
+			t.Errorf("%s claimed %d of 90 peers; want about a third", id, len(cl.Deliveries))
+		}
+		for _, d := range cl.Deliveries {
+			if prev, ok := claimed[d.Peer]; ok {
+				t.Fatalf("%s claimed %s, which %s holds", id, d.Peer, prev)
+			}
+			claimed[d.Peer] = id
+		}
+	}
+	// C stops beating and is forgotten: A and B take its peers.
+	if _, err := db.Replicas().Forget(ctx, now.Add(time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"A", "B"} {
+		if err := db.Replicas().Beat(ctx, store.Replica{ID: id, Host: id, StartedAt: now, SeenAt: now.Add(time.Second)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.Replicas().Forget(ctx, now.Add(time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"A", "B"} {
+		cl, _ := db.Claim(ctx, store.ClaimRequest{Now: now, Lease: time.Minute, Limit: 1000, Owner: id})
+		for _, d := range cl.Deliveries {
+			claimed[d.Peer] = id
+		}
+	}
+	if len(claimed) != 90 {
+		t.Fatalf("after C left, %d of 90 peers were claimed", len(claimed))
+	}
 }

@@ -32,6 +32,13 @@ type Dialect struct {
 	// deliveries are then leased by one replica at a time, and the
 	// per-peer concurrency limit holds across replicas.
 	SerializeClaims string
+	// Hash, when set, names a function hashing text to an integer
+	// (PostgreSQL: hashtext). Claims then split the peers among the live
+	// replicas by rendezvous hashing: a replica claims a peer's deliveries
+	// only when it ranks first for that peer, so a fan-out is spread over
+	// every replica and each peer has one. Unset (SQLite, one process):
+	// the claimer takes any peer.
+	Hash string
 	// Notify, when set, tells other replicas of a change, inside the
 	// transaction that makes it (PostgreSQL: pg_notify, sent on commit).
 	Notify func(ctx context.Context, tx *sql.Tx, topic store.Topic, payload string) error

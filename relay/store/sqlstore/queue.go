@@ -281,6 +281,9 @@ func (db *DB) Claim(ctx context.Context, req store.ClaimRequest) (store.Claimed,
 			args = append(args, p)
 		}
 	}
+	if db.d.Hash != "" {
+		args = append(args, req.Owner, req.Owner)
+	}
 	args = append(args, req.Limit, now)
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		if db.d.SerializeClaims != "" {
@@ -305,12 +308,20 @@ func (db *DB) Claim(ctx context.Context, req store.ClaimRequest) (store.Claimed,
 
 // claimRows leases the due rows: not dead, due, not leased, the peer's
 // circuit closed, the peer not excluded and not served by another
-// replica's leases (one replica serves a peer at a time).
+// replica's leases (one replica serves a peer at a time), and, where the
+// database can hash, the peer one this replica ranks first for.
 func (db *DB) claimRows(ctx context.Context, tx *sql.Tx, exclude string, args []any, out *store.Claimed) error {
+	mine := ""
+	if db.d.Hash != "" {
+		// A claimer that has not beaten yet (or was forgotten) takes any
+		// peer, as one process does.
+		mine = ` AND (NOT EXISTS (SELECT 1 FROM replicas WHERE id = ?) OR ? = (SELECT r.id FROM replicas r
+			ORDER BY ` + db.d.Hash + `(deliveries.peer || ' ' || r.id) DESC, r.id LIMIT 1))`
+	}
 	rows, err := tx.QueryContext(ctx, `UPDATE deliveries SET lease_until = ?, lease_owner = ? WHERE id IN (
 		SELECT id FROM deliveries WHERE state != 'dead' AND next_at <= ? AND lease_until <= ?
 		AND peer NOT IN (SELECT peer FROM peers WHERE circuit_until > ?)
-		AND peer NOT IN (SELECT peer FROM deliveries WHERE lease_owner != '' AND lease_until > ? AND lease_owner != ?)`+exclude+`
+		AND peer NOT IN (SELECT peer FROM deliveries WHERE lease_owner != '' AND lease_until > ? AND lease_owner != ?)`+exclude+mine+`
 		ORDER BY next_at, id LIMIT ? `+db.d.ClaimLock+`) AND lease_until <= ?
 		RETURNING id, payload_id, peer, inbox, slice, state, attempts, next_at, last_error, created_at, lease_owner`, args...)
 	if err != nil {

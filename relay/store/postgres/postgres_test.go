@@ -2,9 +2,13 @@ package postgres_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/runrig/runrig/relay/store"
 	"github.com/runrig/runrig/relay/store/postgres"
@@ -84,5 +88,34 @@ func TestReplicasSplitPeers(t *testing.T) {
 	}
 	if len(claimed) != 90 {
 		t.Fatalf("after C left, %d of 90 peers were claimed", len(claimed))
+	}
+}
+
+// The audit log is append-only in the database itself: an update, a
+// delete or a truncate by anyone with the store's credentials fails.
+func TestAuditIsAppendOnly(t *testing.T) {
+	srv := pgtest.Server(t)
+	ctx := context.Background()
+	url := srv.Database(t, "audit")
+	db, err := postgres.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.SetSetting(ctx, "approval", "manual", store.AuditEntry{Who: "op", What: "approval.set", Subject: "manual"}); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := sql.Open("pgx", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	for _, q := range []string{`UPDATE audit SET who = 'someone else'`, `DELETE FROM audit`, `TRUNCATE audit`} {
+		if _, err := raw.ExecContext(ctx, q); err == nil || !strings.Contains(err.Error(), "append-only") {
+			t.Errorf("%s: %v, want the append-only refusal", q, err)
+		}
+	}
+	if a, _ := db.Audit(ctx, 0, 10); len(a) != 1 || a[0].Who != "op" {
+		t.Fatalf("audit = %+v", a)
 	}
 }

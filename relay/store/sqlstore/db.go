@@ -10,6 +10,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/runrig/runrig/relay/store"
@@ -58,14 +60,21 @@ type DB struct {
 // fan-out, parsed once: the queue's on the writer, the subscriber list on
 // the readers.
 type statements struct {
-	retry, deferDelivery, peerHealth, dropPayload *sql.Stmt
-	insertPayload                                 *sql.Stmt
+	retry, deferDelivery, dropPayload *sql.Stmt
+	insertPayload                     *sql.Stmt
 	// insertDeliveries[i] and insertDeliveriesSub[i] insert
 	// insertBatches[i] rows.
 	insertDeliveries, insertDeliveriesSub []*sql.Stmt
 	// subscribersIn is on the readers.
 	subscribersIn *sql.Stmt
+	// peerHealth[i] folds healthBatches[i] peers' tallies.
+	peerHealth []*sql.Stmt
 }
+
+// healthBatches are the peers per statement of a batch's health update,
+// largest first: a batch's outcomes for 250 peers are 5 statements, not
+// 250.
+var healthBatches = []int{64, 16, 4, 1}
 
 // Hot statements of the delivery path. Only the owner of a lease records
 // its outcome: a delivery whose lease expired and went to another replica
@@ -77,8 +86,9 @@ const (
 	// sqlPeerHealth folds one batch's tally into a peer's health. A batch
 	// with a success resets the failure streak to the failures after it.
 	// %[1]s is the dialect's Greatest.
+	// %[2]s are the rows, one per peer.
 	sqlPeerHealth = `INSERT INTO peers(peer, last_success, last_failure, last_error, consecutive_failures,
-		circuit_until, delivered, failed) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+		circuit_until, delivered, failed) VALUES %[2]s
 		ON CONFLICT(peer) DO UPDATE SET
 		last_success = %[1]s(peers.last_success, excluded.last_success),
 		last_failure = %[1]s(peers.last_failure, excluded.last_failure),
@@ -110,13 +120,21 @@ func (st *statements) prepare(ctx context.Context, d Dialect, w, r *sql.DB) erro
 		on   *sql.DB
 		stmt **sql.Stmt
 		sql  string
-	}{{w, &st.retry, sqlRetry}, {w, &st.deferDelivery, sqlDefer}, {w, &st.peerHealth, fmt.Sprintf(sqlPeerHealth, d.Greatest)},
+	}{{w, &st.retry, sqlRetry}, {w, &st.deferDelivery, sqlDefer},
 		{w, &st.dropPayload, sqlDropPayload}, {w, &st.insertPayload, sqlInsertPayload},
 		{r, &st.subscribersIn, sqlSubscribersIn}} {
 		var err error
 		if *p.stmt, err = p.on.PrepareContext(ctx, p.sql); err != nil {
 			return fmt.Errorf("prepare: %w", err)
 		}
+	}
+	for _, n := range healthBatches {
+		rows := `(?, ?, ?, ?, ?, ?, ?, ?)` + strings.Repeat(`, (?, ?, ?, ?, ?, ?, ?, ?)`, n-1)
+		stmt, err := w.PrepareContext(ctx, fmt.Sprintf(sqlPeerHealth, d.Greatest, rows))
+		if err != nil {
+			return fmt.Errorf("prepare: %w", err)
+		}
+		st.peerHealth = append(st.peerHealth, stmt)
 	}
 	for _, n := range insertBatches {
 		for _, sub := range []bool{false, true} {
@@ -229,4 +247,33 @@ func (db *DB) Prune(ctx context.Context, before, now time.Time) error {
 		_, err := tx.ExecContext(ctx, `DELETE FROM payloads WHERE NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.payload_id = payloads.id)`)
 		return err
 	})
+}
+
+// foldHealth folds a batch's tallies into the peers' health, several peers
+// per statement, in the order of their names (so that replicas recording
+// at once lock peers' rows in the same order).
+func (st *statements) foldHealth(ctx context.Context, tx *sql.Tx, tallies map[string]*peerTally) error {
+	peers := make([]string, 0, len(tallies))
+	for p := range tallies {
+		peers = append(peers, p)
+	}
+	sort.Strings(peers)
+	for len(peers) > 0 {
+		i := 0
+		for healthBatches[i] > len(peers) {
+			i++
+		}
+		n := healthBatches[i]
+		args := make([]any, 0, 8*n)
+		for _, p := range peers[:n] {
+			t := tallies[p]
+			args = append(args, p, ms(t.lastSuccess), ms(t.lastFailure), t.lastError, t.failStreak, ms(t.circuitUntil),
+				t.delivered, t.failed)
+		}
+		if _, err := tx.StmtContext(ctx, st.peerHealth[i]).ExecContext(ctx, args...); err != nil {
+			return fmt.Errorf("peer health: %w", err)
+		}
+		peers = peers[n:]
+	}
+	return nil
 }

@@ -451,12 +451,8 @@ func (db *DB) Complete(ctx context.Context, outcomes []store.Outcome) error {
 				return fmt.Errorf("delivery %d: %w", o.Delivery.ID, err)
 			}
 		}
-		health := tx.StmtContext(ctx, db.stmts.peerHealth)
-		for peer, t := range tallies {
-			if _, err := health.ExecContext(ctx, peer, ms(t.lastSuccess), ms(t.lastFailure), t.lastError,
-				t.failStreak, ms(t.circuitUntil), t.delivered, t.failed); err != nil {
-				return fmt.Errorf("peer %s: %w", peer, err)
-			}
+		if err := db.stmts.foldHealth(ctx, tx, tallies); err != nil {
+			return err
 		}
 		orphan := tx.StmtContext(ctx, db.stmts.dropPayload)
 		for pid := range payloads {

@@ -168,7 +168,8 @@ func New(ctx context.Context, cfg Config, st store.Store, log *slog.Logger) (*Se
 	}})
 	s.repl = newReplication(s)
 	dc := cfg.Delivery
-	dc.Signer, dc.Egress, dc.UserAgent, dc.Schemes, dc.Owner = s.signer, egress, ua, s.signing.schemes, s.repl.member.ID()
+	dc.Signer, dc.Egress, dc.UserAgent, dc.Schemes = s.signer, egress, ua, s.signing.schemes
+	dc.Owner, dc.Shard = s.repl.member.ID(), s.repl.member.Shard
 	s.dispatcher = delivery.New(st, dc, log.With("component", "delivery"))
 	s.metrics = newMetrics(s)
 	s.signing.verified = func(k httpsig.Kind) { s.metrics.verified.WithLabelValues(string(k)).Inc() }

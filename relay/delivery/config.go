@@ -111,6 +111,10 @@ type Config struct {
 	// leases, the only one whose outcomes are recorded. Default "" (a
 	// relay of one process).
 	Owner string
+	// Shard, when set, says which share of the peers this replica
+	// delivers to: those whose hash modulo of is index. Default nil
+	// (every peer).
+	Shard func() (index, of int)
 }
 
 // DefaultConfig returns the dispatcher's defaults (without a Signer).

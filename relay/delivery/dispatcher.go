@@ -244,7 +244,11 @@ func (d *Dispatcher) fill(ctx, reqCtx context.Context, wg *sync.WaitGroup) bool 
 		return false
 	}
 	limit := min(room, d.cfg.ClaimBatch)
-	cl, err := d.q.Claim(ctx, store.ClaimRequest{Now: now, Lease: d.cfg.Lease, Limit: limit, ExcludePeers: exclude, Owner: d.cfg.Owner})
+	req := store.ClaimRequest{Now: now, Lease: d.cfg.Lease, Limit: limit, ExcludePeers: exclude, Owner: d.cfg.Owner}
+	if d.cfg.Shard != nil {
+		req.Shard, req.Shards = d.cfg.Shard()
+	}
+	cl, err := d.q.Claim(ctx, req)
 	if err != nil {
 		if ctx.Err() == nil {
 			d.log.Error("claiming deliveries", "err", err)

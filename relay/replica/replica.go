@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sort"
 	"sync"
 	"time"
 
@@ -65,9 +66,13 @@ type Member struct {
 	id      string
 	started time.Time
 
-	// mu guards held.
+	// mu guards the following fields.
 	mu   sync.Mutex
 	held map[string]bool
+	// shard and shards are this replica's place among the live replicas
+	// (by id) as of its last beat: it delivers to the peers whose hash
+	// modulo shards is shard.
+	shard, shards int
 }
 
 // New returns this process's membership, with a fresh id.
@@ -90,7 +95,17 @@ func New(cfg Config) *Member {
 	}
 	b := make([]byte, 6)
 	rand.Read(b)
-	return &Member{cfg: cfg, id: hex.EncodeToString(b), started: time.Now(), held: map[string]bool{}}
+	return &Member{cfg: cfg, id: hex.EncodeToString(b), started: time.Now(), held: map[string]bool{}, shards: 1}
+}
+
+// Shard returns this replica's share of the peers: those whose hash
+// modulo of is index. Replicas learn of each other at their beats, so
+// for a heartbeat after one joins or dies two may claim one shard or none
+// claims it; leases keep a peer with one replica meanwhile.
+func (m *Member) Shard() (index, of int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.shard, m.shards
 }
 
 // ID is this replica's id: the owner of its delivery and singleton leases.
@@ -120,7 +135,25 @@ func (m *Member) Beat(ctx context.Context) error {
 		m.cfg.Log.Warn("a replica stopped beating; its deliveries and singletons are released", "replica", id,
 			"unseen_for", m.cfg.DeadAfter)
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	live, err := m.cfg.Store.List(ctx)
+	if err != nil {
+		return err
+	}
+	ids := make([]string, 0, len(live))
+	for _, r := range live {
+		ids = append(ids, r.ID)
+	}
+	sort.Strings(ids)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.shard, m.shards = sort.SearchStrings(ids, m.id), len(ids)
+	if m.shard == len(ids) || ids[m.shard] != m.id { // not listed: serve every peer
+		m.shard, m.shards = 0, 1
+	}
+	return nil
 }
 
 // Run beats every Heartbeat until ctx ends. It does not leave: the

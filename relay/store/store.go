@@ -465,6 +465,10 @@ type ClaimRequest struct {
 	// replica holds leased is skipped, so each peer is served by one
 	// replica at a time.
 	Owner string
+	// Shards, when above 1, splits the peers among the replicas: only
+	// peers whose hash modulo Shards is Shard are claimed. A store that
+	// cannot hash (SQLite, one process) claims every peer.
+	Shard, Shards int
 }
 
 // Claimed are leased deliveries and the bodies they send.

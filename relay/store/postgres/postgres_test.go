@@ -27,9 +27,9 @@ func TestStoreContract(t *testing.T) {
 	})
 }
 
-// Live replicas split the peers between them by rendezvous hashing: each
-// claims only the peers it ranks first for, together they claim every
-// peer, and a replica that stopped beating is no longer given any.
+// Replicas split the peers between them by a hash of the peer: each
+// claims only its shard, and none claims a peer another holds leases on,
+// also when the shards change after a replica died.
 func TestReplicasSplitPeers(t *testing.T) {
 	srv := pgtest.Server(t)
 	ctx := context.Background()
@@ -39,11 +39,6 @@ func TestReplicasSplitPeers(t *testing.T) {
 	}
 	defer db.Close()
 	now := time.Now().Truncate(time.Millisecond)
-	for _, id := range []string{"A", "B", "C"} {
-		if err := db.Replicas().Beat(ctx, store.Replica{ID: id, Host: id, StartedAt: now, SeenAt: now}); err != nil {
-			t.Fatal(err)
-		}
-	}
 	m := store.Message{ActivityID: "a1", Body: []byte(`{}`), At: now}
 	for i := range 90 {
 		p := fmt.Sprintf("p%d.example", i)
@@ -53,39 +48,29 @@ func TestReplicasSplitPeers(t *testing.T) {
 		t.Fatal(err)
 	}
 	claimed := map[string]string{}
-	for _, id := range []string{"A", "B"} {
-		cl, err := db.Claim(ctx, store.ClaimRequest{Now: now, Lease: time.Minute, Limit: 1000, Owner: id})
+	claim := func(owner string, shard, shards int) int {
+		cl, err := db.Claim(ctx, store.ClaimRequest{Now: now, Lease: time.Minute, Limit: 1000, Owner: owner, Shard: shard, Shards: shards})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(cl.Deliveries) < 10 || len(cl.Deliveries) > 50 {
-			t.Errorf("%s claimed %d of 90 peers; want about a third", id, len(cl.Deliveries))
-		}
 		for _, d := range cl.Deliveries {
 			if prev, ok := claimed[d.Peer]; ok {
-				t.Fatalf("%s claimed %s, which %s holds", id, d.Peer, prev)
+				t.Fatalf("%s claimed %s, which %s holds", owner, d.Peer, prev)
 			}
-			claimed[d.Peer] = id
+			claimed[d.Peer] = owner
+		}
+		return len(cl.Deliveries)
+	}
+	// Three replicas: A and B take their thirds (C's stays queued).
+	for i, id := range []string{"A", "B"} {
+		if n := claim(id, i, 3); n < 15 || n > 45 {
+			t.Errorf("%s claimed %d of 90 peers; want about a third", id, n)
 		}
 	}
-	// C stops beating and is forgotten: A and B take its peers.
-	if _, err := db.Replicas().Forget(ctx, now.Add(time.Millisecond)); err != nil {
-		t.Fatal(err)
-	}
-	for _, id := range []string{"A", "B"} {
-		if err := db.Replicas().Beat(ctx, store.Replica{ID: id, Host: id, StartedAt: now, SeenAt: now.Add(time.Second)}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := db.Replicas().Forget(ctx, now.Add(time.Millisecond)); err != nil {
-		t.Fatal(err)
-	}
-	for _, id := range []string{"A", "B"} {
-		cl, _ := db.Claim(ctx, store.ClaimRequest{Now: now, Lease: time.Minute, Limit: 1000, Owner: id})
-		for _, d := range cl.Deliveries {
-			claimed[d.Peer] = id
-		}
-	}
+	// C died: two shards now. A and B take what C would have, and nothing
+	// the other holds.
+	claim("A", 0, 2)
+	claim("B", 1, 2)
 	if len(claimed) != 90 {
 		t.Fatalf("after C left, %d of 90 peers were claimed", len(claimed))
 	}

@@ -35,11 +35,9 @@ type Dialect struct {
 	// per-peer concurrency limit holds across replicas.
 	SerializeClaims string
 	// Hash, when set, names a function hashing text to an integer
-	// (PostgreSQL: hashtext). Claims then split the peers among the live
-	// replicas by rendezvous hashing: a replica claims a peer's deliveries
-	// only when it ranks first for that peer, so a fan-out is spread over
-	// every replica and each peer has one. Unset (SQLite, one process):
-	// the claimer takes any peer.
+	// (PostgreSQL: hashtext), with which claims split the peers among
+	// the replicas ([store.ClaimRequest.Shards]). Unset (SQLite, one
+	// process): the claimer takes any peer.
 	Hash string
 	// Notify, when set, tells other replicas of a change, inside the
 	// transaction that makes it (PostgreSQL: pg_notify, sent on commit).

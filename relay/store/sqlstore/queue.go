@@ -281,8 +281,10 @@ func (db *DB) Claim(ctx context.Context, req store.ClaimRequest) (store.Claimed,
 			args = append(args, p)
 		}
 	}
-	if db.d.Hash != "" {
-		args = append(args, req.Owner, req.Owner)
+	shard := ""
+	if db.d.Hash != "" && req.Shards > 1 {
+		shard = ` AND (` + db.d.Hash + `(peer) & 2147483647) % ? = ?`
+		args = append(args, req.Shards, req.Shard)
 	}
 	args = append(args, req.Limit, now)
 	err := db.tx(ctx, func(tx *sql.Tx) error {
@@ -298,7 +300,7 @@ func (db *DB) Claim(ctx context.Context, req store.ClaimRequest) (store.Claimed,
 		}
 		n, _ := res.RowsAffected()
 		out.Expired = int(n)
-		if err := db.claimRows(ctx, tx, exclude, args, &out); err != nil {
+		if err := db.claimRows(ctx, tx, exclude+shard, args, &out); err != nil {
 			return err
 		}
 		return claimBodies(ctx, tx, &out)
@@ -307,21 +309,14 @@ func (db *DB) Claim(ctx context.Context, req store.ClaimRequest) (store.Claimed,
 }
 
 // claimRows leases the due rows: not dead, due, not leased, the peer's
-// circuit closed, the peer not excluded and not served by another
-// replica's leases (one replica serves a peer at a time), and, where the
-// database can hash, the peer one this replica ranks first for.
+// circuit closed, the peer not excluded (and in this replica's shard) and
+// not served by another replica's leases (one replica serves a peer at a
+// time, also while replicas disagree on the shards).
 func (db *DB) claimRows(ctx context.Context, tx *sql.Tx, exclude string, args []any, out *store.Claimed) error {
-	mine := ""
-	if db.d.Hash != "" {
-		// A claimer that has not beaten yet (or was forgotten) takes any
-		// peer, as one process does.
-		mine = ` AND (NOT EXISTS (SELECT 1 FROM replicas WHERE id = ?) OR ? = (SELECT r.id FROM replicas r
-			ORDER BY ` + db.d.Hash + `(deliveries.peer || ' ' || r.id) DESC, r.id LIMIT 1))`
-	}
 	rows, err := tx.QueryContext(ctx, `UPDATE deliveries SET lease_until = ?, lease_owner = ? WHERE id IN (
 		SELECT id FROM deliveries WHERE state != 'dead' AND next_at <= ? AND lease_until <= ?
 		AND peer NOT IN (SELECT peer FROM peers WHERE circuit_until > ?)
-		AND peer NOT IN (SELECT peer FROM deliveries WHERE lease_owner != '' AND lease_until > ? AND lease_owner != ?)`+exclude+mine+`
+		AND peer NOT IN (SELECT peer FROM deliveries WHERE lease_owner != '' AND lease_until > ? AND lease_owner != ?)`+exclude+`
 		ORDER BY next_at, id LIMIT ? `+db.d.ClaimLock+`) AND lease_until <= ?
 		RETURNING id, payload_id, peer, inbox, slice, state, attempts, next_at, last_error, created_at, lease_owner`, args...)
 	if err != nil {

@@ -125,8 +125,7 @@ func testReplicasAndSingletons(t *testing.T, open Opener) {
 		t.Fatalf("leases = %+v", ls)
 	}
 
-	// B holds deliveries and a singleton, then stops beating. (Where
-	// replicas split the peers, B claims only its share of the eight.)
+	// B holds deliveries and a singleton, then stops beating.
 	m := msg("a1", "p1", "p2", "p3", "p4", "p5", "p6", "p7", "p8")
 	m.At = now
 	if err := db.Apply(ctx, store.Change{Messages: []store.Message{m}}); err != nil {

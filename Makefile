@@ -89,6 +89,10 @@ fmt-check:
 # RSA backends side by side; then discovery: 50 DHT nodes (new records
 # found by lookups, p50/p99; heap per node) and 50 gossip nodes (time
 # until all know a new member), each against its target.
+# With RUNRIG_TEST_POSTGRES set (deploy/postgres/test-cluster.sh), also
+# the store's claims/s, SQLite against PostgreSQL, and deliveries/s by 1, 2
+# and 3 replicas on one PostgreSQL database against one relay on SQLite
+# (both skip without a PostgreSQL server; see docs/scaling.md).
 # RUNRIG_BENCH_CPUPROFILE=FILE writes a CPU profile of the relay during a
 # fan-out, for RUNRIG_BENCH_CPUPROFILE_SECONDS (default 2).
 bench:
@@ -99,6 +103,8 @@ bench:
 	$(GO) test -run '^$$' -bench 'GossipConvergence' -benchtime 1x -timeout 30m ./discovery/
 	$(GO) test -run '^$$' -bench 'Read' -benchtime 10x ./relay/dfc/
 	$(GO) test -run '^$$' -bench 'BridgeSync' -benchtime 1x ./relay/
+	$(GO) test -run '^$$' -bench 'Claims' -benchtime 1x ./relay/store/postgres/
+	$(GO) test -run '^$$' -bench 'Replicas' -benchtime 1x -timeout 30m ./cmd/runrig/
 
 clean:
 	rm -rf bin

@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/runrig/runrig/relay/store/postgres/pgtest"
 )
 
 // docCommand is a command shown in a shell block of the documentation.
@@ -61,11 +63,23 @@ func docCommands(t *testing.T) []docCommand {
 // notRun are the other tools the docs show, and what covers them instead:
 // the docs test runs every runrig and curl command, not these.
 var notRun = map[string]string{
-	"make":              "make test is CI itself; make run is `go run ./cmd/runrig serve`, run by TestServeWithNoFlags",
-	"go":                "go build is what TestMain does",
-	"mix":               "another project's tool (Pleroma)",
-	"./bin/pleroma_ctl": "another project's tool (Akkoma)",
+	"make":                            "make test is CI itself; make run is `go run ./cmd/runrig serve`, run by TestServeWithNoFlags",
+	"go":                              "go build is what TestMain does",
+	"mix":                             "another project's tool (Pleroma)",
+	"./bin/pleroma_ctl":               "another project's tool (Akkoma)",
+	"eval":                            "starts the throwaway PostgreSQL cluster CI itself starts (.ci/run)",
+	"deploy/postgres/test-cluster.sh": "CI itself starts and stops the cluster with it (.ci/run)",
+	"pg_dump":                         "PostgreSQL's own tool; migrate-store and the postgres store tests cover what runrig puts in the database",
+	"pg_restore":                      "PostgreSQL's own tool, the other half of pg_dump",
+	"createdb":                        "PostgreSQL's own tool; the tests make their databases with CREATE DATABASE (pgtest)",
+	"docker":                          "deploy_test parses the compose files the way docker compose reads them",
+	"kubectl":                         "deploy_test parses the Kubernetes manifests",
 }
+
+// docPostgres is the PostgreSQL URL the docs show; the docs test puts a
+// fresh database of the test server in its place, or, with none, names
+// the commands that need one and runs the rest.
+const docPostgres = "postgres://runrig:secret@db.example:5432/runrig"
 
 // Every runrig and curl command the documentation shows runs against a
 // live relay and succeeds: documentation that stops matching the program
@@ -122,14 +136,28 @@ func TestDocsCommands(t *testing.T) {
 		"coop.example", coop.Host(),
 	)
 	env := append(cleanEnv(testEnv...), "RUNRIG_DATA="+data, "PATH="+filepath.Dir(binary)+":"+os.Getenv("PATH"))
-	ran := 0
+	ran, pg := 0, ""
 	for _, c := range docCommands(t) {
-		name := strings.Fields(c.text)[0]
+		name, text := strings.Fields(c.text)[0], subst.Replace(c.text)
+		if strings.Contains(text, docPostgres) {
+			if os.Getenv(pgtest.Env) == "" {
+				t.Logf("%s: not run, it needs PostgreSQL (%s is not set): %s", c.where, pgtest.Env, c.text)
+				continue
+			}
+			if pg == "" {
+				pg = pgtest.Server(t).Database(t, "docs")
+			}
+			text = strings.ReplaceAll(text, docPostgres, "'"+pg+"'")
+		}
+		if strings.HasPrefix(c.text, "runrig migrate-store") {
+			// It moves a stopped relay's store: a copy of the running one's.
+			text = strings.Replace(text, data, stoppedCopy(t, env, data), 1)
+		}
 		switch {
 		case strings.HasPrefix(c.text, "runrig serve"):
-			runDocServe(t, c, subst.Replace(c.text), env)
+			runDocServe(t, c, text, env)
 		case name == "runrig" || name == "curl":
-			cmd := exec.Command("sh", "-c", strings.Replace(subst.Replace(c.text), "curl ", "curl -fsS ", 1))
+			cmd := exec.Command("sh", "-c", strings.Replace(text, "curl ", "curl -fsS ", 1))
 			cmd.Dir, cmd.Env = work, env
 			if out, err := cmd.CombinedOutput(); err != nil {
 				t.Errorf("%s: %s\n%v\n%s", c.where, c.text, err, out)
@@ -148,12 +176,31 @@ func TestDocsCommands(t *testing.T) {
 	t.Logf("ran %d documented commands", ran)
 }
 
+// stoppedCopy backs the running relay on data up and restores the backup
+// into a new data directory, which no relay runs on.
+func stoppedCopy(t *testing.T, env []string, data string) string {
+	dir := t.TempDir()
+	stopped := filepath.Join(dir, "stopped")
+	for _, args := range [][]string{
+		{"backup", filepath.Join(dir, "copy.db"), "--data", data},
+		{"restore", filepath.Join(dir, "copy.db"), "--data", stopped},
+	} {
+		cmd := exec.Command(binary, args...)
+		cmd.Env = env
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("runrig %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	return stopped
+}
+
 // runDocServe runs a documented `runrig serve` on a fresh data directory
 // and a free port until it is ready, then stops it with SIGTERM.
 func runDocServe(t *testing.T, c docCommand, text string, env []string) {
 	addr := freeAddr(t)
 	args := strings.Fields(text)[1:]
 	for i := range args {
+		args[i] = strings.Trim(args[i], "'") // no shell runs it
 		if i > 0 && args[i-1] == "--data" {
 			args[i] = t.TempDir()
 		}

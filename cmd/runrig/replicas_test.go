@@ -72,9 +72,9 @@ type replicaSet struct {
 	dirs  []string
 }
 
-func startReplicas(t *testing.T, n int) *replicaSet {
+func startReplicas(t *testing.T, srv *pgtest.Srv, n int) *replicaSet {
 	t.Helper()
-	db := pgtest.Server(t).Database(t, "replicas")
+	db := srv.Database(t, "replicas")
 	lb := &balancer{down: map[int]bool{}}
 	front := httptest.NewServer(lb)
 	t.Cleanup(front.Close)
@@ -123,7 +123,7 @@ func publish(t *testing.T, pub *relaytest.Instance, to string, n int, text strin
 // fan-out loses nothing, and redelivers only what it had leased and not
 // recorded; a dead replica's singletons move to the living.
 func TestReplicasShareTheWork(t *testing.T) {
-	rs := startReplicas(t, 3)
+	rs := startReplicas(t, pgtest.Server(t), 3)
 	ids := make([]string, len(rs.procs)) // replica id by process
 	for i := range rs.procs {
 		ids[i] = rs.status(t, i).This
@@ -325,7 +325,7 @@ func runCLIErr(args ...string) (string, error) {
 // records what it delivered before it leaves: the others finish the rest
 // and no subscriber gets anything twice.
 func TestReplicaStoppedGracefullyHandsOver(t *testing.T) {
-	rs := startReplicas(t, 2)
+	rs := startReplicas(t, pgtest.Server(t), 2)
 	ids := []string{rs.status(t, 0).This, rs.status(t, 1).This}
 	pub := newInstance(t)
 	subs := []*relaytest.Instance{newInstance(t), newInstance(t), newInstance(t), newInstance(t)}

@@ -3,9 +3,12 @@ package postgres
 import (
 	"context"
 	"database/sql/driver"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // The store's queries are written once for SQLite and PostgreSQL, with ?
@@ -15,7 +18,14 @@ import (
 
 // connector wraps pgx's connector so that every connection it makes
 // rewrites placeholders.
-type connector struct{ inner driver.Connector }
+type connector struct {
+	inner driver.Connector
+	// unnamed makes the store's prepared statements client-side: each
+	// execution sends its SQL, as behind a transaction-mode pooler it
+	// must (a statement prepared on one server connection is unknown to,
+	// or already exists on, the next the pooler hands out).
+	unnamed bool
+}
 
 func (c connector) Connect(ctx context.Context) (driver.Conn, error) {
 	cn, err := c.inner.Connect(ctx)
@@ -27,7 +37,7 @@ func (c connector) Connect(ctx context.Context) (driver.Conn, error) {
 		cn.Close()
 		return nil, fmt.Errorf("postgres: the pgx connection %T lacks a method the store needs", cn)
 	}
-	return conn{pc}, nil
+	return conn{pc, c.unnamed}, nil
 }
 
 func (c connector) Driver() driver.Driver { return c.inner.Driver() }
@@ -44,20 +54,78 @@ type pgxConn interface {
 }
 
 // conn is a pgx connection whose queries are rebound.
-type conn struct{ pgxConn }
+type conn struct {
+	pgxConn
+	unnamed bool // see connector
+}
 
-func (c conn) Prepare(q string) (driver.Stmt, error) { return c.pgxConn.Prepare(rebind(q)) }
+func (c conn) Prepare(q string) (driver.Stmt, error) {
+	return c.PrepareContext(context.Background(), q)
+}
 
 func (c conn) PrepareContext(ctx context.Context, q string) (driver.Stmt, error) {
-	return c.pgxConn.PrepareContext(ctx, rebind(q))
+	if c.unnamed {
+		return unpreparedStmt{c, q}, nil
+	}
+	st, err := c.pgxConn.PrepareContext(ctx, rebind(q))
+	return st, poolerHint(err)
+}
+
+// unpreparedStmt is a statement kept on the client: each execution sends
+// its SQL with the arguments, in the URL's query execution mode.
+type unpreparedStmt struct {
+	c conn
+	q string
+}
+
+func (s unpreparedStmt) Close() error  { return nil }
+func (s unpreparedStmt) NumInput() int { return -1 }
+
+func (s unpreparedStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
+	return s.c.ExecContext(ctx, s.q, args)
+}
+
+func (s unpreparedStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
+	return s.c.QueryContext(ctx, s.q, args)
+}
+
+func (s unpreparedStmt) Exec(args []driver.Value) (driver.Result, error) {
+	return s.ExecContext(context.Background(), named(args))
+}
+
+func (s unpreparedStmt) Query(args []driver.Value) (driver.Rows, error) {
+	return s.QueryContext(context.Background(), named(args))
+}
+
+// named numbers positional arguments as database/sql does.
+func named(args []driver.Value) []driver.NamedValue {
+	nv := make([]driver.NamedValue, len(args))
+	for i, a := range args {
+		nv[i] = driver.NamedValue{Ordinal: i + 1, Value: a}
+	}
+	return nv
 }
 
 func (c conn) ExecContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Result, error) {
-	return c.pgxConn.ExecContext(ctx, rebind(q), args)
+	res, err := c.pgxConn.ExecContext(ctx, rebind(q), args)
+	return res, poolerHint(err)
 }
 
 func (c conn) QueryContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Rows, error) {
-	return c.pgxConn.QueryContext(ctx, rebind(q), args)
+	rows, err := c.pgxConn.QueryContext(ctx, rebind(q), args)
+	return rows, poolerHint(err)
+}
+
+// poolerHint says what to do when err is a named prepared statement
+// meeting the wrong server connection: the database is reached through a
+// transaction-mode pooler, which hands each transaction another one.
+func poolerHint(err error) error {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && (pe.Code == "42P05" || pe.Code == "26000") {
+		return fmt.Errorf("%w (behind a transaction-mode pooler such as PgBouncer, add %s to the database URL: docs/scaling.md)",
+			err, PoolerParams)
+	}
+	return err
 }
 
 // CheckNamedValue passes every argument on as pgx would, but booleans

@@ -19,6 +19,12 @@ import (
 	"github.com/runrig/runrig/relay/store/sqlstore"
 )
 
+// PoolerParams is what a database URL needs behind a transaction-mode
+// pooler (PgBouncer's pool_mode = transaction): statements sent unnamed,
+// as a named one lives on one server connection and the pooler hands each
+// transaction another.
+const PoolerParams = "default_query_exec_mode=exec"
+
 // Limits of the connection pool and the change channel.
 const (
 	// maxConns bounds one replica's connections; the database's
@@ -73,7 +79,8 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	if cfg.RuntimeParams["application_name"] == "" {
 		cfg.RuntimeParams["application_name"] = "runrig"
 	}
-	pool := sql.OpenDB(connector{stdlib.GetConnector(*cfg)})
+	pool := sql.OpenDB(connector{inner: stdlib.GetConnector(*cfg),
+		unnamed: cfg.DefaultQueryExecMode != pgx.QueryExecModeCacheStatement})
 	pool.SetMaxOpenConns(maxConns)
 	pool.SetMaxIdleConns(maxConns)
 	pool.SetConnMaxIdleTime(5 * time.Minute)

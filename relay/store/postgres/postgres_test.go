@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +19,21 @@ import (
 
 func TestStoreContract(t *testing.T) {
 	srv := pgtest.Server(t)
+	storetest.Run(t, func(t *testing.T, dir string) store.Store {
+		db, err := postgres.Open(context.Background(), srv.Database(t, dir))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return db
+	})
+}
+
+// Behind a transaction-mode PgBouncer, with the URL's
+// default_query_exec_mode=exec, the store keeps the same contract: its
+// transactions and transaction-level advisory locks hold, though every
+// statement may meet another server connection.
+func TestStoreContractBehindPooler(t *testing.T) {
+	srv := pgtest.Pooler(t)
 	storetest.Run(t, func(t *testing.T, dir string) store.Store {
 		db, err := postgres.Open(context.Background(), srv.Database(t, dir))
 		if err != nil {
@@ -102,5 +118,32 @@ func TestAuditIsAppendOnly(t *testing.T) {
 	}
 	if a, _ := db.Audit(ctx, 0, 10); len(a) != 1 || a[0].Who != "op" {
 		t.Fatalf("audit = %+v", a)
+	}
+}
+
+// Behind a transaction-mode pooler without default_query_exec_mode=exec,
+// a relay's named statements meet server connections that already hold
+// them: the error says what to add to the URL.
+func TestPoolerWithoutExecModeSaysWhatToAdd(t *testing.T) {
+	srv := pgtest.Pooler(t)
+	u, err := url.Parse(srv.Database(t, "plain"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Del("default_query_exec_mode")
+	u.RawQuery = q.Encode()
+	err = nil
+	for i := 0; i < 5 && err == nil; i++ {
+		var db *postgres.DB
+		if db, err = postgres.Open(context.Background(), u.String()); err == nil {
+			db.Close()
+		}
+	}
+	if err == nil {
+		t.Fatal("five relays opened through the pooler and none met another's named statement: is PgBouncer in transaction mode?")
+	}
+	if !strings.Contains(err.Error(), postgres.PoolerParams) {
+		t.Errorf("the error does not say to add %s: %v", postgres.PoolerParams, err)
 	}
 }

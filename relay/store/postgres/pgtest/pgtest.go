@@ -2,6 +2,8 @@
 // server named by RUNRIG_TEST_POSTGRES (deploy/postgres/test-cluster.sh
 // starts a throwaway one). Without it the tests skip, unless
 // RUNRIG_REQUIRE_POSTGRES is set (as CI sets it), when they fail.
+// RUNRIG_TEST_PGBOUNCER names a transaction-mode PgBouncer in front of
+// that server, through which [Pooler]'s databases are reached.
 package pgtest
 
 import (
@@ -12,19 +14,29 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+
+	"github.com/runrig/runrig/relay/store/postgres"
 )
 
 // Env names the variable holding the test server's URL.
 const Env = "RUNRIG_TEST_POSTGRES"
 
+// PoolerEnv names the variable holding the URL of a transaction-mode
+// PgBouncer in front of the test server.
+const PoolerEnv = "RUNRIG_TEST_PGBOUNCER"
+
 // Srv is a PostgreSQL server tests make databases on.
 type Srv struct {
 	url   string
 	admin *sql.DB
+	// front, when set, is the pooler's URL: databases are made on the
+	// server and reached through it.
+	front string
 
 	// mu guards made.
 	mu   sync.Mutex
@@ -53,6 +65,22 @@ func Server(t testing.TB) *Srv {
 	return &Srv{url: u, admin: admin, made: map[string]string{}}
 }
 
+// Pooler returns the test server behind the transaction-mode PgBouncer,
+// skipping or failing as Server does when there is none.
+func Pooler(t testing.TB) *Srv {
+	t.Helper()
+	front := os.Getenv(PoolerEnv)
+	if front == "" {
+		if os.Getenv("RUNRIG_REQUIRE_POSTGRES") != "" {
+			t.Fatalf("%s is not set: deploy/postgres/test-cluster.sh starts PgBouncer when it is installed", PoolerEnv)
+		}
+		t.Skipf("%s is not set: no PgBouncer to test through (apt-get install pgbouncer; deploy/postgres/test-cluster.sh)", PoolerEnv)
+	}
+	s := Server(t)
+	s.front = front
+	return s
+}
+
 // Database returns the URL of a fresh database for key (a test's data
 // directory, say): the same key gives the same database again, as a
 // restarted relay finds its store. It is dropped when the test ends.
@@ -73,11 +101,21 @@ func (s *Srv) Database(t testing.TB, key string) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.admin.ExecContext(context.Background(), `DROP DATABASE IF EXISTS `+name+` WITH (FORCE)`) })
-	pu, err := url.Parse(s.url)
+	base := s.url
+	if s.front != "" {
+		base = s.front
+	}
+	pu, err := url.Parse(base)
 	if err != nil {
 		t.Fatal(err)
 	}
 	pu.Path = "/" + name
+	if s.front != "" {
+		q := pu.Query()
+		k, v, _ := strings.Cut(postgres.PoolerParams, "=")
+		q.Set(k, v)
+		pu.RawQuery = q.Encode()
+	}
 	s.made[key] = pu.String()
 	return pu.String()
 }

@@ -279,9 +279,6 @@ var SchemaVersion = len(migrations)
 // migrate applies the pending migrations, each in a transaction that
 // holds the migration lock.
 func migrate(ctx context.Context, db *sql.DB) error {
-	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)`); err != nil {
-		return fmt.Errorf("schema version: %w", err)
-	}
 	for {
 		done, err := migrateOne(ctx, db)
 		if err != nil || done {
@@ -300,6 +297,11 @@ func migrateOne(ctx context.Context, db *sql.DB) (done bool, err error) {
 	defer tx.Rollback()
 	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(?)`, int64(migrationLock)); err != nil {
 		return false, fmt.Errorf("migration lock: %w", err)
+	}
+	// Under the lock: replicas starting together on an empty database
+	// would otherwise race to create it.
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)`); err != nil {
+		return false, fmt.Errorf("schema version: %w", err)
 	}
 	var v int
 	err = tx.QueryRowContext(ctx, `SELECT version FROM schema_version`).Scan(&v)

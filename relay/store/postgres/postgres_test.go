@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -145,5 +146,31 @@ func TestPoolerWithoutExecModeSaysWhatToAdd(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), postgres.PoolerParams) {
 		t.Errorf("the error does not say to add %s: %v", postgres.PoolerParams, err)
+	}
+}
+
+// Replicas started together on an empty database (docker compose up)
+// all open it: one migrates, the others wait for it.
+func TestReplicasOpenAnEmptyDatabaseTogether(t *testing.T) {
+	srv := pgtest.Server(t)
+	for round := range 3 {
+		dsn := srv.Database(t, fmt.Sprintf("together-%d", round))
+		errs := make([]error, 4)
+		var wg sync.WaitGroup
+		for i := range errs {
+			wg.Go(func() {
+				db, err := postgres.Open(context.Background(), dsn)
+				if err == nil {
+					db.Close()
+				}
+				errs[i] = err
+			})
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Errorf("round %d, replica %d: %v", round, i, err)
+			}
+		}
 	}
 }

@@ -440,11 +440,7 @@ func classify(status int, err error) (reason, text string) {
 		default:
 			reason = "connect"
 		}
-		text = err.Error()
-		if len(text) > maxErrorText {
-			text = text[:maxErrorText]
-		}
-		return reason, text
+		return reason, store.PeerText(err.Error(), maxErrorText)
 	}
 	switch {
 	case status >= 500:

@@ -408,7 +408,7 @@ func summarize(outcomes []store.Outcome) batchSummary {
 		t.failed++
 		t.failStreak++
 		if o.At.After(t.lastFailure) {
-			t.lastFailure, t.lastError = o.At, o.Err
+			t.lastFailure, t.lastError = o.At, store.PeerText(o.Err, 0)
 		}
 		if o.CircuitUntil.After(t.circuitUntil) {
 			t.circuitUntil = o.CircuitUntil
@@ -440,7 +440,7 @@ func (db *DB) Complete(ctx context.Context, outcomes []store.Outcome) error {
 				if o.Dead {
 					state = store.Dead
 				}
-				_, err = retry.ExecContext(ctx, state, ms(o.NextAttempt), o.Err, o.Delivery.ID, o.Delivery.Owner)
+				_, err = retry.ExecContext(ctx, state, ms(o.NextAttempt), store.PeerText(o.Err, 0), o.Delivery.ID, o.Delivery.Owner)
 			}
 			if err != nil {
 				return fmt.Errorf("delivery %d: %w", o.Delivery.ID, err)

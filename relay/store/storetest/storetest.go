@@ -43,6 +43,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("LeaseOwners", func(t *testing.T) { testLeaseOwners(t, open) })
 	t.Run("OnePeerOneReplica", func(t *testing.T) { testOnePeerOneReplica(t, open) })
 	t.Run("ReplicasAndSingletons", func(t *testing.T) { testReplicasAndSingletons(t, open) })
+	t.Run("PeerTextKept", func(t *testing.T) { testPeerTextKept(t, open) })
 }
 
 func msg(id string, peers ...string) store.Message {

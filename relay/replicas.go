@@ -2,6 +2,8 @@ package relay
 
 import (
 	"context"
+	"errors"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -20,6 +22,23 @@ const (
 	// watchRetry is the pause before listening again after the listening
 	// connection failed.
 	watchRetry = time.Second
+	// reloadGap is the least time between two reloads a notification
+	// asks for: notifications are hints anyone who can connect to the
+	// database may send, and a flood of them must not become a flood of
+	// reloads.
+	reloadGap = 100 * time.Millisecond
+	// auditWindow is how far below the newest audit entry seen the poll
+	// looks again: ids are taken when an entry is written but committed
+	// in any order, so one may appear below the newest seen.
+	auditWindow = 64
+)
+
+// What a reload reads again, as bits of replication.pending.
+const (
+	reloadPolicy uint32 = 1 << iota
+	reloadApproval
+	reloadBridges
+	reloadAll = reloadPolicy | reloadApproval | reloadBridges
 )
 
 // Singletons: the background work one replica at a time does.
@@ -42,13 +61,22 @@ type replication struct {
 	shared bool
 
 	delivered, failed atomic.Int64
-	// lastAudit is the newest audit entry the change poll has seen.
-	lastAudit atomic.Int64
+	// pending are the reloads notifications asked for (reload bits);
+	// kick wakes the reloader.
+	pending atomic.Uint32
+	kick    chan struct{}
+
+	// auditMu guards the following fields, the change poll's.
+	auditMu sync.Mutex
+	// lastAudit is the newest audit entry the change poll has seen, and
+	// seenAudit the ids it has seen within auditWindow below it.
+	lastAudit int64
+	seenAudit map[int64]bool
 }
 
 func newReplication(s *Server) *replication {
 	_, shared := s.store.(store.Watcher)
-	r := &replication{s: s, shared: shared}
+	r := &replication{s: s, shared: shared, kick: make(chan struct{}, 1), seenAudit: map[int64]bool{}}
 	r.member = replica.New(replica.Config{Store: s.store.Replicas(), Log: s.log.With("component", "replicas"),
 		Load: func() replica.Load {
 			return replica.Load{InFlight: s.dispatcher.InFlight(), Delivered: r.delivered.Load(), Failed: r.failed.Load()}
@@ -68,8 +96,9 @@ func (r *replication) start(ctx context.Context) error {
 		return nil
 	}
 	if newest, err := r.s.store.SearchAudit(ctx, store.AuditFilter{Limit: 1}); err == nil && len(newest) > 0 {
-		r.lastAudit.Store(newest[0].ID)
+		r.lastAudit = newest[0].ID
 	}
+	r.s.bg.Go(func() { r.reloader(ctx) })
 	r.s.bg.Go(func() { r.watch(ctx) })
 	r.s.bg.Go(func() { r.s.every(ctx, changePoll, false, "looking for other replicas' changes", r.poll) })
 	return nil
@@ -99,46 +128,119 @@ func (r *replication) watch(ctx context.Context) {
 }
 
 // onEvent applies another replica's change to what this one holds in
-// memory.
+// memory. An event is a hint: anyone who may connect to the database can
+// send one, so it only makes the replica look again at the store.
 func (r *replication) onEvent(e store.Event) {
-	ctx := r.s.bg.Context()
 	switch e.Topic {
 	case store.TopicQueue:
 		r.s.dispatcher.Notify()
 	case store.TopicDropped:
-		slice, peer, cutoff, err := store.ParseDropped(e.Payload)
-		if err != nil {
-			r.s.log.Error("a replica's change", "err", err)
-			return
-		}
-		r.s.dispatcher.DropPeer(peer, slice, cutoff)
+		r.dropped(e.Payload)
 	case store.TopicPolicy:
-		r.logErr("reloading moderation rules", r.s.mod.Reload(ctx))
+		r.reloadSoon(reloadPolicy)
 	case store.TopicSettings:
-		r.logErr("reloading the approval mode", r.s.loadApproval(ctx))
+		r.reloadSoon(reloadApproval)
 	case store.TopicBridges:
-		r.logErr("reloading bridges", r.s.svc.bridges.Load(ctx))
+		r.reloadSoon(reloadBridges)
+	}
+}
+
+// dropped forgets the deliveries held in memory for a subscription
+// another replica dropped, if the store agrees it is no longer accepted,
+// and never those queued after the event arrived.
+func (r *replication) dropped(payload string) {
+	slice, peer, cutoff, err := store.ParseDropped(payload)
+	if err != nil {
+		r.s.log.Warn("a replica's change", "err", err)
+		return
+	}
+	sub, err := r.s.store.Subscriber(r.s.bg.Context(), slice, peer)
+	switch {
+	case err == nil && sub.State == store.Accepted:
+		return // subscribed still (or again): nothing to drop
+	case err != nil && !errors.Is(err, store.ErrNotFound):
+		r.logErr("checking a dropped subscription", err)
+		return
+	}
+	if now := time.Now(); cutoff.After(now) {
+		cutoff = now
+	}
+	r.s.dispatcher.DropPeer(peer, slice, cutoff)
+}
+
+// reloadSoon asks the reloader to read what bits name again.
+func (r *replication) reloadSoon(bits uint32) {
+	r.pending.Or(bits)
+	select {
+	case r.kick <- struct{}{}:
+	default:
+	}
+}
+
+// reloader reads again what notifications asked for, at most once every
+// reloadGap, until ctx ends.
+func (r *replication) reloader(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-r.kick:
+		}
+		r.reloadOnly(ctx, r.pending.Swap(0))
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(reloadGap):
+		}
 	}
 }
 
 // poll reloads what other replicas may have changed when the audit log,
-// which records every moderation, setting and bridge change, grew.
+// which records every moderation, setting and bridge change, has entries
+// it has not seen.
 func (r *replication) poll(ctx context.Context) error {
-	entries, err := r.s.store.Audit(ctx, r.lastAudit.Load(), 1000)
-	if err != nil || len(entries) == 0 {
+	r.auditMu.Lock()
+	defer r.auditMu.Unlock()
+	entries, err := r.s.store.Audit(ctx, max(r.lastAudit-auditWindow, 0), 1000)
+	if err != nil {
 		return err
 	}
-	r.lastAudit.Store(entries[len(entries)-1].ID)
-	r.reload(ctx)
+	fresh := false
+	for _, e := range entries {
+		if !r.seenAudit[e.ID] {
+			r.seenAudit[e.ID] = true
+			fresh = true
+		}
+		r.lastAudit = max(r.lastAudit, e.ID)
+	}
+	for id := range r.seenAudit {
+		if id < r.lastAudit-auditWindow {
+			delete(r.seenAudit, id)
+		}
+	}
+	if fresh {
+		r.reload(ctx)
+	}
 	return nil
 }
 
 // reload reads again everything replicas keep in memory from the store.
 func (r *replication) reload(ctx context.Context) {
-	r.logErr("reloading moderation rules", r.s.mod.Reload(ctx))
-	r.logErr("reloading the approval mode", r.s.loadApproval(ctx))
-	r.logErr("reloading bridges", r.s.svc.bridges.Load(ctx))
+	r.reloadOnly(ctx, reloadAll)
 	r.s.dispatcher.Notify()
+}
+
+// reloadOnly reads again what bits name.
+func (r *replication) reloadOnly(ctx context.Context, bits uint32) {
+	if bits&reloadPolicy != 0 {
+		r.logErr("reloading moderation rules", r.s.mod.Reload(ctx))
+	}
+	if bits&reloadApproval != 0 {
+		r.logErr("reloading the approval mode", r.s.loadApproval(ctx))
+	}
+	if bits&reloadBridges != 0 {
+		r.logErr("reloading bridges", r.s.svc.bridges.Load(ctx))
+	}
 }
 
 func (r *replication) logErr(what string, err error) {

@@ -69,6 +69,11 @@ type Member struct {
 	// mu guards the following fields.
 	mu   sync.Mutex
 	held map[string]bool
+	// lastBeat is when this replica last beat; after a gap longer than
+	// DeadAfter (the database was unreachable, or the process stood
+	// still) it forgets no one until forgetFrom, so that the others, cut
+	// off as long, have beaten again.
+	lastBeat, forgetFrom time.Time
 	// shard and shards are this replica's place among the live replicas
 	// (by id) as of its last beat: it delivers to the peers whose hash
 	// modulo shards is shard.
@@ -130,13 +135,15 @@ func (m *Member) Beat(ctx context.Context) error {
 	if err := m.cfg.Store.Beat(ctx, r); err != nil {
 		return err
 	}
-	gone, err := m.cfg.Store.Forget(ctx, now.Add(-m.cfg.DeadAfter))
-	for _, id := range gone {
-		m.cfg.Log.Warn("a replica stopped beating; its deliveries and singletons are released", "replica", id,
-			"unseen_for", m.cfg.DeadAfter)
-	}
-	if err != nil {
-		return err
+	if m.mayForget(now) {
+		gone, err := m.cfg.Store.Forget(ctx, now.Add(-m.cfg.DeadAfter))
+		for _, id := range gone {
+			m.cfg.Log.Warn("a replica stopped beating; its deliveries and singletons are released", "replica", id,
+				"unseen_for", m.cfg.DeadAfter)
+		}
+		if err != nil {
+			return err
+		}
 	}
 	live, err := m.cfg.Store.List(ctx)
 	if err != nil {
@@ -154,6 +161,21 @@ func (m *Member) Beat(ctx context.Context) error {
 		m.shard, m.shards = 0, 1
 	}
 	return nil
+}
+
+// mayForget records a beat at now and reports whether this replica may
+// forget the others: not for DeadAfter after a gap in its own beats that
+// long, when it cannot tell a dead replica from one as cut off as itself.
+func (m *Member) mayForget(now time.Time) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.lastBeat.IsZero() && now.Sub(m.lastBeat) > m.cfg.DeadAfter {
+		m.forgetFrom = now.Add(m.cfg.DeadAfter)
+		m.cfg.Log.Warn("this replica could not beat for a while; it forgets no other replica until they could beat again",
+			"gap", now.Sub(m.lastBeat).Round(time.Millisecond), "for", m.cfg.DeadAfter)
+	}
+	m.lastBeat = now
+	return !now.Before(m.forgetFrom)
 }
 
 // Run beats every Heartbeat until ctx ends. It does not leave: the

@@ -1,0 +1,66 @@
+package replica_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/runrig/runrig/relay/replica"
+	"github.com/runrig/runrig/relay/store"
+	"github.com/runrig/runrig/relay/store/sqlite"
+)
+
+// After an outage longer than DeadAfter in which no replica could beat,
+// the first to beat again does not forget the others, which are as alive
+// as it is: it would take the deliveries they hold and make them twice
+// (found by review).
+func TestBackFromAnOutageForgetsNoOne(t *testing.T) {
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	cfg := replica.Config{Store: db.Replicas(), Heartbeat: 100 * time.Millisecond, DeadAfter: time.Second}
+	a, b := replica.New(cfg), replica.New(cfg)
+	for _, m := range []*replica.Member{a, b} {
+		if err := m.Beat(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Apply(ctx, store.Change{Messages: []store.Message{{ActivityID: "a1", Body: []byte(`{}`),
+		Targets: []store.Target{{Peer: "p.example", Inbox: "https://p.example/inbox"}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	held, err := db.Claim(ctx, store.ClaimRequest{Now: time.Now(), Lease: time.Minute, Limit: 10, Owner: b.ID()})
+	if err != nil || len(held.Deliveries) != 1 {
+		t.Fatalf("B's claim = %+v, %v", held.Deliveries, err)
+	}
+	time.Sleep(2 * cfg.DeadAfter) // the outage: no one beats
+	if err := a.Beat(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if rs, _ := db.Replicas().List(ctx); len(rs) != 2 {
+		t.Errorf("after the outage A's first beat left %d replicas listed, want both", len(rs))
+	}
+	taken, err := db.Claim(ctx, store.ClaimRequest{Now: time.Now(), Lease: time.Minute, Limit: 10, Owner: a.ID()})
+	if err != nil || len(taken.Deliveries) != 0 {
+		t.Errorf("A claimed %+v, held by B, which is alive: %v", taken.Deliveries, err)
+	}
+
+	// B does not come back: A, beating on, forgets it once it has had
+	// DeadAfter to beat, and takes its delivery.
+	for end := time.Now().Add(cfg.DeadAfter + 3*cfg.Heartbeat); time.Now().Before(end); {
+		time.Sleep(cfg.Heartbeat)
+		if err := a.Beat(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if rs, _ := db.Replicas().List(ctx); len(rs) != 1 || rs[0].ID != a.ID() {
+		t.Errorf("B, silent after the outage, is still listed: %+v", rs)
+	}
+	taken, err = db.Claim(ctx, store.ClaimRequest{Now: time.Now(), Lease: time.Minute, Limit: 10, Owner: a.ID()})
+	if err != nil || len(taken.Deliveries) != 1 {
+		t.Errorf("A did not take the delivery of B, forgotten: %+v, %v", taken.Deliveries, err)
+	}
+}

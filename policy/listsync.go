@@ -222,7 +222,7 @@ func (m *Moderator) SyncList(ctx context.Context, name string) (Synced, error) {
 	l.LastFetch = time.Now().UTC()
 	if fetchErr != nil {
 		l.LastError = shortError(fetchErr)
-		if _, serr := m.store.Moderate(ctx, Change{PutList: &l, Audit: []AuditEntry{{
+		if _, serr := m.store.Moderate(ctx, Change{ListFetched: &l, Audit: []AuditEntry{{
 			Who: "list:" + name, What: "list.fetch_failed", Subject: name, Why: l.LastError, Source: "list:" + name,
 		}}}); serr != nil {
 			return res, serr
@@ -294,7 +294,7 @@ func (m *Moderator) diffList(ctx context.Context, l *ListSubscription, entries [
 	}
 	now := time.Now().UTC()
 	who := "list:" + l.Name
-	change := Change{PutList: l, AddUnruled: true}
+	change := Change{ListFetched: l, AddUnruled: true}
 	current := map[string]bool{}
 	for _, e := range entries {
 		current[e.Domain] = true

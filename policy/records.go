@@ -29,6 +29,11 @@ type Change struct {
 	// included); RemoveList deletes one by name.
 	PutList    *ListSubscription
 	RemoveList string
+	// ListFetched records a sync's fetch state (last fetch and error,
+	// entries, retracted) on the subscription of its name, which must
+	// still exist (ErrNotFound otherwise): what an operator changed or
+	// unsubscribed meanwhile, on any replica, stands.
+	ListFetched *ListSubscription
 	// Endorse records endorsements; Unendorse withdraws them by id.
 	Endorse   []Endorsement
 	Unendorse []int64

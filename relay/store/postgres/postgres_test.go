@@ -12,6 +12,7 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib"
 
+	"github.com/runrig/runrig/policy"
 	"github.com/runrig/runrig/relay/store"
 	"github.com/runrig/runrig/relay/store/postgres"
 	"github.com/runrig/runrig/relay/store/postgres/pgtest"
@@ -171,6 +172,64 @@ func TestReplicasOpenAnEmptyDatabaseTogether(t *testing.T) {
 			if err != nil {
 				t.Errorf("round %d, replica %d: %v", round, i, err)
 			}
+		}
+	}
+}
+
+// Two replicas' list syncs adding the same list rule at once: the second
+// skips it, as SQLite's single writer does, instead of failing its whole
+// sync on the unique index (found by review).
+func TestListRulesAddedAtOnce(t *testing.T) {
+	srv := pgtest.Server(t)
+	ctx := context.Background()
+	dsn := srv.Database(t, "unruled")
+	db, err := postgres.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	raw, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	other, err := raw.BeginTx(ctx, nil) // another replica's sync, not yet committed
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Rollback()
+	if _, err := other.ExecContext(ctx, `INSERT INTO rules(kind, subject, action, source, created_at, author)
+		VALUES ('domain', 'bad.example', 'suspend', 'list:a', 1, 'list:a')`); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := db.Moderate(ctx, store.ModerationChange{AddUnruled: true,
+			Audit: []store.AuditEntry{{Who: "list:b", What: "list.sync", Subject: "b"}},
+			Add: []policy.Rule{{Kind: policy.Domain, Subject: "bad.example", Action: policy.Suspend, Source: "list:b",
+				Author: "list:b", Created: time.Now()}}})
+		done <- err
+	}()
+	waitFor(t, "the second sync to wait on the first's row", func() bool {
+		var n int
+		raw.QueryRowContext(ctx, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
+			AND wait_event_type = 'Lock'`).Scan(&n)
+		return n > 0
+	})
+	if err := other.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Errorf("a list sync racing another's: %v", err)
+	}
+}
+
+// waitFor polls cond until it holds, failing the test after 10 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
 		}
 	}
 }

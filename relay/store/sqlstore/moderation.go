@@ -60,6 +60,7 @@ func (db *DB) Moderate(ctx context.Context, c store.ModerationChange) ([]int64, 
 			func() error { return dropPeers(ctx, tx, c.DropPeers) },
 			func() error { return setTrust(ctx, tx, c.SetTrust) },
 			func() error { return changeLists(ctx, tx, c.PutList, c.RemoveList) },
+			func() error { return listFetched(ctx, tx, c.ListFetched) },
 			func() error { return changeEndorsements(ctx, tx, c.Endorse, c.Unendorse) },
 			func() error { return appendAudit(ctx, tx, c.Audit) },
 			func() error { return db.notify(ctx, tx, store.TopicPolicy, "") },
@@ -124,12 +125,18 @@ func addRules(ctx context.Context, tx *sql.Tx, rules []policy.Rule, unruled bool
 			}
 		}
 		filters, _ := json.Marshal(r.Filters)
-		var id int64
-		if err := tx.QueryRowContext(ctx, `INSERT INTO rules(kind, subject, action, filters, public_comment,
+		q := `INSERT INTO rules(kind, subject, action, filters, public_comment,
 			private_comment, source, draft, obfuscate, reject_reports, expires_at, created_at, author)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		if unruled {
+			// Another replica's sync may add the same list rule at once.
+			q += ` ON CONFLICT (kind, subject) WHERE source LIKE 'list:%' DO NOTHING`
+		}
+		var id int64
+		err := tx.QueryRowContext(ctx, q+` RETURNING id`,
 			r.Kind, r.Subject, r.Action, string(filters), r.PublicComment, r.PrivateComment, r.Source, r.Draft,
-			r.Obfuscate, r.RejectReports, ms(r.Expires), ms(r.Created), r.Author).Scan(&id); err != nil {
+			r.Obfuscate, r.RejectReports, ms(r.Expires), ms(r.Created), r.Author).Scan(&id)
+		if err != nil && !(unruled && errors.Is(err, sql.ErrNoRows)) {
 			return nil, err
 		}
 		ids = append(ids, id)
@@ -191,6 +198,22 @@ func changeLists(ctx context.Context, tx *sql.Tx, put *store.ListSubscription, r
 		put.Name, put.URL, put.Priority, put.Interval.Milliseconds(), put.Draft, put.PlainAction, string(ex),
 		ms(put.Created), put.Author, ms(put.LastFetch), put.LastError, string(en), string(re))
 	return err
+}
+
+// listFetched records a sync's fetch state on a subscription that must
+// still exist, leaving what the operator sets alone.
+func listFetched(ctx context.Context, tx *sql.Tx, l *store.ListSubscription) error {
+	if l == nil {
+		return nil
+	}
+	en, _ := json.Marshal(nonNil(l.Entries))
+	re, _ := json.Marshal(nonNil(l.Retracted))
+	res, err := tx.ExecContext(ctx, `UPDATE list_subscriptions SET last_fetch = ?, last_error = ?, entries = ?,
+		retracted = ? WHERE name = ?`, ms(l.LastFetch), l.LastError, string(en), string(re), l.Name)
+	if err != nil {
+		return err
+	}
+	return exactlyOne(res, "list "+l.Name)
 }
 
 func changeEndorsements(ctx context.Context, tx *sql.Tx, add []store.Endorsement, withdraw []int64) error {

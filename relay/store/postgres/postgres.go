@@ -57,6 +57,7 @@ var dialect = sqlstore.Dialect{
 	Name:            "postgres",
 	Greatest:        "GREATEST",
 	ClaimLock:       "FOR UPDATE SKIP LOCKED",
+	ShareLock:       "FOR SHARE",
 	Hash:            "hashtext",
 	SerializeClaims: fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", int64(claimLock)),
 	Notify: func(ctx context.Context, tx *sql.Tx, topic store.Topic, payload string) error {

@@ -233,3 +233,76 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 	}
 }
+
+// A subscription ended by one replica while another fans out to it gets
+// nothing queued: the fan-out waits for the end and then sees it (found
+// by review: under READ COMMITTED it queued a delivery to the ended
+// subscription).
+func TestFanOutToASubscriptionEndingMeanwhile(t *testing.T) {
+	srv := pgtest.Server(t)
+	ctx := context.Background()
+	dsn := srv.Database(t, "fanout")
+	db, err := postgres.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	sub := store.Subscriber{Peer: "p.example", Actor: "https://p.example/actor", Inbox: "https://p.example/inbox",
+		FollowID: "https://p.example/f/1", Style: store.Mastodon, State: store.Accepted}
+	if err := db.Apply(ctx, store.Change{Upsert: &sub}); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	end, err := raw.BeginTx(ctx, nil) // another replica ends the subscription
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer end.Rollback()
+	for _, q := range []string{`DELETE FROM subscribers WHERE slice = '' AND peer = 'p.example'`,
+		`DELETE FROM deliveries WHERE slice = '' AND peer = 'p.example'`} {
+		if _, err := end.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	done := make(chan error, 1)
+	go func() {
+		m := msg("a1", "p.example")
+		m.ToSubscribers = true
+		done <- db.Apply(ctx, store.Change{Messages: []store.Message{m}})
+	}()
+	var fanned error
+	finished := false
+	waitFor(t, "the fan-out to finish or wait on the subscription", func() bool {
+		select {
+		case fanned = <-done:
+			finished = true
+			return true
+		default:
+		}
+		var n int
+		raw.QueryRowContext(ctx, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
+			AND wait_event_type = 'Lock'`).Scan(&n)
+		return n > 0
+	})
+	if err := end.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if !finished {
+		fanned = <-done
+	}
+	if fanned != nil {
+		t.Fatal(fanned)
+	}
+	if ds, _ := db.Deliveries(ctx, store.DeliveryFilter{Peer: "p.example"}); len(ds) != 0 {
+		t.Errorf("%d deliveries queued to a subscription that had ended", len(ds))
+	}
+}
+
+func msg(id, peer string) store.Message {
+	return store.Message{ActivityID: id, Body: []byte(`{"id":"` + id + `"}`),
+		Targets: []store.Target{{Peer: peer, Inbox: "https://" + peer + "/inbox"}}}
+}

@@ -28,6 +28,11 @@ type Dialect struct {
 	// "FOR UPDATE SKIP LOCKED", so that replicas claiming at once skip
 	// each other's rows instead of waiting for them.
 	ClaimLock string
+	// ShareLock ends a fan-out's look at the subscriptions it delivers to
+	// (PostgreSQL: "FOR SHARE"): a subscription ended by another
+	// transaction meanwhile is then seen ended, or its end waits for the
+	// fan-out and removes what it queued. Unset with one writer.
+	ShareLock string
 	// SerializeClaims, when set, runs first in every claim's transaction
 	// and holds until it ends, so that claims by several replicas take
 	// turns (PostgreSQL: a transaction-level advisory lock). A peer's
@@ -136,7 +141,7 @@ func (st *statements) prepare(ctx context.Context, d Dialect, w, r *sql.DB) erro
 	}
 	for _, n := range insertBatches {
 		for _, sub := range []bool{false, true} {
-			stmt, err := w.PrepareContext(ctx, sqlInsertDeliveries(n, sub))
+			stmt, err := w.PrepareContext(ctx, sqlInsertDeliveries(n, sub, d.ShareLock))
 			if err != nil {
 				return fmt.Errorf("prepare: %w", err)
 			}

@@ -247,12 +247,12 @@ var insertBatches = []int{64, 16, 4, 1}
 // sqlInsertDeliveries inserts n deliveries of one payload (?1) made at ?2;
 // each row's peer, inbox and slice follow. With toSubscribers, a row goes
 // in only while its subscription holds: one that ends before the change
-// commits gets nothing.
-func sqlInsertDeliveries(n int, toSubscribers bool) string {
+// commits gets nothing (lock: the dialect's ShareLock).
+func sqlInsertDeliveries(n int, toSubscribers bool, lock string) string {
 	q := `INSERT INTO deliveries(payload_id, peer, inbox, slice, state, next_at, created_at)
 		SELECT ?1, v.column1, v.column2, v.column3, 'queued', ?2, ?2 FROM (VALUES (?, ?, ?)` + strings.Repeat(`, (?, ?, ?)`, n-1) + `) AS v`
 	if toSubscribers {
-		q += ` WHERE EXISTS (SELECT 1 FROM subscribers s WHERE s.slice = v.column3 AND s.peer = v.column1 AND s.state = 'accepted')`
+		q += ` WHERE EXISTS (SELECT 1 FROM subscribers s WHERE s.slice = v.column3 AND s.peer = v.column1 AND s.state = 'accepted' ` + lock + `)`
 	}
 	return q
 }

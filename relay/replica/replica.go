@@ -30,6 +30,9 @@ const (
 	DefaultDeadAfter = 10 * time.Second
 	// DefaultLeaseTTL is how long a singleton lease lasts unrenewed.
 	DefaultLeaseTTL = 15 * time.Second
+	// maxSkew is how far this machine's clock may differ from the
+	// database's before a replica warns.
+	maxSkew = time.Second
 )
 
 // Config configures a [Member].
@@ -50,6 +53,10 @@ type Config struct {
 	LeaseTTL time.Duration
 	// Load, when set, reports this replica's load at each beat.
 	Load func() Load
+	// Now is this process's clock. Default time.Now. Beats and leases
+	// are timed by the store's clock: Now corrected by how far it was
+	// from the store's at the last beat.
+	Now func() time.Time
 	// Log receives the changes of membership and leadership.
 	Log *slog.Logger
 }
@@ -74,6 +81,9 @@ type Member struct {
 	// still) it forgets no one until forgetFrom, so that the others, cut
 	// off as long, have beaten again.
 	lastBeat, forgetFrom time.Time
+	// skew is how far the store's clock was ahead of this process's at
+	// the last beat; warned is the skew last warned of.
+	skew, warned time.Duration
 	// shard and shards are this replica's place among the live replicas
 	// (by id) as of its last beat: it delivers to the peers whose hash
 	// modulo shards is shard.
@@ -98,9 +108,12 @@ func New(cfg Config) *Member {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	b := make([]byte, 6)
 	rand.Read(b)
-	return &Member{cfg: cfg, id: hex.EncodeToString(b), started: time.Now(), held: map[string]bool{}, shards: 1}
+	return &Member{cfg: cfg, id: hex.EncodeToString(b), started: cfg.Now(), held: map[string]bool{}, shards: 1}
 }
 
 // Shard returns this replica's share of the peers: those whose hash
@@ -126,8 +139,11 @@ func (m *Member) Holds(name string) bool {
 // Beat records this replica as alive now and forgets the replicas that
 // stopped beating, releasing their leases.
 func (m *Member) Beat(ctx context.Context) error {
-	now := time.Now()
-	r := store.Replica{ID: m.id, Host: m.cfg.Host, StartedAt: m.started, SeenAt: now}
+	if err := m.readClock(ctx); err != nil {
+		return err
+	}
+	now := m.now()
+	r := store.Replica{ID: m.id, Host: m.cfg.Host, StartedAt: m.started.Add(m.skewNow()), SeenAt: now}
 	if m.cfg.Load != nil {
 		l := m.cfg.Load()
 		r.InFlight, r.Delivered, r.Failed = l.InFlight, l.Delivered, l.Failed
@@ -135,7 +151,7 @@ func (m *Member) Beat(ctx context.Context) error {
 	if err := m.cfg.Store.Beat(ctx, r); err != nil {
 		return err
 	}
-	if m.mayForget(now) {
+	if m.mayForget(time.Now()) {
 		gone, err := m.cfg.Store.Forget(ctx, now.Add(-m.cfg.DeadAfter))
 		for _, id := range gone {
 			m.cfg.Log.Warn("a replica stopped beating; its deliveries and singletons are released", "replica", id,
@@ -161,6 +177,37 @@ func (m *Member) Beat(ctx context.Context) error {
 		m.shard, m.shards = 0, 1
 	}
 	return nil
+}
+
+// readClock measures how far the store's clock is from this process's,
+// halving the round trip, and warns when it is off by more than
+// maxSkew (once per change of that size).
+func (m *Member) readClock(ctx context.Context) error {
+	before := m.cfg.Now()
+	theirs, err := m.cfg.Store.Clock(ctx)
+	if err != nil {
+		return err
+	}
+	after := m.cfg.Now()
+	skew := theirs.Sub(before.Add(after.Sub(before) / 2))
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.skew = skew
+	if d := skew - m.warned; (skew > maxSkew || skew < -maxSkew) && (d > maxSkew || d < -maxSkew) {
+		m.warned = skew
+		m.cfg.Log.Warn("this machine's clock differs from the database's; replicas time each other by the database's, "+
+			"but logs and signatures use this one: synchronise it (NTP)", "database_ahead_by", skew.Round(time.Millisecond))
+	}
+	return nil
+}
+
+// now is the store's time, by this process's clock and the last skew.
+func (m *Member) now() time.Time { return m.cfg.Now().Add(m.skewNow()) }
+
+func (m *Member) skewNow() time.Duration {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.skew
 }
 
 // mayForget records a beat at now and reports whether this replica may
@@ -233,7 +280,7 @@ func (m *Member) Singleton(ctx context.Context, name string, run func(context.Co
 		m.cfg.Store.Release(context.WithoutCancel(ctx), name, m.id)
 	}()
 	for {
-		now := time.Now()
+		now := m.now()
 		ok, err := m.cfg.Store.Acquire(ctx, name, m.id, now, now.Add(m.cfg.LeaseTTL))
 		switch {
 		case ctx.Err() != nil:

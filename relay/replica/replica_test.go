@@ -64,3 +64,33 @@ func TestBackFromAnOutageForgetsNoOne(t *testing.T) {
 		t.Errorf("A did not take the delivery of B, forgotten: %+v, %v", taken.Deliveries, err)
 	}
 }
+
+// A replica whose clock is an hour ahead beats in the store's time: when
+// it dies, the others forget it after DeadAfter, not after an hour in
+// which its share of the peers goes unserved (found by review).
+func TestAClockAheadDiesOnTime(t *testing.T) {
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	cfg := replica.Config{Store: db.Replicas(), Heartbeat: 100 * time.Millisecond, DeadAfter: time.Second}
+	fast := cfg
+	fast.Now = func() time.Time { return time.Now().Add(time.Hour) }
+	ahead, b := replica.New(fast), replica.New(cfg)
+	if err := ahead.Beat(ctx); err != nil { // then it dies
+		t.Fatal(err)
+	}
+	for end := time.Now().Add(cfg.DeadAfter + 3*cfg.Heartbeat); time.Now().Before(end); time.Sleep(cfg.Heartbeat) {
+		if err := b.Beat(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if rs, _ := db.Replicas().List(ctx); len(rs) != 1 || rs[0].ID != b.ID() {
+		t.Errorf("the replica with a clock an hour ahead, dead for DeadAfter, is still listed: %+v", rs)
+	}
+	if i, of := b.Shard(); i != 0 || of != 1 {
+		t.Errorf("the living replica serves shard %d of %d, not every peer", i, of)
+	}
+}

@@ -14,6 +14,11 @@ import (
 type Replicas interface {
 	// Beat records that r is alive at r.SeenAt, with its load.
 	Beat(ctx context.Context, r Replica) error
+	// Clock reads the store's clock. Replicas on several machines time
+	// their beats and leases by it, not by their own clocks, so that one
+	// whose clock is off is not thought dead, nor alive long after it
+	// died.
+	Clock(ctx context.Context) (time.Time, error)
 	// List returns the replicas known, most recently started first.
 	List(ctx context.Context) ([]Replica, error)
 	// Forget removes the replicas not seen since before (they died

@@ -59,6 +59,7 @@ var dialect = sqlstore.Dialect{
 	ClaimLock:       "FOR UPDATE SKIP LOCKED",
 	ShareLock:       "FOR SHARE",
 	Hash:            "hashtext",
+	Clock:           "SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint",
 	SerializeClaims: fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", int64(claimLock)),
 	Notify: func(ctx context.Context, tx *sql.Tx, topic store.Topic, payload string) error {
 		_, err := tx.ExecContext(ctx, `SELECT pg_notify('`+channel+`', ?)`, string(topic)+" "+payload)

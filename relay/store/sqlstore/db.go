@@ -44,6 +44,10 @@ type Dialect struct {
 	// the replicas ([store.ClaimRequest.Shards]). Unset (SQLite, one
 	// process): the claimer takes any peer.
 	Hash string
+	// Clock, when set, is a query for the database's clock in
+	// milliseconds since 1970 (PostgreSQL: clock_timestamp()). Unset,
+	// the process's clock is the store's (SQLite: one process).
+	Clock string
 	// Notify, when set, tells other replicas of a change, inside the
 	// transaction that makes it (PostgreSQL: pg_notify, sent on commit).
 	Notify func(ctx context.Context, tx *sql.Tx, topic store.Topic, payload string) error

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"time"
 
 	"github.com/runrig/runrig/relay/store"
@@ -21,6 +22,17 @@ func (s replicas) Beat(ctx context.Context, r store.Replica) error {
 		in_flight = excluded.in_flight, delivered = excluded.delivered, failed = excluded.failed`,
 		r.ID, r.Host, ms(r.StartedAt), ms(r.SeenAt), r.InFlight, r.Delivered, r.Failed)
 	return err
+}
+
+func (s replicas) Clock(ctx context.Context) (time.Time, error) {
+	if s.db.d.Clock == "" {
+		return time.Now(), nil
+	}
+	var n int64
+	if err := s.db.r.QueryRowContext(ctx, s.db.d.Clock).Scan(&n); err != nil {
+		return time.Time{}, fmt.Errorf("the database's clock: %w", err)
+	}
+	return time.UnixMilli(n), nil
 }
 
 func (s replicas) List(ctx context.Context) ([]store.Replica, error) {

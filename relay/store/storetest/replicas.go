@@ -93,6 +93,9 @@ func testReplicasAndSingletons(t *testing.T, open Opener) {
 	db := open(t, t.TempDir())
 	defer db.Close()
 	rs := db.Replicas()
+	if c, err := rs.Clock(ctx); err != nil || time.Since(c).Abs() > time.Minute {
+		t.Fatalf("the store's clock reads %v, %v; this machine's %v", c, err, time.Now())
+	}
 	now := time.Now().Truncate(time.Millisecond)
 	for i, id := range []string{"A", "B"} {
 		r := store.Replica{ID: id, Host: "host-" + id, StartedAt: now.Add(time.Duration(i) * time.Second), SeenAt: now, InFlight: i}

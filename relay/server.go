@@ -139,21 +139,10 @@ func New(ctx context.Context, cfg Config, st store.Store, log *slog.Logger) (*Se
 	if err := s.loadApproval(ctx); err != nil {
 		return nil, err
 	}
-	key, err := s.loadKey(ctx)
-	if err != nil {
+	if err := s.loadKeys(ctx); err != nil {
 		return nil, err
 	}
-	der, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
-	if err != nil {
-		return nil, err
-	}
-	s.pubPEM = string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
-	if s.announceKey, err = s.loadAnnounceKey(ctx); err != nil {
-		return nil, err
-	}
-	if err := s.newSigner(ctx, key); err != nil {
-		return nil, err
-	}
+	var err error
 	egress := policy.Egress{AllowPrivate: cfg.AllowPrivateNetworks}
 	ua := fmt.Sprintf("%s/%s (+%s)", softwareName, Version, cfg.PublicURL)
 	s.fetch = fetch.New(fetch.Config{Egress: egress, Signer: s.signer, UserAgent: ua, Permit: s.permitPeer, Schemes: s.signing.schemes})
@@ -201,6 +190,24 @@ func New(ctx context.Context, cfg Config, st store.Store, log *slog.Logger) (*Se
 	s.newConsole()
 	s.hookDispatcher()
 	return s, nil
+}
+
+// loadKeys loads (or makes, on a new store) the actor's and the
+// announcements' keys, and the signer that uses them.
+func (s *Server) loadKeys(ctx context.Context) error {
+	key, err := s.loadKey(ctx)
+	if err != nil {
+		return err
+	}
+	der, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	if err != nil {
+		return err
+	}
+	s.pubPEM = string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
+	if s.announceKey, err = s.loadAnnounceKey(ctx); err != nil {
+		return err
+	}
+	return s.newSigner(ctx, key)
 }
 
 // hookDispatcher tells the dispatcher what the relay wants to hear of

@@ -76,20 +76,7 @@ func benchReplicas(b *testing.B, key *rsa.PrivateKey, db string, n int) replicaR
 	lb := &balancer{down: map[int]bool{}}
 	front := httptest.NewServer(lb)
 	defer front.Close()
-	var procs []*proc
-	var dataDirs []string
-	for range n {
-		dir := b.TempDir()
-		dataDirs = append(dataDirs, filepath.Join(dir, "data"))
-		addr := freeAddr(b)
-		args := []string{"--listen", addr, "--public-url", front.URL, "--data", filepath.Join(dir, "data")}
-		if db != "" {
-			args = append(args, "--database", db)
-		}
-		procs = append(procs, startServe(b, dir, "http://"+addr, []string{"RUNRIG_ALLOW_PRIVATE_NETWORKS=true",
-			"RUNRIG_LOG_LEVEL=warn", "RUNRIG_INBOUND_RATE=1000000", "RUNRIG_INBOUND_BURST=1000000"}, args...))
-		lb.add("http://" + addr)
-	}
+	procs, dataDirs := startBenchReplicas(b, lb, front.URL, db, n)
 	var received atomic.Int64
 	sinks, err := newCrowd(replicaSubscribers, key, nil, func(string, time.Time) { received.Add(1) })
 	if err != nil {
@@ -160,6 +147,24 @@ func benchReplicas(b *testing.B, key *rsa.PrivateKey, db string, n int) replicaR
 		p.kill9(b)
 	}
 	return run
+}
+
+// startBenchReplicas starts n relays with public URL front behind lb, on
+// database db (SQLite in their data directories when empty).
+func startBenchReplicas(b *testing.B, lb *balancer, front, db string, n int) (procs []*proc, dataDirs []string) {
+	for range n {
+		dir := b.TempDir()
+		dataDirs = append(dataDirs, filepath.Join(dir, "data"))
+		addr := freeAddr(b)
+		args := []string{"--listen", addr, "--public-url", front, "--data", filepath.Join(dir, "data")}
+		if db != "" {
+			args = append(args, "--database", db)
+		}
+		procs = append(procs, startServe(b, dir, "http://"+addr, []string{"RUNRIG_ALLOW_PRIVATE_NETWORKS=true",
+			"RUNRIG_LOG_LEVEL=warn", "RUNRIG_INBOUND_RATE=1000000", "RUNRIG_INBOUND_BURST=1000000"}, args...))
+		lb.add("http://" + addr)
+	}
+	return procs, dataDirs
 }
 
 // deliveredByReplicas asks `admin replicas` how many deliveries each

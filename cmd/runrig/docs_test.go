@@ -136,18 +136,22 @@ func TestDocsCommands(t *testing.T) {
 		"coop.example", coop.Host(),
 	)
 	env := append(cleanEnv(testEnv...), "RUNRIG_DATA="+data, "PATH="+filepath.Dir(binary)+":"+os.Getenv("PATH"))
-	ran, pg := 0, ""
+	ran := runDocCommands(t, work, data, env, subst)
+	if ran < 40 {
+		t.Errorf("ran only %d documented commands", ran)
+	}
+	t.Logf("ran %d documented commands", ran)
+}
+
+// runDocCommands runs every documented command it knows how to, with the
+// examples' paths and hosts replaced by subst, and returns how many ran.
+func runDocCommands(t *testing.T, work, data string, env []string, subst *strings.Replacer) int {
+	ran, pg := 0, &docDatabase{}
 	for _, c := range docCommands(t) {
 		name, text := strings.Fields(c.text)[0], subst.Replace(c.text)
-		if strings.Contains(text, docPostgres) {
-			if os.Getenv(pgtest.Env) == "" {
-				t.Logf("%s: not run, it needs PostgreSQL (%s is not set): %s", c.where, pgtest.Env, c.text)
-				continue
-			}
-			if pg == "" {
-				pg = pgtest.Server(t).Database(t, "docs")
-			}
-			text = strings.ReplaceAll(text, docPostgres, "'"+pg+"'")
+		text, ok := pg.substitute(t, c, text)
+		if !ok {
+			continue
 		}
 		if strings.HasPrefix(c.text, "runrig migrate-store") {
 			// It moves a stopped relay's store: a copy of the running one's.
@@ -170,10 +174,27 @@ func TestDocsCommands(t *testing.T) {
 		}
 		ran++
 	}
-	if ran < 40 {
-		t.Errorf("ran only %d documented commands", ran)
+	return ran
+}
+
+// docDatabase is the test server's database the docs' PostgreSQL URL
+// stands for, made at its first use.
+type docDatabase struct{ url string }
+
+// substitute puts the database's URL in place of the docs' in text; ok is
+// false when text needs PostgreSQL and there is none to test on.
+func (d *docDatabase) substitute(t *testing.T, c docCommand, text string) (_ string, ok bool) {
+	if !strings.Contains(text, docPostgres) {
+		return text, true
 	}
-	t.Logf("ran %d documented commands", ran)
+	if os.Getenv(pgtest.Env) == "" {
+		t.Logf("%s: not run, it needs PostgreSQL (%s is not set): %s", c.where, pgtest.Env, c.text)
+		return "", false
+	}
+	if d.url == "" {
+		d.url = pgtest.Server(t).Database(t, "docs")
+	}
+	return strings.ReplaceAll(text, docPostgres, "'"+d.url+"'"), true
 }
 
 // stoppedCopy backs the running relay on data up and restores the backup

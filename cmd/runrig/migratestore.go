@@ -57,7 +57,7 @@ func migrateStoreCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	defer dst.Close()
 	start := time.Now()
-	copied, err := src.CopyTo(ctx, dst.DB, func(c sqlstore.Copied) {
+	copied, err := sqlstore.Copy(ctx, src.DB, dst.DB, func(c sqlstore.Copied) {
 		fmt.Fprintf(stdout, "  %-20s %7d rows\n", c.Table, c.Rows)
 	})
 	if err != nil {

@@ -190,6 +190,15 @@ func TestReplicasShareTheWork(t *testing.T) {
 
 	// Kill whichever live replica runs the singletons; they move to the
 	// last one.
+	rs.killSingletonHolder(t, ids)
+	more := publish(t, pub, rs.url, 4, "after the kills")
+	waitAll(t, subs, append(all, more...), "deliveries by the last replica")
+}
+
+// killSingletonHolder kills (-9) the live replica running the singletons
+// and waits until they run on the one left.
+func (rs *replicaSet) killSingletonHolder(t *testing.T, ids []string) {
+	t.Helper()
 	live := slices.IndexFunc(rs.procs, func(p *proc) bool { return p.cmd.ProcessState == nil })
 	st := rs.status(t, live)
 	owner := ""
@@ -214,8 +223,6 @@ func TestReplicasShareTheWork(t *testing.T) {
 		}
 		return true
 	})
-	more := publish(t, pub, rs.url, 4, "after the kills")
-	waitAll(t, subs, append(all, more...), "deliveries by the last replica")
 }
 
 // waitAll waits until every subscriber has every activity of ids.

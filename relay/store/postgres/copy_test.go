@@ -35,7 +35,7 @@ func TestCopyFromSQLite(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer dst.Close()
-	copied, err := src.CopyTo(ctx, dst.DB, nil)
+	copied, err := sqlstore.Copy(ctx, src.DB, dst.DB, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +81,7 @@ func TestCopyFromSQLite(t *testing.T) {
 		t.Fatalf("a new rule after the copy got id %v (copied up to %d): %v", ids, before[len(before)-1].ID, err)
 	}
 
-	if _, err := src.CopyTo(ctx, dst.DB, nil); !errors.Is(err, sqlstore.ErrNotEmpty) {
+	if _, err := sqlstore.Copy(ctx, src.DB, dst.DB, nil); !errors.Is(err, sqlstore.ErrNotEmpty) {
 		t.Fatalf("a copy into a full database: %v, want ErrNotEmpty", err)
 	}
 	if n, _ := dst.Rules(ctx); len(n) != 3 {

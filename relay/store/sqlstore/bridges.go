@@ -85,7 +85,7 @@ func (s bridges) CreateBridge(ctx context.Context, b store.Bridge, audit store.A
 				b.CatalogURL, b.Auth, b.Token, b.Every.Milliseconds(), b.Region, b.Kind, b.Name); err != nil {
 				return err
 			}
-			return s.db.auditBridge(ctx, tx, audit)
+			return auditBridge(ctx, s.db, tx, audit)
 		case !errors.Is(err, sql.ErrNoRows):
 			return err
 		}
@@ -94,7 +94,7 @@ func (s bridges) CreateBridge(ctx context.Context, b store.Bridge, audit store.A
 			b.Every.Milliseconds(), b.Region, b.Kind, b.KeyPEM, b.Ed25519Seed, ms(b.Created)); err != nil {
 			return err
 		}
-		return s.db.auditBridge(ctx, tx, audit)
+		return auditBridge(ctx, s.db, tx, audit)
 	})
 }
 
@@ -145,7 +145,7 @@ func (s bridges) RetireBridge(ctx context.Context, name string, audit store.Audi
 		if n, _ := res.RowsAffected(); n == 0 {
 			return fmt.Errorf("bridge %s: %w", name, store.ErrNotFound)
 		}
-		return s.db.auditBridge(ctx, tx, audit)
+		return auditBridge(ctx, s.db, tx, audit)
 	})
 }
 
@@ -176,7 +176,7 @@ func applyBridgeItem(ctx context.Context, tx *sql.Tx, c store.Change) error {
 
 // auditBridge records an operator's change of a bridge and tells other
 // replicas of it.
-func (db *DB) auditBridge(ctx context.Context, tx *sql.Tx, audit store.AuditEntry) error {
+func auditBridge(ctx context.Context, db *DB, tx *sql.Tx, audit store.AuditEntry) error {
 	if err := db.notify(ctx, tx, store.TopicBridges, ""); err != nil {
 		return err
 	}

@@ -33,12 +33,12 @@ type Copied struct {
 	Rows  int
 }
 
-// CopyTo copies everything db holds into dst, which must be empty, in one
+// Copy copies everything db holds into dst, which must be empty, in one
 // transaction of dst's, and checks that every table has as many rows on
 // both sides. Deliveries arrive unleased. progress, when set, is told of
 // each table as it is done. db should not change meanwhile (SQLite: the
 // relay is stopped, the store locked by the copy).
-func (db *DB) CopyTo(ctx context.Context, dst *DB, progress func(Copied)) ([]Copied, error) {
+func Copy(ctx context.Context, db, dst *DB, progress func(Copied)) ([]Copied, error) {
 	var out []Copied
 	err := dst.tx(ctx, func(tx *sql.Tx) error {
 		for _, t := range copyTables {
@@ -51,7 +51,7 @@ func (db *DB) CopyTo(ctx context.Context, dst *DB, progress func(Copied)) ([]Cop
 			}
 		}
 		for _, t := range copyTables {
-			n, err := db.copyTable(ctx, tx, t)
+			n, err := copyTable(ctx, db, tx, t)
 			if err != nil {
 				return fmt.Errorf("copying %s: %w", t, err)
 			}
@@ -89,7 +89,7 @@ func verifyCopy(ctx context.Context, tx *sql.Tx, copied []Copied) error {
 }
 
 // copyTable copies one table's rows into tx, in batches.
-func (db *DB) copyTable(ctx context.Context, tx *sql.Tx, table string) (int, error) {
+func copyTable(ctx context.Context, db *DB, tx *sql.Tx, table string) (int, error) {
 	rows, err := db.r.QueryContext(ctx, `SELECT * FROM `+table)
 	if err != nil {
 		return 0, err

@@ -44,7 +44,7 @@ func putListing(ctx context.Context, tx *sql.Tx, l *store.ListingRecord) error {
 
 // Listing implements store.Listings.
 func (db *DB) Listing(ctx context.Context, id string) (store.ListingRecord, error) {
-	ls, err := db.listings(ctx, `WHERE l.id = ?`, []any{id}, 1, 0)
+	ls, err := queryListings(ctx, db, `WHERE l.id = ?`, []any{id}, 1, 0)
 	if err != nil {
 		return store.ListingRecord{}, err
 	}
@@ -80,10 +80,10 @@ func (db *DB) Listings(ctx context.Context, q store.ListingQuery) ([]store.Listi
 		query += ` AND EXISTS (SELECT 1 FROM listing_products p WHERE p.listing_id = l.id AND p.product = ?)`
 		args = append(args, q.Product)
 	}
-	return db.listings(ctx, query, args, q.Limit, q.Offset)
+	return queryListings(ctx, db, query, args, q.Limit, q.Offset)
 }
 
-func (db *DB) listings(ctx context.Context, where string, args []any, limit, offset int) ([]store.ListingRecord, error) {
+func queryListings(ctx context.Context, db *DB, where string, args []any, limit, offset int) ([]store.ListingRecord, error) {
 	query := `SELECT l.id, l.activity_id, l.actor, l.peer, l.kind, l.name, l.start_at, l.end_at, l.lat, l.lon,
 		l.activity, l.received_at FROM listings l ` + where + ` ORDER BY l.end_at, l.id LIMIT ? OFFSET ?`
 	args = append(args, limit, offset)
@@ -107,17 +107,17 @@ func (db *DB) listings(ctx context.Context, where string, args []any, limit, off
 		return nil, err
 	}
 	for i := range out {
-		if out[i].Regions, err = db.strings(ctx, `SELECT region FROM listing_regions WHERE listing_id = ? ORDER BY region`, out[i].ID); err != nil {
+		if out[i].Regions, err = queryStrings(ctx, db, `SELECT region FROM listing_regions WHERE listing_id = ? ORDER BY region`, out[i].ID); err != nil {
 			return nil, err
 		}
-		if out[i].Products, err = db.strings(ctx, `SELECT product FROM listing_products WHERE listing_id = ? ORDER BY product`, out[i].ID); err != nil {
+		if out[i].Products, err = queryStrings(ctx, db, `SELECT product FROM listing_products WHERE listing_id = ? ORDER BY product`, out[i].ID); err != nil {
 			return nil, err
 		}
 	}
 	return out, nil
 }
 
-func (db *DB) strings(ctx context.Context, query string, args ...any) ([]string, error) {
+func queryStrings(ctx context.Context, db *DB, query string, args ...any) ([]string, error) {
 	rows, err := db.r.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err

@@ -78,14 +78,14 @@ func (db *DB) Apply(ctx context.Context, c store.Change) error {
 		if err := db.stmts.insertMessages(ctx, tx, c.Messages); err != nil {
 			return err
 		}
-		return db.notifyApplied(ctx, tx, c)
+		return notifyApplied(ctx, db, tx, c)
 	})
 }
 
 // notifyApplied tells other replicas what c changed that they hold in
 // memory: new deliveries, and deliveries dropped for a subscription (those
 // made before the change's messages are void).
-func (db *DB) notifyApplied(ctx context.Context, tx *sql.Tx, c store.Change) error {
+func notifyApplied(ctx context.Context, db *DB, tx *sql.Tx, c store.Change) error {
 	if db.d.Notify == nil {
 		return nil
 	}
@@ -300,7 +300,7 @@ func (db *DB) Claim(ctx context.Context, req store.ClaimRequest) (store.Claimed,
 		}
 		n, _ := res.RowsAffected()
 		out.Expired = int(n)
-		if err := db.claimRows(ctx, tx, exclude+shard, args, &out); err != nil {
+		if err := claimRows(ctx, db, tx, exclude+shard, args, &out); err != nil {
 			return err
 		}
 		return claimBodies(ctx, tx, &out)
@@ -312,7 +312,7 @@ func (db *DB) Claim(ctx context.Context, req store.ClaimRequest) (store.Claimed,
 // circuit closed, the peer not excluded (and in this replica's shard) and
 // not served by another replica's leases (one replica serves a peer at a
 // time, also while replicas disagree on the shards).
-func (db *DB) claimRows(ctx context.Context, tx *sql.Tx, exclude string, args []any, out *store.Claimed) error {
+func claimRows(ctx context.Context, db *DB, tx *sql.Tx, exclude string, args []any, out *store.Claimed) error {
 	rows, err := tx.QueryContext(ctx, `UPDATE deliveries SET lease_until = ?, lease_owner = ? WHERE id IN (
 		SELECT id FROM deliveries WHERE state != 'dead' AND next_at <= ? AND lease_until <= ?
 		AND peer NOT IN (SELECT peer FROM peers WHERE circuit_until > ?)

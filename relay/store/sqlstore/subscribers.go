@@ -49,10 +49,10 @@ const sqlSubscribersIn = `SELECT ` + subscriberCols + ` FROM subscribers WHERE s
 
 // PeerSubscriptions implements store.Subscribers.
 func (db *DB) PeerSubscriptions(ctx context.Context, peer string) ([]store.Subscriber, error) {
-	return db.subscribers(ctx, `SELECT `+subscriberCols+` FROM subscribers WHERE peer = ? ORDER BY slice`, peer)
+	return querySubscribers(ctx, db, `SELECT `+subscriberCols+` FROM subscribers WHERE peer = ? ORDER BY slice`, peer)
 }
 
-func (db *DB) subscribers(ctx context.Context, query string, args ...any) ([]store.Subscriber, error) {
+func querySubscribers(ctx context.Context, db *DB, query string, args ...any) ([]store.Subscriber, error) {
 	rows, err := db.r.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err

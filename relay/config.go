@@ -19,6 +19,7 @@ import (
 
 	"github.com/runrig/runrig/policy"
 	"github.com/runrig/runrig/relay/delivery"
+	"github.com/runrig/runrig/relay/replica"
 	"github.com/runrig/runrig/relay/slices"
 	"github.com/runrig/runrig/trust"
 )
@@ -128,6 +129,23 @@ type Config struct {
 	// Delivery tunes the dispatcher (retries, concurrency, circuit
 	// breaker). Default [delivery.DefaultConfig]; zero fields take it too.
 	Delivery delivery.Config
+
+	// Replicas times the replicas sharing a PostgreSQL store (Database).
+	Replicas ReplicasConfig
+}
+
+// ReplicasConfig times the relay processes sharing one database.
+type ReplicasConfig struct {
+	// Heartbeat is how often a replica records that it is alive and
+	// renews its singleton leases. Default 2s.
+	Heartbeat time.Duration
+	// DeadAfter is how long a replica may go unseen before the others
+	// take its deliveries and singletons; at least three heartbeats.
+	// Default 10s.
+	DeadAfter time.Duration
+	// LeaseTTL is how long a singleton lease lasts unrenewed; more than
+	// a heartbeat. Default 15s.
+	LeaseTTL time.Duration
 }
 
 // Defaults returns the configuration `runrig serve` uses with no settings:
@@ -160,6 +178,8 @@ func Defaults() Config {
 		ListingHorizon: 90 * 24 * time.Hour,
 		SurplusHorizon: 7 * 24 * time.Hour,
 		Delivery:       delivery.DefaultConfig(),
+		Replicas: ReplicasConfig{Heartbeat: replica.DefaultHeartbeat, DeadAfter: replica.DefaultDeadAfter,
+			LeaseTTL: replica.DefaultLeaseTTL},
 	}
 }
 
@@ -189,6 +209,13 @@ func (c *Config) validate() error {
 	fill(&c.DHT.LookupInterval, d.DHT.LookupInterval)
 	fill(&c.ListingHorizon, d.ListingHorizon)
 	fill(&c.SurplusHorizon, d.SurplusHorizon)
+	fill(&c.Replicas.Heartbeat, d.Replicas.Heartbeat)
+	fill(&c.Replicas.DeadAfter, d.Replicas.DeadAfter)
+	fill(&c.Replicas.LeaseTTL, d.Replicas.LeaseTTL)
+	if r := c.Replicas; r.DeadAfter < 3*r.Heartbeat || r.LeaseTTL <= r.Heartbeat {
+		return fmt.Errorf("replica-dead-after %v: want at least three heartbeats (%v), and singleton leases (%v) longer than one",
+			r.DeadAfter, r.Heartbeat, r.LeaseTTL)
+	}
 	if c.Name == "" {
 		c.Name = d.Name
 	}

@@ -77,7 +77,9 @@ type replication struct {
 func newReplication(s *Server) *replication {
 	_, shared := s.store.(store.Watcher)
 	r := &replication{s: s, shared: shared, kick: make(chan struct{}, 1), seenAudit: map[int64]bool{}}
+	rc := s.cfg.Replicas
 	r.member = replica.New(replica.Config{Store: s.store.Replicas(), Log: s.log.With("component", "replicas"),
+		Heartbeat: rc.Heartbeat, DeadAfter: rc.DeadAfter, LeaseTTL: rc.LeaseTTL,
 		Load: func() replica.Load {
 			return replica.Load{InFlight: s.dispatcher.InFlight(), Delivered: r.delivered.Load(), Failed: r.failed.Load()}
 		}})

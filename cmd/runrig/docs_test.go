@@ -72,6 +72,7 @@ var notRun = map[string]string{
 	"pg_dump":                         "PostgreSQL's own tool; migrate-store and the postgres store tests cover what runrig puts in the database",
 	"pg_restore":                      "PostgreSQL's own tool, the other half of pg_dump",
 	"createdb":                        "PostgreSQL's own tool; the tests make their databases with CREATE DATABASE (pgtest)",
+	"psql":                            "PostgreSQL's own client, for PostgreSQL's own statements",
 	"docker":                          "deploy_test parses the compose files the way docker compose reads them",
 	"kubectl":                         "deploy_test parses the Kubernetes manifests",
 }

@@ -94,8 +94,10 @@ func TestReplicasSplitPeers(t *testing.T) {
 	}
 }
 
-// The audit log is append-only in the database itself: an update, a
-// delete or a truncate by anyone with the store's credentials fails.
+// The audit log is append-only in the database itself: the relay's own
+// update, delete or truncate fails. (Its role owns the table and could
+// drop the trigger: the trigger guards against the relay's mistakes, not
+// against whoever holds the owner's credentials; docs/scaling.md.)
 func TestAuditIsAppendOnly(t *testing.T) {
 	srv := pgtest.Server(t)
 	ctx := context.Background()

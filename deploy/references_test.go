@@ -221,104 +221,143 @@ func podTemplate(doc map[string]any) any {
 func TestKubernetesReferences(t *testing.T) {
 	for _, f := range kubernetesFiles {
 		docs := k8sDocs(t, f)
-		named := map[string]map[string]any{}
+		has := manifestHas(docs)
 		for _, d := range docs {
-			named[toString(d["kind"])+"/"+toString(dig(d, "metadata", "name"))] = d
-		}
-		has := func(kind, name, key string) bool {
-			d := named[kind+"/"+name]
-			return d != nil && (key == "" || dig(d, "data", key) != nil || dig(d, "stringData", key) != nil)
-		}
-		for _, d := range docs {
-			tpl := podTemplate(d)
-			if tpl == nil {
-				continue
-			}
-			where := f + ": " + toString(d["kind"]) + " " + toString(dig(d, "metadata", "name"))
-			labels := dig(tpl, "metadata", "labels")
-			if sel := dig(d, "spec", "selector", "matchLabels"); sel != nil && !matches(sel, labels) {
-				t.Errorf("%s: selector %v does not match its pods' labels %v", where, sel, labels)
-			}
-			if sn := toString(dig(d, "spec", "serviceName")); sn != "" && !has("Service", sn, "") {
-				t.Errorf("%s: serviceName %q is no Service", where, sn)
-			}
-			spec := dig(tpl, "spec")
-			for _, c := range anyList(dig(spec, "topologySpreadConstraints")) {
-				if !matches(dig(c, "labelSelector", "matchLabels"), labels) {
-					t.Errorf("%s: topology spread selector does not match its pods", where)
-				}
-			}
-			volumes := map[string]bool{}
-			for _, v := range append(anyList(dig(spec, "volumes")), anyList(dig(d, "spec", "volumeClaimTemplates"))...) {
-				volumes[toString(dig(v, "name"))+toString(dig(v, "metadata", "name"))] = true
-				for kind, name := range map[string]any{"ConfigMap": dig(v, "configMap", "name"), "Secret": dig(v, "secret", "secretName"),
-					"PersistentVolumeClaim": dig(v, "persistentVolumeClaim", "claimName")} {
-					if name != nil && !has(kind, toString(name), "") {
-						t.Errorf("%s: volume refers to a missing %s %v", where, kind, name)
-					}
-				}
-			}
-			for _, c := range anyList(dig(spec, "containers")) {
-				for _, m := range anyList(dig(c, "volumeMounts")) {
-					if !volumes[toString(dig(m, "name"))] {
-						t.Errorf("%s: mounts a missing volume %v", where, dig(m, "name"))
-					}
-				}
-				for _, e := range anyList(dig(c, "env")) {
-					for kind, ref := range map[string]any{"Secret": dig(e, "valueFrom", "secretKeyRef"), "ConfigMap": dig(e, "valueFrom", "configMapKeyRef")} {
-						if ref != nil && !has(kind, toString(dig(ref, "name")), toString(dig(ref, "key"))) {
-							t.Errorf("%s: env %v refers to a missing %s key %v", where, dig(e, "name"), kind, ref)
-						}
-					}
-				}
-				for _, e := range anyList(dig(c, "envFrom")) {
-					for kind, ref := range map[string]any{"Secret": dig(e, "secretRef", "name"), "ConfigMap": dig(e, "configMapRef", "name")} {
-						if ref != nil && !has(kind, toString(ref), "") {
-							t.Errorf("%s: envFrom refers to a missing %s %v", where, kind, ref)
-						}
-					}
-				}
+			if tpl := podTemplate(d); tpl != nil {
+				checkWorkloadReferences(t, f, d, tpl, has)
 			}
 		}
 		for _, d := range docs {
-			var sel any
-			switch d["kind"] {
-			case "Service":
-				sel = dig(d, "spec", "selector")
-			case "PodDisruptionBudget":
-				sel = dig(d, "spec", "selector", "matchLabels")
-			case "ServiceMonitor":
-				if !slices.ContainsFunc(docs, func(s map[string]any) bool {
-					return s["kind"] == "Service" && matches(dig(d, "spec", "selector", "matchLabels"), dig(s, "metadata", "labels"))
-				}) {
-					t.Errorf("%s: ServiceMonitor %v selects no Service", f, dig(d, "metadata", "name"))
-				}
-				continue
-			default:
-				continue
+			checkSelectorReferences(t, f, d, docs)
+		}
+	}
+}
+
+// manifestHas returns a function reporting whether the manifest's docs
+// define a kind of the name and, unless key is "", that key in its data
+// or stringData.
+func manifestHas(docs []map[string]any) func(kind, name, key string) bool {
+	named := map[string]map[string]any{}
+	for _, d := range docs {
+		named[toString(d["kind"])+"/"+toString(dig(d, "metadata", "name"))] = d
+	}
+	return func(kind, name, key string) bool {
+		d := named[kind+"/"+name]
+		return d != nil && (key == "" || dig(d, "data", key) != nil || dig(d, "stringData", key) != nil)
+	}
+}
+
+// checkWorkloadReferences checks a workload d of manifest f with pod
+// template tpl: its selector and spread constraints match its pods, its
+// serviceName is a Service, and what its pods use exists.
+func checkWorkloadReferences(t *testing.T, f string, d map[string]any, tpl any, has func(kind, name, key string) bool) {
+	t.Helper()
+	where := f + ": " + toString(d["kind"]) + " " + toString(dig(d, "metadata", "name"))
+	labels := dig(tpl, "metadata", "labels")
+	if sel := dig(d, "spec", "selector", "matchLabels"); sel != nil && !matches(sel, labels) {
+		t.Errorf("%s: selector %v does not match its pods' labels %v", where, sel, labels)
+	}
+	if sn := toString(dig(d, "spec", "serviceName")); sn != "" && !has("Service", sn, "") {
+		t.Errorf("%s: serviceName %q is no Service", where, sn)
+	}
+	spec := dig(tpl, "spec")
+	for _, c := range anyList(dig(spec, "topologySpreadConstraints")) {
+		if !matches(dig(c, "labelSelector", "matchLabels"), labels) {
+			t.Errorf("%s: topology spread selector does not match its pods", where)
+		}
+	}
+	volumes := checkPodVolumes(t, where, d, spec, has)
+	for _, c := range anyList(dig(spec, "containers")) {
+		checkContainerReferences(t, where, c, volumes, has)
+	}
+}
+
+// checkPodVolumes checks that the ConfigMaps, Secrets and claims of the
+// volumes of workload d with pod spec spec exist, and returns the names of
+// its volumes and volume claim templates.
+func checkPodVolumes(t *testing.T, where string, d map[string]any, spec any, has func(kind, name, key string) bool) map[string]bool {
+	t.Helper()
+	volumes := map[string]bool{}
+	for _, v := range append(anyList(dig(spec, "volumes")), anyList(dig(d, "spec", "volumeClaimTemplates"))...) {
+		volumes[toString(dig(v, "name"))+toString(dig(v, "metadata", "name"))] = true
+		for kind, name := range map[string]any{"ConfigMap": dig(v, "configMap", "name"), "Secret": dig(v, "secret", "secretName"),
+			"PersistentVolumeClaim": dig(v, "persistentVolumeClaim", "claimName")} {
+			if name != nil && !has(kind, toString(name), "") {
+				t.Errorf("%s: volume refers to a missing %s %v", where, kind, name)
 			}
-			where := f + ": " + toString(d["kind"]) + " " + toString(dig(d, "metadata", "name"))
-			var selected []map[string]any
-			for _, w := range docs {
-				if tpl := podTemplate(w); tpl != nil && matches(sel, dig(tpl, "metadata", "labels")) {
-					selected = append(selected, w)
-				}
+		}
+	}
+	return volumes
+}
+
+// checkContainerReferences checks that a container c mounts only the
+// pod's volumes and takes env and envFrom from existing Secrets and
+// ConfigMaps (and keys).
+func checkContainerReferences(t *testing.T, where string, c any, volumes map[string]bool, has func(kind, name, key string) bool) {
+	t.Helper()
+	for _, m := range anyList(dig(c, "volumeMounts")) {
+		if !volumes[toString(dig(m, "name"))] {
+			t.Errorf("%s: mounts a missing volume %v", where, dig(m, "name"))
+		}
+	}
+	for _, e := range anyList(dig(c, "env")) {
+		for kind, ref := range map[string]any{"Secret": dig(e, "valueFrom", "secretKeyRef"), "ConfigMap": dig(e, "valueFrom", "configMapKeyRef")} {
+			if ref != nil && !has(kind, toString(dig(ref, "name")), toString(dig(ref, "key"))) {
+				t.Errorf("%s: env %v refers to a missing %s key %v", where, dig(e, "name"), kind, ref)
 			}
-			if len(selected) != 1 {
-				t.Errorf("%s: selector %v selects the pods of %d workloads, want 1", where, sel, len(selected))
-				continue
+		}
+	}
+	for _, e := range anyList(dig(c, "envFrom")) {
+		for kind, ref := range map[string]any{"Secret": dig(e, "secretRef", "name"), "ConfigMap": dig(e, "configMapRef", "name")} {
+			if ref != nil && !has(kind, toString(ref), "") {
+				t.Errorf("%s: envFrom refers to a missing %s %v", where, kind, ref)
 			}
-			portNames := map[string]bool{}
-			for _, c := range anyList(dig(podTemplate(selected[0]), "spec", "containers")) {
-				for _, p := range anyList(dig(c, "ports")) {
-					portNames[toString(dig(p, "name"))] = true
-				}
-			}
-			for _, p := range anyList(dig(d, "spec", "ports")) {
-				if tp, ok := dig(p, "targetPort").(string); ok && !portNames[tp] {
-					t.Errorf("%s: targetPort %q is not a port of the selected pods", where, tp)
-				}
-			}
+		}
+	}
+}
+
+// checkSelectorReferences checks a document d of manifest f that selects
+// pods or Services: a ServiceMonitor selects a Service; a Service or
+// PodDisruptionBudget selects the pods of exactly one workload, on ports
+// those pods name. Other documents are left alone.
+func checkSelectorReferences(t *testing.T, f string, d map[string]any, docs []map[string]any) {
+	t.Helper()
+	var sel any
+	switch d["kind"] {
+	case "Service":
+		sel = dig(d, "spec", "selector")
+	case "PodDisruptionBudget":
+		sel = dig(d, "spec", "selector", "matchLabels")
+	case "ServiceMonitor":
+		if !slices.ContainsFunc(docs, func(s map[string]any) bool {
+			return s["kind"] == "Service" && matches(dig(d, "spec", "selector", "matchLabels"), dig(s, "metadata", "labels"))
+		}) {
+			t.Errorf("%s: ServiceMonitor %v selects no Service", f, dig(d, "metadata", "name"))
+		}
+		return
+	default:
+		return
+	}
+	where := f + ": " + toString(d["kind"]) + " " + toString(dig(d, "metadata", "name"))
+	var selected []map[string]any
+	for _, w := range docs {
+		if tpl := podTemplate(w); tpl != nil && matches(sel, dig(tpl, "metadata", "labels")) {
+			selected = append(selected, w)
+		}
+	}
+	if len(selected) != 1 {
+		t.Errorf("%s: selector %v selects the pods of %d workloads, want 1", where, sel, len(selected))
+		return
+	}
+	portNames := map[string]bool{}
+	for _, c := range anyList(dig(podTemplate(selected[0]), "spec", "containers")) {
+		for _, p := range anyList(dig(c, "ports")) {
+			portNames[toString(dig(p, "name"))] = true
+		}
+	}
+	for _, p := range anyList(dig(d, "spec", "ports")) {
+		if tp, ok := dig(p, "targetPort").(string); ok && !portNames[tp] {
+			t.Errorf("%s: targetPort %q is not a port of the selected pods", where, tp)
 		}
 	}
 }

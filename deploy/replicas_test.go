@@ -45,6 +45,38 @@ func replicaServices(t *testing.T) (services map[string]any, replicas map[string
 // unpublished, with a writable data directory for the admin socket; Caddy
 // publishing 80 and 443 with the replicas' Caddyfile.
 func TestComposeReplicas(t *testing.T) {
+	checkComposeReplicasHeader(t)
+	services, replicas := replicaServices(t)
+	single := dig(yamlDocs(t, filepath.Join("compose", "compose.yaml"))[0], "services", "runrig")
+
+	pg := services["postgres"]
+	pgEnv := composeEnv(t, pg)
+	checkComposePostgres(t, pg)
+
+	var publicURL, database string
+	for name, env := range replicas {
+		svc := services[name]
+		checkReplicaService(t, name, svc, single)
+		if !checkReplicaDatabase(t, name, env, services, pgEnv) {
+			continue
+		}
+		if publicURL == "" {
+			publicURL, database = env["RUNRIG_PUBLIC_URL"], env["RUNRIG_DATABASE"]
+		}
+		if env["RUNRIG_PUBLIC_URL"] == "" || env["RUNRIG_PUBLIC_URL"] != publicURL || env["RUNRIG_DATABASE"] != database {
+			t.Errorf("%s: the replicas must share RUNRIG_PUBLIC_URL and RUNRIG_DATABASE", name)
+		}
+		checkReplicaDataDir(t, name, svc, env)
+		checkReplicaEnvAccepted(t, name, env)
+	}
+
+	checkReplicasCaddy(t, services["caddy"])
+}
+
+// checkComposeReplicasHeader checks that compose/replicas.yaml's header
+// gives the commands to start, inspect and back up the replicas.
+func checkComposeReplicasHeader(t *testing.T) {
+	t.Helper()
 	text, err := os.ReadFile(filepath.Join("compose", "replicas.yaml"))
 	if err != nil {
 		t.Fatal(err)
@@ -55,11 +87,13 @@ func TestComposeReplicas(t *testing.T) {
 			t.Errorf("replicas.yaml's header lacks %q", want)
 		}
 	}
-	services, replicas := replicaServices(t)
-	single := dig(yamlDocs(t, filepath.Join("compose", "compose.yaml"))[0], "services", "runrig")
+}
 
-	pg := services["postgres"]
-	pgEnv := composeEnv(t, pg)
+// checkComposePostgres checks the postgres service: the official
+// postgres:17 image, a pg_isready healthcheck, an overridable password and
+// a named data volume.
+func checkComposePostgres(t *testing.T, pg any) {
+	t.Helper()
 	if img := toString(dig(pg, "image")); !regexp.MustCompile(`^(docker\.io/library/)?postgres:17([.-]|$)`).MatchString(img) {
 		t.Errorf("postgres runs %q, want the official postgres:17", img)
 	}
@@ -72,63 +106,82 @@ func TestComposeReplicas(t *testing.T) {
 	if vol := toString(dig(pg, "volumes", 0)); !strings.HasSuffix(vol, ":/var/lib/postgresql/data") || strings.HasPrefix(vol, ".") {
 		t.Errorf("postgres keeps its data in %q, want a named volume at /var/lib/postgresql/data", vol)
 	}
+}
 
-	var publicURL, database string
-	for name, env := range replicas {
-		svc := services[name]
-		for _, k := range []string{"build", "image"} {
-			if !reflect.DeepEqual(dig(svc, k), dig(single, k)) {
-				t.Errorf("%s: %s %v differs from compose.yaml's %v", name, k, dig(svc, k), dig(single, k))
-			}
-		}
-		if dig(svc, "ports") != nil {
-			t.Errorf("%s publishes ports: only the proxy should", name)
-		}
-		if c := dependsOn(svc)["postgres"]; c != "service_healthy" {
-			t.Errorf("%s: depends_on postgres condition %q, want service_healthy", name, c)
-		}
-		u, err := url.Parse(env["RUNRIG_DATABASE"])
-		if err != nil || u.Scheme != "postgres" && u.Scheme != "postgresql" {
-			t.Errorf("%s: RUNRIG_DATABASE %q is not a postgres URL", name, env["RUNRIG_DATABASE"])
-			continue
-		}
-		pass, _ := u.User.Password()
-		if services[u.Hostname()] == nil || u.Hostname() != "postgres" || u.Port() != "5432" {
-			t.Errorf("%s: RUNRIG_DATABASE names host %q, not the postgres service", name, u.Host)
-		}
-		if u.User.Username() != pgEnv["POSTGRES_USER"] || pass != pgEnv["POSTGRES_PASSWORD"] || u.Path != "/"+pgEnv["POSTGRES_DB"] {
-			t.Errorf("%s: RUNRIG_DATABASE's user, password or database is not postgres' %v", name, pgEnv)
-		}
-		if publicURL == "" {
-			publicURL, database = env["RUNRIG_PUBLIC_URL"], env["RUNRIG_DATABASE"]
-		}
-		if env["RUNRIG_PUBLIC_URL"] == "" || env["RUNRIG_PUBLIC_URL"] != publicURL || env["RUNRIG_DATABASE"] != database {
-			t.Errorf("%s: the replicas must share RUNRIG_PUBLIC_URL and RUNRIG_DATABASE", name)
-		}
-		// The admin socket lives in the data directory: on a read-only
-		// root it must be a tmpfs ("/data:options") or a volume ("name:/data").
-		data := env["RUNRIG_DATA"]
-		writable := false
-		for _, m := range append(anyList(dig(svc, "tmpfs")), anyList(dig(svc, "volumes"))...) {
-			target := toString(m)
-			if !strings.HasPrefix(target, "/") {
-				_, target, _ = strings.Cut(target, ":")
-			}
-			writable = writable || data != "" && (target == data || strings.HasPrefix(target, data+":"))
-		}
-		if !writable {
-			t.Errorf("%s: data directory %q is neither a tmpfs nor a volume", name, data)
-		}
-		cfg, _, err := settings.Load(nil, func(k string) string { return env[k] }, io.Discard)
-		if err == nil {
-			err = relay.CheckConfig(cfg)
-		}
-		if err != nil {
-			t.Errorf("%s: the relay refuses its environment: %v", name, err)
+// checkReplicaService checks that a replica is built like compose.yaml's
+// relay (single), publishes no ports and waits for PostgreSQL to be
+// healthy.
+func checkReplicaService(t *testing.T, name string, svc, single any) {
+	t.Helper()
+	for _, k := range []string{"build", "image"} {
+		if !reflect.DeepEqual(dig(svc, k), dig(single, k)) {
+			t.Errorf("%s: %s %v differs from compose.yaml's %v", name, k, dig(svc, k), dig(single, k))
 		}
 	}
+	if dig(svc, "ports") != nil {
+		t.Errorf("%s publishes ports: only the proxy should", name)
+	}
+	if c := dependsOn(svc)["postgres"]; c != "service_healthy" {
+		t.Errorf("%s: depends_on postgres condition %q, want service_healthy", name, c)
+	}
+}
 
-	caddy := services["caddy"]
+// checkReplicaDatabase checks that a replica's RUNRIG_DATABASE is a
+// postgres URL of the postgres service with its user, password and
+// database. It reports false if RUNRIG_DATABASE is no postgres URL at all.
+func checkReplicaDatabase(t *testing.T, name string, env map[string]string, services map[string]any, pgEnv map[string]string) bool {
+	t.Helper()
+	u, err := url.Parse(env["RUNRIG_DATABASE"])
+	if err != nil || u.Scheme != "postgres" && u.Scheme != "postgresql" {
+		t.Errorf("%s: RUNRIG_DATABASE %q is not a postgres URL", name, env["RUNRIG_DATABASE"])
+		return false
+	}
+	pass, _ := u.User.Password()
+	if services[u.Hostname()] == nil || u.Hostname() != "postgres" || u.Port() != "5432" {
+		t.Errorf("%s: RUNRIG_DATABASE names host %q, not the postgres service", name, u.Host)
+	}
+	if u.User.Username() != pgEnv["POSTGRES_USER"] || pass != pgEnv["POSTGRES_PASSWORD"] || u.Path != "/"+pgEnv["POSTGRES_DB"] {
+		t.Errorf("%s: RUNRIG_DATABASE's user, password or database is not postgres' %v", name, pgEnv)
+	}
+	return true
+}
+
+// checkReplicaDataDir checks that a replica's data directory, where the
+// admin socket lives, is writable on a read-only root: a tmpfs
+// ("/data:options") or a volume ("name:/data").
+func checkReplicaDataDir(t *testing.T, name string, svc any, env map[string]string) {
+	t.Helper()
+	data := env["RUNRIG_DATA"]
+	writable := false
+	for _, m := range append(anyList(dig(svc, "tmpfs")), anyList(dig(svc, "volumes"))...) {
+		target := toString(m)
+		if !strings.HasPrefix(target, "/") {
+			_, target, _ = strings.Cut(target, ":")
+		}
+		writable = writable || data != "" && (target == data || strings.HasPrefix(target, data+":"))
+	}
+	if !writable {
+		t.Errorf("%s: data directory %q is neither a tmpfs nor a volume", name, data)
+	}
+}
+
+// checkReplicaEnvAccepted checks that the relay loads and accepts a
+// replica's environment.
+func checkReplicaEnvAccepted(t *testing.T, name string, env map[string]string) {
+	t.Helper()
+	cfg, _, err := settings.Load(nil, func(k string) string { return env[k] }, io.Discard)
+	if err == nil {
+		err = relay.CheckConfig(cfg)
+	}
+	if err != nil {
+		t.Errorf("%s: the relay refuses its environment: %v", name, err)
+	}
+}
+
+// checkReplicasCaddy checks that the caddy service publishes 80 and 443
+// and mounts proxy/Caddyfile.replicas as its Caddyfile.
+func checkReplicasCaddy(t *testing.T, caddy any) {
+	t.Helper()
 	ports := anyList(dig(caddy, "ports"))
 	for _, p := range []string{"80:80", "443:443"} {
 		if !slices.ContainsFunc(ports, func(v any) bool { return strings.HasSuffix(toString(v), p) }) {
@@ -247,15 +300,7 @@ func TestCaddyfileReplicas(t *testing.T) {
 // leaves a replica to evict; PostgreSQL 17 as one StatefulSet pod with a
 // volume; and the comments operators need.
 func TestKubernetesReplicas(t *testing.T) {
-	text, err := os.ReadFile(filepath.Join("kubernetes", "replicas.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, want := range []string{"kubectl exec deploy/runrig -- runrig admin replicas", "pg_dump", "forward only", "same runrig version"} {
-		if !strings.Contains(string(text), want) {
-			t.Errorf("replicas.yaml's comments lack %q", want)
-		}
-	}
+	checkK8sReplicasComments(t)
 	docs := k8sDocs(t, "replicas.yaml")
 	single := ofKind(k8sDocs(t, "runrig.yaml"), "StatefulSet")[0]
 	deps := ofKind(docs, "Deployment")
@@ -269,6 +314,40 @@ func TestKubernetesReplicas(t *testing.T) {
 	}
 	pod := dig(dep, "spec", "template", "spec")
 	c := dig(pod, "containers", 0)
+	checkReplicaPod(t, pod, c, single)
+	cm := ofKind(docs, "ConfigMap")
+	if len(cm) != 1 {
+		t.Fatalf("want one ConfigMap, got %d", len(cm))
+	}
+	checkConfig(t, toString(dig(cm[0], "data", "runrig.toml")))
+
+	u := replicaDatabaseURL(t, docs, c)
+	pgSts := postgresStatefulSet(t, docs)
+	checkPostgresService(t, docs, pgSts, u)
+	checkReplicaDisruptionBudget(t, docs, dep, n)
+}
+
+// checkK8sReplicasComments checks that kubernetes/replicas.yaml's comments
+// say how to inspect, back up and upgrade the replicas.
+func checkK8sReplicasComments(t *testing.T) {
+	t.Helper()
+	text, err := os.ReadFile(filepath.Join("kubernetes", "replicas.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"kubectl exec deploy/runrig -- runrig admin replicas", "pg_dump", "forward only", "same runrig version"} {
+		if !strings.Contains(string(text), want) {
+			t.Errorf("replicas.yaml's comments lack %q", want)
+		}
+	}
+}
+
+// checkReplicaPod checks the Deployment's pod spec and its runrig
+// container c: hardened like runrig.yaml's StatefulSet (single), probed on
+// /readyz and /healthz, with resource requests, spread across nodes and
+// sharing no volume.
+func checkReplicaPod(t *testing.T, pod, c any, single map[string]any) {
+	t.Helper()
 	if !reflect.DeepEqual(dig(pod, "securityContext"), dig(single, "spec", "template", "spec", "securityContext")) ||
 		!reflect.DeepEqual(dig(c, "securityContext"), dig(single, "spec", "template", "spec", "containers", 0, "securityContext")) {
 		t.Error("Deployment's securityContexts differ from runrig.yaml's")
@@ -290,12 +369,13 @@ func TestKubernetesReplicas(t *testing.T) {
 			t.Error("replicas share no volume: the store is in PostgreSQL")
 		}
 	}
-	cm := ofKind(docs, "ConfigMap")
-	if len(cm) != 1 {
-		t.Fatalf("want one ConfigMap, got %d", len(cm))
-	}
-	checkConfig(t, toString(dig(cm[0], "data", "runrig.toml")))
+}
 
+// replicaDatabaseURL checks that the runrig container c takes
+// RUNRIG_DATABASE from a Secret holding a postgres URL with a CHANGE-ME
+// placeholder, and returns that URL as parsed (nil if it does not parse).
+func replicaDatabaseURL(t *testing.T, docs []map[string]any, c any) *url.URL {
+	t.Helper()
 	var dbRef any
 	for _, e := range anyList(dig(c, "env")) {
 		if dig(e, "name") == "RUNRIG_DATABASE" {
@@ -315,7 +395,13 @@ func TestKubernetesReplicas(t *testing.T) {
 	if err != nil || u.Scheme != "postgres" || !strings.Contains(dbURL, "CHANGE-ME") {
 		t.Errorf("Secret's RUNRIG_DATABASE %q: want a postgres URL with a CHANGE-ME placeholder", dbURL)
 	}
+	return u
+}
 
+// postgresStatefulSet returns the StatefulSet running PostgreSQL 17 and
+// checks that it is one replica with a volume claim template.
+func postgresStatefulSet(t *testing.T, docs []map[string]any) map[string]any {
+	t.Helper()
 	var pgSts map[string]any
 	for _, s := range ofKind(docs, "StatefulSet") {
 		if strings.HasPrefix(toString(dig(s, "spec", "template", "spec", "containers", 0, "image")), "docker.io/library/postgres:17") {
@@ -328,6 +414,13 @@ func TestKubernetesReplicas(t *testing.T) {
 	if dig(pgSts, "spec", "replicas") != 1 || dig(pgSts, "spec", "volumeClaimTemplates", 0) == nil {
 		t.Error("PostgreSQL: want 1 replica with a volume claim template")
 	}
+	return pgSts
+}
+
+// checkPostgresService checks that the host of RUNRIG_DATABASE's URL u is
+// a Service selecting PostgreSQL's pods on u's port.
+func checkPostgresService(t *testing.T, docs []map[string]any, pgSts map[string]any, u *url.URL) {
+	t.Helper()
 	host := strings.SplitN(u.Hostname(), ".", 2)[0]
 	svcOK := false
 	for _, s := range ofKind(docs, "Service") {
@@ -338,7 +431,12 @@ func TestKubernetesReplicas(t *testing.T) {
 	if !svcOK {
 		t.Errorf("RUNRIG_DATABASE's host %q is not a Service of PostgreSQL on port %s", u.Host, u.Port())
 	}
+}
 
+// checkReplicaDisruptionBudget checks that one PodDisruptionBudget
+// selects the Deployment's pods and leaves one of its n replicas to evict.
+func checkReplicaDisruptionBudget(t *testing.T, docs []map[string]any, dep map[string]any, n int) {
+	t.Helper()
 	pdbs := ofKind(docs, "PodDisruptionBudget")
 	if len(pdbs) != 1 || !matches(dig(pdbs[0], "spec", "selector", "matchLabels"), dig(dep, "spec", "template", "metadata", "labels")) {
 		t.Fatal("want a PodDisruptionBudget selecting the Deployment's pods")

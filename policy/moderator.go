@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -225,7 +224,7 @@ func (m *Moderator) RemoveRule(ctx context.Context, op Operator, id int64) error
 	}
 	details, _ := json.Marshal(old)
 	if _, err := m.store.Moderate(ctx, Change{Remove: []int64{id}, Audit: []AuditEntry{{
-		Who: op.Who, What: "rule.remove", Subject: strconv.FormatInt(id, 10), Why: op.Why, Source: old.Source, Details: details,
+		Who: op.Who, What: "rule.remove", Subject: old.Named(), Why: op.Why, Source: old.Source, Details: details,
 	}}}); err != nil {
 		return err
 	}
@@ -254,7 +253,7 @@ func (m *Moderator) DiscardDrafts(ctx context.Context, op Operator, ids []int64)
 		}
 		remove = append(remove, r.ID)
 		details, _ := json.Marshal(r)
-		audit = append(audit, AuditEntry{Who: op.Who, What: "rule.remove", Subject: strconv.FormatInt(r.ID, 10),
+		audit = append(audit, AuditEntry{Who: op.Who, What: "rule.remove", Subject: r.Named(),
 			Why: op.Why, Source: r.Source, Details: details})
 	}
 	if len(remove) == 0 {
@@ -295,7 +294,7 @@ func (m *Moderator) ApproveDrafts(ctx context.Context, op Operator, ids []int64)
 			drop = append(drop, aff.Peers...)
 		}
 		details, _ := json.Marshal(r)
-		audit = append(audit, AuditEntry{Who: op.Who, What: "rule.approve", Subject: strconv.FormatInt(r.ID, 10),
+		audit = append(audit, AuditEntry{Who: op.Who, What: "rule.approve", Subject: r.Named(),
 			Why: op.Why, Source: r.Source, Details: details})
 	}
 	for id := range want {

@@ -128,6 +128,10 @@ type Rule struct {
 	Author        string    `json:"author"`
 }
 
+// Named names the rule for the audit log: its id, which is never given
+// to another rule, and what it covers ("rule 3: domain spam.example").
+func (r Rule) Named() string { return fmt.Sprintf("rule %d: %s %s", r.ID, r.Kind, r.Subject) }
+
 // Live reports whether the rule applies at now.
 func (r Rule) Live(now time.Time) bool {
 	return !r.Draft && (r.Expires.IsZero() || now.Before(r.Expires))

@@ -29,6 +29,16 @@ func TestCopyFromSQLite(t *testing.T) {
 	}
 	defer src.Close()
 	fill(t, src)
+	// A rule added and removed: its id is never given again, in either.
+	gone, err := src.Moderate(ctx, store.ModerationChange{Audit: []store.AuditEntry{{Who: "mod", What: "rule.add", Subject: "gone.example"}},
+		Add: []policy.Rule{{Kind: policy.Domain, Subject: "gone.example", Action: policy.Suspend, Source: "manual", Author: "mod"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := src.Moderate(ctx, store.ModerationChange{Remove: gone,
+		Audit: []store.AuditEntry{{Who: "mod", What: "rule.remove", Subject: "gone.example"}}}); err != nil {
+		t.Fatal(err)
+	}
 
 	dst, err := postgres.Open(ctx, srv.Database(t, "copy"))
 	if err != nil {
@@ -43,7 +53,7 @@ func TestCopyFromSQLite(t *testing.T) {
 	for _, c := range copied {
 		rows[c.Table] = c.Rows
 	}
-	if rows["deliveries"] != 3 || rows["audit"] != 3 || rows["rules"] != 2 || rows["bridges"] != 1 || rows["settings"] != 2 {
+	if rows["deliveries"] != 3 || rows["audit"] != 5 || rows["rules"] != 2 || rows["bridges"] != 1 || rows["settings"] != 2 {
 		t.Fatalf("copied %v", rows)
 	}
 	same := func(what string, read func(store.Store) (any, error)) {
@@ -77,8 +87,8 @@ func TestCopyFromSQLite(t *testing.T) {
 	before, _ := src.Rules(ctx)
 	ids, err := dst.Moderate(ctx, store.ModerationChange{Audit: []store.AuditEntry{{Who: "mod", What: "rule.add", Subject: "c.example"}},
 		Add: []policy.Rule{{Kind: policy.Domain, Subject: "c.example", Action: policy.Suspend, Source: "manual", Author: "mod"}}})
-	if err != nil || ids[0] <= before[len(before)-1].ID {
-		t.Fatalf("a new rule after the copy got id %v (copied up to %d): %v", ids, before[len(before)-1].ID, err)
+	if err != nil || ids[0] <= before[len(before)-1].ID || ids[0] <= gone[0] {
+		t.Fatalf("a new rule after the copy got id %v (copied up to %d, removed %d): %v", ids, before[len(before)-1].ID, gone[0], err)
 	}
 
 	if _, err := sqlstore.Copy(ctx, src.DB, dst.DB, nil); !errors.Is(err, sqlstore.ErrNotEmpty) {

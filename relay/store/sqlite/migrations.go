@@ -309,6 +309,35 @@ var migrations = []string{
 		owner TEXT NOT NULL,
 		until INTEGER NOT NULL
 	);`,
+	// 16: rule ids are never reused (AUTOINCREMENT), so that the audit
+	// log's "rule 3" is one rule for ever; the sequence starts above every
+	// id a rule had, removed ones included (the audit log names them).
+	`CREATE TABLE rules_new (
+		id              INTEGER PRIMARY KEY AUTOINCREMENT,
+		kind            TEXT NOT NULL,
+		subject         TEXT NOT NULL,
+		action          TEXT NOT NULL,
+		filters         TEXT NOT NULL DEFAULT '{}',
+		public_comment  TEXT NOT NULL DEFAULT '',
+		private_comment TEXT NOT NULL DEFAULT '',
+		source          TEXT NOT NULL,
+		draft           INTEGER NOT NULL DEFAULT 0,
+		obfuscate       INTEGER NOT NULL DEFAULT 0,
+		reject_reports  INTEGER NOT NULL DEFAULT 0,
+		expires_at      INTEGER NOT NULL DEFAULT 0,
+		created_at      INTEGER NOT NULL,
+		author          TEXT NOT NULL
+	);
+	INSERT INTO rules_new SELECT id, kind, subject, action, filters, public_comment, private_comment, source,
+		draft, obfuscate, reject_reports, expires_at, created_at, author FROM rules;
+	DROP TABLE rules;
+	ALTER TABLE rules_new RENAME TO rules;
+	CREATE INDEX rules_subject ON rules(kind, subject);
+	CREATE UNIQUE INDEX rules_list_subject ON rules(kind, subject) WHERE source LIKE 'list:%';
+	DELETE FROM sqlite_sequence WHERE name = 'rules';
+	INSERT INTO sqlite_sequence(name, seq) SELECT 'rules', max(
+		(SELECT coalesce(max(id), 0) FROM rules),
+		(SELECT coalesce(max(CAST(subject AS INTEGER)), 0) FROM audit WHERE what = 'rule.remove'));`,
 }
 
 // SchemaVersion is the version a freshly migrated store has.

@@ -197,3 +197,43 @@ func TestStoreFileIsPrivate(t *testing.T) {
 		t.Fatalf("reopened store mode = %v, want 0600", fi.Mode().Perm())
 	}
 }
+
+// A store from before rule ids were AUTOINCREMENT keeps its rules, and
+// the next rule's id is above every id a rule ever had, a removed one's
+// (named by the audit log) included.
+func TestMigratedRuleIDsNeverReused(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	raw, err := sql.Open("sqlite", "file:"+filepath.Join(dir, FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const prev = 15
+	for i, m := range migrations[:prev] {
+		if _, err := raw.Exec(m); err != nil {
+			t.Fatalf("migration %d: %v", i+1, err)
+		}
+	}
+	for _, q := range []string{
+		fmt.Sprintf(`PRAGMA user_version = %d`, prev),
+		`INSERT INTO rules(id, kind, subject, action, source, created_at, author) VALUES
+			(1, 'domain', 'a.example', 'suspend', 'manual', 1, 'op'), (2, 'domain', 'b.example', 'suspend', 'manual', 1, 'op')`,
+		`INSERT INTO audit(at, who, what, subject) VALUES (1, 'op', 'rule.remove', '3')`,
+	} {
+		if _, err := raw.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	raw.Close()
+	db := open(t, dir)
+	defer db.Close()
+	if rules, _ := db.Rules(ctx); len(rules) != 2 {
+		t.Fatalf("rules after the migration: %+v", rules)
+	}
+	ids, err := db.Moderate(ctx, policy.Change{Add: []policy.Rule{{Kind: policy.Domain, Subject: "c.example",
+		Action: policy.Suspend, Source: "manual", Created: time.Now(), Author: "op"}},
+		Audit: []policy.AuditEntry{{Who: "op", What: "rule.add", Subject: "domain c.example"}}})
+	if err != nil || ids[0] != 4 {
+		t.Errorf("the first rule after the migration is %v (%v); want 4, above removed rule 3", ids, err)
+	}
+}

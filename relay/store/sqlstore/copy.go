@@ -63,8 +63,12 @@ func Copy(ctx context.Context, db, dst *DB, progress func(Copied)) ([]Copied, er
 		}
 		if dst.d.Name == "postgres" {
 			for _, t := range identityTables {
+				used := int64(0) // ids never reused: a removed rule's too
+				if t == "rules" && db.d.Name == "sqlite" {
+					db.r.QueryRowContext(ctx, `SELECT seq FROM sqlite_sequence WHERE name = 'rules'`).Scan(&used)
+				}
 				if _, err := tx.ExecContext(ctx, `SELECT setval(pg_get_serial_sequence('`+t+`', 'id'),
-					COALESCE((SELECT MAX(id) FROM `+t+`), 0) + 1, false)`); err != nil {
+					GREATEST(COALESCE((SELECT MAX(id) FROM `+t+`), 0), ?) + 1, false)`, used); err != nil {
 					return fmt.Errorf("%s ids: %w", t, err)
 				}
 			}

@@ -118,3 +118,28 @@ func testModeration(t *testing.T, open Opener) {
 		t.Errorf("audit after entry %d, one: %+v", entries[1].ID, page)
 	}
 }
+
+// testRuleIDsNeverReused: a rule's id is its own for ever, so that the
+// audit log's entries about it never come to name another rule.
+func testRuleIDsNeverReused(t *testing.T, open Opener) {
+	ctx := context.Background()
+	db := open(t, t.TempDir())
+	defer db.Close()
+	add := func(subject string) int64 {
+		ids, err := db.Moderate(ctx, policy.Change{Add: []policy.Rule{{Kind: policy.Domain, Subject: subject,
+			Action: policy.Suspend, Source: "manual", Created: time.Now(), Author: "op"}},
+			Audit: []policy.AuditEntry{{Who: "op", What: "rule.add", Subject: "domain " + subject}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ids[0]
+	}
+	first := []int64{add("a.example"), add("b.example"), add("c.example")}
+	if _, err := db.Moderate(ctx, policy.Change{Remove: first,
+		Audit: []policy.AuditEntry{{Who: "op", What: "rule.remove", Subject: "all three"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if next := add("d.example"); next <= first[2] {
+		t.Errorf("after rules %v were removed the next is rule %d again", first, next)
+	}
+}

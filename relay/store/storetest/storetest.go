@@ -45,6 +45,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("ReplicasAndSingletons", func(t *testing.T) { testReplicasAndSingletons(t, open) })
 	t.Run("PeerTextKept", func(t *testing.T) { testPeerTextKept(t, open) })
 	t.Run("ListSyncKeepsAnUnsubscribe", func(t *testing.T) { testListSyncKeepsAnUnsubscribe(t, open) })
+	t.Run("RuleIDsNeverReused", func(t *testing.T) { testRuleIDsNeverReused(t, open) })
 }
 
 func msg(id string, peers ...string) store.Message {

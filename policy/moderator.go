@@ -187,10 +187,23 @@ func (m *Moderator) AddRule(ctx context.Context, op Operator, r Rule) (Rule, err
 	if err != nil {
 		return r, err
 	}
-	details, _ := json.Marshal(r)
-	change := Change{Add: []Rule{r}, Audit: []AuditEntry{{
-		Who: op.Who, What: "rule.add", Subject: string(r.Kind) + " " + r.Subject, Why: op.Why, Source: r.Source, Details: details,
-	}}}
+	old, err := m.sameRule(ctx, r)
+	if err != nil {
+		return r, err
+	}
+	var change Change
+	if old != nil { // the same block (or allow) again: its rule changes
+		r.ID, r.Created = old.ID, old.Created
+		details, _ := json.Marshal(map[string]Rule{"before": *old, "after": r})
+		change = Change{Update: []Rule{r}, Audit: []AuditEntry{{
+			Who: op.Who, What: "rule.change", Subject: r.Named(), Why: op.Why, Source: r.Source, Details: details,
+		}}}
+	} else {
+		details, _ := json.Marshal(r)
+		change = Change{Add: []Rule{r}, Audit: []AuditEntry{{
+			Who: op.Who, What: "rule.add", Subject: string(r.Kind) + " " + r.Subject, Why: op.Why, Source: r.Source, Details: details,
+		}}}
+	}
 	if r.Action == Suspend && r.Live(time.Now()) {
 		change.DropPeers = affected.Peers
 	}
@@ -198,13 +211,39 @@ func (m *Moderator) AddRule(ctx context.Context, op Operator, r Rule) (Rule, err
 	if err != nil {
 		return r, err
 	}
-	r.ID = ids[0]
+	if old == nil {
+		r.ID = ids[0]
+	}
 	if err := m.Reload(ctx); err != nil {
 		return r, err
 	}
-	m.log.Info("moderation rule added", "id", r.ID, "kind", r.Kind, "subject", r.Subject, "action", r.Action,
+	what := "moderation rule added"
+	if old != nil {
+		what = "moderation rule changed"
+	}
+	m.log.Info(what, "id", r.ID, "kind", r.Kind, "subject", r.Subject, "action", r.Action,
 		"by", op.Who, "affects_subscribers", len(affected.Peers))
 	return r, nil
+}
+
+// sameRule returns the live manual rule r would repeat: the same kind
+// and subject, both blocks (limit, reject, suspend) or both accepts; nil
+// when there is none.
+func (m *Moderator) sameRule(ctx context.Context, r Rule) (*Rule, error) {
+	if r.Source != "manual" {
+		return nil, nil
+	}
+	rules, err := m.store.Rules(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for i, o := range rules {
+		if o.Source == "manual" && !o.Draft && o.Kind == r.Kind && o.Subject == r.Subject &&
+			(o.Action == Accept) == (r.Action == Accept) {
+			return &rules[i], nil
+		}
+	}
+	return nil, nil
 }
 
 // RemoveRule deletes a rule.

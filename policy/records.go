@@ -20,6 +20,10 @@ type Change struct {
 	// Approve turns draft rules into live ones; not found if one is not
 	// a draft.
 	Approve []int64
+	// Update changes rules in place, by id (not found if one is gone):
+	// action, filters, comments, flags, expiry and author; the kind,
+	// subject, source and creation stay.
+	Update []Rule
 	// DropPeers removes every subscription of these peers and every
 	// delivery queued for them (a suspension).
 	DropPeers []string

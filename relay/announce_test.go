@@ -55,7 +55,7 @@ func TestAnnouncementsVerifiedAgainstTheDomain(t *testing.T) {
 	if _, err := b.VerifyAnnouncement(ctx, forged); !errors.Is(err, discovery.ErrForged) {
 		t.Errorf("forged: %v", err)
 	}
-	if _, _, err := b.Admin.Block(ctx, admin.Block{Domain: strings.TrimPrefix(a.URL, "http://"), Severity: "reject"}); err != nil {
+	if _, _, err := b.Admin.Block(ctx, admin.Block{Domain: strings.TrimPrefix(a.URL, "http://"), Severity: "reject", Reason: "left"}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := b.VerifyAnnouncement(ctx, newer); !errors.Is(err, discovery.ErrBlocked) {

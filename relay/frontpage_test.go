@@ -22,7 +22,7 @@ func TestFrontPage(t *testing.T) {
 	})
 	subscribe(t, r, newInstance(t, relaytest.Mastodon))
 	if _, _, err := r.Admin.Block(context.Background(), admin.Block{Domain: "spam.example", Severity: "suspend",
-		PublicComment: "sells fake organic labels"}); err != nil {
+		PublicComment: "sells fake organic labels", Reason: "fraud"}); err != nil {
 		t.Fatal(err)
 	}
 	resp, err := http.Get(r.URL + "/")

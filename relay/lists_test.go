@@ -30,7 +30,7 @@ func TestListsImportExport(t *testing.T) {
 	if rules, _ := r.Admin.Rules(ctx); len(rules) != 0 {
 		t.Fatalf("half-imported: %+v", rules)
 	}
-	if _, _, err := r.Admin.Block(ctx, admin.Block{Domain: "spam.example", Severity: "reject", PublicComment: "ours"}); err != nil {
+	if _, _, err := r.Admin.Block(ctx, admin.Block{Domain: "spam.example", Severity: "reject", PublicComment: "ours", Reason: "spam"}); err != nil {
 		t.Fatal(err)
 	}
 	good := "#domain,#severity,#reject_media,#reject_reports,#public_comment,#obfuscate\n" +

@@ -185,7 +185,7 @@ func TestBadModerationRequests(t *testing.T) {
 	r := startRelay(t, nil)
 	ctx := context.Background()
 	for _, b := range []admin.Block{{Domain: "not a domain"}, {Domain: "ok.example", Severity: "obliterate"},
-		{Domain: "ok.example", ExpiresIn: "soon"}} {
+		{Domain: "ok.example", ExpiresIn: "soon", Reason: "r"}, {Domain: "ok.example", Severity: "suspend"}} {
 		if _, _, err := r.Admin.Block(ctx, b); err == nil {
 			t.Errorf("block %+v accepted", b)
 		}

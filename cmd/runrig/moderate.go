@@ -217,7 +217,7 @@ func blockCmd(c *admin.Client, args []string, asJSON bool, stdout, stderr io.Wri
 	fs := cmdFlags("block", &asJSON, stderr)
 	var b admin.Block
 	fs.StringVar(&b.Severity, "severity", "suspend", "suspend, reject, or limit (Mastodon's silence)")
-	fs.StringVar(&b.Reason, "reason", "", "why (recorded in the audit log)")
+	fs.StringVar(&b.Reason, "reason", "", "why (required, except with --preview; kept in the audit log)")
 	fs.StringVar(&b.PublicComment, "public-comment", "", "comment shown with the published list")
 	fs.StringVar(&b.PrivateComment, "private-comment", "", "comment for moderators only")
 	fs.BoolVar(&b.RejectMedia, "reject-media", false, "also refuse its activities carrying media")

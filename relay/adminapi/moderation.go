@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/runrig/runrig/policy"
@@ -115,6 +116,10 @@ func (a *api) adminBlock(w http.ResponseWriter, r *http.Request) {
 	var req admin.Block
 	if err := decodeAdmin(r, &req); err != nil {
 		adminError(w, http.StatusBadRequest, err)
+		return
+	}
+	if strings.TrimSpace(req.Reason) == "" && !req.Preview {
+		adminError(w, http.StatusBadRequest, errors.New("a reason is required: it is kept in the audit log (--reason)"))
 		return
 	}
 	sev := req.Severity

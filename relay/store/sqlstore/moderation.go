@@ -57,6 +57,7 @@ func (db *DB) Moderate(ctx context.Context, c store.ModerationChange) ([]int64, 
 			return err
 		}
 		for _, step := range []func() error{
+			func() error { return updateRules(ctx, tx, c.Update) },
 			func() error { return dropPeers(ctx, tx, c.DropPeers) },
 			func() error { return setTrust(ctx, tx, c.SetTrust) },
 			func() error { return changeLists(ctx, tx, c.PutList, c.RemoveList) },
@@ -142,6 +143,23 @@ func addRules(ctx context.Context, tx *sql.Tx, rules []policy.Rule, unruled bool
 		ids = append(ids, id)
 	}
 	return ids, nil
+}
+
+func updateRules(ctx context.Context, tx *sql.Tx, rules []policy.Rule) error {
+	for _, r := range rules {
+		filters, _ := json.Marshal(r.Filters)
+		res, err := tx.ExecContext(ctx, `UPDATE rules SET action = ?, filters = ?, public_comment = ?, private_comment = ?,
+			obfuscate = ?, reject_reports = ?, expires_at = ?, author = ? WHERE id = ?`,
+			r.Action, string(filters), r.PublicComment, r.PrivateComment, r.Obfuscate, r.RejectReports, ms(r.Expires),
+			r.Author, r.ID)
+		if err != nil {
+			return err
+		}
+		if err := exactlyOne(res, fmt.Sprintf("rule %d", r.ID)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func dropPeers(ctx context.Context, tx *sql.Tx, peers []string) error {

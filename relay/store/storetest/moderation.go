@@ -143,3 +143,30 @@ func testRuleIDsNeverReused(t *testing.T, open Opener) {
 		t.Errorf("after rules %v were removed the next is rule %d again", first, next)
 	}
 }
+
+// testRuleUpdatedInPlace: a rule changes in place, keeping its id, kind,
+// subject, source and creation; a rule that is gone is not found.
+func testRuleUpdatedInPlace(t *testing.T, open Opener) {
+	ctx := context.Background()
+	db := open(t, t.TempDir())
+	defer db.Close()
+	created := time.Now().Truncate(time.Millisecond).UTC()
+	r := policy.Rule{Kind: policy.Domain, Subject: "a.example", Action: policy.Limit, Source: "manual", Created: created, Author: "op"}
+	ids, err := db.Moderate(ctx, policy.Change{Add: []policy.Rule{r}, Audit: []policy.AuditEntry{{Who: "op", What: "rule.add"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.ID, r.Action, r.PublicComment, r.Author = ids[0], policy.Suspend, "spam wave", "mod2"
+	if _, err := db.Moderate(ctx, policy.Change{Update: []policy.Rule{r}, Audit: []policy.AuditEntry{{Who: "mod2", What: "rule.change"}}}); err != nil {
+		t.Fatal(err)
+	}
+	rules, err := db.Rules(ctx)
+	if err != nil || len(rules) != 1 || rules[0].ID != ids[0] || rules[0].Action != policy.Suspend ||
+		rules[0].PublicComment != "spam wave" || rules[0].Author != "mod2" || !rules[0].Created.Equal(created) {
+		t.Fatalf("after the update: %+v, %v", rules, err)
+	}
+	r.ID = ids[0] + 100
+	if _, err := db.Moderate(ctx, policy.Change{Update: []policy.Rule{r}, Audit: []policy.AuditEntry{{Who: "op", What: "rule.change"}}}); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("updating a rule that is not there: %v, want ErrNotFound", err)
+	}
+}

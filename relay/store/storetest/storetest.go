@@ -46,6 +46,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("PeerTextKept", func(t *testing.T) { testPeerTextKept(t, open) })
 	t.Run("ListSyncKeepsAnUnsubscribe", func(t *testing.T) { testListSyncKeepsAnUnsubscribe(t, open) })
 	t.Run("RuleIDsNeverReused", func(t *testing.T) { testRuleIDsNeverReused(t, open) })
+	t.Run("RuleUpdatedInPlace", func(t *testing.T) { testRuleUpdatedInPlace(t, open) })
 }
 
 func msg(id string, peers ...string) store.Message {

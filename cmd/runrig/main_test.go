@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -514,4 +515,29 @@ func (actorKeys) AssertionKey(_ context.Context, keyID string) (discovery.Assert
 		}
 	}
 	return discovery.AssertionKey{}, fmt.Errorf("no key %s", keyID)
+}
+
+// `serve --listen` alone moves the advertised URLs with it, and a relay
+// whose public URL is on this machine says, at start and on its front
+// page, that no server on the internet can subscribe (issue 17, point 1).
+func TestListenMovesThePublicURL(t *testing.T) {
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	url := "http://" + addr
+	p := startServe(t, dir, url, nil, "--listen", addr, "--data", filepath.Join(dir, "data"))
+	out := p.stdout.String()
+	for _, want := range []string{"actor: " + url + "/actor", "inbox: " + url + "/inbox", "no server on the internet can"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, out)
+		}
+	}
+	resp, err := http.Get(url + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), "no server on the internet can subscribe") || !strings.Contains(string(body), url+"/inbox") {
+		t.Errorf("the front page does not say the relay is local:\n%s", body)
+	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/runrig/runrig/relay/store"
 	"github.com/runrig/runrig/relay/store/postgres"
 	"github.com/runrig/runrig/relay/store/sqlite"
+	"github.com/runrig/runrig/relay/web"
 )
 
 func version() string { return relay.Version }
@@ -48,6 +49,11 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		srv.ActorID(), srv.InboxID(), cfg.DataDir)
 	if cfg.Database != "" {
 		fmt.Fprintf(stdout, "  store: PostgreSQL %s (replicas with the same database share the work)\n", postgres.Describe(cfg.Database))
+	}
+	if web.LocalOnly(cfg.PublicURL) {
+		fmt.Fprintf(stdout, "  note:  %s is on this machine or its private network only: no server on the internet can\n"+
+			"         subscribe. Set --public-url (public_url) to the https:// address peers reach (docs/operating.md).\n",
+			cfg.PublicURL)
 	}
 	if err := srv.Run(ctx); err != nil {
 		fmt.Fprintln(stderr, "runrig serve:", err)

@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"sort"
 	"strconv"
@@ -124,7 +125,7 @@ func (l *settingList) serverSettings() {
 	s, g := str(func(c *relay.Config, _ *Log) *string { return &c.Listen })
 	l.add("listen", "address the public HTTP server listens on", s, g)
 	s, g = str(func(c *relay.Config, _ *Log) *string { return &c.PublicURL })
-	l.add("public-url", "scheme and host peers reach this relay at, e.g. https://relay.example", s, g)
+	l.add("public-url", "scheme and host peers reach this relay at, e.g. https://relay.example; left unset, http:// and the listen address", s, g)
 	s, g = str(func(c *relay.Config, _ *Log) *string { return &c.DataDir })
 	l.add("data", "directory holding the store, the actor key and the admin socket", s, g)
 	s, g = str(func(c *relay.Config, _ *Log) *string { return &c.Database })
@@ -341,7 +342,28 @@ func Load(args []string, getenv func(string) string, out io.Writer) (relay.Confi
 			return cfg, lg, fmt.Errorf("--%s: %w", kv[0], err)
 		}
 	}
+	cfg.PublicURL = publicURLOf(cfg)
 	return cfg, lg, nil
+}
+
+// publicURLOf is the configured public URL or, when it was left at its
+// default and the listen address was not, the listen address's: a relay
+// moved to another port must not send peers to the default one. An
+// address on every interface (":8081", "0.0.0.0:8081") is offered on
+// loopback.
+func publicURLOf(cfg relay.Config) string {
+	d := relay.Defaults()
+	if cfg.PublicURL != d.PublicURL || cfg.Listen == d.Listen {
+		return cfg.PublicURL
+	}
+	host, port, err := net.SplitHostPort(cfg.Listen)
+	if err != nil {
+		return cfg.PublicURL
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port)
 }
 
 // removed are settings of earlier versions, by file key, with what to use

@@ -218,3 +218,24 @@ func TestReadmeSettingsTable(t *testing.T) {
 		t.Errorf("README.md's settings table differs from the settings; paste `runrig config table` between the markers:\n%s", want.String())
 	}
 }
+
+// Left at its default, the public URL follows --listen: a relay moved to
+// another port does not send peers to the default one.
+func TestPublicURLFollowsListen(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "http://127.0.0.1:8080"},
+		{[]string{"--listen", "127.0.0.1:8081"}, "http://127.0.0.1:8081"},
+		{[]string{"--listen", ":9000"}, "http://127.0.0.1:9000"},
+		{[]string{"--listen", "0.0.0.0:9000"}, "http://127.0.0.1:9000"},
+		{[]string{"--listen", "[::1]:9000"}, "http://[::1]:9000"},
+		{[]string{"--listen", "127.0.0.1:8081", "--public-url", "https://relay.example"}, "https://relay.example"},
+	} {
+		cfg, _, err := Load(c.args, env(nil), io.Discard)
+		if err != nil || cfg.PublicURL != c.want {
+			t.Errorf("Load(%v): public URL %q, %v; want %q", c.args, cfg.PublicURL, err, c.want)
+		}
+	}
+}

@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"embed"
 	"html/template"
+	"net"
 	"net/http"
+	"net/url"
+	"strings"
 
 	"github.com/runrig/runrig/policy"
 	"github.com/runrig/runrig/relay/store"
@@ -26,9 +29,28 @@ type frontData struct {
 	Host, Actor, Inbox         string
 	Subscribers                int
 	Manual                     bool
-	Slices                     []frontSlice
-	Mode                       string
-	Blocks                     []policy.Entry
+	// LocalOnly: the public URL is loopback or private (LocalOnly).
+	LocalOnly bool
+	Slices    []frontSlice
+	Mode      string
+	Blocks    []policy.Entry
+}
+
+// LocalOnly reports whether publicURL names this machine or a private
+// network (loopback, private and link-local addresses, localhost, a name
+// without a dot, .local, .internal): no server on the internet can reach
+// it to subscribe.
+func LocalOnly(publicURL string) bool {
+	u, err := url.Parse(publicURL)
+	if err != nil {
+		return false
+	}
+	host := strings.ToLower(strings.TrimSuffix(u.Hostname(), "."))
+	if ip := net.ParseIP(host); ip != nil {
+		return ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsUnspecified()
+	}
+	return !strings.Contains(host, ".") || host == "localhost" || strings.HasSuffix(host, ".localhost") ||
+		strings.HasSuffix(host, ".local") || strings.HasSuffix(host, ".internal")
 }
 
 // handleFront serves the public front page: what this relay is, how to
@@ -36,7 +58,7 @@ type frontData struct {
 // the published moderation policy. Plain HTML, no scripts.
 func (s *Site) handleFront(w http.ResponseWriter, r *http.Request) {
 	d := frontData{Name: s.Name, Description: s.Description, Contact: s.Contact, Host: s.Host,
-		Actor: s.ActorID, Inbox: s.InboxID, Manual: s.Approval() == "manual", Mode: s.Mode}
+		Actor: s.ActorID, Inbox: s.InboxID, Manual: s.Approval() == "manual", Mode: s.Mode, LocalOnly: LocalOnly(s.PublicURL)}
 	if d.Mode == "" {
 		d.Mode = string(policy.Blocklist)
 	}

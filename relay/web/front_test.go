@@ -1,0 +1,26 @@
+package web
+
+import "testing"
+
+func TestLocalOnly(t *testing.T) {
+	for _, c := range []struct {
+		url  string
+		want bool
+	}{
+		{"http://127.0.0.1:8080", true},
+		{"http://[::1]:8080", true},
+		{"http://192.168.1.20", true},
+		{"http://10.0.0.5:8080", true},
+		{"http://localhost:8080", true},
+		{"http://relay.localhost", true},
+		{"http://relay", true},
+		{"http://pi.local", true},
+		{"https://relay.example", false},
+		{"https://relay.example.", false},
+		{"https://203.0.113.7", false},
+	} {
+		if got := LocalOnly(c.url); got != c.want {
+			t.Errorf("LocalOnly(%q) = %v, want %v", c.url, got, c.want)
+		}
+	}
+}

@@ -8,8 +8,14 @@ GO ?= go
 run:
 	$(GO) run ./cmd/runrig serve
 
+# The release and commit the binary reports everywhere (runrig version,
+# NodeInfo, runrig_build_info); unstamped builds take the commit Go records.
+VERSION ?= 0.1.0
+COMMIT ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null)$(shell git diff --quiet HEAD 2>/dev/null || echo -dirty)
+LDFLAGS = -X github.com/runrig/runrig/relay.stampedVersion=$(VERSION) -X github.com/runrig/runrig/relay.stampedCommit=$(COMMIT)
+
 build:
-	$(GO) build -o bin/runrig ./cmd/runrig
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/runrig ./cmd/runrig
 
 # Packages run one at a time (-p 1): the end-to-end and gossip tests each
 # load both cores under the race detector, and running them side by side

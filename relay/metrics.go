@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"regexp"
-	"runtime/debug"
 	"sort"
 	"time"
 
@@ -118,17 +117,14 @@ func newMetrics(s *Server) *metrics {
 		Name: "runrig_console_refusals_total",
 		Help: "Moderator console requests refused, by reason: failed sign-ins, lockouts, missing sessions or form tokens, bad forms.",
 	}, []string{"reason"})
-	version := "devel"
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		version = bi.Main.Version
-	}
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "runrig_build_info",
-		Help: "Build information: the version, and what signs with the RSA key (openssl or go)."}, []string{"version", "signing_backend"})
+		Help: "Build information: the version (as `runrig version` and NodeInfo give it), the commit, and what signs with the RSA key (openssl or go)."},
+		[]string{"version", "commit", "signing_backend"})
 	backend := ""
 	if s != nil { // nil: only the metrics' names are wanted
 		backend = s.signing.backend
 	}
-	build.WithLabelValues(version, backend).Set(1)
+	build.WithLabelValues(Version, Commit, backend).Set(1)
 	m.verified = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "runrig_signatures_verified_total", Help: "Inbound HTTP signatures that verified, by kind: cavage, rfc9421 (RSA) or rfc9421-ed25519.",
 	}, []string{"kind"})

@@ -53,9 +53,6 @@ const (
 	softwareName      = "runrig"
 )
 
-// Version is the relay's version, reported in NodeInfo and User-Agent.
-var Version = "0.1.0"
-
 // Server is a running relay: it builds the services from a Config, serves
 // and stops. What it does with a verified activity is in the services
 // (subscription, federation, fanout); its part in discovery is peering,

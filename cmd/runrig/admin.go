@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -42,6 +44,15 @@ func adminCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	data := fs.String("data", dataDefault, "data directory of the running relay (env RUNRIG_DATA)")
 	asJSON := fs.Bool("json", false, "print JSON")
+	fs.Usage = func() { fmt.Fprintln(stderr, "run `runrig admin --help` for the admin commands") }
+	args, dataArg := takeData(args)
+	if dataArg != "" {
+		*data = dataArg
+	}
+	if len(args) > 0 && (args[0] == "help" || isHelp(args[0])) {
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -60,12 +71,42 @@ func adminCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "runrig admin: unknown command %q\n\n%s", name, usage)
 		return 2
 	}
+	if slices.ContainsFunc(cmdArgs, isHelp) {
+		// Help needs no relay: the command prints its flags and stops
+		// before it would use the client.
+		run(nil, cmdArgs, *asJSON, stdout, stdout)
+		return 0
+	}
 	c, err := admin.Dial(*data)
 	if err != nil {
 		fmt.Fprintln(stderr, "runrig admin:", err)
 		return 1
 	}
 	return run(c, cmdArgs, *asJSON, stdout, stderr)
+}
+
+// isHelp reports whether arg asks for help.
+func isHelp(arg string) bool { return arg == "-h" || arg == "-help" || arg == "--help" }
+
+// takeData removes --data DIR (or --data=DIR) from anywhere in args: the
+// admin commands' one global setting may come before or after the
+// command.
+func takeData(args []string) (rest []string, data string) {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--":
+			return append(rest, args[i:]...), data
+		case (a == "--data" || a == "-data") && i+1 < len(args):
+			data = args[i+1]
+			i++
+		case strings.HasPrefix(a, "--data=") || strings.HasPrefix(a, "-data="):
+			data = a[strings.Index(a, "=")+1:]
+		default:
+			rest = append(rest, a)
+		}
+	}
+	return rest, data
 }
 
 func subscribersCmd(c *admin.Client, args []string, asJSON bool, stdout, stderr io.Writer) int {

@@ -50,7 +50,7 @@ func TestBlockAgainChangesTheRule(t *testing.T) {
 	if next := block("reject", "back again"); next <= first {
 		t.Errorf("after rule %d was removed, the next block is rule %d", first, next)
 	}
-	audit = runCLI(t, "admin", "--data", data, "audit", "export")
+	audit = runCLI(t, "admin", "audit", "export", "--data", data) // --data after the command, too
 	if !strings.Contains(audit, fmt.Sprintf(`"what":"rule.remove","subject":"rule %d: domain spam.example"`, first)) {
 		t.Errorf("the removal does not name the rule's subject:\n%s", audit)
 	}

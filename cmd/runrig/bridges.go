@@ -40,6 +40,10 @@ func bridgesCmd(c *admin.Client, args []string, asJSON bool, stdout, stderr io.W
 	run := map[string]func(*admin.Client, []string, bridgeFlags, io.Writer, io.Writer) int{
 		"list": bridgesList, "add": bridgesAdd, "sync": bridgesSync, "remove": bridgesRemove,
 	}[verb]
+	if run == nil && isHelp(verb) {
+		fmt.Fprintf(stderr, "runrig admin bridges VERB: one of list, add, sync, remove; runrig admin bridges VERB --help gives its flags\n")
+		return 0
+	}
 	if run == nil {
 		fmt.Fprintf(stderr, "runrig admin bridges: unknown %q (list, add, sync, remove)\n", verb)
 		return 2

@@ -11,7 +11,11 @@ import (
 
 // selfCmd: self — this relay's signed discovery announcement, printed
 // exactly as signed: re-indenting it would change the signed record bytes.
-func selfCmd(c *admin.Client, args []string, _ bool, stdout, stderr io.Writer) int {
+func selfCmd(c *admin.Client, args []string, asJSON bool, stdout, stderr io.Writer) int {
+	fs := cmdFlags("self", &asJSON, stderr)
+	if _, err := parseInterspersed(fs, args); err != nil {
+		return 2
+	}
 	ctx, cancel := modCtx()
 	defer cancel()
 	b, err := c.Self(ctx)

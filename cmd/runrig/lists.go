@@ -55,6 +55,10 @@ func listsCmd(c *admin.Client, args []string, asJSON bool, stdout, stderr io.Wri
 			return listsSubscribe(c, pos, f, *noDraft, stdout, stderr)
 		},
 	}[verb]
+	if run == nil && isHelp(verb) {
+		fmt.Fprintf(stderr, "runrig admin lists VERB: one of import, export, drafts, approve, subscribe, subscriptions, sync, unsubscribe; runrig admin lists VERB --help gives its flags\n")
+		return 0
+	}
 	if run == nil {
 		fmt.Fprintf(stderr, "runrig admin lists: unknown %q (import, export, drafts, approve, subscribe, subscriptions, sync, unsubscribe)\n", verb)
 		return 2

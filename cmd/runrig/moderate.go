@@ -197,6 +197,10 @@ func rulesCmd(c *admin.Client, args []string, asJSON bool, stdout, stderr io.Wri
 		added, err := c.AddRule(ctx, req)
 		return report(stdout, stderr, asJSON, added, err, func(w io.Writer) { printRule(w, added) })
 	default:
+		if isHelp(verb) {
+			fmt.Fprintf(stderr, "runrig admin rules VERB: one of list, show, add, remove; runrig admin rules VERB --help gives its flags\n")
+			return 0
+		}
 		fmt.Fprintf(stderr, "runrig admin rules: unknown %q (list, show, add, remove)\n", verb)
 		return 2
 	}

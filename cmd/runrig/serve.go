@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 
 	"github.com/runrig/runrig/relay"
@@ -22,12 +23,16 @@ import (
 func version() string { return relay.Version }
 
 func serve(args []string, stdout, stderr io.Writer) int {
-	cfg, lg, err := settings.Load(args, os.Getenv, stderr)
+	help := stderr
+	if slices.ContainsFunc(args, isHelp) {
+		help = stdout
+	}
+	cfg, lg, err := settings.Load(args, os.Getenv, help)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
 	if err != nil {
-		fmt.Fprintln(stderr, "runrig serve:", err)
+		fmt.Fprintf(stderr, "runrig serve: %v\nrun `runrig serve --help` for every setting\n", err)
 		return 2
 	}
 	log := newLogger(stderr, lg)

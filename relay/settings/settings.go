@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -294,8 +295,13 @@ func Load(args []string, getenv func(string) string, out io.Writer) (relay.Confi
 	}
 	ss := all()
 	fs := flag.NewFlagSet("runrig serve", flag.ContinueOnError)
-	fs.SetOutput(out)
+	fs.SetOutput(io.Discard) // a bad flag is the caller's to report, once
 	configPath := fs.String("config", getenv("RUNRIG_CONFIG"), "TOML config file (env RUNRIG_CONFIG)")
+	defaults, defaultLog := cfg, lg
+	fs.Usage = func() {}
+	if slices.ContainsFunc(args, func(a string) bool { return a == "-h" || a == "-help" || a == "--help" }) {
+		fs.Usage = func() { printHelp(out, ss, defaults, defaultLog) }
+	}
 	var fromFlags [][2]string
 	for _, st := range ss {
 		st := st
@@ -344,6 +350,38 @@ func Load(args []string, getenv func(string) string, out io.Writer) (relay.Confi
 	}
 	cfg.PublicURL = publicURLOf(cfg)
 	return cfg, lg, nil
+}
+
+// printHelp writes serve's help: every setting as --name TYPE, what it
+// does, its variable and its default (shown only when there is one).
+func printHelp(w io.Writer, ss []setting, cfg relay.Config, lg Log) {
+	fmt.Fprint(w, "Usage: runrig serve [--SETTING VALUE ...]\n\n"+
+		"Every setting is also an environment variable (shown) and a key of the --config file\n"+
+		"(the name with _ for -); flags win over variables, variables over the file.\n\n"+
+		"  --config FILE\n        TOML config file (env RUNRIG_CONFIG)\n")
+	for _, st := range ss {
+		def := st.get(&cfg, &lg)
+		head := "  --" + st.name
+		if !st.bool {
+			head += " " + kindOf(def)
+		}
+		tail := fmt.Sprintf("(env %s)", envName(st.name))
+		if def != "" {
+			tail = fmt.Sprintf("(env %s, default %s)", envName(st.name), def)
+		}
+		fmt.Fprintf(w, "%s\n        %s %s\n", head, st.doc, tail)
+	}
+}
+
+// kindOf names the type of a setting's value from its default.
+func kindOf(def string) string {
+	if _, err := strconv.ParseFloat(def, 64); err == nil {
+		return "NUMBER"
+	}
+	if _, err := time.ParseDuration(def); err == nil {
+		return "DURATION"
+	}
+	return "TEXT"
 }
 
 // publicURLOf is the configured public URL or, when it was left at its

@@ -175,17 +175,21 @@ func TestHelpShowsEachDefaultOnce(t *testing.T) {
 	var b strings.Builder
 	Load([]string{"--help"}, env(nil), &b)
 	for _, st := range all() {
-		i := strings.Index(b.String()+"\n", "  -"+st.name+" ")
+		i := strings.Index(b.String()+"\n", "  --"+st.name+" ")
 		if i < 0 {
-			i = strings.Index(b.String(), "  -"+st.name+"\n")
+			i = strings.Index(b.String(), "  --"+st.name+"\n")
 		}
 		if i < 0 {
-			t.Errorf("help lacks -%s", st.name)
+			t.Errorf("help lacks --%s", st.name)
 			continue
 		}
 		entry := b.String()[i:]
-		if j := strings.Index(entry[3:], "\n  -"); j >= 0 {
-			entry = entry[:j+3]
+		if j := strings.Index(entry[4:], "\n  --"); j >= 0 {
+			entry = entry[:j+4]
+		}
+		if head, _, _ := strings.Cut(entry, "\n"); !st.bool && !strings.HasSuffix(head, " TEXT") &&
+			!strings.HasSuffix(head, " NUMBER") && !strings.HasSuffix(head, " DURATION") {
+			t.Errorf("help of --%s does not name its type: %q", st.name, head)
 		}
 		if n := strings.Count(entry, "default"); n > 1 || strings.Contains(entry, "default default") ||
 			strings.Contains(entry, "default none") || strings.Contains(entry, "default )") {

@@ -52,6 +52,10 @@ func (s *Site) handleActor(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
+	if wantsHTML(r) { // a person in a browser: the page that explains the relay
+		http.Redirect(w, r, s.PublicURL+"/", http.StatusSeeOther)
+		return
+	}
 	doc, err := asjson.Marshal(s.actorDoc(name))
 	if err == nil {
 		doc, err = s.withAssertionMethod(doc, s.Slices.Actor(name))
@@ -61,6 +65,23 @@ func (s *Site) handleActor(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	asjson.Write(w, r, doc)
+}
+
+// wantsHTML reports whether a request prefers HTML to any JSON: a
+// browser's Accept (text/html first, or no JSON type at all), not a
+// server's (application/activity+json, application/ld+json).
+func wantsHTML(r *http.Request) bool {
+	accept := strings.ToLower(r.Header.Get("Accept"))
+	html := strings.Index(accept, "text/html")
+	if html < 0 {
+		return false
+	}
+	for _, j := range []string{"application/activity+json", "application/ld+json", "application/json"} {
+		if i := strings.Index(accept, j); i >= 0 && i < html {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *Site) collection(id string, total int) http.HandlerFunc {

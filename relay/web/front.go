@@ -6,17 +6,57 @@ import (
 	"html/template"
 	"net"
 	"net/http"
+	"net/mail"
 	"net/url"
 	"strings"
 
 	"github.com/runrig/runrig/policy"
+	"github.com/runrig/runrig/relay/slices"
 	"github.com/runrig/runrig/relay/store"
 )
 
 //go:embed templates/front.html
 var templates embed.FS
 
-var frontPage = template.Must(template.ParseFS(templates, "templates/front.html"))
+var frontPage = template.Must(template.New("front.html").Funcs(template.FuncMap{
+	"breakable": breakable, "contactLink": contactLink,
+}).ParseFS(templates, "templates/front.html"))
+
+// breakable lets a phone wrap a URL or an account after its separators
+// (/, @, ., ?, &) rather than in the middle of a word.
+func breakable(s string) template.HTML {
+	var b strings.Builder
+	for _, r := range s {
+		b.WriteString(template.HTMLEscapeString(string(r)))
+		if strings.ContainsRune("/@.?&", r) {
+			b.WriteString("<wbr>")
+		}
+	}
+	return template.HTML(b.String())
+}
+
+// contactLink is where the operator's contact leads: mailto: for an
+// e-mail address, the account's page for @user@host, the URL itself for
+// an http(s) URL; "" when it is none of these (shown as text).
+func contactLink(contact string) string {
+	c := strings.TrimSpace(contact)
+	switch {
+	case strings.HasPrefix(c, "https://") || strings.HasPrefix(c, "http://"):
+		if u, err := url.Parse(c); err == nil && u.Host != "" {
+			return u.String()
+		}
+	case strings.HasPrefix(c, "@") && strings.Count(c, "@") == 2:
+		user, host, _ := strings.Cut(c[1:], "@")
+		if user != "" && host != "" && !strings.ContainsAny(c, " /") {
+			return "https://" + host + "/@" + user
+		}
+	case strings.Count(c, "@") == 1 && !strings.ContainsAny(c, " /:"):
+		if _, err := mail.ParseAddress(c); err == nil {
+			return "mailto:" + c
+		}
+	}
+	return ""
+}
 
 // frontSlice is a slice as the front page lists it.
 type frontSlice struct {
@@ -73,7 +113,7 @@ func (s *Site) handleFront(w http.ResponseWriter, r *http.Request) {
 		for _, sub := range subs {
 			peers[sub.Peer] = true
 		}
-		if name != "" {
+		if name != "" && name != slices.Directory { // the directory actor carries no traffic
 			d.Slices = append(d.Slices, frontSlice{Account: name + "@" + s.Host, Summary: s.Slices.Summary(name),
 				Inbox: s.Slices.Actor(name) + "/inbox"})
 		}

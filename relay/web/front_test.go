@@ -24,3 +24,24 @@ func TestLocalOnly(t *testing.T) {
 		}
 	}
 }
+
+func TestContactLink(t *testing.T) {
+	for _, c := range []struct{ contact, want string }{
+		{"admin@relay.example", "mailto:admin@relay.example"},
+		{"@ops@social.example", "https://social.example/@ops"},
+		{"https://coop.example/contact", "https://coop.example/contact"},
+		{"ring Maria on 0123 456", ""},
+		{"javascript:alert(1)", ""},
+		{"a@b@c", ""},
+	} {
+		if got := contactLink(c.contact); got != c.want {
+			t.Errorf("contactLink(%q) = %q, want %q", c.contact, got, c.want)
+		}
+	}
+}
+
+func TestBreakable(t *testing.T) {
+	if got := string(breakable("https://r.example/inbox?x=<b>")); got != "https:/<wbr>/<wbr>r.<wbr>example/<wbr>inbox?<wbr>x=&lt;b&gt;" {
+		t.Errorf("breakable = %q", got)
+	}
+}

@@ -5,8 +5,10 @@ GO ?= go
 
 .PHONY: run build test test-nocgo interop interop-note browser-note postgres-note fuzz vet fmt-check bench clean
 
-run:
-	$(GO) run ./cmd/runrig serve
+# Built, then run (not `go run`, which exits 1 when Ctrl-C stops the relay
+# cleanly).
+run: build
+	./bin/runrig serve
 
 # The release and commit the binary reports everywhere (runrig version,
 # NodeInfo, runrig_build_info); unstamped builds take the commit Go records.

@@ -3,7 +3,7 @@
 # discovery and DFC bridges.
 GO ?= go
 
-.PHONY: run build test test-nocgo interop interop-note browser-note postgres-note fuzz vet fmt-check bench clean
+.PHONY: run demo build test test-nocgo interop interop-note browser-note postgres-note fuzz vet fmt-check bench clean
 
 # Built, then run (not `go run`, which exits 1 when Ctrl-C stops the relay
 # cleanly).
@@ -15,6 +15,10 @@ run: build
 VERSION ?= 0.1.0
 COMMIT ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null)$(shell git diff --quiet HEAD 2>/dev/null || echo -dirty)
 LDFLAGS = -X github.com/runrig/runrig/relay.stampedVersion=$(VERSION) -X github.com/runrig/runrig/relay.stampedCommit=$(COMMIT)
+
+# A relay and simulated platforms on loopback, relaying until Ctrl-C.
+demo: build
+	./bin/runrig demo
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/runrig ./cmd/runrig

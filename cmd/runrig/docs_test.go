@@ -63,7 +63,7 @@ func docCommands(t *testing.T) []docCommand {
 // notRun are the other tools the docs show, and what covers them instead:
 // the docs test runs every runrig and curl command, not these.
 var notRun = map[string]string{
-	"make":                            "make test is CI itself; make run builds bin/runrig and serves, run by TestMakeRunStopsCleanlyOnCtrlC",
+	"make":                            "make test is CI itself; make run builds bin/runrig and serves, run by TestMakeRunStopsCleanlyOnCtrlC; make demo runs runrig demo, run by TestDemo",
 	"go":                              "go build is what TestMain does",
 	"mix":                             "another project's tool (Pleroma)",
 	"./bin/pleroma_ctl":               "another project's tool (Akkoma)",

@@ -14,6 +14,8 @@ const usage = `runrig — a federation relay for cooperative food and farm platf
 
 Usage:
   runrig serve [flags]            run a relay (try: runrig serve --help)
+  runrig demo [--listen ADDR]     a relay and simulated platforms on this machine, relaying
+                                  offers, requests, surplus and posts until Ctrl-C
   runrig admin [--data DIR] CMD   administer the relay running on DIR
   runrig listing validate FILE... check listings offline with the relay's rules
   runrig listing keygen --out KEYFILE
@@ -104,6 +106,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return serve(args[1:], stdout, stderr)
 	case "admin":
 		return adminCmd(args[1:], stdout, stderr)
+	case "demo":
+		return demoCmd(args[1:], stdout, stderr)
 	case "listing":
 		return listingCmd(args[1:], stdout, stderr)
 	case "config":

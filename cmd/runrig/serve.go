@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"slices"
 	"syscall"
 
 	"github.com/runrig/runrig/relay"
@@ -23,11 +22,7 @@ import (
 func version() string { return relay.Version }
 
 func serve(args []string, stdout, stderr io.Writer) int {
-	help := stderr
-	if slices.ContainsFunc(args, isHelp) {
-		help = stdout
-	}
-	cfg, lg, err := settings.Load(args, os.Getenv, help)
+	cfg, lg, err := settings.Load(args, os.Getenv, stdout)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}

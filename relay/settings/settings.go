@@ -6,12 +6,12 @@
 package settings
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net"
 	"os"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -286,8 +286,9 @@ func (l *settingList) deliverySettings() {
 	l.add("delivery-lease", "how long claimed deliveries stay reserved for this process; after a crash they are retried when it ends", s, g)
 }
 
-// Load parses the serve command's settings from args and getenv. Usage and
-// errors about flags go to out.
+// Load parses the serve command's settings from args and getenv. The help
+// (-h, --help) goes to out, and Load then returns flag.ErrHelp; a bad
+// flag is returned, for the caller to report once.
 func Load(args []string, getenv func(string) string, out io.Writer) (relay.Config, Log, error) {
 	cfg, lg := relay.Defaults(), Log{Format: "text", Level: "info"}
 	if err := checkRemoved(args, getenv); err != nil {
@@ -295,33 +296,28 @@ func Load(args []string, getenv func(string) string, out io.Writer) (relay.Confi
 	}
 	ss := all()
 	fs := flag.NewFlagSet("runrig serve", flag.ContinueOnError)
-	fs.SetOutput(io.Discard) // a bad flag is the caller's to report, once
-	configPath := fs.String("config", getenv("RUNRIG_CONFIG"), "TOML config file (env RUNRIG_CONFIG)")
-	defaults, defaultLog := cfg, lg
+	fs.SetOutput(io.Discard) // printHelp writes the help; errors are returned
 	fs.Usage = func() {}
-	if slices.ContainsFunc(args, func(a string) bool { return a == "-h" || a == "-help" || a == "--help" }) {
-		fs.Usage = func() { printHelp(out, ss, defaults, defaultLog) }
-	}
+	configPath := fs.String("config", getenv("RUNRIG_CONFIG"), "TOML config file (env RUNRIG_CONFIG)")
 	var fromFlags [][2]string
 	for _, st := range ss {
 		st := st
-		usage := fmt.Sprintf("%s (env %s)", st.doc, envName(st.name))
-		if def := st.get(&cfg, &lg); def != "" {
-			usage = fmt.Sprintf("%s (env %s, default %s)", st.doc, envName(st.name), def)
-		}
 		if st.bool {
-			fs.BoolFunc(st.name, usage, func(v string) error {
+			fs.BoolFunc(st.name, st.doc, func(v string) error {
 				fromFlags = append(fromFlags, [2]string{st.name, v})
 				return st.set(&relay.Config{}, &Log{}, v)
 			})
 			continue
 		}
-		fs.Func(st.name, usage, func(v string) error {
+		fs.Func(st.name, st.doc, func(v string) error {
 			fromFlags = append(fromFlags, [2]string{st.name, v})
 			return st.set(&relay.Config{}, &Log{}, v)
 		})
 	}
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			printHelp(out, ss, cfg, lg) // flags set scratch configs: cfg still holds the defaults
+		}
 		return cfg, lg, err
 	}
 	if fs.NArg() > 0 {
@@ -348,7 +344,7 @@ func Load(args []string, getenv func(string) string, out io.Writer) (relay.Confi
 			return cfg, lg, fmt.Errorf("--%s: %w", kv[0], err)
 		}
 	}
-	cfg.PublicURL = publicURLOf(cfg)
+	cfg.PublicURL = publicURLOf(cfg, relay.Defaults())
 	return cfg, lg, nil
 }
 
@@ -389,8 +385,7 @@ func kindOf(def string) string {
 // moved to another port must not send peers to the default one. An
 // address on every interface (":8081", "0.0.0.0:8081") is offered on
 // loopback.
-func publicURLOf(cfg relay.Config) string {
-	d := relay.Defaults()
+func publicURLOf(cfg, d relay.Config) string {
 	if cfg.PublicURL != d.PublicURL || cfg.Listen == d.Listen {
 		return cfg.PublicURL
 	}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -379,6 +380,25 @@ type batchSummary struct {
 	tallies  map[string]*peerTally
 }
 
+// cleanErrors returns outcomes with their error texts fit to keep
+// (store.PeerText: a peer shapes them), once per batch, copying the slice
+// only when a text changes.
+func cleanErrors(outcomes []store.Outcome) []store.Outcome {
+	var out []store.Outcome
+	for i, o := range outcomes {
+		if clean := store.PeerText(o.Err, 0); clean != o.Err {
+			if out == nil {
+				out = slices.Clone(outcomes)
+			}
+			out[i].Err = clean
+		}
+	}
+	if out == nil {
+		return outcomes
+	}
+	return out
+}
+
 func summarize(outcomes []store.Outcome) batchSummary {
 	b := batchSummary{done: map[string][]int64{}, payloads: map[int64]bool{}, tallies: map[string]*peerTally{}}
 	for _, o := range outcomes {
@@ -408,7 +428,7 @@ func summarize(outcomes []store.Outcome) batchSummary {
 		t.failed++
 		t.failStreak++
 		if o.At.After(t.lastFailure) {
-			t.lastFailure, t.lastError = o.At, store.PeerText(o.Err, 0)
+			t.lastFailure, t.lastError = o.At, o.Err
 		}
 		if o.CircuitUntil.After(t.circuitUntil) {
 			t.circuitUntil = o.CircuitUntil
@@ -422,6 +442,7 @@ func (db *DB) Complete(ctx context.Context, outcomes []store.Outcome) error {
 	if len(outcomes) == 0 {
 		return nil
 	}
+	outcomes = cleanErrors(outcomes)
 	sum := summarize(outcomes)
 	done, payloads, tallies := sum.done, sum.payloads, sum.tallies
 	return db.tx(ctx, func(tx *sql.Tx) error {
@@ -440,7 +461,7 @@ func (db *DB) Complete(ctx context.Context, outcomes []store.Outcome) error {
 				if o.Dead {
 					state = store.Dead
 				}
-				_, err = retry.ExecContext(ctx, state, ms(o.NextAttempt), store.PeerText(o.Err, 0), o.Delivery.ID, o.Delivery.Owner)
+				_, err = retry.ExecContext(ctx, state, ms(o.NextAttempt), o.Err, o.Delivery.ID, o.Delivery.Owner)
 			}
 			if err != nil {
 				return fmt.Errorf("delivery %d: %w", o.Delivery.ID, err)

@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"embed"
 	"html/template"
-	"net"
 	"net/http"
 	"net/mail"
+	"net/netip"
 	"net/url"
 	"strings"
 
@@ -77,17 +77,17 @@ type frontData struct {
 }
 
 // LocalOnly reports whether publicURL names this machine or a private
-// network (loopback, private and link-local addresses, localhost, a name
-// without a dot, .local, .internal): no server on the internet can reach
-// it to subscribe.
+// network (an address the egress guard would not contact on the
+// internet, localhost, a name without a dot, .local, .internal): no
+// server on the internet can reach it to subscribe.
 func LocalOnly(publicURL string) bool {
 	u, err := url.Parse(publicURL)
 	if err != nil {
 		return false
 	}
 	host := strings.ToLower(strings.TrimSuffix(u.Hostname(), "."))
-	if ip := net.ParseIP(host); ip != nil {
-		return ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsUnspecified()
+	if ip, err := netip.ParseAddr(host); err == nil {
+		return !policy.Egress{}.Allowed(ip)
 	}
 	return !strings.Contains(host, ".") || host == "localhost" || strings.HasSuffix(host, ".localhost") ||
 		strings.HasSuffix(host, ".local") || strings.HasSuffix(host, ".internal")

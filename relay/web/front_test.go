@@ -18,6 +18,7 @@ func TestLocalOnly(t *testing.T) {
 		{"https://relay.example", false},
 		{"https://relay.example.", false},
 		{"https://203.0.113.7", false},
+		{"http://100.64.0.9", true}, // carrier-grade NAT, as the egress guard has it
 	} {
 		if got := LocalOnly(c.url); got != c.want {
 			t.Errorf("LocalOnly(%q) = %v, want %v", c.url, got, c.want)

@@ -120,7 +120,13 @@ func startDemoRelay(ctx context.Context, dir, listen, url string) (<-chan error,
 		done <- err
 	}()
 	for deadline := time.Now().Add(demoReady); ; time.Sleep(50 * time.Millisecond) {
-		if resp, err := http.Get(url + "/readyz"); err == nil {
+		select {
+		case err := <-done: // it stopped before serving (the port taken, say)
+			done <- err
+			return done, fmt.Errorf("the demo relay stopped at start: %w", err)
+		default:
+		}
+		if resp, err := (&http.Client{Timeout: 2 * time.Second}).Get(url + "/readyz"); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				return done, nil

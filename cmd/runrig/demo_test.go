@@ -2,6 +2,7 @@ package main
 
 import (
 	"io"
+	"net"
 	"net/http"
 	"os/exec"
 	"regexp"
@@ -62,5 +63,28 @@ func TestDemo(t *testing.T) {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("the demo's explanation lacks %q:\n%s", want, out.String())
 		}
+	}
+}
+
+// A demo whose port is taken says so at once, instead of waiting on the
+// other listener (it waited for ever) and naming a log it had removed.
+func TestDemoOnATakenPort(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	cmd := exec.Command(binary, "demo", "--listen", taken.Addr().String())
+	cmd.Env = cleanEnv()
+	done := make(chan []byte, 1)
+	go func() { out, _ := cmd.CombinedOutput(); done <- out }()
+	select {
+	case out := <-done:
+		if cmd.ProcessState.ExitCode() != 1 || !strings.Contains(string(out), "address already in use") {
+			t.Errorf("demo on a taken port: exit %d\n%s", cmd.ProcessState.ExitCode(), out)
+		}
+	case <-time.After(time.Minute):
+		cmd.Process.Kill()
+		t.Fatal("demo on a taken port still runs after a minute")
 	}
 }

@@ -151,7 +151,7 @@ func (m *Member) Beat(ctx context.Context) error {
 	if err := m.cfg.Store.Beat(ctx, r); err != nil {
 		return err
 	}
-	if m.mayForget(time.Now()) {
+	if m.mayForget(m.cfg.Now()) { // gaps in its own beats, by its own clock
 		gone, err := m.cfg.Store.Forget(ctx, now.Add(-m.cfg.DeadAfter))
 		for _, id := range gone {
 			m.cfg.Log.Warn("a replica stopped beating; its deliveries and singletons are released", "replica", id,

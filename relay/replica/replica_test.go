@@ -10,18 +10,35 @@ import (
 	"github.com/runrig/runrig/relay/store/sqlite"
 )
 
+// openReplicas opens a store for replicas timed ten times faster than
+// by default; it closes with the test.
+func openReplicas(t *testing.T) (*sqlite.DB, replica.Config) {
+	db, err := sqlite.Open(context.Background(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db, replica.Config{Store: db.Replicas(), Heartbeat: 100 * time.Millisecond, DeadAfter: time.Second}
+}
+
+// beatPastDeadAfter has m beat every heartbeat, as Run does, until
+// DeadAfter and three heartbeats have passed.
+func beatPastDeadAfter(t *testing.T, m *replica.Member, cfg replica.Config) {
+	for end := time.Now().Add(cfg.DeadAfter + 3*cfg.Heartbeat); time.Now().Before(end); {
+		time.Sleep(cfg.Heartbeat)
+		if err := m.Beat(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // After an outage longer than DeadAfter in which no replica could beat,
 // the first to beat again does not forget the others, which are as alive
 // as it is: it would take the deliveries they hold and make them twice
 // (found by review).
 func TestBackFromAnOutageForgetsNoOne(t *testing.T) {
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	cfg := replica.Config{Store: db.Replicas(), Heartbeat: 100 * time.Millisecond, DeadAfter: time.Second}
+	db, cfg := openReplicas(t)
 	a, b := replica.New(cfg), replica.New(cfg)
 	for _, m := range []*replica.Member{a, b} {
 		if err := m.Beat(ctx); err != nil {
@@ -50,12 +67,7 @@ func TestBackFromAnOutageForgetsNoOne(t *testing.T) {
 
 	// B does not come back: A, beating on, forgets it once it has had
 	// DeadAfter to beat, and takes its delivery.
-	for end := time.Now().Add(cfg.DeadAfter + 3*cfg.Heartbeat); time.Now().Before(end); {
-		time.Sleep(cfg.Heartbeat)
-		if err := a.Beat(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
+	beatPastDeadAfter(t, a, cfg)
 	if rs, _ := db.Replicas().List(ctx); len(rs) != 1 || rs[0].ID != a.ID() {
 		t.Errorf("B, silent after the outage, is still listed: %+v", rs)
 	}
@@ -70,23 +82,14 @@ func TestBackFromAnOutageForgetsNoOne(t *testing.T) {
 // which its share of the peers goes unserved (found by review).
 func TestAClockAheadDiesOnTime(t *testing.T) {
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	cfg := replica.Config{Store: db.Replicas(), Heartbeat: 100 * time.Millisecond, DeadAfter: time.Second}
+	db, cfg := openReplicas(t)
 	fast := cfg
 	fast.Now = func() time.Time { return time.Now().Add(time.Hour) }
 	ahead, b := replica.New(fast), replica.New(cfg)
 	if err := ahead.Beat(ctx); err != nil { // then it dies
 		t.Fatal(err)
 	}
-	for end := time.Now().Add(cfg.DeadAfter + 3*cfg.Heartbeat); time.Now().Before(end); time.Sleep(cfg.Heartbeat) {
-		if err := b.Beat(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
+	beatPastDeadAfter(t, b, cfg)
 	if rs, _ := db.Replicas().List(ctx); len(rs) != 1 || rs[0].ID != b.ID() {
 		t.Errorf("the replica with a clock an hour ahead, dead for DeadAfter, is still listed: %+v", rs)
 	}

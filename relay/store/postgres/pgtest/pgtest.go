@@ -47,13 +47,7 @@ type Srv struct {
 // RUNRIG_REQUIRE_POSTGRES is set) when there is none.
 func Server(t testing.TB) *Srv {
 	t.Helper()
-	u := os.Getenv(Env)
-	if u == "" {
-		if os.Getenv("RUNRIG_REQUIRE_POSTGRES") != "" {
-			t.Fatalf("%s is not set: start a server with deploy/postgres/test-cluster.sh", Env)
-		}
-		t.Skipf("%s is not set: no PostgreSQL to test on (deploy/postgres/test-cluster.sh starts one)", Env)
-	}
+	u := need(t, Env, "no PostgreSQL to test on (deploy/postgres/test-cluster.sh starts one)")
 	admin, err := sql.Open("pgx", u)
 	if err != nil {
 		t.Fatal(err)
@@ -65,17 +59,25 @@ func Server(t testing.TB) *Srv {
 	return &Srv{url: u, admin: admin, made: map[string]string{}}
 }
 
+// need returns the variable env, or skips the test saying why (fails it,
+// when RUNRIG_REQUIRE_POSTGRES is set, as CI sets it).
+func need(t testing.TB, env, why string) string {
+	t.Helper()
+	v := os.Getenv(env)
+	if v == "" {
+		if os.Getenv("RUNRIG_REQUIRE_POSTGRES") != "" {
+			t.Fatalf("%s is not set: %s", env, why)
+		}
+		t.Skipf("%s is not set: %s", env, why)
+	}
+	return v
+}
+
 // Pooler returns the test server behind the transaction-mode PgBouncer,
 // skipping or failing as Server does when there is none.
 func Pooler(t testing.TB) *Srv {
 	t.Helper()
-	front := os.Getenv(PoolerEnv)
-	if front == "" {
-		if os.Getenv("RUNRIG_REQUIRE_POSTGRES") != "" {
-			t.Fatalf("%s is not set: deploy/postgres/test-cluster.sh starts PgBouncer when it is installed", PoolerEnv)
-		}
-		t.Skipf("%s is not set: no PgBouncer to test through (apt-get install pgbouncer; deploy/postgres/test-cluster.sh)", PoolerEnv)
-	}
+	front := need(t, PoolerEnv, "no PgBouncer to test through (apt-get install pgbouncer; deploy/postgres/test-cluster.sh starts it)")
 	s := Server(t)
 	s.front = front
 	return s

@@ -152,8 +152,8 @@ func (r *replication) onEvent(e store.Event) {
 // and never those queued after the event arrived.
 func (r *replication) dropped(payload string) {
 	slice, peer, cutoff, err := store.ParseDropped(payload)
-	if err != nil {
-		r.s.log.Warn("a replica's change", "err", err)
+	if err != nil { // anyone who may connect can send one: logged at most once a minute
+		r.s.peerLog.Warn("database", "bad_notification", "a malformed notification of a dropped subscription", "err", err)
 		return
 	}
 	sub, err := r.s.store.Subscriber(r.s.bg.Context(), slice, peer)

@@ -65,7 +65,10 @@ func Copy(ctx context.Context, db, dst *DB, progress func(Copied)) ([]Copied, er
 			for _, t := range identityTables {
 				used := int64(0) // ids never reused: a removed rule's too
 				if t == "rules" && db.d.Name == "sqlite" {
-					db.r.QueryRowContext(ctx, `SELECT seq FROM sqlite_sequence WHERE name = 'rules'`).Scan(&used)
+					err := db.r.QueryRowContext(ctx, `SELECT seq FROM sqlite_sequence WHERE name = 'rules'`).Scan(&used)
+					if err != nil && !errors.Is(err, sql.ErrNoRows) { // no row: no rule was ever made
+						return fmt.Errorf("rule ids used: %w", err)
+					}
 				}
 				if _, err := tx.ExecContext(ctx, `SELECT setval(pg_get_serial_sequence('`+t+`', 'id'),
 					GREATEST(COALESCE((SELECT MAX(id) FROM `+t+`), 0), ?) + 1, false)`, used); err != nil {

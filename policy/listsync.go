@@ -22,15 +22,45 @@ const (
 	defaultListInterval = 24 * time.Hour
 )
 
+// ListImport is one import of a shared domain list.
+type ListImport struct {
+	// Name names the list; its rules get source "list:NAME".
+	Name string
+	// Data is a Mastodon CSV or a plain-text list, one domain a line.
+	Data []byte
+	// PlainAction is the action of a plain-text list's entries.
+	PlainAction Action
+	// Draft makes the rules drafts a moderator approves; Preview reports
+	// what would be added and changes nothing.
+	Draft, Preview bool
+	// Progress, when set, hears how far the import is (optional).
+	Progress Progress
+}
+
+// Progress hears how far long work is: done of total items of a step
+// ("checking", "writing"); total is 0 while it is not known. It is called
+// from the working goroutine and must return quickly.
+type Progress func(step string, done, total int)
+
+// report calls p when set.
+func (p Progress) report(step string, done, total int) {
+	if p != nil {
+		p(step, done, total)
+	}
+}
+
+// progressEvery is how many rows pass between two reports of a step.
+const progressEvery = 500
+
 // ImportList imports a Mastodon CSV or plain-text domain list as rules
 // from source "list:NAME". Every row is checked first: one bad row and
 // nothing is imported. Domains that already have a rule are skipped.
-func (m *Moderator) ImportList(ctx context.Context, op Operator, name string, data []byte,
-	plainAction Action, draft, preview bool) (ImportResult, error) {
+func (m *Moderator) ImportList(ctx context.Context, op Operator, imp ListImport) (ImportResult, error) {
+	name, prog := imp.Name, imp.Progress
 	if !listName.MatchString(name) {
 		return ImportResult{}, fmt.Errorf("%w: list name %q (lower-case letters, digits, dashes)", ErrBadRule, name)
 	}
-	entries, err := ParseList(data, plainAction)
+	entries, err := ParseList(imp.Data, imp.PlainAction)
 	if err != nil {
 		return ImportResult{}, fmt.Errorf("%w: %v", ErrBadRule, err)
 	}
@@ -48,22 +78,27 @@ func (m *Moderator) ImportList(ctx context.Context, op Operator, name string, da
 	}
 	res := ImportResult{Added: []Rule{}, Skipped: []string{}}
 	now := time.Now().UTC()
-	for _, e := range entries {
+	for i, e := range entries {
+		if i%progressEvery == 0 {
+			prog.report("checking", i, len(entries))
+		}
 		if have[e.Domain] {
 			res.Skipped = append(res.Skipped, e.Domain)
 			continue
 		}
 		r := e.Rule("list:" + name)
-		r.Draft, r.Created, r.Author = draft, now, op.Who
+		r.Draft, r.Created, r.Author = imp.Draft, now, op.Who
 		if err := r.Normalize(); err != nil {
 			return ImportResult{}, fmt.Errorf("line %d: %w", e.Line, err)
 		}
 		res.Added = append(res.Added, r)
 	}
-	if preview || len(res.Added) == 0 {
+	prog.report("checking", len(entries), len(entries))
+	if imp.Preview || len(res.Added) == 0 {
 		return res, nil
 	}
-	details, _ := json.Marshal(map[string]any{"added": len(res.Added), "skipped": res.Skipped, "draft": draft})
+	prog.report("writing", len(res.Added), 0) // one transaction: no count until it ends
+	details, _ := json.Marshal(map[string]any{"added": len(res.Added), "skipped": res.Skipped, "draft": imp.Draft})
 	ids, err := m.store.Moderate(ctx, Change{Add: res.Added, AddUnruled: true, Audit: []AuditEntry{{
 		Who: op.Who, What: "list.import", Subject: name, Why: op.Why, Source: "list:" + name, Details: details,
 	}}})
@@ -79,7 +114,8 @@ func (m *Moderator) ImportList(ctx context.Context, op Operator, name string, da
 		added = append(added, r)
 	}
 	res.Added = added
-	m.log.Info("list imported", "list", name, "added", len(res.Added), "skipped", len(res.Skipped), "draft", draft, "by", op.Who)
+	prog.report("writing", len(ids), len(ids))
+	m.log.Info("list imported", "list", name, "added", len(res.Added), "skipped", len(res.Skipped), "draft", imp.Draft, "by", op.Who)
 	return res, m.Reload(ctx)
 }
 

@@ -134,12 +134,17 @@ func TestBridgePublishesCatalog(t *testing.T) {
 	if b.Actor != actor || b.Every != "15m0s" || b.Kind != "offer" {
 		t.Fatalf("added %+v", b)
 	}
-	rep, err := r.Admin.Bridges().Sync(ctx, "hodmedod")
+	var heard []admin.Progress
+	rep, err := r.Admin.Bridges().SyncProgress(ctx, "hodmedod", func(p admin.Progress) { heard = append(heard, p) })
 	if err != nil {
 		t.Fatal(err)
 	}
 	if rep.Created != 6 || rep.Skipped != 2 || rep.Deleted != 0 || len(rep.Problems) != 2 {
 		t.Fatalf("first sync: %+v; want 6 created, 2 skipped", rep)
+	}
+	if len(heard) < 3 || heard[0].Step != "reading the catalog" ||
+		heard[len(heard)-1] != (admin.Progress{Step: "publishing", Done: 6, Total: 6, Unit: "items"}) {
+		t.Fatalf("progress heard: %+v", heard)
 	}
 	creates := waitReceived(t, sub, "Create", 6)
 	pub := bridgeKey(t, actor)

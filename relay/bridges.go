@@ -100,8 +100,8 @@ func (a bridgeAdmin) Bridges(ctx context.Context) ([]admin.Bridge, error) {
 	return out, err
 }
 
-func (a bridgeAdmin) SyncBridge(ctx context.Context, name string) (admin.BridgeSynced, error) {
-	r, err := a.b.Sync(ctx, name)
+func (a bridgeAdmin) SyncBridge(ctx context.Context, name string, progress func(step string, done, total int)) (admin.BridgeSynced, error) {
+	r, err := a.b.SyncProgress(ctx, name, progress)
 	return admin.BridgeSynced{NotModified: r.NotModified, Created: r.Created, Updated: r.Updated, Renewed: r.Renewed,
 		Deleted: r.Deleted, Unchanged: r.Unchanged, SoldOut: r.SoldOut, Skipped: r.Skipped,
 		Problems: problemViews(r.Problems), Held: r.Held, Deferred: r.Deferred}, bridgeError(err)

@@ -264,6 +264,29 @@ func TestImportLargeList(t *testing.T) {
 	if err != nil || res.Added != 20000 {
 		t.Fatalf("import of 20,000 rows: %d added, %v", res.Added, err)
 	}
+	// Asked for progress, the relay streams it: each step from its start to
+	// its end, then the result.
+	var heard []admin.Progress
+	res, err = r.Admin.ImportListProgress(context.Background(), admin.ImportList{Name: "big", Content: b.String(), Reason: "shared"},
+		func(p admin.Progress) { heard = append(heard, p) })
+	if err != nil || res.Added != 20000 {
+		t.Fatalf("import of 20,000 rows with progress: %d added, %v", res.Added, err)
+	}
+	ends := map[string]bool{}
+	for _, p := range heard {
+		if p.Unit != "rows" || p.Done > max(p.Total, 20000) {
+			t.Fatalf("progress %+v", p)
+		}
+		ends[p.Step] = ends[p.Step] || (p.Done == 20000 && p.Total == 20000)
+	}
+	if len(heard) < 4 || heard[0] != (admin.Progress{Step: "checking", Total: 20000, Unit: "rows"}) || !ends["checking"] || !ends["writing"] {
+		t.Fatalf("progress heard: %+v", heard)
+	}
+	// An error before any progress keeps its message (and status).
+	if _, err := r.Admin.ImportListProgress(context.Background(), admin.ImportList{Name: "Bad Name", Content: "a.example\n"},
+		func(admin.Progress) {}); err == nil || !strings.Contains(err.Error(), "list name") {
+		t.Fatalf("a bad name with progress: %v", err)
+	}
 }
 
 // Syncs of one list at once (the background one and operators') add each

@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/runrig/runrig/relay/admin"
 )
@@ -149,14 +150,17 @@ func bridgesSync(c *admin.Client, pos []string, f bridgeFlags, stdout, stderr io
 	}
 	ctx, cancel := modCtx()
 	defer cancel()
-	r, err := c.Bridges().Sync(ctx, pos[0])
+	start := time.Now()
+	m := newMeter(stderr, "syncing "+pos[0], f.asJSON)
+	r, err := c.Bridges().SyncProgress(ctx, pos[0], m.progressFunc())
+	m.Done()
 	return report(stdout, stderr, f.asJSON, r, err, func(w io.Writer) {
 		if r.NotModified {
 			fmt.Fprintf(w, "%s: the catalog has not changed\n", pos[0])
 			return
 		}
-		fmt.Fprintf(w, "%s: %d created, %d updated, %d renewed, %d deleted, %d unchanged, %d sold out, %d skipped\n", pos[0],
-			r.Created, r.Updated, r.Renewed, r.Deleted, r.Unchanged, r.SoldOut, r.Skipped)
+		fmt.Fprintf(w, "%s: %d created, %d updated, %d renewed, %d deleted, %d unchanged, %d sold out, %d skipped in %s\n", pos[0],
+			r.Created, r.Updated, r.Renewed, r.Deleted, r.Unchanged, r.SoldOut, r.Skipped, time.Since(start).Round(time.Millisecond))
 		if r.Held > 0 {
 			fmt.Fprintf(w, "  %d withdrawals held back: most of the bridge's listings would go at once; they go if the next read says the same\n", r.Held)
 		}

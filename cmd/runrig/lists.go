@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/runrig/runrig/policy"
 	"github.com/runrig/runrig/relay/admin"
@@ -81,14 +82,18 @@ func listsImport(c *admin.Client, pos []string, f listFlags, stdout, stderr io.W
 	}
 	ctx, cancel := modCtx()
 	defer cancel()
-	res, err := c.ImportList(ctx, admin.ImportList{Name: f.name, Content: string(data), PlainSeverity: f.severity,
-		Draft: f.draft, Reason: f.reason, Preview: f.preview})
+	start := time.Now()
+	m := newMeter(stderr, "importing "+filepath.Base(pos[0]), f.asJSON)
+	res, err := c.ImportListProgress(ctx, admin.ImportList{Name: f.name, Content: string(data), PlainSeverity: f.severity,
+		Draft: f.draft, Reason: f.reason, Preview: f.preview}, m.progressFunc())
+	m.Done()
 	return report(stdout, stderr, f.asJSON, res, err, func(w io.Writer) {
 		verb := "added"
 		if f.preview {
 			verb = "would add"
 		}
-		fmt.Fprintf(w, "%s %d rules from list %s; skipped %d domains that already have a rule\n", verb, res.Added, f.name, len(res.Skipped))
+		fmt.Fprintf(w, "%s %s rules from list %s in %s; skipped %s domains that already have a rule\n", verb, grouped(res.Added),
+			f.name, time.Since(start).Round(time.Millisecond), grouped(len(res.Skipped)))
 		for _, d := range res.Skipped {
 			fmt.Fprintf(w, "  skipped %s\n", d)
 		}

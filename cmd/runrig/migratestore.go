@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/runrig/runrig/relay/admin"
 	"github.com/runrig/runrig/relay/store"
 	"github.com/runrig/runrig/relay/store/postgres"
 	"github.com/runrig/runrig/relay/store/sqlite"
@@ -57,9 +58,17 @@ func migrateStoreCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	defer dst.Close()
 	start := time.Now()
-	copied, err := sqlstore.Copy(ctx, src.DB, dst.DB, func(c sqlstore.Copied) {
-		fmt.Fprintf(stdout, "  %-20s %7d rows\n", c.Table, c.Rows)
+	m := newMeter(stderr, "moving the store", false)
+	copied, err := sqlstore.Copy(ctx, src.DB, dst.DB, sqlstore.CopyProgress{
+		Table: func(c sqlstore.Copied) {
+			m.Done()
+			fmt.Fprintf(stdout, "  %-20s %7d rows\n", c.Table, c.Rows)
+		},
+		Rows: func(done, total int) {
+			m.Report(admin.Progress{Step: "copying", Done: done, Total: total, Unit: "rows"})
+		},
 	})
+	m.Done()
 	if err != nil {
 		fmt.Fprintln(stderr, "runrig migrate-store: nothing was moved:", err)
 		return 1
@@ -68,8 +77,9 @@ func migrateStoreCmd(args []string, stdout, stderr io.Writer) int {
 	for _, c := range copied {
 		total += c.Rows
 	}
-	fmt.Fprintf(stdout, "moved %d rows in %d tables from %s to PostgreSQL %s in %s; every table's count checked.\n"+
+	took := time.Since(start)
+	fmt.Fprintf(stdout, "moved %s rows in %d tables from %s to PostgreSQL %s in %s%s; every table's count checked.\n"+
 		"Start the relay (and any replicas) with --database set to that URL; keep %s as a backup until you are sure.\n",
-		total, len(copied), data, postgres.Describe(*to), time.Since(start).Round(time.Millisecond), data)
+		grouped(total), len(copied), data, postgres.Describe(*to), took.Round(time.Millisecond), rateOf(total, "rows", took), data)
 	return 0
 }

@@ -53,6 +53,8 @@ func backupCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), backupTimeout)
 	defer cancel()
+	start := time.Now()
+	stop := watchBackup(newMeter(stderr, "backing up "+data, false), filepath.Join(data, sqlite.FileName), path)
 	how := "from the running relay"
 	c, err := admin.Dial(data)
 	if err == nil {
@@ -62,6 +64,7 @@ func backupCmd(args []string, stdout, stderr io.Writer) int {
 		how = "from the store (no relay running)"
 		err = backupOffline(ctx, data, path)
 	}
+	stop()
 	if err != nil {
 		fmt.Fprintln(stderr, "runrig backup:", err)
 		return 1
@@ -71,8 +74,51 @@ func backupCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "runrig backup:", err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "backed up %s to %s (%d bytes), %s\n", data, path, fi.Size(), how)
+	took := time.Since(start)
+	fmt.Fprintf(stdout, "backed up %s to %s (%s in %s), %s\n", data, path, byteSize(int(fi.Size())), took.Round(time.Millisecond), how)
 	return 0
+}
+
+// backupPoll is how often a backup's progress is read from its file.
+const backupPoll = 100 * time.Millisecond
+
+// watchBackup shows a backup's progress on m: the bytes its file holds of
+// about as many as the store's files (SQLite writes the copy as it goes;
+// the copy leaves free pages out, so it may end short of the total).
+// stop ends the watch and clears the line.
+func watchBackup(m *meter, store, path string) (stop func()) {
+	if !m.on {
+		return func() {}
+	}
+	total := 0
+	for _, f := range []string{store, store + "-wal"} { // what is not yet checkpointed is in the log
+		if fi, err := os.Stat(f); err == nil {
+			total += int(fi.Size())
+		}
+	}
+	done, finished := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(backupPoll)
+		defer t.Stop()
+		for {
+			n := 0
+			if fi, err := os.Stat(path); err == nil {
+				n = int(fi.Size())
+			}
+			m.Report(admin.Progress{Step: "copying", Done: n, Total: max(total, n), Unit: "bytes"})
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-finished
+		m.Done()
+	}
 }
 
 // backupOffline opens the store (locking it against a relay starting
@@ -96,11 +142,21 @@ func restoreCmd(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return 2
 	}
-	if err := sqlite.Restore(context.Background(), file, data); err != nil {
+	start := time.Now()
+	m := newMeter(stderr, "restoring "+file, false)
+	err := sqlite.Restore(context.Background(), file, data, m.Func("bytes"))
+	m.Done()
+	if err != nil {
 		fmt.Fprintln(stderr, "runrig restore:", err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "restored %s into %s; start the relay with: runrig serve --data %s\n", file, data, data)
+	size := 0
+	if fi, err := os.Stat(file); err == nil {
+		size = int(fi.Size())
+	}
+	took := time.Since(start)
+	fmt.Fprintf(stdout, "restored %s (%s) into %s in %s; start the relay with: runrig serve --data %s\n",
+		file, byteSize(size), data, took.Round(time.Millisecond), data)
 	return 0
 }
 

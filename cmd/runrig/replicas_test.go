@@ -297,9 +297,9 @@ func TestMigrateStoreCarriesTheRelay(t *testing.T) {
 		t.Fatalf("migrate-store on a running relay said:\n%s", out)
 	}
 	p.stop()
-	out := runCLI(t, "migrate-store", "--to", db, "--data", data)
-	if !strings.Contains(out, "every table's count checked") {
-		t.Fatalf("migrate-store said:\n%s", out)
+	out := onTerminal(t, "migrate-store", "--to", db, "--data", data) // on a terminal it shows its progress
+	if !strings.Contains(out, "every table's count checked") || !strings.Contains(out, "\r\x1b[Kmoving the store: copying ") {
+		t.Fatalf("migrate-store said:\n%q", out)
 	}
 	if out, err := runCLIErr("migrate-store", "--to", db, "--data", data); err == nil || !strings.Contains(out, "not empty") {
 		t.Fatalf("a second migration into the same database: %v\n%s", err, out)

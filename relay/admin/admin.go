@@ -113,40 +113,35 @@ func Dial(dataDir string) (*Client, error) {
 }
 
 func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return err
-		}
-		body = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, "http://admin"+path, body)
+	req, err := c.request(ctx, method, path, in)
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	req.Header.Set(OperatorHeader, operatorName())
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode >= 300 {
-		var e Error
-		if json.Unmarshal(b, &e) == nil && e.Error != "" {
-			return errors.New(e.Error)
+	return answerOf(resp, out)
+}
+
+// request makes an authenticated request with in as its JSON body.
+func (c *Client) request(ctx context.Context, method, path string, in any) (*http.Request, error) {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return nil, err
 		}
-		return fmt.Errorf("admin API: %s", resp.Status)
+		body = bytes.NewReader(b)
 	}
-	if out != nil {
-		return json.Unmarshal(b, out)
+	req, err := http.NewRequestWithContext(ctx, method, "http://admin"+path, body)
+	if err != nil {
+		return nil, err
 	}
-	return nil
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set(OperatorHeader, operatorName())
+	return req, nil
 }
 
 // raw GETs path and returns the body.

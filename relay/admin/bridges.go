@@ -100,8 +100,14 @@ func (b Bridges) List(ctx context.Context) ([]Bridge, error) {
 
 // Sync reads a bridge's catalog now.
 func (b Bridges) Sync(ctx context.Context, name string) (BridgeSynced, error) {
+	return b.SyncProgress(ctx, name, nil)
+}
+
+// SyncProgress reads a bridge's catalog now and calls onProgress (when
+// not nil) as the relay publishes its items.
+func (b Bridges) SyncProgress(ctx context.Context, name string, onProgress func(Progress)) (BridgeSynced, error) {
 	var out BridgeSynced
-	err := b.c.do(ctx, http.MethodPost, "/bridges/"+url.PathEscape(name)+"/sync", nil, &out)
+	err := b.c.doProgress(ctx, http.MethodPost, "/bridges/"+url.PathEscape(name)+"/sync", nil, &out, onProgress)
 	return out, err
 }
 

@@ -171,8 +171,14 @@ type Imported struct {
 
 // ImportList imports a list.
 func (c *Client) ImportList(ctx context.Context, req ImportList) (Imported, error) {
+	return c.ImportListProgress(ctx, req, nil)
+}
+
+// ImportListProgress imports a list and calls onProgress (when not nil)
+// as the relay checks and writes its rows.
+func (c *Client) ImportListProgress(ctx context.Context, req ImportList, onProgress func(Progress)) (Imported, error) {
 	var out Imported
-	err := c.do(ctx, http.MethodPost, "/lists/import", req, &out)
+	err := c.doProgress(ctx, http.MethodPost, "/lists/import", req, &out, onProgress)
 	return out, err
 }
 

@@ -14,7 +14,9 @@ import (
 type Bridges interface {
 	AddBridge(ctx context.Context, op policy.Operator, req admin.BridgeAdd) (admin.Bridge, error)
 	Bridges(ctx context.Context) ([]admin.Bridge, error)
-	SyncBridge(ctx context.Context, name string) (admin.BridgeSynced, error)
+	// SyncBridge syncs a bridge now; progress, when not nil, hears how
+	// far it is.
+	SyncBridge(ctx context.Context, name string, progress func(step string, done, total int)) (admin.BridgeSynced, error)
 	RemoveBridge(ctx context.Context, op policy.Operator, name string) (admin.BridgeRemoved, error)
 }
 
@@ -55,8 +57,9 @@ func (a *api) registerBridges(mux *http.ServeMux) {
 		answer(w, b, err)
 	})
 	mux.HandleFunc("POST /bridges/{name}/sync", func(w http.ResponseWriter, r *http.Request) {
-		rep, err := a.bridges.SyncBridge(r.Context(), r.PathValue("name"))
-		answer(w, rep, err)
+		progressive(w, r, "items", statusFor, func(report reportFunc) (any, error) {
+			return a.bridges.SyncBridge(r.Context(), r.PathValue("name"), report)
+		})
 	})
 	mux.HandleFunc("DELETE /bridges/{name}", func(w http.ResponseWriter, r *http.Request) {
 		rm, err := a.bridges.RemoveBridge(r.Context(), operatorOf(r, r.URL.Query().Get("reason")), r.PathValue("name"))

@@ -29,12 +29,11 @@ func (a *api) adminImportList(w http.ResponseWriter, r *http.Request) {
 		}
 		action = a
 	}
-	res, err := a.lists.ImportList(r.Context(), operatorOf(r, req.Reason), req.Name, []byte(req.Content), action, req.Draft, req.Preview)
-	if err != nil {
-		adminError(w, moderationStatus(err), err)
-		return
-	}
-	adminJSON(w, admin.Imported{Added: len(res.Added), Skipped: res.Skipped, Rules: res.Added})
+	progressive(w, r, "rows", moderationStatus, func(report reportFunc) (any, error) {
+		res, err := a.lists.ImportList(r.Context(), operatorOf(r, req.Reason), policy.ListImport{Name: req.Name,
+			Data: []byte(req.Content), PlainAction: action, Draft: req.Draft, Preview: req.Preview, Progress: report})
+		return admin.Imported{Added: len(res.Added), Skipped: res.Skipped, Rules: res.Added}, err
+	})
 }
 
 func (a *api) adminExportList(w http.ResponseWriter, r *http.Request) {

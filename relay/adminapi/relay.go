@@ -67,8 +67,7 @@ type Moderation interface {
 // Lists are the operator's actions on shared domain lists
 // (policy.Moderator).
 type Lists interface {
-	ImportList(ctx context.Context, op policy.Operator, name string, data []byte, plainAction policy.Action,
-		draft, preview bool) (policy.ImportResult, error)
+	ImportList(ctx context.Context, op policy.Operator, imp policy.ListImport) (policy.ImportResult, error)
 	ExportList(ctx context.Context, allows, obfuscate bool) ([]byte, error)
 	SubscribeList(ctx context.Context, op policy.Operator, l policy.ListSubscription) (policy.ListSubscription, error)
 	UnsubscribeList(ctx context.Context, op policy.Operator, name string) error

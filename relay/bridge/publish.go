@@ -22,6 +22,8 @@ type publication struct {
 	hold bool
 	// changes counts what this sync published, against maxChanges.
 	changes int
+	// progress hears how far publishing is (may be nil).
+	progress Progress
 }
 
 func (s *Service) newPublication(b store.Bridge, cat *dfc.Catalog) (*publication, error) {
@@ -63,6 +65,7 @@ func (p *publication) apply(ctx context.Context, s *Service, listed map[string]s
 		skip(prob)
 	}
 	for i, it := range p.cat.Items {
+		p.progress.report("publishing", i, len(p.cat.Items))
 		present[it.ID] = true
 		if i >= maxItems {
 			skip(dfc.Problem{Item: it.ID, Field: "@graph", Reason: "too_many",
@@ -80,6 +83,7 @@ func (p *publication) apply(ctx context.Context, s *Service, listed map[string]s
 		count(&rep, outcome)
 		s.cfg.Event(outcome)
 	}
+	p.progress.report("publishing", len(p.cat.Items), len(p.cat.Items))
 	// Withdrawn: vanished from the catalog, sold out, or no longer valid.
 	for id, it := range listed {
 		switch {

@@ -50,6 +50,21 @@ type Report struct {
 // Sync reads a bridge's catalog now and publishes what changed. A catalog
 // that cannot be read or understood changes nothing: its listings stay.
 func (s *Service) Sync(ctx context.Context, name string) (Report, error) {
+	return s.SyncProgress(ctx, name, nil)
+}
+
+// Progress hears how far a sync is: done of total items of a step
+// ("reading", "publishing", "withdrawing"); total is 0 while unknown.
+type Progress func(step string, done, total int)
+
+func (p Progress) report(step string, done, total int) {
+	if p != nil {
+		p(step, done, total)
+	}
+}
+
+// SyncProgress is Sync telling progress (when not nil) how far it is.
+func (s *Service) SyncProgress(ctx context.Context, name string, progress Progress) (Report, error) {
 	s.mu.Lock()
 	if s.syncing[name] {
 		s.mu.Unlock()
@@ -66,7 +81,7 @@ func (s *Service) Sync(ctx context.Context, name string) (Report, error) {
 	if !b.Retired.IsZero() {
 		return Report{}, fmt.Errorf("bridge %s is removed: %w", name, ErrNotFound)
 	}
-	rep, st, err := s.sync(ctx, b)
+	rep, st, err := s.sync(ctx, b, progress)
 	st.LastAttempt = time.Now()
 	if err != nil {
 		st = b.BridgeSync
@@ -118,7 +133,7 @@ func (s *Service) logNewProblems(name string, before []byte, now []dfc.Problem) 
 }
 
 // sync reads the catalog and publishes the differences.
-func (s *Service) sync(ctx context.Context, b store.Bridge) (Report, store.BridgeSync, error) {
+func (s *Service) sync(ctx context.Context, b store.Bridge, progress Progress) (Report, store.BridgeSync, error) {
 	st := b.BridgeSync
 	items, err := s.cfg.Store.BridgeItems(ctx, b.Name)
 	if err != nil {
@@ -135,6 +150,7 @@ func (s *Service) sync(ctx context.Context, b store.Bridge) (Report, store.Bridg
 	if renewDue { // listings to renew need the items: read the catalog whole
 		etag, lastMod = "", ""
 	}
+	progress.report("reading the catalog", 0, 0)
 	f, err := s.read(ctx, b.CatalogURL, b.Auth, b.Token, etag, lastMod)
 	if errors.Is(err, ErrRefusedHost) {
 		// The rules now block the catalog's host: what came from it goes.
@@ -159,7 +175,7 @@ func (s *Service) sync(ctx context.Context, b store.Bridge) (Report, store.Bridg
 	if p.actorName == "" {
 		p.actorName = s.enterpriseName(ctx, b, cat, st.ActorName)
 	}
-	p.hold = s.holdWithdrawals(b.Name, cat, listed)
+	p.hold, p.progress = s.holdWithdrawals(b.Name, cat, listed), progress
 	rep, err := p.apply(ctx, s, listed, now)
 	st.ActorName = p.actorName
 	if err != nil {

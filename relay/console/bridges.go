@@ -20,7 +20,7 @@ const maxTokenField = 4096
 type Bridges interface {
 	AddBridge(ctx context.Context, op policy.Operator, req admin.BridgeAdd) (admin.Bridge, error)
 	Bridges(ctx context.Context) ([]admin.Bridge, error)
-	SyncBridge(ctx context.Context, name string) (admin.BridgeSynced, error)
+	SyncBridge(ctx context.Context, name string, progress func(step string, done, total int)) (admin.BridgeSynced, error)
 	RemoveBridge(ctx context.Context, op policy.Operator, name string) (admin.BridgeRemoved, error)
 }
 
@@ -66,7 +66,7 @@ func (c bridgePages) bridgeAction(w http.ResponseWriter, r *http.Request) {
 			c.refuse(w, r, http.StatusTooManyRequests, "sync_soon")
 			return
 		}
-		s, err := c.cfg.Bridges.SyncBridge(r.Context(), name)
+		s, err := c.cfg.Bridges.SyncBridge(r.Context(), name, nil)
 		if err != nil {
 			c.bridgeFailed(w, r, name, err)
 			return

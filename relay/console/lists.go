@@ -25,8 +25,7 @@ const (
 // Lists are the operator's acts on shared domain lists and drafts
 // (policy.Moderator).
 type Lists interface {
-	ImportList(ctx context.Context, op policy.Operator, name string, data []byte, plainAction policy.Action,
-		draft, preview bool) (policy.ImportResult, error)
+	ImportList(ctx context.Context, op policy.Operator, imp policy.ListImport) (policy.ImportResult, error)
 	ApproveDrafts(ctx context.Context, op policy.Operator, ids []int64) ([]int64, error)
 	SubscribeList(ctx context.Context, op policy.Operator, l policy.ListSubscription) (policy.ListSubscription, error)
 	UnsubscribeList(ctx context.Context, op policy.Operator, name string) error
@@ -88,7 +87,8 @@ func (c listPages) importList(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		action, _ := policy.ParseAction(p.action)
-		res, err := c.cfg.Lists.ImportList(r.Context(), u.operator("imported in the console"), p.name, p.data, action, p.draft, false)
+		res, err := c.cfg.Lists.ImportList(r.Context(), u.operator("imported in the console"),
+			policy.ListImport{Name: p.name, Data: p.data, PlainAction: action, Draft: p.draft})
 		if c.importFailed(w, r, err) {
 			return
 		}
@@ -111,7 +111,8 @@ func (c listPages) importList(w http.ResponseWriter, r *http.Request) {
 		c.refuse(w, r, http.StatusBadRequest, "bad_form")
 		return
 	}
-	res, err := c.cfg.Lists.ImportList(r.Context(), u.operator("previewed in the console"), p.name, p.data, action, p.draft, true)
+	res, err := c.cfg.Lists.ImportList(r.Context(), u.operator("previewed in the console"),
+		policy.ListImport{Name: p.name, Data: p.data, PlainAction: action, Draft: p.draft, Preview: true})
 	if c.importFailed(w, r, err) {
 		return
 	}

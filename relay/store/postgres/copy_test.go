@@ -45,13 +45,23 @@ func TestCopyFromSQLite(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer dst.Close()
-	copied, err := sqlstore.Copy(ctx, src.DB, dst.DB, nil)
+	var heard, last, lastTotal int // the progress reports
+	copied, err := sqlstore.Copy(ctx, src.DB, dst.DB, sqlstore.CopyProgress{Rows: func(done, total int) {
+		if done < last {
+			t.Errorf("progress went back from %d to %d", last, done)
+		}
+		heard, last, lastTotal = heard+1, done, total
+	}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows := map[string]int{}
+	rows, sum := map[string]int{}, 0
 	for _, c := range copied {
 		rows[c.Table] = c.Rows
+		sum += c.Rows
+	}
+	if heard == 0 || last != sum || lastTotal != sum {
+		t.Fatalf("progress: %d reports, the last %d of %d; %d rows copied", heard, last, lastTotal, sum)
 	}
 	if rows["deliveries"] != 3 || rows["audit"] != 5 || rows["rules"] != 2 || rows["bridges"] != 1 || rows["settings"] != 2 {
 		t.Fatalf("copied %v", rows)
@@ -91,7 +101,7 @@ func TestCopyFromSQLite(t *testing.T) {
 		t.Fatalf("a new rule after the copy got id %v (copied up to %d, removed %d): %v", ids, before[len(before)-1].ID, gone[0], err)
 	}
 
-	if _, err := sqlstore.Copy(ctx, src.DB, dst.DB, nil); !errors.Is(err, sqlstore.ErrNotEmpty) {
+	if _, err := sqlstore.Copy(ctx, src.DB, dst.DB, sqlstore.CopyProgress{}); !errors.Is(err, sqlstore.ErrNotEmpty) {
 		t.Fatalf("a copy into a full database: %v, want ErrNotEmpty", err)
 	}
 	if n, _ := dst.Rules(ctx); len(n) != 3 {

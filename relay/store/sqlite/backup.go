@@ -36,8 +36,13 @@ func (db *DB) Backup(ctx context.Context, path string) error {
 // Restore puts a backup in place as the store of data directory dir,
 // which must not hold a store yet. The backup is checked first: SQLite's
 // integrity check, and a schema this version can migrate. The relay
-// applies newer migrations when it next starts.
-func Restore(ctx context.Context, backup, dir string) error {
+// applies newer migrations when it next starts. progress, when not nil,
+// hears the steps: "checking" (no count), then "copying" bytes.
+func Restore(ctx context.Context, backup, dir string, progress func(step string, done, total int)) error {
+	if progress == nil {
+		progress = func(string, int, int) {}
+	}
+	progress("checking", 0, 0)
 	if err := checkBackup(ctx, backup); err != nil {
 		return err
 	}
@@ -58,7 +63,12 @@ func Restore(ctx context.Context, backup, dir string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := io.Copy(out, in); err != nil {
+	size := 0
+	if fi, err := in.Stat(); err == nil {
+		size = int(fi.Size())
+	}
+	progress("copying", 0, size)
+	if _, err := io.Copy(&progressWriter{w: out, total: size, report: progress}, in); err != nil {
 		out.Close()
 		os.Remove(tmp)
 		return err
@@ -68,6 +78,20 @@ func Restore(ctx context.Context, backup, dir string) error {
 		return err
 	}
 	return os.Rename(tmp, dst)
+}
+
+// progressWriter tells report how many bytes went through it.
+type progressWriter struct {
+	w           io.Writer
+	done, total int
+	report      func(step string, done, total int)
+}
+
+func (p *progressWriter) Write(b []byte) (int, error) {
+	n, err := p.w.Write(b)
+	p.done += n
+	p.report("copying", p.done, max(p.total, p.done))
+	return n, err
 }
 
 // checkBackup opens a backup read-only and checks it.

@@ -33,13 +33,32 @@ type Copied struct {
 	Rows  int
 }
 
+// CopyProgress hears how far a copy is; either field may be nil.
+type CopyProgress struct {
+	// Table is told of each table as it is done.
+	Table func(Copied)
+	// Rows is told how many rows of all tables are copied of how many,
+	// after every batch.
+	Rows func(done, total int)
+}
+
 // Copy copies everything db holds into dst, which must be empty, in one
 // transaction of dst's, and checks that every table has as many rows on
-// both sides. Deliveries arrive unleased. progress, when set, is told of
-// each table as it is done. db should not change meanwhile (SQLite: the
-// relay is stopped, the store locked by the copy).
-func Copy(ctx context.Context, db, dst *DB, progress func(Copied)) ([]Copied, error) {
+// both sides. Deliveries arrive unleased. progress hears how far it is.
+// db should not change meanwhile (SQLite: the relay is stopped, the store
+// locked by the copy).
+func Copy(ctx context.Context, db, dst *DB, progress CopyProgress) ([]Copied, error) {
 	var out []Copied
+	rows := &rowCount{report: progress.Rows}
+	if rows.report != nil {
+		for _, t := range copyTables {
+			var n int
+			if err := db.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+t).Scan(&n); err != nil {
+				return nil, fmt.Errorf("%s: %w", t, err)
+			}
+			rows.total += n
+		}
+	}
 	err := dst.tx(ctx, func(tx *sql.Tx) error {
 		for _, t := range copyTables {
 			var n int
@@ -51,14 +70,14 @@ func Copy(ctx context.Context, db, dst *DB, progress func(Copied)) ([]Copied, er
 			}
 		}
 		for _, t := range copyTables {
-			n, err := copyTable(ctx, db, tx, t)
+			n, err := copyTable(ctx, db, tx, t, rows)
 			if err != nil {
 				return fmt.Errorf("copying %s: %w", t, err)
 			}
 			c := Copied{Table: t, Rows: n}
 			out = append(out, c)
-			if progress != nil {
-				progress(c)
+			if progress.Table != nil {
+				progress.Table(c)
 			}
 		}
 		if dst.d.Name == "postgres" {
@@ -95,8 +114,21 @@ func verifyCopy(ctx context.Context, tx *sql.Tx, copied []Copied) error {
 	return nil
 }
 
+// rowCount counts the rows a copy moved for its progress report.
+type rowCount struct {
+	done, total int
+	report      func(done, total int)
+}
+
+func (c *rowCount) add(n int) {
+	if c.report != nil {
+		c.done += n
+		c.report(c.done, max(c.total, c.done))
+	}
+}
+
 // copyTable copies one table's rows into tx, in batches.
-func copyTable(ctx context.Context, db *DB, tx *sql.Tx, table string) (int, error) {
+func copyTable(ctx context.Context, db *DB, tx *sql.Tx, table string, count *rowCount) (int, error) {
 	rows, err := db.r.QueryContext(ctx, `SELECT * FROM `+table)
 	if err != nil {
 		return 0, err
@@ -111,6 +143,9 @@ func copyTable(ctx context.Context, db *DB, tx *sql.Tx, table string) (int, erro
 		q := `INSERT INTO ` + table + `(` + strings.Join(cols, ", ") + `) VALUES ` +
 			row + strings.Repeat(`, `+row, len(args)/len(cols)-1)
 		_, err := tx.ExecContext(ctx, q, args...)
+		if err == nil {
+			count.add(len(args) / len(cols))
+		}
 		return err
 	}
 	n := 0

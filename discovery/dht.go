@@ -18,6 +18,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
+	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
 	"github.com/libp2p/go-libp2p/p2p/security/noise"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	ma "github.com/multiformats/go-multiaddr"
@@ -103,9 +105,13 @@ func StartDHT(ctx context.Context, cfg DHTConfig, verify Verify, dir *Directory)
 		}
 		boot = append(boot, *ai)
 	}
+	cm, rm, err := dhtBounds()
+	if err != nil {
+		return nil, err
+	}
 	h, err := libp2p.New(libp2p.Identity(cfg.Identity), libp2p.ListenAddrStrings(cfg.Listen...),
 		libp2p.Transport(tcp.NewTCPTransport), libp2p.Security(noise.ID, noise.New), libp2p.DisableRelay(), libp2p.ConnectionGater(gater),
-		libp2p.UserAgent("runrig"))
+		libp2p.UserAgent("runrig"), libp2p.ConnectionManager(cm), libp2p.ResourceManager(rm))
 	if err != nil {
 		return nil, fmt.Errorf("dht listen: %w", err)
 	}
@@ -122,6 +128,37 @@ func StartDHT(ctx context.Context, cfg DHTConfig, verify Verify, dir *Directory)
 		return nil, err
 	}
 	return d, nil
+}
+
+// Bounds of a DHT node, whatever the network's size.
+const (
+	// dhtConnsLow and dhtConnsHigh are the connection manager's water
+	// marks: above high, connections are trimmed to low (the routing
+	// table's peers are protected by the DHT). A Kademlia node needs
+	// about k (20) peers per bucket it fills, log2(N) buckets.
+	dhtConnsLow, dhtConnsHigh = 64, 128
+	// dhtConnGrace is how long a new connection is safe from trimming.
+	dhtConnGrace = 30 * time.Second
+	// dhtMemory and dhtFDs size the resource manager's limits (libp2p's
+	// defaults scaled to them): streams, connections and buffer memory
+	// of all peers together.
+	dhtMemory = 128 << 20
+	dhtFDs    = 512
+)
+
+// dhtBounds returns the connection and resource managers that bound a DHT
+// node's connections, streams and memory.
+func dhtBounds() (*connmgr.BasicConnMgr, network.ResourceManager, error) {
+	cm, err := connmgr.NewConnManager(dhtConnsLow, dhtConnsHigh, connmgr.WithGracePeriod(dhtConnGrace))
+	if err != nil {
+		return nil, nil, fmt.Errorf("dht connection manager: %w", err)
+	}
+	limits := rcmgr.DefaultLimits
+	rm, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(limits.Scale(dhtMemory, dhtFDs)))
+	if err != nil {
+		return nil, nil, fmt.Errorf("dht resource manager: %w", err)
+	}
+	return cm, rm, nil
 }
 
 // connect dials the bootstrap peers and fills the routing table.

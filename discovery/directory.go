@@ -1,6 +1,7 @@
 package discovery
 
 import (
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -31,23 +32,82 @@ type Entry struct {
 	Signed []byte `json:"-"`
 }
 
+// Bounds of the directory.
+const (
+	// DefaultMaxPeers bounds the peers a directory holds (about 2 KiB
+	// each with the announcement kept to pass on): a cooperative network
+	// of thousands of relays fits, a flood of made-up domains does not
+	// grow the relay without end.
+	DefaultMaxPeers = 10000
+	// removeExpiredAfter is how long an entry whose record has expired is
+	// kept (listed nowhere) before Prune removes it: a relay that went
+	// away is first marked down by gossip, then expires, then goes.
+	removeExpiredAfter = 24 * time.Hour
+)
+
 // Directory merges what the DHT, gossip and operators say about peers.
-// Only verified announcements enter it. It is safe for concurrent use.
+// Only verified announcements enter it. It holds at most its maximum of
+// peers: a new peer beyond it takes the place of the least useful one, in
+// this order — expired records first, then peers gossip saw go down, then
+// the others, each by the oldest last-heard; peers added by an operator or
+// kept (the relays this relay follows) go last and are never pushed out
+// by a new peer: when only they are left, the new peer is refused. It is
+// safe for concurrent use.
 type Directory struct {
-	mu sync.Mutex // guards m
-	m  map[string]*Entry
+	max int
+
+	// mu guards the following fields.
+	mu      sync.Mutex
+	m       map[string]*Entry
+	kept    map[string]bool // Keep's domains
+	evicted int64           // peers pushed out to make room
 }
 
-// NewDirectory returns an empty directory.
-func NewDirectory() *Directory { return &Directory{m: map[string]*Entry{}} }
+// NewDirectory returns an empty directory of at most DefaultMaxPeers.
+func NewDirectory() *Directory { return NewDirectoryOf(DefaultMaxPeers) }
+
+// NewDirectoryOf returns an empty directory of at most max peers.
+func NewDirectoryOf(max int) *Directory {
+	return &Directory{max: max, m: map[string]*Entry{}, kept: map[string]bool{}}
+}
+
+// Keep names the peers that must stay when room is made (the relays this
+// relay follows), replacing those named before.
+func (d *Directory) Keep(domains []string) {
+	kept := make(map[string]bool, len(domains))
+	for _, dom := range domains {
+		kept[dom] = true
+	}
+	d.mu.Lock()
+	d.kept = kept
+	d.mu.Unlock()
+}
+
+// Evicted counts the peers pushed out to make room for new ones.
+func (d *Directory) Evicted() int64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.evicted
+}
+
+// Len is how many peers the directory holds, expired ones included.
+func (d *Directory) Len() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.m)
+}
 
 // Put records a verified announcement heard from src; an older record
-// (lower sequence) does not replace a newer one.
-func (d *Directory) Put(r Record, signed []byte, src Source, now time.Time) {
+// (lower sequence) does not replace a newer one. It reports false when a
+// new peer was refused: the directory is full of peers that must stay.
+func (d *Directory) Put(r Record, signed []byte, src Source, now time.Time) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	e := d.m[r.Domain]
 	if e == nil {
+		if len(d.m) >= d.max && !d.evictOne(now) {
+			return false
+		}
 		e = &Entry{}
 		d.m[r.Domain] = e
 	}
@@ -57,10 +117,65 @@ func (d *Directory) Put(r Record, signed []byte, src Source, now time.Time) {
 	e.Verified, e.LastSeen, e.Down = true, now, false
 	for _, s := range e.Sources {
 		if s == src {
-			return
+			return true
 		}
 	}
 	e.Sources = append(e.Sources, src)
+	return true
+}
+
+// evictOne removes the least useful peer (see Directory) to make room,
+// reporting false when every peer must stay. d.mu must be held.
+func (d *Directory) evictOne(now time.Time) bool {
+	victim, worst := "", evictKept
+	var oldest time.Time
+	for dom, e := range d.m {
+		c := d.evictClass(dom, e, now)
+		if c < worst || c == worst && c != evictKept && e.LastSeen.Before(oldest) {
+			victim, worst, oldest = dom, c, e.LastSeen
+		}
+	}
+	if victim == "" {
+		return false
+	}
+	delete(d.m, victim)
+	d.evicted++
+	return true
+}
+
+// Classes of eviction, first evicted first.
+const (
+	evictExpired = iota
+	evictDown
+	evictOther
+	evictKept
+)
+
+func (d *Directory) evictClass(domain string, e *Entry, now time.Time) int {
+	switch {
+	case d.kept[domain] || slices.Contains(e.Sources, SourceManual):
+		return evictKept
+	case !e.Record.Expires.After(now):
+		return evictExpired
+	case e.Down:
+		return evictDown
+	}
+	return evictOther
+}
+
+// Prune removes the peers whose records expired more than a day ago
+// and reports how many.
+func (d *Directory) Prune(now time.Time) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n := 0
+	for dom, e := range d.m {
+		if now.Sub(e.Record.Expires) > removeExpiredAfter {
+			delete(d.m, dom)
+			n++
+		}
+	}
+	return n
 }
 
 // SetDown marks a peer down (or up again) as the gossip member at addr

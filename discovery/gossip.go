@@ -11,6 +11,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -84,11 +85,20 @@ type Gossip struct {
 	done       chan struct{}
 	wg         sync.WaitGroup
 	onRejected func(err error) // GossipConfig.OnRejected
+	// wants counts the announcements asked of members, joins the members
+	// joined directly (gossiprepair.go).
+	wants, joins atomic.Int64
+	// dropGossiped, set by tests, loses the announcements that arrive by
+	// gossip or push/pull (not those asked for), as an unlucky member does.
+	dropGossiped atomic.Bool
 
 	// mu guards the following fields.
-	mu      sync.Mutex
-	relayed map[string]uint64 // domain → highest sequence passed on
-	own     []byte
+	mu       sync.Mutex
+	relayed  map[string]uint64           // domain → highest sequence passed on
+	own      []byte                      // this node's announcement
+	answered map[string]time.Time        // asker → when its last ask was answered
+	members  map[string]*memberlist.Node // live members, copied (noteMember)
+	joined   map[string]bool             // "domain addr" joined directly (scheduleJoin)
 }
 
 // StartGossip joins (or starts) a cluster.
@@ -116,7 +126,9 @@ func StartGossip(cfg GossipConfig, verify Verify, dir *Directory) (*Gossip, erro
 		return nil, fmt.Errorf("gossip bind %q: %w", cfg.Bind, err)
 	}
 	g := &Gossip{name: cfg.Name, verify: verify, dir: dir, log: cfg.Logger, waiting: newVerifyQueue(maxVerifyQueue),
-		onRejected: cfg.OnRejected, done: make(chan struct{}), relayed: map[string]uint64{}, own: cfg.Announcement}
+		onRejected: cfg.OnRejected, done: make(chan struct{}), relayed: map[string]uint64{}, own: cfg.Announcement,
+		answered: map[string]time.Time{}, members: map[string]*memberlist.Node{},
+		joined: map[string]bool{}}
 	g.ctx, g.stop = context.WithCancel(context.Background())
 	mc.Name, mc.BindAddr, mc.BindPort, mc.AdvertiseAddr, mc.AdvertisePort = cfg.Name, host, port, host, port
 	mc.Delegate, mc.Events = g, g
@@ -135,7 +147,7 @@ func StartGossip(cfg GossipConfig, verify Verify, dir *Directory) (*Gossip, erro
 		g.stop()
 		return nil, fmt.Errorf("gossip: %w", err)
 	}
-	g.q = &memberlist.TransmitLimitedQueue{NumNodes: g.ml.NumMembers, RetransmitMult: 3}
+	g.q = &memberlist.TransmitLimitedQueue{NumNodes: g.ml.NumMembers, RetransmitMult: mc.RetransmitMult}
 	g.wg.Go(func() { g.work(true) })
 	for range verifyWorkers - 1 {
 		g.wg.Go(func() { g.work(false) })
@@ -235,6 +247,7 @@ func (g *Gossip) accept(b []byte) {
 	g.mu.Unlock()
 	if newer {
 		g.q.QueueBroadcast(broadcast{msg: b, name: rec.Domain})
+		g.scheduleJoin(rec.Domain, rec.Gossip)
 	}
 }
 
@@ -288,10 +301,21 @@ func (g *Gossip) NodeMeta(limit int) []byte {
 	return meta
 }
 
-// NotifyMsg implements memberlist.Delegate.
+// NotifyMsg implements memberlist.Delegate: an announcement passed on, a
+// member's ask for this node's announcement, or the answer to an ask.
 func (g *Gossip) NotifyMsg(b []byte) {
-	if len(b) > 0 && len(b) <= MaxRecordBytes {
-		g.enqueue(b)
+	if len(b) == 0 || len(b) > MaxRecordBytes+1 {
+		return
+	}
+	switch b[0] {
+	case msgWant:
+		g.answerWant(string(b[1:]))
+	case msgOwn:
+		g.enqueue(b[1:])
+	default:
+		if !g.dropGossiped.Load() && len(b) <= MaxRecordBytes {
+			g.enqueue(b)
+		}
 	}
 }
 
@@ -330,7 +354,7 @@ func (g *Gossip) MergeRemoteState(buf []byte, join bool) {
 		return
 	}
 	var all [][]byte
-	if json.Unmarshal(buf, &all) != nil {
+	if json.Unmarshal(buf, &all) != nil || g.dropGossiped.Load() {
 		return
 	}
 	for i, b := range all {
@@ -341,21 +365,31 @@ func (g *Gossip) MergeRemoteState(buf []byte, join bool) {
 	}
 }
 
-// NotifyJoin implements memberlist.EventDelegate.
-func (g *Gossip) NotifyJoin(n *memberlist.Node) { g.dir.SetDown(n.Name, nodeAddr(n), false) }
+// NotifyJoin implements memberlist.EventDelegate: the member is up again
+// in the directory, and its announcement is asked of it if gossip does
+// not bring it in time.
+func (g *Gossip) NotifyJoin(n *memberlist.Node) {
+	g.dir.SetDown(n.Name, nodeAddr(n), false)
+	g.noteMember(n, true)
+	g.scheduleWant(n.Name, 0)
+}
 
 // NotifyLeave implements memberlist.EventDelegate: a member that failed or
 // left is marked down in the directory, if it is the member the peer's
 // verified announcement names.
-func (g *Gossip) NotifyLeave(n *memberlist.Node) { g.dir.SetDown(n.Name, nodeAddr(n), true) }
+func (g *Gossip) NotifyLeave(n *memberlist.Node) {
+	g.dir.SetDown(n.Name, nodeAddr(n), true)
+	g.noteMember(n, false)
+}
 
 // nodeAddr is a member's gossip address, host:port.
 func nodeAddr(n *memberlist.Node) string {
 	return net.JoinHostPort(n.Addr.String(), strconv.Itoa(int(n.Port)))
 }
 
-// NotifyUpdate implements memberlist.EventDelegate.
-func (g *Gossip) NotifyUpdate(*memberlist.Node) {}
+// NotifyUpdate implements memberlist.EventDelegate: a member's new
+// address.
+func (g *Gossip) NotifyUpdate(n *memberlist.Node) { g.noteMember(n, true) }
 
 // broadcast is a queued announcement; a newer one of the same name
 // replaces an older one.

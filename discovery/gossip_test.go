@@ -33,6 +33,7 @@ func (k *keyring) AssertionKey(_ context.Context, id string) (AssertionKey, erro
 
 type node struct {
 	domain string
+	addr   string // the gossip address to announce before g runs
 	priv   ed25519.PrivateKey
 	dir    *Directory
 	g      *Gossip
@@ -41,7 +42,7 @@ type node struct {
 
 func announce(t testing.TB, n *node, seq uint64, priv ed25519.PrivateKey) []byte {
 	now := time.Now()
-	gossipAddr := ""
+	gossipAddr := n.addr
 	if n.g != nil {
 		gossipAddr = n.g.Addr()
 	}

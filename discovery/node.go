@@ -69,6 +69,7 @@ type Node struct {
 	describe Describe
 	sign     Signer
 	log      *slog.Logger
+	dir      *Directory
 
 	dht    *DHT    // nil when the DHT is off
 	gossip *Gossip // nil when gossip is off
@@ -88,7 +89,7 @@ func StartNode(ctx context.Context, cfg NodeConfig, describe Describe, sign Sign
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	n := &Node{cfg: cfg, describe: describe, sign: sign, log: cfg.Logger}
+	n := &Node{cfg: cfg, describe: describe, sign: sign, log: cfg.Logger, dir: dir}
 	n.seq.Store(cfg.After)
 	rejected := func(layer string) func(error) {
 		return func(err error) {
@@ -129,11 +130,12 @@ func StartNode(ctx context.Context, cfg NodeConfig, describe Describe, sign Sign
 // Run keeps the node announced and its directory current until ctx ends,
 // then leaves the layers.
 func (n *Node) Run(ctx context.Context) {
-	done := make(chan struct{}, 3)
+	done := make(chan struct{}, 4)
 	run := func(f func(context.Context)) {
 		go func() { f(ctx); done <- struct{}{} }()
 	}
-	loops := 0
+	run(n.pruneDirectory)
+	loops := 1
 	if n.dht != nil {
 		run(n.publishDHT)
 		run(n.lookupDHT)
@@ -271,6 +273,18 @@ func (n *Node) announceGossip(ctx context.Context) {
 		}
 		if !sleep(ctx, n.cfg.Validity/2) {
 			return
+		}
+	}
+}
+
+// pruneEvery is how often the directory drops long-expired peers.
+const pruneEvery = time.Hour
+
+// pruneDirectory removes long-expired peers from the directory, hourly.
+func (n *Node) pruneDirectory(ctx context.Context) {
+	for sleep(ctx, pruneEvery) {
+		if k := n.dir.Prune(time.Now()); k > 0 {
+			n.log.Info("discovery directory: removed peers expired over a day", "peers", k)
 		}
 	}
 }

@@ -175,6 +175,8 @@ var (
 		"Subscribers whose every delivery has failed for more than an hour.", nil, nil)
 	peersDesc = prometheus.NewDesc("runrig_discovery_peers",
 		"Verified peers in the discovery directory, by source (dht, gossip, manual) and state (up, down).", []string{"source", "state"}, nil)
+	evictedDesc = prometheus.NewDesc("runrig_discovery_peers_evicted_total",
+		"Peers pushed out of the full discovery directory to make room for new ones.", nil, nil)
 	followsDesc = prometheus.NewDesc("runrig_relay_follows", "This relay's subscriptions to other relays, by state.", []string{"state"}, nil)
 	dhtDesc     = prometheus.NewDesc("runrig_dht_routing_table_peers", "Peers in the DHT routing table (absent when the DHT is off).", nil, nil)
 	gossipDesc  = prometheus.NewDesc("runrig_gossip_members", "Live members of the gossip cluster, this node included (absent when gossip is off).", nil, nil)
@@ -187,6 +189,7 @@ func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- readingDesc
 	ch <- failingDesc
 	ch <- peersDesc
+	ch <- evictedDesc
 	ch <- followsDesc
 	ch <- dhtDesc
 	ch <- gossipDesc
@@ -247,6 +250,7 @@ func (c *stateCollector) collectDiscovery(ctx context.Context, ch chan<- prometh
 	for k, n := range peers {
 		ch <- prometheus.MustNewConstMetric(peersDesc, prometheus.GaugeValue, float64(n), k[0], k[1])
 	}
+	ch <- prometheus.MustNewConstMetric(evictedDesc, prometheus.CounterValue, float64(c.s.directory.Evicted()))
 	if follows, err := c.s.store.RelayFollows(ctx); err == nil {
 		counts := map[store.SubscriptionState]int{store.Pending: 0, store.Accepted: 0, store.Rejected: 0}
 		for _, f := range follows {

@@ -2,6 +2,7 @@ package relay
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"time"
@@ -115,4 +116,20 @@ func (s *peering) Peers(ctx context.Context, region, kind string, lookup bool) (
 		}
 	}
 	return out, nil
+}
+
+// federate follows the directory's relays, then names the relays followed
+// to the directory as peers to keep when it is full.
+func (s *Server) federate(ctx context.Context) error {
+	err := s.svc.federation.Federate(ctx)
+	follows, ferr := s.store.RelayFollows(ctx)
+	if ferr != nil {
+		return errors.Join(err, fmt.Errorf("relays followed: %w", ferr))
+	}
+	peers := make([]string, 0, len(follows))
+	for _, f := range follows {
+		peers = append(peers, f.Peer)
+	}
+	s.directory.Keep(peers)
+	return err
 }

@@ -378,7 +378,7 @@ func (s *Server) startBackground(ctx context.Context) error {
 		{singletonBridges, bridgeCheckInterval, false, "syncing DFC bridges", s.svc.bridges.SyncDue},
 	}
 	if s.cfg.Federation.Relays {
-		loops = append(loops, loop{singletonFederation, s.cfg.Federation.Interval, false, "following discovered relays", s.svc.federation.Federate})
+		loops = append(loops, loop{singletonFederation, s.cfg.Federation.Interval, false, "following discovered relays", s.federate})
 	}
 	if err := s.repl.start(ctx); err != nil {
 		return fmt.Errorf("joining the replicas: %w", err)

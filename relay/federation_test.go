@@ -175,3 +175,45 @@ func TestRelayedListingReachesSlices(t *testing.T) {
 	publish(t, a, fmp, fmp.Withdraw(id), http.StatusAccepted)
 	waitFor(t, "the listing gone from b's index", func() bool { return len(index()) == 0 })
 }
+
+// When a moderator limits a relay this relay follows, the follow is
+// dropped and the other relay is told with an Undo of the Follow: it ends
+// this relay's subscription.
+func TestFederationUndoesLimitedFollow(t *testing.T) {
+	// silence limits a; suspend blocks its domain, and the Undo still goes
+	// (a farewell), so that a stops delivering.
+	for _, severity := range []string{"silence", "suspend"} {
+		t.Run(severity, func(t *testing.T) { testFederationUndo(t, severity) })
+	}
+}
+
+func testFederationUndo(t *testing.T, severity string) {
+	ctx := context.Background()
+	a := startRelay(t, nil)
+	b := startRelay(t, federating)
+	host := func(r *testRelay) string { return strings.TrimPrefix(r.URL, "http://") }
+	if _, err := b.AddPeer(ctx, a.URL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "b to follow a", func() bool { return following(t, b, a) == "accepted" })
+	subscribed := func() bool {
+		subs, err := a.Admin.Subscribers(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range subs {
+			if s.Peer == host(b) {
+				return true
+			}
+		}
+		return false
+	}
+	if !subscribed() {
+		t.Fatal("a does not list b's subscription")
+	}
+	if _, _, err := b.Admin.Block(ctx, admin.Block{Domain: host(a), Severity: severity, Reason: "noisy"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "b to drop its follow of a", func() bool { return following(t, b, a) == "" })
+	waitFor(t, "a to end b's subscription on b's Undo", func() bool { return !subscribed() })
+}

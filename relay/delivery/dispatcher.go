@@ -318,7 +318,7 @@ func (d *Dispatcher) work(ctx context.Context, name string, p *peer) {
 			d.results <- Result{Outcome: store.Outcome{Delivery: it.d, At: now, Dropped: "expired"}}
 			continue
 		}
-		if d.Permit != nil && !d.Permit(it.d.Peer) {
+		if d.Permit != nil && it.d.Slice != store.FarewellSlice && !d.Permit(it.d.Peer) {
 			d.results <- Result{Outcome: store.Outcome{Delivery: it.d, At: time.Now(), Dropped: "blocked"}}
 			continue
 		}

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	vocab "github.com/go-ap/activitypub"
@@ -23,6 +24,11 @@ import (
 // RefollowAfter is how long a relay that rejected this relay's Follow is
 // left alone before it is asked again.
 const RefollowAfter = 24 * time.Hour
+
+// VanishedAfter is how long a followed relay may be missing from the
+// directory (evicted, or its announcement expired and pruned) before its
+// follow is dropped.
+const VanishedAfter = 7 * 24 * time.Hour
 
 // Store is what federation reads and changes.
 type Store interface {
@@ -68,6 +74,8 @@ type Config struct {
 	RelayedObject func(result string)
 	// Notify wakes the delivery dispatcher.
 	Notify func()
+	// Now is the current time (time.Now when nil).
+	Now func() time.Time
 
 	Store     Store
 	Directory Directory
@@ -78,33 +86,49 @@ type Config struct {
 }
 
 // Service follows relays and reads what they pass on.
-type Service struct{ cfg Config }
+type Service struct {
+	cfg Config
+
+	// mu guards missing.
+	mu sync.Mutex
+	// missing holds when this process first found each followed relay
+	// missing from the directory. It is kept in memory, as the directory
+	// is: after a restart the directory fills again, and the wait starts
+	// over rather than counting the restart as absence.
+	missing map[string]time.Time
+}
 
 // New returns the federation service.
-func New(cfg Config) *Service { return &Service{cfg: cfg} }
+func New(cfg Config) *Service {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Service{cfg: cfg, missing: map[string]time.Time{}}
+}
 
 // Federate follows every verified, reachable relay of the directory that
 // the moderation rules accept and that this relay does not follow yet.
 // The Follow is queued durably with the record of it. Follows of relays
-// the rules now block or limit are dropped: nothing more is taken from
-// them (and nothing could be sent to them).
+// the rules now block or limit, or that have been missing from the
+// directory for VanishedAfter, are dropped: nothing more is taken from
+// them, and an Undo of the Follow is queued with the drop.
 func (s *Service) Federate(ctx context.Context) error {
 	follows, err := s.cfg.Store.RelayFollows(ctx)
 	if err != nil {
 		return err
 	}
+	now := s.cfg.Now()
 	have := make(map[string]store.RelayFollow, len(follows))
 	for _, f := range follows {
-		if d := s.cfg.Judge(policy.Subject{Peer: f.Peer, Actor: f.Actor}); d.Action.Blocks() || d.Action == policy.Limit {
-			if err := s.cfg.Store.Apply(ctx, store.Change{Unfollow: f.Peer}); err != nil {
-				return err
-			}
-			s.cfg.Log.Info("no longer following a relay the rules refuse", "peer", f.Peer, "action", d.Action)
-			continue
+		dropped, err := s.dropFollow(ctx, f, now)
+		if err != nil {
+			return fmt.Errorf("unfollowing %s: %w", f.Peer, err)
 		}
-		have[f.Peer] = f
+		if !dropped {
+			have[f.Peer] = f
+		}
 	}
-	now := time.Now()
+	s.forgetMissing(have)
 	for _, e := range s.cfg.Directory.List(now) {
 		r := e.Record
 		// Down is gossip's unverifiable hint: it does not stop a follow.
@@ -122,6 +146,86 @@ func (s *Service) Federate(ctx context.Context) error {
 		}
 		s.cfg.Log.Info("following a discovered relay", "peer", r.Domain, "actor", r.Actor)
 	}
+	return nil
+}
+
+// dropFollow drops this relay's follow f when the rules now block or
+// limit the followed relay, or when it has been missing from the directory
+// for VanishedAfter, and reports whether it did.
+func (s *Service) dropFollow(ctx context.Context, f store.RelayFollow, now time.Time) (bool, error) {
+	if d := s.cfg.Judge(policy.Subject{Peer: f.Peer, Actor: f.Actor}); d.Action.Blocks() || d.Action == policy.Limit {
+		if err := s.unfollowRelay(ctx, f, now); err != nil {
+			return false, err
+		}
+		s.cfg.Log.Info("no longer following a relay the rules refuse", "peer", f.Peer, "action", d.Action)
+		return true, nil
+	}
+	since, gone := s.vanished(f, now)
+	if !gone {
+		return false, nil
+	}
+	if err := s.unfollowRelay(ctx, f, now); err != nil {
+		return false, err
+	}
+	s.cfg.Log.Info("no longer following a relay gone from the directory", "peer", f.Peer, "missing_since", since)
+	return true, nil
+}
+
+// vanished reports whether the relay of follow f has been missing from
+// the directory for VanishedAfter, and since when: from the later of when
+// this process first found it missing and the follow's last change (the
+// relay's answer is a sign of life).
+func (s *Service) vanished(f store.RelayFollow, now time.Time) (time.Time, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.cfg.Directory.Get(f.Peer); ok {
+		delete(s.missing, f.Peer)
+		return time.Time{}, false
+	}
+	since, ok := s.missing[f.Peer]
+	if !ok {
+		since = now
+		s.missing[f.Peer] = since
+	}
+	if f.UpdatedAt.After(since) {
+		since = f.UpdatedAt
+	}
+	return since, now.Sub(since) > VanishedAfter
+}
+
+// forgetMissing forgets the missing relays this relay no longer follows.
+func (s *Service) forgetMissing(follows map[string]store.RelayFollow) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for peer := range s.missing {
+		if _, ok := follows[peer]; !ok {
+			delete(s.missing, peer)
+		}
+	}
+}
+
+// unfollowRelay forgets this relay's follow f and queues, in the same
+// change, the Undo of its Follow to the followed relay (Mastodon style,
+// like the Follow). It goes as a farewell (store.FarewellSlice): even a
+// relay whose domain the rules now block gets it, so that it stops
+// delivering to this relay.
+func (s *Service) unfollowRelay(ctx context.Context, f store.RelayFollow, now time.Time) error {
+	follow := vocab.FollowNew(vocab.ID(f.FollowID), vocab.IRI(asjson.Public))
+	follow.Actor = vocab.IRI(s.cfg.ActorID)
+	id := s.cfg.NewID()
+	u := vocab.UndoNew(vocab.ID(id), follow)
+	u.Actor = vocab.IRI(s.cfg.ActorID)
+	u.To = vocab.ItemCollection{vocab.IRI(f.Actor)}
+	body, err := asjson.Marshal(u)
+	if err != nil {
+		return err
+	}
+	msg := store.Message{ActivityID: id, Body: body, At: now, KeyID: s.cfg.KeyID,
+		Targets: []store.Target{{Peer: f.Peer, Inbox: f.Inbox, Slice: store.FarewellSlice}}}
+	if err := s.cfg.Store.Apply(ctx, store.Change{Unfollow: f.Peer, Messages: []store.Message{msg}}); err != nil {
+		return err
+	}
+	s.cfg.Notify()
 	return nil
 }
 

@@ -414,9 +414,17 @@ type Message struct {
 type Target struct {
 	Peer  string
 	Inbox string
-	// Slice is the subscription the delivery serves ("" for the relay).
+	// Slice is the subscription the delivery serves ("" for the relay,
+	// FarewellSlice for the end of this relay's own follow).
 	Slice string
 }
+
+// FarewellSlice marks a delivery that ends this relay's own relationship
+// with a peer — the Undo of its Follow of a relay the rules now refuse —
+// so that the peer stops delivering. It is delivered even when the rules
+// block the peer's domain (nothing else is); no subscription has this
+// name (slice names are lower-case letters, digits and dashes).
+const FarewellSlice = "~farewell"
 
 // DeliveryState is where a delivery stands.
 type DeliveryState string

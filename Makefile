@@ -3,7 +3,7 @@
 # discovery and DFC bridges.
 GO ?= go
 
-.PHONY: run demo build test test-nocgo interop interop-note browser-note postgres-note fuzz vet fmt-check bench clean
+.PHONY: run demo build test test-nocgo interop interop-note browser-note postgres-note fuzz vet fmt-check bench simulate clean
 
 # Built, then run (not `go run`, which exits 1 when Ctrl-C stops the relay
 # cleanly).
@@ -120,3 +120,11 @@ bench:
 
 clean:
 	rm -rf bin
+
+# `make simulate` (not part of `make test`, which runs it at 4 and 8 nodes)
+# runs discovery networks of 25-300 DHT nodes and 25-200 gossip members on
+# this machine and writes docs/simulation/ (figures, fits, plots); about
+# 20 minutes on 2 cores. SIMULATE_FLAGS overrides the sizes.
+SIMULATE_FLAGS ?=
+simulate:
+	$(GO) run ./cmd/runrig-simulate $(SIMULATE_FLAGS)

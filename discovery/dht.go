@@ -16,6 +16,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/control"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/metrics"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
@@ -56,6 +57,9 @@ type DHTConfig struct {
 	AllowPrivate bool
 	// Logger receives the layer's messages.
 	Logger *slog.Logger
+	// Bandwidth, when set, counts the node's traffic (the simulation
+	// sums every node's).
+	Bandwidth metrics.Reporter
 }
 
 // DHT is a node of the relays' Kademlia DHT (server mode, private
@@ -111,7 +115,7 @@ func StartDHT(ctx context.Context, cfg DHTConfig, verify Verify, dir *Directory)
 	}
 	h, err := libp2p.New(libp2p.Identity(cfg.Identity), libp2p.ListenAddrStrings(cfg.Listen...),
 		libp2p.Transport(tcp.NewTCPTransport), libp2p.Security(noise.ID, noise.New), libp2p.DisableRelay(), libp2p.ConnectionGater(gater),
-		libp2p.UserAgent("runrig"), libp2p.ConnectionManager(cm), libp2p.ResourceManager(rm))
+		libp2p.UserAgent("runrig"), libp2p.ConnectionManager(cm), libp2p.ResourceManager(rm), bandwidth(cfg.Bandwidth))
 	if err != nil {
 		return nil, fmt.Errorf("dht listen: %w", err)
 	}
@@ -145,6 +149,14 @@ const (
 	dhtMemory = 128 << 20
 	dhtFDs    = 512
 )
+
+// bandwidth is the option that counts traffic with r, if any.
+func bandwidth(r metrics.Reporter) libp2p.Option {
+	if r == nil {
+		return func(*libp2p.Config) error { return nil }
+	}
+	return libp2p.BandwidthReporter(r)
+}
 
 // dhtBounds returns the connection and resource managers that bound a DHT
 // node's connections, streams and memory.

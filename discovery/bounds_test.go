@@ -10,8 +10,8 @@ import (
 
 // A DHT node's connections, streams and memory are bounded whatever the
 // network's size: its connection manager trims above dhtConnsHigh, and its
-// resource manager's limits are sized to dhtMemory and dhtFDs, not to the
-// machine (libp2p's default scales them to an eighth of its memory).
+// resource manager's limits are sized to dhtMemory and dhtMaxConns, not to
+// the machine (libp2p's default scales them to an eighth of its memory).
 func TestDHTIsBounded(t *testing.T) {
 	ring := &keyring{keys: map[string]AssertionKey{}}
 	nd := newDHTNode(t, ring, "bounded.example")
@@ -30,7 +30,7 @@ func TestDHTIsBounded(t *testing.T) {
 		}
 		return nil
 	})
-	if err != nil || memory <= 0 || memory > dhtMemory || conns <= 0 || conns > dhtFDs {
-		t.Fatalf("system limits: memory %d (want ≤ %d), connections %d (want ≤ %d), %v", memory, dhtMemory, conns, dhtFDs, err)
+	if err != nil || memory <= 0 || memory > dhtMemory || conns != dhtMaxConns {
+		t.Fatalf("system limits: memory %d (want ≤ %d), connections %d (want %d), %v", memory, dhtMemory, conns, dhtMaxConns, err)
 	}
 }

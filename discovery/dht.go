@@ -137,17 +137,25 @@ func StartDHT(ctx context.Context, cfg DHTConfig, verify Verify, dir *Directory)
 // Bounds of a DHT node, whatever the network's size.
 const (
 	// dhtConnsLow and dhtConnsHigh are the connection manager's water
-	// marks: above high, connections are trimmed to low (the routing
-	// table's peers are protected by the DHT). A Kademlia node needs
-	// about k (20) peers per bucket it fills, log2(N) buckets.
-	dhtConnsLow, dhtConnsHigh = 64, 128
+	// marks: above high, connections older than dhtConnGrace are trimmed
+	// to low, the DHT's closest peers last. The routing table's peers
+	// need not stay connected: a lookup dials those it asks. Each
+	// connection holds about 25 KiB of heap (measured: make simulate).
+	dhtConnsLow, dhtConnsHigh = 32, 64
 	// dhtConnGrace is how long a new connection is safe from trimming.
-	dhtConnGrace = 30 * time.Second
+	dhtConnGrace = 20 * time.Second
 	// dhtMemory and dhtFDs size the resource manager's limits (libp2p's
-	// defaults scaled to them): streams, connections and buffer memory
-	// of all peers together.
+	// defaults scaled to them): streams and buffer memory of all peers
+	// together.
 	dhtMemory = 128 << 20
-	dhtFDs    = 512
+	dhtFDs    = 1024
+	// dhtMaxConns and dhtMaxConnsIn are the hard limits on connections
+	// (all, and inbound), well above the connection manager's high mark:
+	// a bootstrap node that many relays dial accepts them and the
+	// connection manager then trims, instead of refusing new relays at
+	// the handshake (libp2p's defaults scaled to dhtMemory allow about 70
+	// inbound connections).
+	dhtMaxConns, dhtMaxConnsIn = 4 * dhtConnsHigh, 3 * dhtConnsHigh
 )
 
 // bandwidth is the option that counts traffic with r, if any.
@@ -165,8 +173,10 @@ func dhtBounds() (*connmgr.BasicConnMgr, network.ResourceManager, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("dht connection manager: %w", err)
 	}
-	limits := rcmgr.DefaultLimits
-	rm, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(limits.Scale(dhtMemory, dhtFDs)))
+	scaled := rcmgr.DefaultLimits
+	limits := rcmgr.PartialLimitConfig{System: rcmgr.ResourceLimits{Conns: dhtMaxConns, ConnsInbound: dhtMaxConnsIn,
+		ConnsOutbound: dhtMaxConns}}.Build(scaled.Scale(dhtMemory, dhtFDs))
+	rm, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(limits))
 	if err != nil {
 		return nil, nil, fmt.Errorf("dht resource manager: %w", err)
 	}

@@ -88,17 +88,21 @@ type Gossip struct {
 	// wants counts the announcements asked of members, joins the members
 	// joined directly (gossiprepair.go).
 	wants, joins atomic.Int64
+	// answering holds a place per answer being sent (maxAnswering).
+	answering chan struct{}
 	// dropGossiped, set by tests, loses the announcements that arrive by
 	// gossip or push/pull (not those asked for), as an unlucky member does.
 	dropGossiped atomic.Bool
 
 	// mu guards the following fields.
-	mu       sync.Mutex
-	relayed  map[string]uint64           // domain → highest sequence passed on
-	own      []byte                      // this node's announcement
-	answered map[string]time.Time        // asker → when its last ask was answered
-	members  map[string]*memberlist.Node // live members, copied (noteMember)
-	joined   map[string]bool             // "domain addr" joined directly (scheduleJoin)
+	mu        sync.Mutex
+	relayed   map[string]uint64           // domain → highest sequence passed on
+	own       []byte                      // this node's announcement
+	answered  map[string]time.Time        // asker → when its last ask was answered
+	members   map[string]*memberlist.Node // live members, copied (noteMember)
+	joined    map[string]bool             // "domain addr" joined directly (scheduleJoin)
+	verifying map[string]int              // domain → its announcements being verified now
+	nextAsk   time.Time                   // when this node may ask next (mayAsk)
 }
 
 // StartGossip joins (or starts) a cluster.
@@ -128,7 +132,7 @@ func StartGossip(cfg GossipConfig, verify Verify, dir *Directory) (*Gossip, erro
 	g := &Gossip{name: cfg.Name, verify: verify, dir: dir, log: cfg.Logger, waiting: newVerifyQueue(maxVerifyQueue),
 		onRejected: cfg.OnRejected, done: make(chan struct{}), relayed: map[string]uint64{}, own: cfg.Announcement,
 		answered: map[string]time.Time{}, members: map[string]*memberlist.Node{},
-		joined: map[string]bool{}}
+		joined: map[string]bool{}, verifying: map[string]int{}, answering: make(chan struct{}, maxAnswering)}
 	g.ctx, g.stop = context.WithCancel(context.Background())
 	mc.Name, mc.BindAddr, mc.BindPort, mc.AdvertiseAddr, mc.AdvertisePort = cfg.Name, host, port, host, port
 	mc.Delegate, mc.Events = g, g
@@ -232,6 +236,18 @@ func (g *Gossip) work(knownOnly bool) {
 }
 
 func (g *Gossip) accept(b []byte) {
+	if _, r, err := Parse(b); err == nil {
+		g.mu.Lock()
+		g.verifying[r.Domain]++
+		g.mu.Unlock()
+		defer func() {
+			g.mu.Lock()
+			if g.verifying[r.Domain]--; g.verifying[r.Domain] <= 0 {
+				delete(g.verifying, r.Domain)
+			}
+			g.mu.Unlock()
+		}()
+	}
 	ctx, cancel := context.WithTimeout(g.ctx, verifyTimeout)
 	defer cancel()
 	rec, err := g.verify(ctx, b)

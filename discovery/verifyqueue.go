@@ -145,6 +145,18 @@ func (q *verifyQueue) ready(knownOnly bool) <-chan struct{} {
 	return q.readyAny
 }
 
+// has reports whether an announcement of domain waits.
+func (q *verifyQueue) has(domain string) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for by := range q.bySigner {
+		if by.domain == domain {
+			return true
+		}
+	}
+	return false
+}
+
 // len is how many announcements wait.
 func (q *verifyQueue) len() int {
 	q.mu.Lock()

@@ -15,12 +15,16 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/runrig/runrig/discovery/simulation"
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == serveFlag {
+		os.Exit(serveDHT(os.Args[2:]))
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -32,6 +36,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	trials := fs.Int("trials", 10, "lookups, operations and new members measured at each size")
 	window := fs.Duration("window", 30*time.Second, "how long a gossip cluster's steady traffic is measured")
 	out := fs.String("out", "docs/simulation", "directory for results.csv, extrapolated.csv and the plots")
+	perProcess := fs.Int("per-process", nodesPerProcess, "DHT nodes per process (the first process's measure)")
 	if fs.Parse(args) != nil {
 		return 2
 	}
@@ -41,11 +46,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "runrig-simulate: sizes are positive numbers, comma-separated; trials at least 1")
 		return 2
 	}
+	if err := raiseFileLimit(); err != nil {
+		fmt.Fprintln(stderr, "runrig-simulate: raising the open-file limit:", err)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	var series []simulation.Series
 	if len(dn) > 0 {
-		s, err := dhtSeries(ctx, dn, *trials, stdout)
+		s, err := dhtSeries(ctx, dn, *trials, *perProcess, stdout)
 		if err != nil {
 			fmt.Fprintln(stderr, "runrig-simulate: dht:", err)
 			return 1
@@ -72,6 +80,28 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// wantFiles is the open-file limit the simulation asks for: hundreds of
+// nodes in one process hold both ends of every connection (tens of
+// thousands of sockets at 300 DHT nodes).
+const wantFiles = 1 << 20
+
+// raiseFileLimit lifts the limit on open files to wantFiles where the
+// user may (root), else the soft limit to the hard one.
+func raiseFileLimit() error {
+	var l syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l); err != nil {
+		return err
+	}
+	if l.Max < wantFiles {
+		up := syscall.Rlimit{Cur: wantFiles, Max: wantFiles}
+		if syscall.Setrlimit(syscall.RLIMIT_NOFILE, &up) == nil {
+			return nil
+		}
+	}
+	l.Cur = l.Max
+	return syscall.Setrlimit(syscall.RLIMIT_NOFILE, &l)
+}
+
 func sizes(s string) ([]int, error) {
 	var out []int
 	for _, f := range strings.Split(s, ",") {
@@ -87,10 +117,10 @@ func sizes(s string) ([]int, error) {
 	return out, nil
 }
 
-func dhtSeries(ctx context.Context, ns []int, trials int, w io.Writer) ([]simulation.Series, error) {
+func dhtSeries(ctx context.Context, ns []int, trials, perProcess int, w io.Writer) ([]simulation.Series, error) {
 	var n, p50, p99, heap, hour []float64
 	for _, size := range ns {
-		p, err := simulation.RunDHT(ctx, size, trials)
+		p, err := simulation.RunDHT(ctx, size, trials, spawnProcess, perProcess)
 		if err != nil {
 			return nil, fmt.Errorf("%d nodes: %w", size, err)
 		}

@@ -43,39 +43,98 @@ type dhtRelay struct {
 
 // RunDHT starts n DHT nodes on loopback, each publishing its announcement,
 // then measures lookups (trials of them) and the traffic of each
-// operation. Everything is closed before it returns.
-func RunDHT(ctx context.Context, n, trials int) (DHTPoint, error) {
+// operation. With spawn, only perProcess nodes run in this process (those
+// that measure) and the rest in other processes of perProcess each.
+// Everything is closed before it returns.
+func RunDHT(ctx context.Context, n, trials int, spawn Spawn, perProcess int) (DHTPoint, error) {
 	p := DHTPoint{N: n}
 	ring, bw := newKeyring(), metrics.NewBandwidthCounter()
+	local := n
+	if spawn != nil && perProcess > 1 {
+		local = min(n, perProcess)
+	}
 	before := heapInUse()
 	t0 := time.Now()
-	nodes := make([]*dhtRelay, 0, n)
+	nodes, err := startLocal(ctx, ring, bw, local)
 	defer func() {
 		for _, nd := range nodes {
 			nd.d.Close()
 		}
 	}()
-	var boot []string
+	if err != nil {
+		return p, err
+	}
+	heap := float64(heapInUse() - before)
+	remotes, err := startRemotes(ctx, ring, spawn, nodes, n, perProcess)
+	defer func() {
+		for _, r := range remotes {
+			r.Close()
+		}
+	}()
+	if err != nil {
+		return p, err
+	}
+	p.Start = time.Since(t0)
+	for _, r := range remotes {
+		heap += r.Heap()
+	}
+	p.HeapPerNode = heap / float64(n)
+	sent := func() float64 {
+		total := settled(bw)
+		for _, r := range remotes {
+			total += r.Sent()
+		}
+		return total
+	}
+	return measureDHT(ctx, p, nodes, ring, trials, sent)
+}
+
+// startLocal starts n nodes in this process, each joining through an
+// earlier one, then publishes their announcements.
+func startLocal(ctx context.Context, ring *keyring, bw metrics.Reporter, n int) ([]*dhtRelay, error) {
+	nodes := make([]*dhtRelay, 0, n)
 	for i := range n {
+		var boot []string
+		if i > 0 { // each through an earlier relay, as operators pick theirs
+			boot = nodes[(i*7919)%i].d.Addrs()[:1]
+		}
 		nd, err := startDHTRelay(ctx, ring, bw, fmt.Sprintf("relay%04d.example", i), boot)
 		if err != nil {
-			return p, err
+			return nodes, err
 		}
 		nodes = append(nodes, nd)
-		if i == 0 {
-			boot = nd.d.Addrs()[:1]
-		}
 	}
 	for i, nd := range nodes { // once every node has peers to store at
 		if err := publish(ctx, nd, ring.privOf(nd.domain), i%len(regions), 1); err != nil {
-			return p, err
+			return nodes, err
 		}
 	}
-	p.Start = time.Since(t0)
-	p.HeapPerNode = float64(heapInUse()-before) / float64(n)
+	return nodes, nil
+}
 
+// startRemotes starts the nodes numbered len(local) to n in other
+// processes of perProcess each, joining through the local nodes.
+func startRemotes(ctx context.Context, ring *keyring, spawn Spawn, local []*dhtRelay, n, perProcess int) ([]Remote, error) {
+	var remotes []Remote
+	var boot []string
+	for _, nd := range local {
+		boot = append(boot, nd.d.Addrs()[0])
+	}
+	for first := len(local); first < n; first += perProcess {
+		r, err := spawn(ctx, first, min(perProcess, n-first), boot, ring.put)
+		if err != nil {
+			return remotes, fmt.Errorf("nodes from %d: %w", first, err)
+		}
+		remotes = append(remotes, r)
+	}
+	return remotes, nil
+}
+
+// measureDHT measures lookups and the traffic of each operation on the
+// local nodes; sent reads the bytes every node sent so far.
+func measureDHT(ctx context.Context, p DHTPoint, nodes []*dhtRelay, ring *keyring, trials int, sent func() float64) (DHTPoint, error) {
+	n := len(nodes)
 	var lookups []time.Duration
-	sent := func() float64 { return settled(bw) }
 	for i := range trials {
 		seeker := nodes[(i*7+3)%n]
 		ls := time.Now()
@@ -96,39 +155,30 @@ func RunDHT(ctx context.Context, n, trials int) (DHTPoint, error) {
 		nodes[(i*13+1)%n].d.Refresh()
 	}
 	b3 := sent()
+	for i := range trials {
+		nd := nodes[(i*17+2)%n]
+		if err := publish(ctx, nd, ring.privOf(nd.domain), i%len(regions), 2); err != nil {
+			return p, err
+		}
+	}
+	b4 := sent()
 	p.LookupP50, p.LookupP99 = percentile(lookups, .5), percentile(lookups, .99)
 	p.LookupBytes = (b2 - b1) / float64(trials)
 	p.RefreshBytes = (b3 - b2) / float64(refreshes)
-	pub, err := publishCost(ctx, nodes, ring, bw, trials)
-	if err != nil {
-		return p, err
-	}
-	p.PublishBytes = pub
+	p.PublishBytes = (b4 - b3) / float64(trials)
 	p.BytesPerHour = lookupsPerHour*p.LookupBytes + refreshesPerHour*p.RefreshBytes + publishesPerHour*p.PublishBytes
 	return p, nil
-}
-
-// publishCost republishes trials relays' announcements (a new sequence)
-// and returns the traffic of one.
-func publishCost(ctx context.Context, nodes []*dhtRelay, ring *keyring, bw *metrics.BandwidthCounter, trials int) (float64, error) {
-	b0 := settled(bw)
-	for i := range trials {
-		nd := nodes[(i*17+2)%len(nodes)]
-		if err := publish(ctx, nd, ring.privOf(nd.domain), i%len(regions), 2); err != nil {
-			return 0, err
-		}
-	}
-	return (settled(bw) - b0) / float64(trials), nil
 }
 
 // meterTick is how often libp2p's bandwidth meters fold what they counted
 // into their totals (go-flow-metrics' sweeper: every second).
 const meterTick = time.Second
 
-// settled is the bytes sent by every node so far, read once the meters
-// have folded in what the last operation sent.
+// settled is the bytes sent by this process's nodes so far, read once
+// the meters (here and in other processes, which report every
+// reportEvery) have folded in what the last operation sent.
 func settled(bw *metrics.BandwidthCounter) float64 {
-	time.Sleep(meterTick + meterTick/2)
+	time.Sleep(2 * meterTick)
 	return float64(bw.GetBandwidthTotals().TotalOut)
 }
 

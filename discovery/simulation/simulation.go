@@ -66,6 +66,14 @@ func (k *keyring) add(domain string) ed25519.PrivateKey {
 	return priv
 }
 
+// put adds the public key of another process's node.
+func (k *keyring) put(domain string, pub ed25519.PublicKey) {
+	id := "https://" + domain + "/actor#ed25519-key"
+	k.mu.Lock()
+	k.keys[id] = discovery.AssertionKey{ID: id, Controller: "https://" + domain + "/actor", Public: pub}
+	k.mu.Unlock()
+}
+
 // privOf is the private key made for domain.
 func (k *keyring) privOf(domain string) ed25519.PrivateKey {
 	k.mu.Lock()

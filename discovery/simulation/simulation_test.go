@@ -47,7 +47,7 @@ func TestSimulationRuns(t *testing.T) {
 	ctx := context.Background()
 	var ns, lookups, traffic, converge []float64
 	for _, n := range []int{4, 8} {
-		d, err := RunDHT(ctx, n, 2)
+		d, err := RunDHT(ctx, n, 2, nil, 0)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -147,11 +147,20 @@ func StartGossip(cfg GossipConfig, verify Verify, dir *Directory) (*Gossip, erro
 	if cfg.PushPullInterval > 0 {
 		mc.PushPullInterval = cfg.PushPullInterval
 	}
+	// The queue exists before memberlist, which may ask it for broadcasts
+	// as soon as it listens (before Create returns).
+	var created atomic.Pointer[memberlist.Memberlist]
+	g.q = &memberlist.TransmitLimitedQueue{RetransmitMult: mc.RetransmitMult, NumNodes: func() int {
+		if ml := created.Load(); ml != nil {
+			return ml.NumMembers()
+		}
+		return 1
+	}}
 	if g.ml, err = memberlist.Create(mc); err != nil {
 		g.stop()
 		return nil, fmt.Errorf("gossip: %w", err)
 	}
-	g.q = &memberlist.TransmitLimitedQueue{NumNodes: g.ml.NumMembers, RetransmitMult: mc.RetransmitMult}
+	created.Store(g.ml)
 	g.wg.Go(func() { g.work(true) })
 	for range verifyWorkers - 1 {
 		g.wg.Go(func() { g.work(false) })

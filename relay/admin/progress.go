@@ -45,7 +45,11 @@ func (c *Client) doProgress(ctx context.Context, method, path string, in, out an
 		return err
 	}
 	req.Header.Set("Accept", ProgressType)
-	resp, err := c.hc.Do(req)
+	// Long work streams for as long as it runs: ctx bounds it, not the
+	// client's timeout for one answer.
+	hc := *c.hc
+	hc.Timeout = 0
+	resp, err := hc.Do(req)
 	if err != nil {
 		return err
 	}

@@ -366,7 +366,7 @@ func TestConsoleListExcludeAndAuditSince(t *testing.T) {
 			t.Errorf("list name %q: %d, want 400", bad, status)
 		}
 	}
-	lists, err := r.Admin.ListSubscriptions(ctx)
+	lists, err := r.Admin.Lists().Subscriptions(ctx)
 	if err != nil || len(lists) != 1 || strings.Join(lists[0].Excludes, ",") != "friend.example" {
 		t.Errorf("list subscriptions = %+v, %v", lists, err)
 	}

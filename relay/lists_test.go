@@ -24,7 +24,7 @@ func TestListsImportExport(t *testing.T) {
 	r := startRelay(t, nil)
 	ctx := context.Background()
 	bad := "#domain,#severity,#reject_media,#reject_reports,#public_comment,#obfuscate\nok.example,suspend,false,false,,false\nx.example,obliterate,false,false,,false\n"
-	_, err := r.Admin.ImportList(ctx, admin.ImportList{Name: "shared", Content: bad})
+	_, err := r.Admin.Lists().Import(ctx, admin.ImportList{Name: "shared", Content: bad})
 	if err == nil || !strings.Contains(err.Error(), "line 3") {
 		t.Fatalf("bad list: %v", err)
 	}
@@ -38,7 +38,7 @@ func TestListsImportExport(t *testing.T) {
 		"spam.example,silence,false,false,theirs,false\n" +
 		"ads.example,silence,true,false,Ads,false\n" +
 		"secret.example,suspend,false,false,Harassment,true\n"
-	res, err := r.Admin.ImportList(ctx, admin.ImportList{Name: "shared", Content: good, Reason: "weekly sync"})
+	res, err := r.Admin.Lists().Import(ctx, admin.ImportList{Name: "shared", Content: good, Reason: "weekly sync"})
 	if err != nil || res.Added != 2 || len(res.Skipped) != 1 || res.Skipped[0] != "spam.example" {
 		t.Fatalf("import: %+v %v", res, err)
 	}
@@ -51,7 +51,7 @@ func TestListsImportExport(t *testing.T) {
 			t.Errorf("imported rule = %+v", rule)
 		}
 	}
-	drafts, err := r.Admin.ImportList(ctx, admin.ImportList{Name: "review", Content: "draft.example\n", Draft: true})
+	drafts, err := r.Admin.Lists().Import(ctx, admin.ImportList{Name: "review", Content: "draft.example\n", Draft: true})
 	if err != nil || drafts.Added != 1 {
 		t.Fatalf("draft import: %+v %v", drafts, err)
 	}
@@ -60,7 +60,7 @@ func TestListsImportExport(t *testing.T) {
 		t.Errorf("an unrelated peer refused: %d", status)
 	}
 
-	csv, err := r.Admin.ExportList(ctx, false, false)
+	csv, err := r.Admin.Lists().Export(ctx, false, false)
 	if err != nil || !strings.HasPrefix(string(csv), policy.MastodonBlocksHeader+"\n") ||
 		!strings.Contains(string(csv), "ads.example,silence,true,false,Ads,false\n") ||
 		!strings.Contains(string(csv), "spam.example,suspend,false,false,ours,false\n") ||
@@ -99,7 +99,7 @@ func TestDraftReview(t *testing.T) {
 	r := startRelay(t, nil)
 	ctx := context.Background()
 	bad := newInstance(t, relaytest.Mastodon)
-	res, err := r.Admin.ImportList(ctx, admin.ImportList{Name: "shared", Content: bad.Host() + "\n", Draft: true})
+	res, err := r.Admin.Lists().Import(ctx, admin.ImportList{Name: "shared", Content: bad.Host() + "\n", Draft: true})
 	if err != nil || res.Added != 1 {
 		t.Fatalf("import: %+v %v", res, err)
 	}
@@ -147,11 +147,11 @@ func TestListSubscriptions(t *testing.T) {
 	if _, _, err := r.Admin.Block(ctx, admin.Block{Domain: "friend.example", Severity: "limit", Reason: "our own call"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.Admin.SubscribeList(ctx, admin.ListSubscribe{Name: "shared", URL: lists.URL + "/blocks.csv",
+	if _, err := r.Admin.Lists().Subscribe(ctx, admin.ListSubscribe{Name: "shared", URL: lists.URL + "/blocks.csv",
 		Excludes: []string{"partner.example"}, Reason: "regional consensus list"}); err != nil {
 		t.Fatal(err)
 	}
-	res, err := r.Admin.SyncList(ctx, "shared")
+	res, err := r.Admin.Lists().Sync(ctx, "shared")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,11 +178,11 @@ func TestListSubscriptions(t *testing.T) {
 
 	// The list drops spam.example: reported as retracted, its rule kept.
 	content.Store("#domain,#severity,#reject_media,#reject_reports,#public_comment,#obfuscate\nads.example,silence,false,false,Ads,false\n")
-	res, err = r.Admin.SyncList(ctx, "shared")
+	res, err = r.Admin.Lists().Sync(ctx, "shared")
 	if err != nil || strings.Join(res.Retracted, ",") != "spam.example" {
 		t.Fatalf("second sync = %+v, %v", res, err)
 	}
-	subs, _ := r.Admin.ListSubscriptions(ctx)
+	subs, _ := r.Admin.Lists().Subscriptions(ctx)
 	if len(subs) != 1 || strings.Join(subs[0].Retracted, ",") != "spam.example" || subs[0].LastFetch.IsZero() {
 		t.Errorf("subscription = %+v", subs)
 	}
@@ -196,10 +196,10 @@ func TestListSubscriptions(t *testing.T) {
 	}
 	// A failed fetch is recorded, nothing changes.
 	content.Store("")
-	if _, err := r.Admin.SyncList(ctx, "shared"); err == nil {
+	if _, err := r.Admin.Lists().Sync(ctx, "shared"); err == nil {
 		t.Error("failed fetch not reported")
 	}
-	subs, _ = r.Admin.ListSubscriptions(ctx)
+	subs, _ = r.Admin.Lists().Subscriptions(ctx)
 	if subs[0].LastError == "" || strings.Join(subs[0].Retracted, ",") != "spam.example" {
 		t.Errorf("after a failed fetch: %+v", subs[0])
 	}
@@ -218,7 +218,7 @@ func TestListSubscriptions(t *testing.T) {
 			t.Errorf("a sync's audit details lost their keys: %s", e.Details)
 		}
 	}
-	if _, err := r.Admin.SubscribeList(ctx, admin.ListSubscribe{Name: "bad name", URL: "ftp://x"}); err == nil {
+	if _, err := r.Admin.Lists().Subscribe(ctx, admin.ListSubscribe{Name: "bad name", URL: "ftp://x"}); err == nil {
 		t.Error("bad subscription accepted")
 	}
 }
@@ -236,7 +236,7 @@ func TestListPriority(t *testing.T) {
 	strict := serve("#domain,#severity,#reject_media,#reject_reports,#public_comment,#obfuscate\ncontested.example,suspend,false,false,,false\n")
 	lenient := serve("#domain,#severity,#reject_media,#reject_reports,#public_comment,#obfuscate\ncontested.example,silence,false,false,,false\n")
 	for _, l := range []admin.ListSubscribe{{Name: "strict", URL: strict.URL, Priority: 1}, {Name: "lenient", URL: lenient.URL, Priority: 5}} {
-		if _, err := r.Admin.SubscribeList(ctx, l); err != nil {
+		if _, err := r.Admin.Lists().Subscribe(ctx, l); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -261,7 +261,7 @@ func TestImportLargeList(t *testing.T) {
 	if b.Len() <= 1<<20 {
 		t.Fatalf("the list is only %d bytes; the test needs more than the old 1 MiB bound", b.Len())
 	}
-	res, err := r.Admin.ImportList(context.Background(), admin.ImportList{Name: "big", Content: b.String(), Preview: true})
+	res, err := r.Admin.Lists().Import(context.Background(), admin.ImportList{Name: "big", Content: b.String(), Preview: true})
 	if err != nil || res.Added != 20000 {
 		t.Fatalf("import of 20,000 rows: %d added, %v", res.Added, err)
 	}
@@ -273,7 +273,7 @@ func TestImportLargeList(t *testing.T) {
 	var heard []admin.Progress
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	res, err = r.Admin.ImportListProgress(ctx, admin.ImportList{Name: "big", Content: small, Reason: "shared"},
+	res, err = r.Admin.Lists().ImportProgress(ctx, admin.ImportList{Name: "big", Content: small, Reason: "shared"},
 		func(p admin.Progress) { heard = append(heard, p) })
 	if err != nil || res.Added != rows {
 		t.Fatalf("import of %d rows with progress: %d added, %v", rows, res.Added, err)
@@ -289,7 +289,7 @@ func TestImportLargeList(t *testing.T) {
 		t.Fatalf("progress heard: %+v", heard)
 	}
 	// An error before any progress keeps its message (and status).
-	if _, err := r.Admin.ImportListProgress(context.Background(), admin.ImportList{Name: "Bad Name", Content: "a.example\n"},
+	if _, err := r.Admin.Lists().ImportProgress(context.Background(), admin.ImportList{Name: "Bad Name", Content: "a.example\n"},
 		func(admin.Progress) {}); err == nil || !strings.Contains(err.Error(), "list name") {
 		t.Fatalf("a bad name with progress: %v", err)
 	}
@@ -319,20 +319,20 @@ func TestConcurrentListSyncs(t *testing.T) {
 		w.Write([]byte(b.String()))
 	}))
 	defer lists.Close()
-	if _, err := r.Admin.SubscribeList(ctx, admin.ListSubscribe{Name: "shared", URL: lists.URL + "/blocks.csv", Reason: "consensus"}); err != nil {
+	if _, err := r.Admin.Lists().Subscribe(ctx, admin.ListSubscribe{Name: "shared", URL: lists.URL + "/blocks.csv", Reason: "consensus"}); err != nil {
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
 	for range 4 {
 		wg.Go(func() {
-			if _, err := r.Admin.SyncList(ctx, "shared"); err != nil {
+			if _, err := r.Admin.Lists().Sync(ctx, "shared"); err != nil {
 				t.Error(err)
 			}
 		})
 	}
 	wg.Go(func() {
 		<-acted
-		if _, err := r.Admin.ImportList(ctx, admin.ImportList{Name: "shared", Content: b.String(), Reason: "by hand"}); err != nil {
+		if _, err := r.Admin.Lists().Import(ctx, admin.ImportList{Name: "shared", Content: b.String(), Reason: "by hand"}); err != nil {
 			t.Error(err)
 		}
 	})
@@ -363,20 +363,20 @@ func TestUnsubscribeDuringSync(t *testing.T) {
 		w.Write([]byte("#domain,#severity\nspam.example,suspend\n"))
 	}))
 	defer lists.Close()
-	if _, err := r.Admin.SubscribeList(ctx, admin.ListSubscribe{Name: "shared", URL: lists.URL + "/blocks.csv", Reason: "consensus"}); err != nil {
+	if _, err := r.Admin.Lists().Subscribe(ctx, admin.ListSubscribe{Name: "shared", URL: lists.URL + "/blocks.csv", Reason: "consensus"}); err != nil {
 		t.Fatal(err)
 	}
 	synced := make(chan error, 1)
-	go func() { _, err := r.Admin.SyncList(ctx, "shared"); synced <- err }()
+	go func() { _, err := r.Admin.Lists().Sync(ctx, "shared"); synced <- err }()
 	<-fetching
-	if err := r.Admin.UnsubscribeList(ctx, "shared", "no longer wanted"); err != nil {
+	if err := r.Admin.Lists().Unsubscribe(ctx, "shared", "no longer wanted"); err != nil {
 		t.Fatal(err)
 	}
 	close(release)
 	if err := <-synced; err == nil {
 		t.Error("the sync of a list unsubscribed meanwhile reported success")
 	}
-	if subs, _ := r.Admin.ListSubscriptions(ctx); len(subs) != 0 {
+	if subs, _ := r.Admin.Lists().Subscriptions(ctx); len(subs) != 0 {
 		t.Errorf("the sync brought the subscription back: %+v", subs)
 	}
 	if rules, _ := r.Admin.Rules(ctx); len(rules) != 0 {

@@ -84,7 +84,7 @@ func listsImport(c *admin.Client, pos []string, f listFlags, stdout, stderr io.W
 	defer cancel()
 	start := time.Now()
 	m := newMeter(stderr, "importing "+filepath.Base(pos[0]), f.asJSON)
-	res, err := c.ImportListProgress(ctx, admin.ImportList{Name: f.name, Content: string(data), PlainSeverity: f.severity,
+	res, err := c.Lists().ImportProgress(ctx, admin.ImportList{Name: f.name, Content: string(data), PlainSeverity: f.severity,
 		Draft: f.draft, Reason: f.reason, Preview: f.preview}, m.progressFunc())
 	m.Done()
 	return report(stdout, stderr, f.asJSON, res, err, func(w io.Writer) {
@@ -103,7 +103,7 @@ func listsImport(c *admin.Client, pos []string, f listFlags, stdout, stderr io.W
 func listsExport(c *admin.Client, _ []string, f listFlags, stdout, stderr io.Writer) int {
 	ctx, cancel := modCtx()
 	defer cancel()
-	b, err := c.ExportList(ctx, f.allows, f.obfuscate)
+	b, err := c.Lists().Export(ctx, f.allows, f.obfuscate)
 	if err != nil {
 		fmt.Fprintln(stderr, "runrig admin lists export:", err)
 		return 1
@@ -161,7 +161,7 @@ func listsSubscribe(c *admin.Client, pos []string, f listFlags, noDraft bool, st
 	}
 	ctx, cancel := modCtx()
 	defer cancel()
-	l, err := c.SubscribeList(ctx, admin.ListSubscribe{Name: pos[0], URL: pos[1], Priority: f.priority, Every: f.every,
+	l, err := c.Lists().Subscribe(ctx, admin.ListSubscribe{Name: pos[0], URL: pos[1], Priority: f.priority, Every: f.every,
 		NoDraft: noDraft, PlainSeverity: f.severity, Excludes: split(f.exclude), Reason: f.reason})
 	return report(stdout, stderr, f.asJSON, l, err, func(w io.Writer) {
 		fmt.Fprintf(w, "subscribed to %s (%s), fetched every %s; new entries come in as drafts: %t\n", l.Name, l.URL, l.Interval, l.Draft)
@@ -171,7 +171,7 @@ func listsSubscribe(c *admin.Client, pos []string, f listFlags, noDraft bool, st
 func listsSubscriptions(c *admin.Client, _ []string, f listFlags, stdout, stderr io.Writer) int {
 	ctx, cancel := modCtx()
 	defer cancel()
-	lists, err := c.ListSubscriptions(ctx)
+	lists, err := c.Lists().Subscriptions(ctx)
 	return report(stdout, stderr, f.asJSON, lists, err, func(w io.Writer) {
 		if len(lists) == 0 {
 			fmt.Fprintln(w, "no list subscriptions")
@@ -196,7 +196,7 @@ func listsSync(c *admin.Client, pos []string, f listFlags, stdout, stderr io.Wri
 	}
 	ctx, cancel := modCtx()
 	defer cancel()
-	res, err := c.SyncList(ctx, pos[0])
+	res, err := c.Lists().Sync(ctx, pos[0])
 	return report(stdout, stderr, f.asJSON, res, err, func(w io.Writer) {
 		fmt.Fprintf(w, "%s: %d added, %d skipped (already ruled), %d excluded, %d retracted\n", pos[0],
 			len(res.Added), len(res.Skipped), len(res.Excluded), len(res.Retracted))
@@ -210,7 +210,7 @@ func listsUnsubscribe(c *admin.Client, pos []string, f listFlags, stdout, stderr
 	}
 	ctx, cancel := modCtx()
 	defer cancel()
-	err := c.UnsubscribeList(ctx, pos[0], f.reason)
+	err := c.Lists().Unsubscribe(ctx, pos[0], f.reason)
 	return report(stdout, stderr, f.asJSON, map[string]string{"unsubscribed": pos[0]}, err,
 		func(w io.Writer) { fmt.Fprintf(w, "unsubscribed from %s; its rules stay\n", pos[0]) })
 }

@@ -169,29 +169,6 @@ type Imported struct {
 	Rules   []policy.Rule `json:"rules"`
 }
 
-// ImportList imports a list.
-func (c *Client) ImportList(ctx context.Context, req ImportList) (Imported, error) {
-	return c.ImportListProgress(ctx, req, nil)
-}
-
-// ImportListProgress imports a list and calls onProgress (when not nil)
-// as the relay checks and writes its rows.
-func (c *Client) ImportListProgress(ctx context.Context, req ImportList, onProgress func(Progress)) (Imported, error) {
-	var out Imported
-	err := c.doProgress(ctx, http.MethodPost, "/lists/import", req, &out, onProgress)
-	return out, err
-}
-
-// ExportList returns the relay's rules as Mastodon's CSV: blocks, or with
-// allows the allow list.
-func (c *Client) ExportList(ctx context.Context, allows, obfuscate bool) ([]byte, error) {
-	format := "mastodon"
-	if allows {
-		format = "allows"
-	}
-	return c.raw(ctx, fmt.Sprintf("/lists/export?format=%s&obfuscate=%t", format, obfuscate))
-}
-
 // ApproveDrafts asks for draft rules to be made live.
 type ApproveDrafts struct {
 	IDs    []int64 `json:"ids,omitempty"`
@@ -283,32 +260,6 @@ type Synced struct {
 	Skipped   []string `json:"skipped"`
 	Excluded  []string `json:"excluded"`
 	Retracted []string `json:"retracted"`
-}
-
-// SubscribeList follows a list.
-func (c *Client) SubscribeList(ctx context.Context, req ListSubscribe) (ListSubscription, error) {
-	var out ListSubscription
-	err := c.do(ctx, http.MethodPost, "/lists/subscriptions", req, &out)
-	return out, err
-}
-
-// ListSubscriptions lists the followed lists.
-func (c *Client) ListSubscriptions(ctx context.Context) ([]ListSubscription, error) {
-	var out []ListSubscription
-	err := c.do(ctx, http.MethodGet, "/lists/subscriptions", nil, &out)
-	return out, err
-}
-
-// UnsubscribeList stops following a list.
-func (c *Client) UnsubscribeList(ctx context.Context, name, reason string) error {
-	return c.do(ctx, http.MethodDelete, "/lists/subscriptions/"+url.PathEscape(name)+"?reason="+url.QueryEscape(reason), nil, nil)
-}
-
-// SyncList fetches a list now.
-func (c *Client) SyncList(ctx context.Context, name string) (Synced, error) {
-	var out Synced
-	err := c.do(ctx, http.MethodPost, "/lists/subscriptions/"+url.PathEscape(name)+"/sync", nil, &out)
-	return out, err
 }
 
 // PinnedKey is a peer key as first verified, with its rotations.

@@ -2,8 +2,6 @@ package discovery
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"fmt"
 	"math"
 	"net"
@@ -99,12 +97,8 @@ func BenchmarkGossipConvergence(b *testing.B) {
 	ring := &keyring{keys: map[string]AssertionKey{}}
 	var nodes []*node
 	start := func(i int, announced bool) *node {
-		pub, priv, _ := ed25519.GenerateKey(rand.Reader)
 		d := fmt.Sprintf("gossip%02d.example", i)
-		ring.mu.Lock()
-		ring.keys["https://"+d+"/actor#ed25519-key"] = AssertionKey{ID: "https://" + d + "/actor#ed25519-key",
-			Controller: "https://" + d + "/actor", Public: pub}
-		ring.mu.Unlock()
+		priv := ring.add(d)
 		// The announcement names the member's gossip address, as a relay's does.
 		nd := &node{domain: d, priv: priv, dir: NewDirectory(), addr: freeGossipAddr(b)}
 		cfg := GossipConfig{Name: d, Bind: nd.addr, Profile: "lan"}

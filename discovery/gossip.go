@@ -228,12 +228,12 @@ func (g *Gossip) Shutdown() error {
 // those of domains verified before if knownOnly.
 func (g *Gossip) work(knownOnly bool) {
 	for {
-		b, stale, ok := g.waiting.pop(time.Now(), maxVerifyWait, knownOnly)
+		w, stale, ok := g.waiting.pop(time.Now(), maxVerifyWait, knownOnly)
 		for range stale {
 			g.reject(fmt.Errorf("%w: waited over %s for verification", ErrBusy, maxVerifyWait))
 		}
 		if ok {
-			g.accept(b)
+			g.accept(w.by.domain, w.signed)
 			continue
 		}
 		select {
@@ -244,19 +244,19 @@ func (g *Gossip) work(knownOnly bool) {
 	}
 }
 
-func (g *Gossip) accept(b []byte) {
-	if _, r, err := Parse(b); err == nil {
+// accept verifies an announcement of domain (as its envelope says) and,
+// verified and newer, passes it on.
+func (g *Gossip) accept(domain string, b []byte) {
+	g.mu.Lock()
+	g.verifying[domain]++
+	g.mu.Unlock()
+	defer func() {
 		g.mu.Lock()
-		g.verifying[r.Domain]++
+		if g.verifying[domain]--; g.verifying[domain] <= 0 {
+			delete(g.verifying, domain)
+		}
 		g.mu.Unlock()
-		defer func() {
-			g.mu.Lock()
-			if g.verifying[r.Domain]--; g.verifying[r.Domain] <= 0 {
-				delete(g.verifying, r.Domain)
-			}
-			g.mu.Unlock()
-		}()
-	}
+	}()
 	ctx, cancel := context.WithTimeout(g.ctx, verifyTimeout)
 	defer cancel()
 	rec, err := g.verify(ctx, b)

@@ -31,6 +31,16 @@ func (k *keyring) AssertionKey(_ context.Context, id string) (AssertionKey, erro
 	return key, nil
 }
 
+// add makes domain's actor key and returns its private half.
+func (k *keyring) add(domain string) ed25519.PrivateKey {
+	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
+	id := "https://" + domain + "/actor#ed25519-key"
+	k.mu.Lock()
+	k.keys[id] = AssertionKey{ID: id, Controller: "https://" + domain + "/actor", Public: pub}
+	k.mu.Unlock()
+	return priv
+}
+
 type node struct {
 	domain string
 	addr   string // the gossip address to announce before g runs

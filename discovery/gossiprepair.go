@@ -1,6 +1,7 @@
 package discovery
 
 import (
+	"fmt"
 	"slices"
 	"time"
 
@@ -181,10 +182,13 @@ func (g *Gossip) noteMember(n *memberlist.Node, live bool) {
 func (g *Gossip) answerWant(asker string) {
 	now := time.Now()
 	g.mu.Lock()
-	own := g.own
+	n, own := g.members[asker], g.own
 	last, asked := g.answered[asker]
-	if own == nil || asked && now.Sub(last) < answerEvery {
+	if n == nil || own == nil || asked && now.Sub(last) < answerEvery {
 		g.mu.Unlock()
+		if n == nil { // not a member: nothing is sent to strangers, nothing kept of them
+			g.reject(fmt.Errorf("%w: an ask for this node's announcement from a non-member", ErrMalformed))
+		}
 		return
 	}
 	if len(g.answered) >= maxAnswered {
@@ -204,10 +208,6 @@ func (g *Gossip) answerWant(asker string) {
 	}
 	g.wg.Go(func() {
 		defer func() { <-g.answering }()
-		n := g.member(asker)
-		if n == nil {
-			return // not a member: nothing is sent to strangers
-		}
 		if err := g.ml.SendReliable(n, append([]byte{msgOwn}, own...)); err != nil {
 			g.log.Debug("gossip: answering a member's ask failed", "member", asker, "err", err)
 		}

@@ -1,9 +1,9 @@
 package discovery
 
 import (
-	"crypto/ed25519"
-	"crypto/rand"
+	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 )
@@ -16,12 +16,8 @@ func TestMissedAnnouncementIsAskedFor(t *testing.T) {
 	ring := &keyring{keys: map[string]AssertionKey{}}
 	var nodes []*node
 	start := func(i int, announced bool) *node {
-		pub, priv, _ := ed25519.GenerateKey(rand.Reader)
 		d := fmt.Sprintf("repair%02d.example", i)
-		ring.mu.Lock()
-		ring.keys["https://"+d+"/actor#ed25519-key"] = AssertionKey{ID: "https://" + d + "/actor#ed25519-key",
-			Controller: "https://" + d + "/actor", Public: pub}
-		ring.mu.Unlock()
+		priv := ring.add(d)
 		nd := &node{domain: d, priv: priv, dir: NewDirectory()}
 		cfg := GossipConfig{Name: d, Bind: "127.0.0.1:0", Profile: "local", PushPullInterval: time.Hour}
 		if announced {
@@ -59,12 +55,8 @@ func TestMissedAnnouncementIsAskedFor(t *testing.T) {
 func TestAnnouncedMemberIsJoined(t *testing.T) {
 	ring := &keyring{keys: map[string]AssertionKey{}}
 	mk := func(i int, join []string) *node {
-		pub, priv, _ := ed25519.GenerateKey(rand.Reader)
 		d := fmt.Sprintf("split%02d.example", i)
-		ring.mu.Lock()
-		ring.keys["https://"+d+"/actor#ed25519-key"] = AssertionKey{ID: "https://" + d + "/actor#ed25519-key",
-			Controller: "https://" + d + "/actor", Public: pub}
-		ring.mu.Unlock()
+		priv := ring.add(d)
 		nd := &node{domain: d, priv: priv, dir: NewDirectory(), addr: freeGossipAddr(t)}
 		g, err := StartGossip(GossipConfig{Name: d, Bind: nd.addr, Profile: "local", PushPullInterval: time.Hour,
 			Announcement: announce(t, nd, 1, priv), Join: join}, NewVerifier(ring).Verify, nd.dir)
@@ -87,5 +79,33 @@ func TestAnnouncedMemberIsJoined(t *testing.T) {
 	})
 	if alone.g.Joins() != 1 {
 		t.Fatalf("joined directly %d times, want 1", alone.g.Joins())
+	}
+}
+
+// An ask from a name that is no member is refused and counted, and
+// nothing is kept of it: a member cannot fill a node's memory with asks
+// under made-up names.
+func TestAskFromStrangerIsRefused(t *testing.T) {
+	ring := &keyring{keys: map[string]AssertionKey{}}
+	nd := &node{domain: "asked.example", priv: ring.add("asked.example"), dir: NewDirectory()}
+	var refused []error
+	var mu sync.Mutex
+	g, err := StartGossip(GossipConfig{Name: nd.domain, Bind: "127.0.0.1:0", Profile: "local",
+		Announcement: announce(t, nd, 1, nd.priv),
+		OnRejected:   func(err error) { mu.Lock(); refused = append(refused, err); mu.Unlock() }}, NewVerifier(ring).Verify, nd.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { g.Shutdown() })
+	for i := range 100 {
+		g.NotifyMsg(append([]byte{msgWant}, fmt.Sprintf("stranger%03d.example", i)...))
+	}
+	g.mu.Lock()
+	kept := len(g.answered)
+	g.mu.Unlock()
+	mu.Lock()
+	defer mu.Unlock()
+	if kept != 0 || len(refused) != 100 || !errors.Is(refused[0], ErrMalformed) {
+		t.Fatalf("after 100 asks from strangers: %d kept, %d refused (%v)", kept, len(refused), refused[:min(1, len(refused))])
 	}
 }

@@ -91,10 +91,11 @@ func (q *verifyQueue) push(domain, key string, signed []byte, known bool, now ti
 	return true
 }
 
-// pop takes the next announcement to verify, of a known signer only if
+// pop takes the next announcement to verify (w.signed, its domain
+// w.by.domain), of a known signer only if
 // knownOnly; stale counts those dropped for waiting longer than maxWait.
 // ok is false when none waits.
-func (q *verifyQueue) pop(now time.Time, maxWait time.Duration, knownOnly bool) (signed []byte, stale int, ok bool) {
+func (q *verifyQueue) pop(now time.Time, maxWait time.Duration, knownOnly bool) (w *waiting, stale int, ok bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	lists := []*[]*waiting{&q.known, &q.unknown}
@@ -115,7 +116,7 @@ func (q *verifyQueue) pop(now time.Time, maxWait time.Duration, knownOnly bool) 
 				continue
 			}
 			q.signal() // more may wait: wake another worker
-			return w.signed, stale, true
+			return w, stale, true
 		}
 	}
 	return nil, stale, false

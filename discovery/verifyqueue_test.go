@@ -31,7 +31,11 @@ func TestVerifyQueue(t *testing.T) {
 		{now.Add(3 * time.Second), "new-1", 0, true},   // then the others, oldest first
 		{now.Add(2 * maxVerifyWait), "", 1, false},     // waited too long: dropped
 	} {
-		b, stale, ok := q.pop(tc.now, maxVerifyWait, false)
+		w, stale, ok := q.pop(tc.now, maxVerifyWait, false)
+		var b []byte
+		if ok {
+			b = w.signed
+		}
 		if string(b) != tc.want || stale != tc.wantStale || ok != tc.wantExists {
 			t.Errorf("pop at %v = %q, %d stale, %v; want %q, %d, %v", tc.now.Sub(now), b, stale, ok, tc.want, tc.wantStale, tc.wantExists)
 		}
@@ -59,8 +63,9 @@ func TestVerifyQueueCannotBeSquatted(t *testing.T) {
 	if refused != 10-(maxWaitingPerSigner-1) {
 		t.Errorf("%d forgeries refused, want all but %d", refused, maxWaitingPerSigner-1)
 	}
-	if b, _, _ := q.pop(now, maxVerifyWait, true); string(b) != "genuine seq 7" {
-		t.Errorf("first verified: %q, want the genuine announcement", b)
+	w, _, ok := q.pop(now, maxVerifyWait, true)
+	if !ok || string(w.signed) != "genuine seq 7" {
+		t.Errorf("first verified: %v, want the genuine announcement", w)
 	}
 }
 

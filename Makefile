@@ -124,7 +124,7 @@ clean:
 # `make simulate` (not part of `make test`, which runs it at 4 and 8 nodes)
 # runs discovery networks of 25-300 DHT nodes and 25-200 gossip members on
 # this machine and writes docs/simulation/ (figures, fits, plots); about
-# 20 minutes on 2 cores. SIMULATE_FLAGS overrides the sizes.
+# 9 minutes on 2 cores. SIMULATE_FLAGS overrides sizes, window and output.
 SIMULATE_FLAGS ?=
 simulate:
 	$(GO) run ./cmd/runrig-simulate $(SIMULATE_FLAGS)

@@ -23,10 +23,12 @@ type Entry struct {
 	Sources  []Source  `json:"sources"`
 	Verified bool      `json:"verified"`
 	LastSeen time.Time `json:"last_seen"`
-	// Down is set when the gossip layer saw the peer fail or leave, at
-	// the gossip address its verified announcement names. It is a hint
-	// for operators: members' claims about another member cannot be
-	// verified, so nothing the relay decides depends on it.
+	// Down is set when the peer's newest announcement says it is
+	// leaving, when the gossip layer saw it fail or leave at the gossip
+	// address its verified announcement names, or could not reach it
+	// there. It is a hint for operators: members' claims about another
+	// member cannot be verified, so nothing the relay decides depends on
+	// it.
 	Down bool `json:"down"`
 	// Signed is the announcement as received, to pass on.
 	Signed []byte `json:"-"`
@@ -111,10 +113,17 @@ func (d *Directory) Put(r Record, signed []byte, src Source, now time.Time) bool
 		e = &Entry{}
 		d.m[r.Domain] = e
 	}
+	if r.Seq > e.Record.Seq {
+		// A newer announcement: the peer was alive to sign it, and says
+		// whether it is leaving. The same one again says nothing of now
+		// (the DHT and push/pull hand out a departed peer's until it
+		// expires) and leaves Down as it was.
+		e.Down = r.Leaving
+	}
 	if r.Seq >= e.Record.Seq {
 		e.Record, e.Signed = r, signed
 	}
-	e.Verified, e.LastSeen, e.Down = true, now, false
+	e.Verified, e.LastSeen = true, now
 	for _, s := range e.Sources {
 		if s == src {
 			return true

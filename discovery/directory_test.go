@@ -87,3 +87,41 @@ func TestDirectoryFloodAndPrune(t *testing.T) {
 		t.Fatalf("pruned %d, %d left", n, d.Len())
 	}
 }
+
+// Down changes only with a newer announcement: the same one heard again
+// (a DHT lookup, a state exchange handing out a departed peer's until it
+// expires) leaves a peer seen down as down; a newer one says whether the
+// peer is leaving.
+func TestDirectoryDownFollowsNewerAnnouncements(t *testing.T) {
+	now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+	rec := func(seq uint64, leaving bool) Record {
+		return Record{Domain: "peer.example", Gossip: "127.0.0.1:7946", Seq: seq, Leaving: leaving, Expires: now.Add(time.Hour)}
+	}
+	tests := []struct {
+		name     string
+		seenDown bool   // gossip saw the peer go down after the first record
+		then     Record // heard next
+		src      Source
+		wantDown bool
+	}{
+		{"same record again from the DHT", true, rec(1, false), SourceDHT, true},
+		{"same record again from gossip", true, rec(1, false), SourceGossip, true},
+		{"an older record", true, rec(0, false), SourceDHT, true},
+		{"a newer record", true, rec(2, false), SourceDHT, false},
+		{"a newer record, leaving", false, rec(2, true), SourceDHT, true},
+		{"the same record again, never down", false, rec(1, false), SourceGossip, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			d := NewDirectory()
+			d.Put(rec(1, false), nil, SourceGossip, now)
+			if tc.seenDown {
+				d.SetDown("peer.example", "127.0.0.1:7946", true)
+			}
+			d.Put(tc.then, nil, tc.src, now.Add(time.Minute))
+			if e, _ := d.Get("peer.example"); e.Down != tc.wantDown {
+				t.Fatalf("down %v, want %v", e.Down, tc.wantDown)
+			}
+		})
+	}
+}

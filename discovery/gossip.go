@@ -61,6 +61,14 @@ type GossipConfig struct {
 	// before verification (malformed, or the queue too busy to verify it
 	// in time); the Verify function reports its own refusals.
 	OnRejected func(err error)
+	// ReconnectInterval is how often the node tries to join again one
+	// member it saw fail (gossipreconnect.go), which heals a region cut in
+	// two. Default DefaultReconnectInterval.
+	ReconnectInterval time.Duration
+	// Transport, when set, carries the cluster's packets and streams
+	// instead of sockets bound at Bind (which stays the address
+	// announced); the simulation cuts a region in two with it.
+	Transport memberlist.Transport
 }
 
 // Verify checks a signed announcement and returns its record.
@@ -88,6 +96,9 @@ type Gossip struct {
 	// wants counts the announcements asked of members, joins the members
 	// joined directly (gossiprepair.go).
 	wants, joins atomic.Int64
+	// reconnects counts the tries to join a failed member again
+	// (gossipreconnect.go).
+	reconnects atomic.Int64
 	// answering holds a place per answer being sent (maxAnswering).
 	answering chan struct{}
 	// dropGossiped, set by tests, loses the announcements that arrive by
@@ -103,6 +114,7 @@ type Gossip struct {
 	joined    map[string]bool             // "domain addr" joined directly (scheduleJoin)
 	verifying map[string]int              // domain → its announcements being verified now
 	nextAsk   time.Time                   // when this node may ask next (mayAsk)
+	failed    map[string]failedMember     // members seen to fail, to reconnect
 }
 
 // StartGossip joins (or starts) a cluster.
@@ -132,12 +144,16 @@ func StartGossip(cfg GossipConfig, verify Verify, dir *Directory) (*Gossip, erro
 	g := &Gossip{name: cfg.Name, verify: verify, dir: dir, log: cfg.Logger, waiting: newVerifyQueue(maxVerifyQueue),
 		onRejected: cfg.OnRejected, done: make(chan struct{}), relayed: map[string]uint64{}, own: cfg.Announcement,
 		answered: map[string]time.Time{}, members: map[string]*memberlist.Node{},
-		joined: map[string]bool{}, verifying: map[string]int{}, answering: make(chan struct{}, maxAnswering)}
+		joined: map[string]bool{}, verifying: map[string]int{}, failed: map[string]failedMember{}, answering: make(chan struct{}, maxAnswering)}
 	g.ctx, g.stop = context.WithCancel(context.Background())
 	mc.Name, mc.BindAddr, mc.BindPort, mc.AdvertiseAddr, mc.AdvertisePort = cfg.Name, host, port, host, port
 	mc.Delegate, mc.Events = g, g
 	mc.SecretKey, mc.Label = cfg.SecretKey, cfg.Label
 	mc.Logger = log.New(io.Discard, "", 0)
+	mc.Transport = cfg.Transport
+	if cfg.ReconnectInterval <= 0 {
+		cfg.ReconnectInterval = DefaultReconnectInterval
+	}
 	if cfg.ProbeInterval > 0 {
 		mc.ProbeInterval, mc.ProbeTimeout = cfg.ProbeInterval, cfg.ProbeInterval/2
 	}
@@ -165,6 +181,7 @@ func StartGossip(cfg GossipConfig, verify Verify, dir *Directory) (*Gossip, erro
 	for range verifyWorkers - 1 {
 		g.wg.Go(func() { g.work(false) })
 	}
+	g.wg.Go(func() { g.reconnect(cfg.ReconnectInterval) })
 	if len(cfg.Join) > 0 {
 		if _, err := g.ml.Join(cfg.Join); err != nil {
 			g.Shutdown()
@@ -396,15 +413,17 @@ func (g *Gossip) MergeRemoteState(buf []byte, join bool) {
 func (g *Gossip) NotifyJoin(n *memberlist.Node) {
 	g.dir.SetDown(n.Name, nodeAddr(n), false)
 	g.noteMember(n, true)
+	g.noteFailed(n, false)
 	g.scheduleWant(n.Name, 0)
 }
 
 // NotifyLeave implements memberlist.EventDelegate: a member that failed or
 // left is marked down in the directory, if it is the member the peer's
-// verified announcement names.
+// verified announcement names; one that failed is tried again later.
 func (g *Gossip) NotifyLeave(n *memberlist.Node) {
 	g.dir.SetDown(n.Name, nodeAddr(n), true)
 	g.noteMember(n, false)
+	g.noteFailed(n, true)
 }
 
 // nodeAddr is a member's gossip address, host:port.

@@ -91,6 +91,10 @@ func (g *Gossip) scheduleJoin(domain, addr string) {
 		}
 		g.joins.Add(1)
 		if _, err := g.ml.Join([]string{addr}); err != nil {
+			// Not reachable where it announced itself: a member that went
+			// away before this node came (memberlist tells of no death of
+			// a member this node never knew) must not look up here.
+			g.dir.SetDown(domain, addr, true)
 			g.log.Debug("gossip: joining an announced member failed", "member", domain, "addr", addr, "err", err)
 		}
 	})

@@ -25,6 +25,13 @@ const (
 	dhtCallTimeout = time.Minute
 	// gossipLeaveTimeout bounds telling the cluster the node is going.
 	gossipLeaveTimeout = 2 * time.Second
+	// FarewellValidity is how long the last announcement of a stopping
+	// relay (Record.Leaving) is valid: longer than a lookup interval, so
+	// that every peer looking up meanwhile marks the relay down; then it
+	// expires and the relay is listed nowhere.
+	FarewellValidity = time.Hour
+	// farewellTimeout bounds the publication of that announcement.
+	farewellTimeout = 5 * time.Second
 )
 
 // NodeConfig configures a [Node]: the discovery layers a relay takes part
@@ -148,6 +155,7 @@ func (n *Node) Run(ctx context.Context) {
 	for range loops {
 		<-done
 	}
+	n.farewell()
 	if n.gossip != nil {
 		n.gossip.Leave(gossipLeaveTimeout)
 	}
@@ -159,12 +167,22 @@ func (n *Node) Run(ctx context.Context) {
 // Announcement returns the node's signed announcement: what Describe
 // says, with a new sequence number, its validity and the layers' addresses.
 func (n *Node) Announcement(ctx context.Context) ([]byte, error) {
+	return n.announcement(ctx, false)
+}
+
+// announcement signs what Describe says now, as Announcement does; a
+// leaving one is the relay's last, valid for FarewellValidity at most.
+func (n *Node) announcement(ctx context.Context, leaving bool) ([]byte, error) {
 	r, err := n.describe(ctx)
 	if err != nil {
 		return nil, err
 	}
 	now := time.Now().UTC().Truncate(time.Millisecond)
-	r.Seq, r.Issued, r.Expires = n.nextSeq(now), now, now.Add(n.cfg.Validity)
+	validity := n.cfg.Validity
+	if leaving {
+		validity = min(validity, FarewellValidity)
+	}
+	r.Seq, r.Issued, r.Expires, r.Leaving = n.nextSeq(now), now, now.Add(validity), leaving
 	if n.dht != nil {
 		r.PeerID, r.Addrs = n.dht.PeerID().String(), n.dht.Addrs()
 	}
@@ -273,6 +291,29 @@ func (n *Node) announceGossip(ctx context.Context) {
 		}
 		if !sleep(ctx, n.cfg.Validity/2) {
 			return
+		}
+	}
+}
+
+// farewell announces, in each layer, that the relay is stopping, so that
+// peers mark it down now rather than list it until its announcement
+// expires (up to Validity later). A relay that crashes says nothing: it is
+// marked down by gossip, and by DHT peers only when its announcement
+// expires.
+func (n *Node) farewell() {
+	ctx, cancel := context.WithTimeout(context.Background(), farewellTimeout)
+	defer cancel()
+	b, err := n.announcement(ctx, true)
+	if err != nil {
+		n.log.Warn("signing the farewell announcement", "err", err)
+		return
+	}
+	if n.gossip != nil {
+		n.gossip.Announce(b) // goes out with the gossip of the leave
+	}
+	if n.dht != nil {
+		if err := n.dht.Publish(ctx, b); err != nil {
+			n.log.Warn("publishing the farewell announcement in the DHT", "err", err)
 		}
 	}
 }

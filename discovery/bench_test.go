@@ -151,10 +151,11 @@ func BenchmarkGossipConvergence(b *testing.B) {
 	b.Logf("convergence of each new member, in order: %v", times)
 	var wants int64
 	over := 0
-	var joins int64
+	var joins, pulls int64
 	for _, nd := range nodes {
 		wants += nd.g.Wants()
 		joins += nd.g.Joins()
+		pulls += nd.g.Pulls()
 	}
 	for _, d := range times {
 		if d > targetConvergence {
@@ -169,6 +170,7 @@ func BenchmarkGossipConvergence(b *testing.B) {
 	b.ReportMetric(float64(over), "joins-over-target")
 	b.ReportMetric(float64(wants), "announcements-asked")
 	b.ReportMetric(float64(joins), "members-joined-directly")
+	b.ReportMetric(float64(pulls), "state-pulls-over-digests")
 }
 
 // lacking says which nodes lack the new member's announcement or its
@@ -179,7 +181,7 @@ func lacking(nodes []*node, nd *node) string {
 		_, rec := o.dir.Get(nd.domain)
 		member := o.g.HasMember(nd.domain)
 		if !rec || !member {
-			out = append(out, fmt.Sprintf("%s (announcement %v, member %v, asked %d)", o.domain, rec, member, o.g.Wants()))
+			out = append(out, fmt.Sprintf("%s (announcement %v, member %v, asked %d, pulled %d)", o.domain, rec, member, o.g.Wants(), o.g.Pulls()))
 		}
 	}
 	return strings.Join(out, "; ")

@@ -99,6 +99,9 @@ type Gossip struct {
 	// reconnects counts the tries to join a failed member again
 	// (gossipreconnect.go).
 	reconnects atomic.Int64
+	// pulls counts the state exchanges over a membership difference
+	// (gossipdigest.go).
+	pulls atomic.Int64
 	// answering holds a place per answer being sent (maxAnswering).
 	answering chan struct{}
 	// dropGossiped, set by tests, loses the announcements that arrive by
@@ -115,6 +118,11 @@ type Gossip struct {
 	verifying map[string]int              // domain → its announcements being verified now
 	nextAsk   time.Time                   // when this node may ask next (mayAsk)
 	failed    map[string]failedMember     // members seen to fail, to reconnect
+	// viewHash is the XOR of the listed members' name hashes, differSince
+	// when members' digests began to differ from it (zero: they agree),
+	// lastPull the last state exchange over a difference (gossipdigest.go).
+	viewHash              uint64
+	differSince, lastPull time.Time
 }
 
 // StartGossip joins (or starts) a cluster.
@@ -182,6 +190,7 @@ func StartGossip(cfg GossipConfig, verify Verify, dir *Directory) (*Gossip, erro
 		g.wg.Go(func() { g.work(false) })
 	}
 	g.wg.Go(func() { g.reconnect(cfg.ReconnectInterval) })
+	g.wg.Go(g.sendDigests)
 	if len(cfg.Join) > 0 {
 		if _, err := g.ml.Join(cfg.Join); err != nil {
 			g.Shutdown()
@@ -354,6 +363,8 @@ func (g *Gossip) NotifyMsg(b []byte) {
 		g.answerWant(string(b[1:]))
 	case msgOwn:
 		g.enqueue(b[1:])
+	case msgDigest:
+		g.receiveDigest(b)
 	default:
 		if !g.dropGossiped.Load() && len(b) <= MaxRecordBytes {
 			g.enqueue(b)

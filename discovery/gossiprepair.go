@@ -90,10 +90,11 @@ func (g *Gossip) scheduleJoin(domain, addr string) {
 			return
 		}
 		g.joins.Add(1)
-		if _, err := g.ml.Join([]string{addr}); err != nil {
-			// Not reachable where it announced itself: a member that went
-			// away before this node came (memberlist tells of no death of
-			// a member this node never knew) must not look up here.
+		if _, err := g.ml.Join([]string{addr}); err != nil && !g.HasMember(domain) {
+			// Not reachable where it announced itself, and not listed
+			// meanwhile: a member that went away before this node came
+			// (memberlist tells of no death of a member this node never
+			// knew) must not look up here.
 			g.dir.SetDown(domain, addr, true)
 			g.log.Debug("gossip: joining an announced member failed", "member", domain, "addr", addr, "err", err)
 		}
@@ -174,6 +175,11 @@ func (g *Gossip) member(name string) *memberlist.Node {
 func (g *Gossip) noteMember(n *memberlist.Node, live bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	_, listed := g.members[n.Name]
+	if listed != live { // the list changes: its digest too (gossipdigest.go)
+		g.viewHash ^= nameHash(n.Name)
+		g.differSince = time.Time{}
+	}
 	if !live {
 		delete(g.members, n.Name)
 		return

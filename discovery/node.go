@@ -25,11 +25,6 @@ const (
 	dhtCallTimeout = time.Minute
 	// gossipLeaveTimeout bounds telling the cluster the node is going.
 	gossipLeaveTimeout = 2 * time.Second
-	// FarewellValidity is how long the last announcement of a stopping
-	// relay (Record.Leaving) is valid: longer than a lookup interval, so
-	// that every peer looking up meanwhile marks the relay down; then it
-	// expires and the relay is listed nowhere.
-	FarewellValidity = time.Hour
 	// farewellTimeout bounds the publication of that announcement.
 	farewellTimeout = 5 * time.Second
 )
@@ -171,18 +166,18 @@ func (n *Node) Announcement(ctx context.Context) ([]byte, error) {
 }
 
 // announcement signs what Describe says now, as Announcement does; a
-// leaving one is the relay's last, valid for FarewellValidity at most.
+// leaving one is the relay's last. It is valid as long as any other: the
+// DHT peers its publication misses keep the previous announcement until
+// that expires, and a lookup there must not find the relay up again
+// meanwhile (a peer keeps the highest sequence it verified, so only a
+// farewell still valid outranks the old copy).
 func (n *Node) announcement(ctx context.Context, leaving bool) ([]byte, error) {
 	r, err := n.describe(ctx)
 	if err != nil {
 		return nil, err
 	}
 	now := time.Now().UTC().Truncate(time.Millisecond)
-	validity := n.cfg.Validity
-	if leaving {
-		validity = min(validity, FarewellValidity)
-	}
-	r.Seq, r.Issued, r.Expires, r.Leaving = n.nextSeq(now), now, now.Add(validity), leaving
+	r.Seq, r.Issued, r.Expires, r.Leaving = n.nextSeq(now), now, now.Add(n.cfg.Validity), leaving
 	if n.dht != nil {
 		r.PeerID, r.Addrs = n.dht.PeerID().String(), n.dht.Addrs()
 	}

@@ -88,7 +88,7 @@ func TestNodeSaysFarewell(t *testing.T) {
 	sign := func(r Record) ([]byte, error) { return Sign(r, "https://"+domain+"/actor#ed25519-key", priv) }
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
-	n, err := StartNode(ctx, NodeConfig{DHT: DHTConfig{Identity: id, Listen: []string{"/ip4/127.0.0.1/tcp/0"},
+	n, err := StartNode(ctx, NodeConfig{Validity: 3 * time.Hour, DHT: DHTConfig{Identity: id, Listen: []string{"/ip4/127.0.0.1/tcp/0"},
 		AllowPrivate: true, Bootstrap: peers[0].d.Addrs()[:1]}}, describe, sign, NewVerifier(ring).Verify, NewDirectory())
 	if err != nil {
 		t.Fatal(err)
@@ -107,7 +107,7 @@ func TestNodeSaysFarewell(t *testing.T) {
 		t.Fatal(err)
 	}
 	e, _ := seeker.dir.Get(domain)
-	if !e.Down || !e.Record.Leaving || e.Record.Expires.Sub(e.Record.Issued) != FarewellValidity {
+	if !e.Down || !e.Record.Leaving || e.Record.Expires.Sub(e.Record.Issued) != 3*time.Hour {
 		t.Fatalf("after the node stopped, a lookup lists it down %v, leaving %v, valid for %s",
 			e.Down, e.Record.Leaving, e.Record.Expires.Sub(e.Record.Issued))
 	}

@@ -53,8 +53,8 @@ type Record struct {
 	// be discoverable (by following its directory actor).
 	Members []Member `json:"members,omitempty"`
 	// Leaving is set in the last announcement of a relay that is
-	// stopping (valid for FarewellValidity): peers mark it down at once
-	// rather than list it until its previous announcement expires.
+	// stopping: peers mark it down at once rather than list it up until
+	// its previous announcement expires.
 	Leaving bool `json:"leaving,omitempty"`
 	// Seq orders announcements of a domain: the highest wins.
 	Seq     uint64    `json:"seq"`

@@ -2,11 +2,15 @@
 // machine — real libp2p DHT hosts and memberlist members on loopback —
 // fits how their costs grow with the number of relays, and writes the
 // figures (results.csv, extrapolated.csv) and their plots (PNG) into a
-// directory. `make simulate` runs it into docs/simulation.
+// directory. `make simulate` runs it into docs/simulation. With -churn and
+// -partition it also lets relays leave and join, or cuts a region in two
+// and heals it, and writes how long until every directory was right again
+// (churn.csv).
 package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -35,49 +39,72 @@ func run(args []string, stdout, stderr io.Writer) int {
 	gossipSizes := fs.String("gossip", "25,50,100,200", "sizes of the gossip clusters, comma-separated (none: \"\")")
 	trials := fs.Int("trials", 10, "lookups, operations and new members measured at each size")
 	window := fs.Duration("window", 30*time.Second, "how long a gossip cluster's steady traffic is measured")
-	out := fs.String("out", "docs/simulation", "directory for results.csv, extrapolated.csv and the plots")
+	out := fs.String("out", "docs/simulation", "directory for results.csv, extrapolated.csv, churn.csv and the plots")
 	perProcess := fs.Int("per-process", nodesPerProcess, "DHT nodes per process (the first process's measure)")
+	churnSizes := fs.String("churn", "", "sizes of the gossip clusters and DHT networks where 20 % of the relays leave and as many join, comma-separated (none: \"\")")
+	partitionSizes := fs.String("partition", "", "sizes of the gossip clusters cut in two halves and healed, comma-separated (none: \"\")")
+	var churn churnRuns
+	fs.DurationVar(&churn.opts.Spread, "spread", simulation.DefaultSpread, "how long a churn's departures and arrivals are spread over")
+	fs.DurationVar(&churn.opts.ReconnectInterval, "reconnect", 0, "gossip members' reconnect interval in churn and partitions (0: the relay's, 30s)")
+	fs.DurationVar(&churn.opts.LookupEvery, "lookup-every", simulation.DefaultLookupEvery, "how often every DHT node looks up all after churn (the relay's 10 minutes)")
 	if fs.Parse(args) != nil {
 		return 2
 	}
 	dn, err1 := sizes(*dhtSizes)
 	gn, err2 := sizes(*gossipSizes)
-	if err1 != nil || err2 != nil || *trials < 1 {
-		fmt.Fprintln(stderr, "runrig-simulate: sizes are positive numbers, comma-separated; trials at least 1")
+	cn, err3 := sizes(*churnSizes)
+	pn, err4 := sizes(*partitionSizes)
+	if errors.Join(err1, err2, err3, err4) != nil || *trials < 1 {
+		fmt.Fprintln(stderr, "runrig-simulate: sizes are numbers of at least 2, comma-separated; trials at least 1")
 		return 2
 	}
+	churn.churn, churn.partition = cn, pn
 	if err := raiseFileLimit(); err != nil {
 		fmt.Fprintln(stderr, "runrig-simulate: raising the open-file limit:", err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	if len(dn)+len(gn) > 0 {
+		if err := scaling(ctx, dn, gn, *trials, *window, *perProcess, *out, stdout); err != nil {
+			fmt.Fprintln(stderr, "runrig-simulate:", err)
+			return 1
+		}
+	}
+	if len(cn)+len(pn) > 0 {
+		if err := churn.run(ctx, *out, stdout); err != nil {
+			fmt.Fprintln(stderr, "runrig-simulate: churn:", err)
+			return 1
+		}
+	}
+	return 0
+}
+
+// scaling measures DHT networks of sizes dn and gossip clusters of sizes
+// gn, and writes the figures, their fits and plots into out.
+func scaling(ctx context.Context, dn, gn []int, trials int, window time.Duration, perProcess int, out string, stdout io.Writer) error {
 	var series []simulation.Series
 	if len(dn) > 0 {
-		s, err := dhtSeries(ctx, dn, *trials, *perProcess, stdout)
+		s, err := dhtSeries(ctx, dn, trials, perProcess, stdout)
 		if err != nil {
-			fmt.Fprintln(stderr, "runrig-simulate: dht:", err)
-			return 1
+			return fmt.Errorf("dht: %w", err)
 		}
 		series = append(series, s...)
 	}
 	if len(gn) > 0 {
-		s, err := gossipSeries(ctx, gn, *trials, *window, stdout)
+		s, err := gossipSeries(ctx, gn, trials, window, stdout)
 		if err != nil {
-			fmt.Fprintln(stderr, "runrig-simulate: gossip:", err)
-			return 1
+			return fmt.Errorf("gossip: %w", err)
 		}
 		series = append(series, s...)
 	}
-	if err := simulation.WriteAll(*out, series); err != nil {
-		fmt.Fprintln(stderr, "runrig-simulate:", err)
-		return 1
+	if err := simulation.WriteAll(out, series); err != nil {
+		return err
 	}
-	if err := extrapolate(filepath.Join(*out, "extrapolated.csv"), series, stdout); err != nil {
-		fmt.Fprintln(stderr, "runrig-simulate:", err)
-		return 1
+	if err := extrapolate(filepath.Join(out, "extrapolated.csv"), series, stdout); err != nil {
+		return err
 	}
-	fmt.Fprintf(stdout, "wrote %s: results.csv, extrapolated.csv and %d plots\n", *out, len(series))
-	return 0
+	fmt.Fprintf(stdout, "wrote %s: results.csv, extrapolated.csv and %d plots\n", out, len(series))
+	return nil
 }
 
 // wantFiles is the open-file limit the simulation asks for: hundreds of

@@ -39,6 +39,7 @@ type DHTPoint struct {
 type dhtRelay struct {
 	domain string
 	d      *discovery.DHT
+	dir    *discovery.Directory // what its lookups found
 }
 
 // RunDHT starts n DHT nodes on loopback, each publishing its announcement,
@@ -191,20 +192,29 @@ func startDHTRelay(ctx context.Context, ring *keyring, bw metrics.Reporter, doma
 	}
 	cfg := discovery.DHTConfig{Identity: id, Listen: []string{"/ip4/127.0.0.1/tcp/0"}, AllowPrivate: true,
 		Bootstrap: boot, Bandwidth: bw}
-	v := discovery.NewVerifier(ring)
-	d, err := discovery.StartDHT(ctx, cfg, v.Verify, discovery.NewDirectory())
+	v, dir := discovery.NewVerifier(ring), discovery.NewDirectory()
+	d, err := discovery.StartDHT(ctx, cfg, v.Verify, dir)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", domain, err)
 	}
-	return &dhtRelay{domain: domain, d: d}, nil
+	return &dhtRelay{domain: domain, d: d, dir: dir}, nil
 }
 
 // publish signs and publishes a relay's announcement of region r.
 func publish(ctx context.Context, nd *dhtRelay, priv ed25519.PrivateKey, r int, seq uint64) error {
-	now := time.Now()
-	rec := discovery.Record{Domain: nd.domain, Actor: "https://" + nd.domain + "/actor", Inbox: "https://" + nd.domain + "/inbox",
+	return publishRecord(ctx, nd, priv, dhtRecord(nd, r, seq, time.Now()))
+}
+
+// dhtRecord is a relay's announcement of region r, valid for
+// DefaultValidity from now.
+func dhtRecord(nd *dhtRelay, r int, seq uint64, now time.Time) discovery.Record {
+	return discovery.Record{Domain: nd.domain, Actor: "https://" + nd.domain + "/actor", Inbox: "https://" + nd.domain + "/inbox",
 		PeerID: nd.d.PeerID().String(), Addrs: nd.d.Addrs(), Software: "runrig simulation", Regions: []string{regions[r]},
 		Kinds: []string{"offers"}, Seq: seq, Issued: now, Expires: now.Add(discovery.DefaultValidity)}
+}
+
+// publishRecord signs rec as its relay's actor and publishes it.
+func publishRecord(ctx context.Context, nd *dhtRelay, priv ed25519.PrivateKey, rec discovery.Record) error {
 	b, err := sign(rec, priv)
 	if err != nil {
 		return err

@@ -94,17 +94,9 @@ func RunGossip(ctx context.Context, n, trials int, window time.Duration) (Gossip
 	}()
 	before := heapInUse()
 	t0 := time.Now()
-	for i := range n {
-		m, err := startMember(ring, fmt.Sprintf("member%04d.example", i), members)
-		if err != nil {
-			return p, err
-		}
-		members = append(members, m)
-	}
-	for _, m := range members {
-		if _, err := converge(ctx, members, m, time.Now()); err != nil {
-			return p, err
-		}
+	members, err := formCluster(ctx, ring, n, memberOptions{})
+	if err != nil {
+		return p, err
 	}
 	p.Start = time.Since(t0)
 	p.HeapPerNode = float64(heapInUse()-before) / float64(n)
@@ -120,7 +112,7 @@ func RunGossip(ctx context.Context, n, trials int, window time.Duration) (Gossip
 	var times []time.Duration
 	for i := range trials {
 		t := time.Now()
-		m, err := startMember(ring, fmt.Sprintf("joiner%04d.example", i), members)
+		m, err := startMember(ring, fmt.Sprintf("joiner%04d.example", i), members, memberOptions{})
 		if err != nil {
 			return p, err
 		}
@@ -138,31 +130,96 @@ func RunGossip(ctx context.Context, n, trials int, window time.Duration) (Gossip
 	return p, nil
 }
 
+// memberOptions are what the churn and partition scenarios change in a
+// member; the zero value is a member as RunGossip starts it.
+type memberOptions struct {
+	// reconnect is GossipConfig.ReconnectInterval (0: the default).
+	reconnect time.Duration
+	// cut, when set, carries the member's traffic over a transport that
+	// the scenario can cut in two (partition.go).
+	cut *cut
+	// used, when set, holds the addresses members of the run had: a new
+	// member never takes a departed one's, which would answer for it.
+	used map[string]bool
+}
+
+// formCluster starts n members, each joining through the first, and waits
+// until every member lists every other with its verified announcement. It
+// returns the members started, also on failure (to shut them down).
+func formCluster(ctx context.Context, ring *keyring, n int, opts memberOptions) ([]*gossipRelay, error) {
+	var members []*gossipRelay
+	for i := range n {
+		m, err := startMember(ring, fmt.Sprintf("member%04d.example", i), members, opts)
+		if err != nil {
+			return members, err
+		}
+		members = append(members, m)
+	}
+	for _, m := range members {
+		if _, err := converge(ctx, members, m, time.Now()); err != nil {
+			return members, err
+		}
+	}
+	return members, nil
+}
+
+// memberRecord is the announcement of a simulated member at gossip
+// address addr, valid for DefaultValidity from now.
+func memberRecord(domain, addr string, seq uint64, now time.Time) discovery.Record {
+	return discovery.Record{Domain: domain, Actor: "https://" + domain + "/actor", Inbox: "https://" + domain + "/inbox",
+		Software: "runrig simulation", Regions: []string{"it-bg"}, Seq: seq, Issued: now,
+		Expires: now.Add(discovery.DefaultValidity), Gossip: addr}
+}
+
 // startMember starts a member announcing itself, joining through the
 // first of members (if any).
-func startMember(ring *keyring, domain string, members []*gossipRelay) (*gossipRelay, error) {
+func startMember(ring *keyring, domain string, members []*gossipRelay, opts memberOptions) (*gossipRelay, error) {
 	priv := ring.add(domain)
-	addr, err := freeAddr()
+	addr, err := memberAddr(opts.used)
 	if err != nil {
 		return nil, err
 	}
-	now := time.Now()
-	signed, err := sign(discovery.Record{Domain: domain, Actor: "https://" + domain + "/actor", Inbox: "https://" + domain + "/inbox",
-		Software: "runrig simulation", Regions: []string{"it-bg"}, Seq: 1, Issued: now,
-		Expires: now.Add(discovery.DefaultValidity), Gossip: addr}, priv)
+	signed, err := sign(memberRecord(domain, addr, 1, time.Now()), priv)
 	if err != nil {
 		return nil, err
 	}
-	cfg := discovery.GossipConfig{Name: domain, Bind: addr, Profile: "lan", Announcement: signed}
+	cfg := discovery.GossipConfig{Name: domain, Bind: addr, Profile: "lan", Announcement: signed,
+		ReconnectInterval: opts.reconnect}
 	if len(members) > 0 {
 		cfg.Join = []string{members[0].g.Addr()}
+	}
+	if opts.cut != nil {
+		t, err := newCutTransport(opts.cut, addr)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", domain, err)
+		}
+		cfg.Transport = t
 	}
 	dir := discovery.NewDirectory()
 	g, err := discovery.StartGossip(cfg, discovery.NewVerifier(ring).Verify, dir)
 	if err != nil {
+		if cfg.Transport != nil {
+			cfg.Transport.Shutdown()
+		}
 		return nil, fmt.Errorf("%s: %w", domain, err)
 	}
 	return &gossipRelay{domain: domain, dir: dir, g: g}, nil
+}
+
+// memberAddr is a free loopback address not among used, when given, and
+// adds it there.
+func memberAddr(used map[string]bool) (string, error) {
+	for range 100 {
+		addr, err := freeAddr()
+		if err != nil || used == nil {
+			return addr, err
+		}
+		if !used[addr] {
+			used[addr] = true
+			return addr, nil
+		}
+	}
+	return "", fmt.Errorf("no free port that no earlier member had")
 }
 
 // converge waits until every one of members lists m and holds its

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -115,3 +116,24 @@ func WriteAll(dir string, series []Series) error {
 	}
 	return nil
 }
+
+// WriteChurnCSV writes a row per churn or partition result: seconds until
+// every directory was right, the lookup rounds (DHT), the entries or
+// relays still wrong, the gossip repairs, and for a partition the seconds
+// until each half saw the other down and the seconds it was held.
+func WriteChurnCSV(w io.Writer, points []ChurnPoint) error {
+	cw := csv.NewWriter(w)
+	cw.Write([]string{"scenario", "layer", "n", "left", "joined", "seconds_until_correct", "rounds", "still_wrong",
+		"wants", "joins", "reconnects", "pulls", "seconds_until_detected", "seconds_held"})
+	for _, p := range points {
+		cw.Write([]string{p.Scenario, p.Layer, strconv.Itoa(p.N), strconv.Itoa(p.Left), strconv.Itoa(p.Joined),
+			seconds(p.UntilCorrect), strconv.Itoa(p.Rounds), strconv.Itoa(p.StillWrong),
+			strconv.FormatInt(p.Wants, 10), strconv.FormatInt(p.Joins, 10), strconv.FormatInt(p.Reconnects, 10),
+			strconv.FormatInt(p.Pulls, 10), seconds(p.Detect), seconds(p.Held)})
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// seconds writes a duration in seconds, to the millisecond.
+func seconds(d time.Duration) string { return strconv.FormatFloat(d.Seconds(), 'f', 3, 64) }

@@ -298,7 +298,9 @@ func (g *Gossip) accept(domain string, b []byte) {
 	g.mu.Unlock()
 	if newer {
 		g.q.QueueBroadcast(broadcast{msg: b, name: rec.Domain})
-		g.scheduleJoin(rec.Domain, rec.Gossip)
+		if !rec.Leaving { // a farewell's member is going: nothing to join
+			g.scheduleJoin(rec.Domain, rec.Gossip)
+		}
 	}
 }
 

@@ -114,3 +114,31 @@ func (n *node) announceLeaving(t testing.TB, seq uint64) []byte {
 	}
 	return b
 }
+
+// A farewell is passed on, but its member is going: no node tries to join
+// it (in the 50-member churn simulation every node tried every farewell's
+// member, 250 joins of departed members).
+func TestFarewellIsNotJoined(t *testing.T) {
+	ring := &keyring{keys: map[string]AssertionKey{}}
+	lone := startMember(t, ring, "lone.example", freeGossipAddr(t), time.Hour)
+	going := &node{domain: "going.example", priv: ring.add("going.example"), addr: freeGossipAddr(t)}
+	other := startMember(t, ring, "other.example", freeGossipAddr(t), time.Hour)
+	now := time.Now()
+	farewell, err := Sign(Record{Domain: going.domain, Actor: "https://" + going.domain + "/actor",
+		Inbox: "https://" + going.domain + "/inbox", Software: "runrig test", Seq: 2, Leaving: true,
+		Issued: now, Expires: now.Add(time.Hour), Gossip: going.addr}, "https://"+going.domain+"/actor#ed25519-key", going.priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lone.g.NotifyMsg(append([]byte{msgOwn}, farewell...))
+	waitUntil(t, 20*time.Second, "the farewell is verified, its member down", func() bool {
+		e, _ := lone.dir.Get(going.domain)
+		return e.Record.Leaving && e.Down
+	})
+	// A member announced after the farewell is joined after it would be.
+	lone.g.NotifyMsg(append([]byte{msgOwn}, announce(t, other, 2, other.priv)...))
+	waitUntil(t, 20*time.Second, "the lone node lists the other member", func() bool { return lone.g.HasMember(other.domain) })
+	if n := lone.g.Joins(); n != 1 {
+		t.Fatalf("joined directly %d times, want 1 (the other member, not the farewell's)", n)
+	}
+}

@@ -119,10 +119,11 @@ type Gossip struct {
 	nextAsk   time.Time                   // when this node may ask next (mayAsk)
 	failed    map[string]failedMember     // members seen to fail, to reconnect
 	// viewHash is the XOR of the listed members' name hashes, differSince
-	// when members' digests began to differ from it (zero: they agree),
-	// lastPull the last state exchange over a difference (gossipdigest.go).
-	viewHash              uint64
-	differSince, lastPull time.Time
+	// when members' digests began to differ from it (zero: no difference
+	// standing), lastDiffer the last digest that differed, lastPull the
+	// last state exchange over a difference (gossipdigest.go).
+	viewHash                          uint64
+	differSince, lastDiffer, lastPull time.Time
 }
 
 // StartGossip joins (or starts) a cluster.
@@ -229,6 +230,47 @@ func (g *Gossip) Announce(signed []byte) {
 	g.own = signed
 	g.mu.Unlock()
 	g.q.QueueBroadcast(broadcast{msg: signed, name: "own"})
+}
+
+// farewellTo is how many members a farewell is sent to directly, and
+// farewellWait how long the node waits for them.
+const (
+	farewellTo   = 3
+	farewellWait = 2 * time.Second
+)
+
+// Farewell spreads this node's last announcement (Record.Leaving) before
+// it leaves: by gossip, and over TCP to a few members, since gossip
+// carries no announcement larger than a packet (about 1.4 KB: a relay
+// listing half a dozen members) and the node does no state exchange
+// after it. Those members pass it on as any announcement.
+func (g *Gossip) Farewell(signed []byte) {
+	g.Announce(signed)
+	var to []*memberlist.Node
+	g.mu.Lock()
+	for name, n := range g.members { // map order: a few at random
+		if name != g.name && len(to) < farewellTo {
+			to = append(to, n)
+		}
+	}
+	g.mu.Unlock()
+	sent := make(chan struct{}, len(to))
+	for _, n := range to {
+		go func() { // not waited for beyond farewellWait: the node is stopping
+			if err := g.ml.SendReliable(n, append([]byte{msgOwn}, signed...)); err != nil {
+				g.log.Debug("gossip: sending the farewell failed", "member", n.Name, "err", err)
+			}
+			sent <- struct{}{}
+		}()
+	}
+	deadline := time.After(farewellWait)
+	for range to {
+		select {
+		case <-sent:
+		case <-deadline:
+			return
+		}
+	}
 }
 
 // Leave tells the cluster this node is going, then stops it.

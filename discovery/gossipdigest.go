@@ -20,29 +20,33 @@ import (
 // two new members of 400 reached one node only after 53 and 56 s, that
 // node lacking both. So every digestEvery a node sends one random member a
 // digest of the members it lists (their number and an order-free hash of
-// their names, a few bytes by UDP); a node whose own list differs from
-// the digests it receives for digestSettle, while its list did not change,
-// exchanges state with the sender (memberlist's join: one TCP push/pull,
-// both ways, which carries the announcements too), at most once every
-// digestPullEvery. Gossip brings a change everywhere in about a second,
-// so a difference that lasts is a miss, not news still spreading.
+// their names: 13 bytes by UDP); a node whose own list differs from the
+// digests it receives for digestSettle, while its list did not change,
+// exchanges state with a member it picks at random (memberlist's join: one
+// TCP push/pull, both ways, which carries the announcements too), at most
+// once every digestPullEvery. Gossip brings a change everywhere in about
+// a second, so a difference that lasts is a miss, not news still
+// spreading. Memberlist does not say who sent a packet, so the digest
+// names nobody: a member sending false digests can make a node exchange
+// state once every digestPullEvery with a member of the node's choosing,
+// no more.
 const (
-	// msgDigest carries a membership digest: the member count (4 bytes),
-	// the hash (8 bytes), then the sender's member name.
+	// msgDigest carries a membership digest: the member count (4 bytes)
+	// and the hash (8 bytes).
 	msgDigest byte = 3
 	// digestEvery is how often a node sends its digest to one member.
 	digestEvery = 2 * time.Second
 	// digestSettle is how long a difference must last, the node's own
-	// list unchanged, before the node exchanges state over it.
+	// list unchanged, before the node exchanges state over it; a
+	// difference not heard of again within digestGap is over.
 	digestSettle = 3 * time.Second
+	digestGap    = 10 * time.Second
 	// digestPullEvery is the shortest time between two state exchanges
 	// a node starts over a difference: a member sending wrong digests
 	// costs at most one exchange this often.
 	digestPullEvery = 20 * time.Second
-	// digestHeader is the digest's fixed part, kind byte included.
-	digestHeader = 1 + 4 + 8
-	// maxMemberName bounds a member name (a domain, host[:port]).
-	maxMemberName = 260
+	// digestLen is a digest's length, kind byte included.
+	digestLen = 1 + 4 + 8
 )
 
 // nameHash is a member name's share of the list's hash; the list's hash
@@ -66,7 +70,7 @@ func (g *Gossip) sendDigests() {
 		case <-t.C:
 		}
 		to, msg := g.digest()
-		if to == nil {
+		if to == nil || g.stopped() {
 			continue
 		}
 		if err := g.ml.SendBestEffort(to, msg); err != nil {
@@ -80,66 +84,69 @@ func (g *Gossip) sendDigests() {
 func (g *Gossip) digest() (*memberlist.Node, []byte) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	var to *memberlist.Node
-	if others := len(g.members) - 1; others > 0 {
-		k := rand.IntN(others)
-		for name, n := range g.members {
-			if name == g.name {
-				continue
-			}
-			if k == 0 {
-				to = n
-				break
-			}
-			k--
-		}
-	}
-	msg := make([]byte, digestHeader, digestHeader+len(g.name))
+	msg := make([]byte, digestLen)
 	msg[0] = msgDigest
 	binary.BigEndian.PutUint32(msg[1:], uint32(len(g.members)))
 	binary.BigEndian.PutUint64(msg[5:], g.viewHash)
-	return to, append(msg, g.name...)
+	return g.randomMember(), msg
+}
+
+// randomMember is a live member other than this node, at random; nil when
+// alone. g.mu must be held.
+func (g *Gossip) randomMember() *memberlist.Node {
+	others := len(g.members) - 1
+	if _, self := g.members[g.name]; !self {
+		others++
+	}
+	if others <= 0 {
+		return nil
+	}
+	k := rand.IntN(others)
+	for name, n := range g.members {
+		if name == g.name {
+			continue
+		}
+		if k == 0 {
+			return n
+		}
+		k--
+	}
+	return nil
 }
 
 // receiveDigest compares a member's digest with this node's list and,
-// when they have differed for digestSettle, exchanges state with it.
+// when they have differed for digestSettle (this node's list unchanged),
+// exchanges state with a member picked at random.
 func (g *Gossip) receiveDigest(b []byte) {
-	if len(b) <= digestHeader || len(b) > digestHeader+maxMemberName {
+	if len(b) != digestLen {
 		g.reject(fmt.Errorf("%w: a membership digest of %d bytes", ErrMalformed, len(b)))
 		return
 	}
-	count, hash, sender := binary.BigEndian.Uint32(b[1:]), binary.BigEndian.Uint64(b[5:]), string(b[digestHeader:])
+	count, hash := binary.BigEndian.Uint32(b[1:]), binary.BigEndian.Uint64(b[5:])
 	now := time.Now()
 	g.mu.Lock()
-	n := g.members[sender]
-	switch {
-	case int(count) == len(g.members) && hash == g.viewHash:
-		g.differSince = time.Time{}
-		n = nil
-	case g.differSince.IsZero():
-		g.differSince = now
-		n = nil
-	case n == nil || now.Sub(g.differSince) < digestSettle || now.Sub(g.lastPull) < digestPullEvery:
-		n = nil
-	default:
-		g.lastPull, g.differSince = now, time.Time{}
+	var with *memberlist.Node
+	if int(count) != len(g.members) || hash != g.viewHash {
+		if g.differSince.IsZero() || now.Sub(g.lastDiffer) > digestGap {
+			g.differSince = now
+		}
+		g.lastDiffer = now
+		if now.Sub(g.differSince) >= digestSettle && now.Sub(g.lastPull) >= digestPullEvery {
+			with = g.randomMember()
+			g.lastPull, g.differSince = now, time.Time{}
+		}
 	}
 	g.mu.Unlock()
-	if n == nil {
+	if with == nil || g.stopped() {
 		return
 	}
-	select {
-	case <-g.done:
-		return
-	default:
-	}
-	addr := nodeAddr(n)
-	g.wg.Go(func() { // memberlist's packet handler must not wait on TCP
+	addr := nodeAddr(with)
+	go func() { // memberlist's packet handler must not wait on TCP; Shutdown does not either
 		g.pulls.Add(1)
 		if _, err := g.ml.Join([]string{addr}); err != nil {
-			g.log.Debug("gossip: exchanging state over a membership difference failed", "member", n.Name, "err", err)
+			g.log.Debug("gossip: exchanging state over a membership difference failed", "member", with.Name, "err", err)
 		}
-	})
+	}()
 }
 
 // Pulls counts the state exchanges started because a member's digest

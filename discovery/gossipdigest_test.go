@@ -95,8 +95,8 @@ func TestMissedMemberIsPulled(t *testing.T) {
 	})
 	_, d1 := a.g.digest()
 	_, d2 := x.g.digest()
-	if string(d1[1:digestHeader]) != string(d2[1:digestHeader]) {
-		t.Fatalf("members agreeing on the list send different digests: %x, %x", d1[1:digestHeader], d2[1:digestHeader])
+	if string(d1) != string(d2) {
+		t.Fatalf("members agreeing on the list send different digests: %x, %x", d1, d2)
 	}
 	deaf.deaf.Store(true)
 	m := start("new.example", nil, freeGossipAddr(t), a.addr)
@@ -110,5 +110,23 @@ func TestMissedMemberIsPulled(t *testing.T) {
 	}
 	if pulls == 0 {
 		t.Fatal("repaired without a state exchange over the difference")
+	}
+}
+
+// A digest is exactly 13 bytes; anything else is refused and counted.
+func TestMalformedDigestIsRefused(t *testing.T) {
+	ring := &keyring{keys: map[string]AssertionKey{}}
+	var refused atomic.Int64
+	g, err := StartGossip(GossipConfig{Name: "digest.example", Bind: "127.0.0.1:0", Profile: "local",
+		OnRejected: func(error) { refused.Add(1) }}, NewVerifier(ring).Verify, NewDirectory())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { g.Shutdown() })
+	for _, n := range []int{1, digestLen - 1, digestLen + 1, 300} {
+		g.NotifyMsg(append([]byte{msgDigest}, make([]byte, n-1)...))
+	}
+	if refused.Load() != 4 {
+		t.Fatalf("%d of 4 malformed digests refused", refused.Load())
 	}
 }

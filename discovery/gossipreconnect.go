@@ -2,6 +2,7 @@ package discovery
 
 import (
 	"math/rand/v2"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -39,42 +40,74 @@ type failedMember struct {
 }
 
 // noteFailed keeps a member that failed or left for reconnection, or
-// forgets one that is back. g.mu must not be held.
+// forgets one that is back. Only a member at the gossip address its
+// verified announcement names is kept: memberlist's own claims of members
+// are not signed, and a member could otherwise fill the list with made-up
+// names and have every node dial addresses of its choosing. When the list
+// is full, the oldest failure makes room. g.mu must not be held.
 func (g *Gossip) noteFailed(n *memberlist.Node, failed bool) {
+	addr := nodeAddr(n)
+	e, ok := g.dir.Get(n.Name)
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if !failed {
 		delete(g.failed, n.Name)
 		return
 	}
-	if n.Name == g.name {
+	if n.Name == g.name || !ok || !e.Verified || e.Record.Gossip != addr {
 		return
 	}
-	if _, ok := g.failed[n.Name]; !ok && len(g.failed) >= maxFailed {
-		return
+	if _, held := g.failed[n.Name]; !held && len(g.failed) >= maxFailed {
+		oldest := ""
+		for name, f := range g.failed {
+			if oldest == "" || f.since.Before(g.failed[oldest].since) {
+				oldest = name
+			}
+		}
+		delete(g.failed, oldest)
 	}
-	g.failed[n.Name] = failedMember{addr: nodeAddr(n), since: time.Now()}
+	g.failed[n.Name] = failedMember{addr: addr, since: time.Now()}
 }
 
 // reconnect tries, every interval until the node stops, to join one failed
-// member picked at random.
+// member picked at random, one try at a time. A try dialling a member
+// that is gone waits for memberlist's TCP timeout (10 s lan, 30 s wan);
+// Shutdown does not wait for it.
 func (g *Gossip) reconnect(interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	var trying atomic.Bool
 	for {
 		select {
 		case <-g.done:
 			return
 		case <-t.C:
 		}
+		if g.stopped() || trying.Load() {
+			continue
+		}
 		name, addr := g.pickFailed(time.Now())
 		if addr == "" {
 			continue
 		}
 		g.reconnects.Add(1)
-		if _, err := g.ml.Join([]string{addr}); err != nil {
-			g.log.Debug("gossip: a failed member is still unreachable", "member", name, "addr", addr, "err", err)
-		}
+		trying.Store(true)
+		go func() {
+			defer trying.Store(false)
+			if _, err := g.ml.Join([]string{addr}); err != nil {
+				g.log.Debug("gossip: a failed member is still unreachable", "member", name, "addr", addr, "err", err)
+			}
+		}()
+	}
+}
+
+// stopped reports whether the node is stopping.
+func (g *Gossip) stopped() bool {
+	select {
+	case <-g.done:
+		return true
+	default:
+		return false
 	}
 }
 

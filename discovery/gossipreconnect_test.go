@@ -2,8 +2,11 @@ package discovery
 
 import (
 	"fmt"
+	"net"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/memberlist"
 )
 
 // startMember starts a gossip member of domain at addr announcing itself,
@@ -140,5 +143,31 @@ func TestFarewellIsNotJoined(t *testing.T) {
 	waitUntil(t, 20*time.Second, "the lone node lists the other member", func() bool { return lone.g.HasMember(other.domain) })
 	if n := lone.g.Joins(); n != 1 {
 		t.Fatalf("joined directly %d times, want 1 (the other member, not the farewell's)", n)
+	}
+}
+
+// Memberlist's claims of members are not signed: a member announcing
+// made-up names at addresses of its choosing, which then "fail", must not
+// fill the reconnection list (and have every node dial those addresses),
+// nor push out a real member. Only a member at the address its verified
+// announcement names is kept.
+func TestFailedListHoldsOnlyAnnouncedMembers(t *testing.T) {
+	ring := &keyring{keys: map[string]AssertionKey{}}
+	a := startMember(t, ring, "keeper.example", freeGossipAddr(t), time.Hour)
+	real := &node{domain: "real.example", priv: ring.add("real.example"), addr: "127.0.0.1:7946"}
+	a.g.NotifyMsg(append([]byte{msgOwn}, announce(t, real, 1, real.priv)...))
+	waitUntil(t, 20*time.Second, "the real member's announcement is verified", func() bool {
+		e, _ := a.dir.Get(real.domain)
+		return e.Verified
+	})
+	for i := range maxFailed + 10 {
+		a.g.NotifyLeave(&memberlist.Node{Name: fmt.Sprintf("junk%05d.example", i), Addr: net.IPv4(127, 0, 0, 1), Port: uint16(10000 + i%50000)})
+	}
+	a.g.NotifyLeave(&memberlist.Node{Name: real.domain, Addr: net.IPv4(127, 0, 0, 1), Port: 7946})
+	a.g.NotifyLeave(&memberlist.Node{Name: "real.example", Addr: net.IPv4(127, 0, 0, 2), Port: 7946}) // elsewhere: not it
+	a.g.mu.Lock()
+	defer a.g.mu.Unlock()
+	if len(a.g.failed) != 1 || a.g.failed[real.domain].addr != real.addr {
+		t.Fatalf("reconnection list holds %d members (real one: %+v)", len(a.g.failed), a.g.failed[real.domain])
 	}
 }

@@ -53,6 +53,11 @@ type NodeConfig struct {
 	// verification, and by which layer ("dht" or "gossip"); the verify
 	// function reports its own refusals.
 	OnRejected func(layer string, err error)
+	// Farewell, when set, has the node announce, when Run ends, that the
+	// relay is leaving (Record.Leaving). Only a relay that alone holds its
+	// discovery identity may: a replica handing the node over to another
+	// must not mark the relay down for all its peers. Default false.
+	Farewell bool
 }
 
 // Describe returns what a node announces of itself now: its domain,
@@ -150,7 +155,9 @@ func (n *Node) Run(ctx context.Context) {
 	for range loops {
 		<-done
 	}
-	n.farewell()
+	if n.cfg.Farewell {
+		n.farewell()
+	}
 	if n.gossip != nil {
 		n.gossip.Leave(gossipLeaveTimeout)
 	}
@@ -304,7 +311,7 @@ func (n *Node) farewell() {
 		return
 	}
 	if n.gossip != nil {
-		n.gossip.Announce(b) // goes out with the gossip of the leave
+		n.gossip.Farewell(b)
 	}
 	if n.dht != nil {
 		if err := n.dht.Publish(ctx, b); err != nil {

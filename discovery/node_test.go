@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"fmt"
 	"net"
 	"testing"
 	"time"
@@ -75,40 +76,47 @@ func TestNodeAnnouncesItself(t *testing.T) {
 // A node that stops says so in the DHT: its last announcement, newer and
 // marked leaving, replaces the one peers find, and a peer looking up
 // lists it down at once — not up until the old one expires a day later.
+// A node stopped without Farewell (a replica handing the relay's node to
+// another) says nothing: the relay stays up for its peers.
 func TestNodeSaysFarewell(t *testing.T) {
-	ring := &keyring{keys: map[string]AssertionKey{}}
-	peers := startDHTNetwork(t, 3, ring)
-	domain := "leaving.example"
-	priv := ring.add(domain)
-	id, _, _ := crypto.GenerateEd25519Key(rand.Reader)
-	describe := func(context.Context) (Record, error) {
-		return Record{Domain: domain, Actor: "https://" + domain + "/actor", Inbox: "https://" + domain + "/inbox",
-			Software: "runrig test", Regions: []string{"it-bg"}}, nil
-	}
-	sign := func(r Record) ([]byte, error) { return Sign(r, "https://"+domain+"/actor#ed25519-key", priv) }
-	ctx, stop := context.WithCancel(context.Background())
-	defer stop()
-	n, err := StartNode(ctx, NodeConfig{Validity: 3 * time.Hour, DHT: DHTConfig{Identity: id, Listen: []string{"/ip4/127.0.0.1/tcp/0"},
-		AllowPrivate: true, Bootstrap: peers[0].d.Addrs()[:1]}}, describe, sign, NewVerifier(ring).Verify, NewDirectory())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ran := make(chan struct{})
-	go func() { n.Run(ctx); close(ran) }()
-	seeker := peers[2]
-	waitUntil(t, 30*time.Second, "a peer finds the node up", func() bool {
-		seeker.d.Lookup(context.Background(), "", "")
-		e, ok := seeker.dir.Get(domain)
-		return ok && e.Verified && !e.Down
-	})
-	stop()
-	<-ran
-	if _, err := seeker.d.Lookup(context.Background(), "", ""); err != nil {
-		t.Fatal(err)
-	}
-	e, _ := seeker.dir.Get(domain)
-	if !e.Down || !e.Record.Leaving || e.Record.Expires.Sub(e.Record.Issued) != 3*time.Hour {
-		t.Fatalf("after the node stopped, a lookup lists it down %v, leaving %v, valid for %s",
-			e.Down, e.Record.Leaving, e.Record.Expires.Sub(e.Record.Issued))
+	for _, farewell := range []bool{true, false} {
+		t.Run(fmt.Sprintf("farewell=%v", farewell), func(t *testing.T) {
+			ring := &keyring{keys: map[string]AssertionKey{}}
+			peers := startDHTNetwork(t, 3, ring)
+			domain := "leaving.example"
+			priv := ring.add(domain)
+			id, _, _ := crypto.GenerateEd25519Key(rand.Reader)
+			describe := func(context.Context) (Record, error) {
+				return Record{Domain: domain, Actor: "https://" + domain + "/actor", Inbox: "https://" + domain + "/inbox",
+					Software: "runrig test", Regions: []string{"it-bg"}}, nil
+			}
+			sign := func(r Record) ([]byte, error) { return Sign(r, "https://"+domain+"/actor#ed25519-key", priv) }
+			ctx, stop := context.WithCancel(context.Background())
+			defer stop()
+			n, err := StartNode(ctx, NodeConfig{Validity: 3 * time.Hour, Farewell: farewell, DHT: DHTConfig{Identity: id,
+				Listen: []string{"/ip4/127.0.0.1/tcp/0"}, AllowPrivate: true, Bootstrap: peers[0].d.Addrs()[:1]}},
+				describe, sign, NewVerifier(ring).Verify, NewDirectory())
+			if err != nil {
+				t.Fatal(err)
+			}
+			ran := make(chan struct{})
+			go func() { n.Run(ctx); close(ran) }()
+			seeker := peers[2]
+			waitUntil(t, 30*time.Second, "a peer finds the node up", func() bool {
+				seeker.d.Lookup(context.Background(), "", "")
+				e, ok := seeker.dir.Get(domain)
+				return ok && e.Verified && !e.Down
+			})
+			stop()
+			<-ran
+			if _, err := seeker.d.Lookup(context.Background(), "", ""); err != nil {
+				t.Fatal(err)
+			}
+			e, _ := seeker.dir.Get(domain)
+			if e.Down != farewell || e.Record.Leaving != farewell || e.Record.Expires.Sub(e.Record.Issued) != 3*time.Hour {
+				t.Fatalf("after the node stopped, a lookup lists it down %v, leaving %v, valid for %s",
+					e.Down, e.Record.Leaving, e.Record.Expires.Sub(e.Record.Issued))
+			}
+		})
 	}
 }

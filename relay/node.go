@@ -30,9 +30,11 @@ type DHTConfig struct {
 // startDiscovery starts this relay's part in discovery: the DHT and
 // gossip layers that are configured (none at all is a node too: it signs
 // the announcement served at /.well-known/runrig-announcement). It runs
-// until ctx ends.
-func (s *peering) startDiscovery(ctx context.Context) error {
+// until ctx ends; with farewell, it then announces the relay is leaving
+// (only when no other replica will go on as this relay's node).
+func (s *peering) startDiscovery(ctx context.Context, farewell bool) error {
 	cfg := discovery.NodeConfig{LookupInterval: s.cfg.DHT.LookupInterval, Validity: announceValidity, After: s.node.Load().LastSeq(),
+		Farewell: farewell,
 		Logger: s.log.With("component", "discovery"),
 		OnRejected: func(layer string, err error) {
 			s.metrics.announcements.WithLabelValues(discovery.Reason(err)).Inc()

@@ -398,14 +398,14 @@ func (s *Server) startBackground(ctx context.Context) error {
 		// gossip (they share one identity); a failure to start is logged
 		// and tried again at the next renewal.
 		s.repl.singleton(ctx, singletonDiscovery, func(ctx context.Context) {
-			if err := s.startDiscovery(ctx); err != nil {
+			if err := s.startDiscovery(ctx, false); err != nil {
 				s.log.Error("starting discovery", "err", err)
 			}
 			<-ctx.Done()
 		})
 		return nil
 	}
-	if err := s.startDiscovery(ctx); err != nil {
+	if err := s.startDiscovery(ctx, true); err != nil {
 		return fmt.Errorf("discovery: %w", err)
 	}
 	return nil

@@ -30,6 +30,9 @@ type Entry struct {
 	// member cannot be verified, so nothing the relay decides depends on
 	// it.
 	Down bool `json:"down"`
+	// downAt is when gossip saw the peer go down: only an announcement
+	// issued after it marks the peer up again.
+	downAt time.Time
 	// Signed is the announcement as received, to pass on.
 	Signed []byte `json:"-"`
 }
@@ -114,11 +117,14 @@ func (d *Directory) Put(r Record, signed []byte, src Source, now time.Time) bool
 		d.m[r.Domain] = e
 	}
 	if r.Seq > e.Record.Seq {
-		// A newer announcement: the peer was alive to sign it, and says
-		// whether it is leaving. The same one again says nothing of now
-		// (the DHT and push/pull hand out a departed peer's until it
-		// expires) and leaves Down as it was.
-		e.Down = r.Leaving
+		// A newer announcement, issued after the peer was seen down: the
+		// peer was alive to sign it, and says whether it is leaving. The
+		// same one again says nothing of now (the DHT and push/pull hand
+		// out a departed peer's until it expires), nor does a newer one
+		// signed before the peer went down (a relay signs one for the DHT
+		// and one for gossip, and a lookup may find the DHT's after gossip
+		// saw the relay crash).
+		e.Down = r.Leaving || e.Down && !r.Issued.After(e.downAt)
 	}
 	if r.Seq >= e.Record.Seq {
 		e.Record, e.Signed = r, signed
@@ -194,6 +200,9 @@ func (d *Directory) SetDown(domain, addr string, down bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if e := d.m[domain]; e != nil && e.Record.Gossip != "" && e.Record.Gossip == addr {
+		if down && !e.Down {
+			e.downAt = time.Now()
+		}
 		e.Down = down
 	}
 }

@@ -95,8 +95,11 @@ func TestDirectoryFloodAndPrune(t *testing.T) {
 func TestDirectoryDownFollowsNewerAnnouncements(t *testing.T) {
 	now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
 	rec := func(seq uint64, leaving bool) Record {
-		return Record{Domain: "peer.example", Gossip: "127.0.0.1:7946", Seq: seq, Leaving: leaving, Expires: now.Add(time.Hour)}
+		return Record{Domain: "peer.example", Gossip: "127.0.0.1:7946", Seq: seq, Leaving: leaving,
+			Issued: time.Now().Add(time.Minute), Expires: now.Add(time.Hour)}
 	}
+	signedBefore := rec(2, false) // signed before gossip saw the peer go down
+	signedBefore.Issued = time.Now().Add(-time.Minute)
 	tests := []struct {
 		name     string
 		seenDown bool   // gossip saw the peer go down after the first record
@@ -108,6 +111,7 @@ func TestDirectoryDownFollowsNewerAnnouncements(t *testing.T) {
 		{"same record again from gossip", true, rec(1, false), SourceGossip, true},
 		{"an older record", true, rec(0, false), SourceDHT, true},
 		{"a newer record", true, rec(2, false), SourceDHT, false},
+		{"a newer record signed before the peer went down", true, signedBefore, SourceDHT, true},
 		{"a newer record, leaving", false, rec(2, true), SourceDHT, true},
 		{"the same record again, never down", false, rec(1, false), SourceGossip, false},
 	}

@@ -35,6 +35,13 @@ const (
 	lookupParallel = 8
 	// recordFetchTimeout bounds fetching one record from the DHT.
 	recordFetchTimeout = 10 * time.Second
+	// recordQuorum is how many holders' copies of a record a read
+	// compares, keeping the newest (and handing it to those holding an
+	// older one). With one, a read took whichever copy came first, and a
+	// relay that joined after another's farewell could read the
+	// announcement the farewell replaced from a holder the farewell's
+	// publication missed (seen in the 100-relay churn simulation).
+	recordQuorum = 3
 	// joinWait bounds the wait for a bootstrap peer to enter the routing
 	// table.
 	joinWait = 5 * time.Second
@@ -309,7 +316,7 @@ var errNoRecord = errors.New("no record")
 func (d *DHT) fetch(ctx context.Context, id peer.ID) (Record, error) {
 	ctx, cancel := context.WithTimeout(ctx, recordFetchTimeout)
 	defer cancel()
-	value, err := d.kad.GetValue(ctx, RecordKey(id), dht.Quorum(1))
+	value, err := d.kad.GetValue(ctx, RecordKey(id), dht.Quorum(recordQuorum))
 	if err != nil {
 		return Record{}, fmt.Errorf("%w: %s: %v", errNoRecord, id, err)
 	}

@@ -153,9 +153,8 @@ func BenchmarkGossipConvergence(b *testing.B) {
 	over := 0
 	var joins, pulls int64
 	for _, nd := range nodes {
-		wants += nd.g.Wants()
-		joins += nd.g.Joins()
-		pulls += nd.g.Pulls()
+		r := nd.g.Repairs()
+		wants, joins, pulls = wants+r.Asked, joins+r.Joined, pulls+r.Pulled
 	}
 	for _, d := range times {
 		if d > targetConvergence {
@@ -181,7 +180,7 @@ func lacking(nodes []*node, nd *node) string {
 		_, rec := o.dir.Get(nd.domain)
 		member := o.g.HasMember(nd.domain)
 		if !rec || !member {
-			out = append(out, fmt.Sprintf("%s (announcement %v, member %v, asked %d, pulled %d)", o.domain, rec, member, o.g.Wants(), o.g.Pulls()))
+			out = append(out, fmt.Sprintf("%s (announcement %v, member %v, asked %d, pulled %d)", o.domain, rec, member, o.g.Repairs().Asked, o.g.Repairs().Pulled))
 		}
 	}
 	return strings.Join(out, "; ")

@@ -93,15 +93,13 @@ type Gossip struct {
 	done       chan struct{}
 	wg         sync.WaitGroup
 	onRejected func(err error) // GossipConfig.OnRejected
+	view       *memberView     // the live members, and their digest (gossipmembers.go)
+	failed     failedList      // members seen to fail, to reconnect (gossipreconnect.go)
 	// wants counts the announcements asked of members, joins the members
-	// joined directly (gossiprepair.go).
-	wants, joins atomic.Int64
-	// reconnects counts the tries to join a failed member again
-	// (gossipreconnect.go).
-	reconnects atomic.Int64
-	// pulls counts the state exchanges over a membership difference
-	// (gossipdigest.go).
-	pulls atomic.Int64
+	// joined directly (gossiprepair.go), reconnects the tries to join a
+	// failed member again (gossipreconnect.go), pulls the state exchanges
+	// over a membership difference (gossipdigest.go).
+	wants, joins, reconnects, pulls atomic.Int64
 	// answering holds a place per answer being sent (maxAnswering).
 	answering chan struct{}
 	// dropGossiped, set by tests, loses the announcements that arrive by
@@ -110,20 +108,29 @@ type Gossip struct {
 
 	// mu guards the following fields.
 	mu        sync.Mutex
-	relayed   map[string]uint64           // domain → highest sequence passed on
-	own       []byte                      // this node's announcement
-	answered  map[string]time.Time        // asker → when its last ask was answered
-	members   map[string]*memberlist.Node // live members, copied (noteMember)
-	joined    map[string]bool             // "domain addr" joined directly (scheduleJoin)
-	verifying map[string]int              // domain → its announcements being verified now
-	nextAsk   time.Time                   // when this node may ask next (mayAsk)
-	failed    map[string]failedMember     // members seen to fail, to reconnect
-	// viewHash is the XOR of the listed members' name hashes, differSince
-	// when members' digests began to differ from it (zero: no difference
-	// standing), lastDiffer the last digest that differed, lastPull the
-	// last state exchange over a difference (gossipdigest.go).
-	viewHash                          uint64
-	differSince, lastDiffer, lastPull time.Time
+	relayed   map[string]uint64    // domain → highest sequence passed on
+	own       []byte               // this node's announcement
+	answered  map[string]time.Time // asker → when its last ask was answered
+	joined    map[string]bool      // "domain addr" joined directly (scheduleJoin)
+	verifying map[string]int       // domain → its announcements being verified now
+	nextAsk   time.Time            // when this node may ask next (mayAsk)
+}
+
+// Repairs counts what a node did to repair what gossip missed.
+type Repairs struct {
+	// Asked counts the announcements asked of members because gossip had
+	// not brought them in time; Joined the members joined directly
+	// because memberlist had not listed them in time (gossiprepair.go).
+	Asked, Joined int64
+	// Reconnected counts the tries to join a failed member again
+	// (gossipreconnect.go); Pulled the state exchanges over a membership
+	// difference (gossipdigest.go).
+	Reconnected, Pulled int64
+}
+
+// Repairs returns the node's repairs so far.
+func (g *Gossip) Repairs() Repairs {
+	return Repairs{Asked: g.wants.Load(), Joined: g.joins.Load(), Reconnected: g.reconnects.Load(), Pulled: g.pulls.Load()}
 }
 
 // StartGossip joins (or starts) a cluster.
@@ -152,8 +159,9 @@ func StartGossip(cfg GossipConfig, verify Verify, dir *Directory) (*Gossip, erro
 	}
 	g := &Gossip{name: cfg.Name, verify: verify, dir: dir, log: cfg.Logger, waiting: newVerifyQueue(maxVerifyQueue),
 		onRejected: cfg.OnRejected, done: make(chan struct{}), relayed: map[string]uint64{}, own: cfg.Announcement,
-		answered: map[string]time.Time{}, members: map[string]*memberlist.Node{},
-		joined: map[string]bool{}, verifying: map[string]int{}, failed: map[string]failedMember{}, answering: make(chan struct{}, maxAnswering)}
+		answered: map[string]time.Time{},
+		joined:   map[string]bool{}, verifying: map[string]int{}, view: newMemberView(cfg.Name),
+		failed: failedList{m: map[string]failedMember{}}, answering: make(chan struct{}, maxAnswering)}
 	g.ctx, g.stop = context.WithCancel(context.Background())
 	mc.Name, mc.BindAddr, mc.BindPort, mc.AdvertiseAddr, mc.AdvertisePort = cfg.Name, host, port, host, port
 	mc.Delegate, mc.Events = g, g
@@ -246,14 +254,7 @@ const (
 // after it. Those members pass it on as any announcement.
 func (g *Gossip) Farewell(signed []byte) {
 	g.Announce(signed)
-	var to []*memberlist.Node
-	g.mu.Lock()
-	for name, n := range g.members { // map order: a few at random
-		if name != g.name && len(to) < farewellTo {
-			to = append(to, n)
-		}
-	}
-	g.mu.Unlock()
+	to := g.view.others(farewellTo)
 	sent := make(chan struct{}, len(to))
 	for _, n := range to {
 		go func() { // not waited for beyond farewellWait: the node is stopping
@@ -467,8 +468,8 @@ func (g *Gossip) MergeRemoteState(buf []byte, join bool) {
 // not bring it in time.
 func (g *Gossip) NotifyJoin(n *memberlist.Node) {
 	g.dir.SetDown(n.Name, nodeAddr(n), false)
-	g.noteMember(n, true)
-	g.noteFailed(n, false)
+	g.view.note(n, true)
+	g.failed.note(n, false, g.dir, time.Now())
 	g.scheduleWant(n.Name, 0)
 }
 
@@ -477,8 +478,10 @@ func (g *Gossip) NotifyJoin(n *memberlist.Node) {
 // verified announcement names; one that failed is tried again later.
 func (g *Gossip) NotifyLeave(n *memberlist.Node) {
 	g.dir.SetDown(n.Name, nodeAddr(n), true)
-	g.noteMember(n, false)
-	g.noteFailed(n, true)
+	g.view.note(n, false)
+	if n.Name != g.name {
+		g.failed.note(n, true, g.dir, time.Now())
+	}
 }
 
 // nodeAddr is a member's gossip address, host:port.
@@ -488,7 +491,7 @@ func nodeAddr(n *memberlist.Node) string {
 
 // NotifyUpdate implements memberlist.EventDelegate: a member's new
 // address.
-func (g *Gossip) NotifyUpdate(n *memberlist.Node) { g.noteMember(n, true) }
+func (g *Gossip) NotifyUpdate(n *memberlist.Node) { g.view.note(n, true) }
 
 // broadcast is a queued announcement; a newer one of the same name
 // replaces an older one.

@@ -3,11 +3,7 @@ package discovery
 import (
 	"encoding/binary"
 	"fmt"
-	"hash/fnv"
-	"math/rand/v2"
 	"time"
-
-	"github.com/hashicorp/memberlist"
 )
 
 // Anti-entropy of membership by digest.
@@ -49,15 +45,6 @@ const (
 	digestLen = 1 + 4 + 8
 )
 
-// nameHash is a member name's share of the list's hash; the list's hash
-// is the XOR of its members', so that it needs no order and follows joins
-// and leaves in O(1).
-func nameHash(name string) uint64 {
-	h := fnv.New64a()
-	h.Write([]byte(name))
-	return h.Sum64()
-}
-
 // sendDigests sends the digest to one random member every digestEvery
 // until the node stops.
 func (g *Gossip) sendDigests() {
@@ -69,7 +56,7 @@ func (g *Gossip) sendDigests() {
 			return
 		case <-t.C:
 		}
-		to, msg := g.digest()
+		to, msg := g.view.digest()
 		if to == nil || g.stopped() {
 			continue
 		}
@@ -77,41 +64,6 @@ func (g *Gossip) sendDigests() {
 			g.log.Debug("gossip: sending the membership digest failed", "member", to.Name, "err", err)
 		}
 	}
-}
-
-// digest returns this node's digest and a random other member to send it
-// to (nil when alone).
-func (g *Gossip) digest() (*memberlist.Node, []byte) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	msg := make([]byte, digestLen)
-	msg[0] = msgDigest
-	binary.BigEndian.PutUint32(msg[1:], uint32(len(g.members)))
-	binary.BigEndian.PutUint64(msg[5:], g.viewHash)
-	return g.randomMember(), msg
-}
-
-// randomMember is a live member other than this node, at random; nil when
-// alone. g.mu must be held.
-func (g *Gossip) randomMember() *memberlist.Node {
-	others := len(g.members) - 1
-	if _, self := g.members[g.name]; !self {
-		others++
-	}
-	if others <= 0 {
-		return nil
-	}
-	k := rand.IntN(others)
-	for name, n := range g.members {
-		if name == g.name {
-			continue
-		}
-		if k == 0 {
-			return n
-		}
-		k--
-	}
-	return nil
 }
 
 // receiveDigest compares a member's digest with this node's list and,
@@ -122,21 +74,7 @@ func (g *Gossip) receiveDigest(b []byte) {
 		g.reject(fmt.Errorf("%w: a membership digest of %d bytes", ErrMalformed, len(b)))
 		return
 	}
-	count, hash := binary.BigEndian.Uint32(b[1:]), binary.BigEndian.Uint64(b[5:])
-	now := time.Now()
-	g.mu.Lock()
-	var with *memberlist.Node
-	if int(count) != len(g.members) || hash != g.viewHash {
-		if g.differSince.IsZero() || now.Sub(g.lastDiffer) > digestGap {
-			g.differSince = now
-		}
-		g.lastDiffer = now
-		if now.Sub(g.differSince) >= digestSettle && now.Sub(g.lastPull) >= digestPullEvery {
-			with = g.randomMember()
-			g.lastPull, g.differSince = now, time.Time{}
-		}
-	}
-	g.mu.Unlock()
+	with := g.view.compare(binary.BigEndian.Uint32(b[1:]), binary.BigEndian.Uint64(b[5:]), time.Now())
 	if with == nil || g.stopped() {
 		return
 	}
@@ -148,7 +86,3 @@ func (g *Gossip) receiveDigest(b []byte) {
 		}
 	}()
 }
-
-// Pulls counts the state exchanges started because a member's digest
-// differed from this node's list for digestSettle.
-func (g *Gossip) Pulls() int64 { return g.pulls.Load() }

@@ -93,8 +93,8 @@ func TestMissedMemberIsPulled(t *testing.T) {
 		}
 		return true
 	})
-	_, d1 := a.g.digest()
-	_, d2 := x.g.digest()
+	_, d1 := a.g.view.digest()
+	_, d2 := x.g.view.digest()
 	if string(d1) != string(d2) {
 		t.Fatalf("members agreeing on the list send different digests: %x, %x", d1, d2)
 	}
@@ -106,7 +106,7 @@ func TestMissedMemberIsPulled(t *testing.T) {
 	})
 	var pulls int64
 	for _, nd := range all {
-		pulls += nd.g.Pulls()
+		pulls += nd.g.Repairs().Pulled
 	}
 	if pulls == 0 {
 		t.Fatal("repaired without a state exchange over the difference")

@@ -2,6 +2,7 @@ package discovery
 
 import (
 	"math/rand/v2"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -39,34 +40,64 @@ type failedMember struct {
 	since time.Time
 }
 
-// noteFailed keeps a member that failed or left for reconnection, or
-// forgets one that is back. Only a member at the gossip address its
-// verified announcement names is kept: memberlist's own claims of members
-// are not signed, and a member could otherwise fill the list with made-up
-// names and have every node dial addresses of its choosing. When the list
-// is full, the oldest failure makes room. g.mu must not be held.
-func (g *Gossip) noteFailed(n *memberlist.Node, failed bool) {
+// failedList holds the members seen to fail, for reconnection. It is safe
+// for concurrent use.
+type failedList struct {
+	// mu guards m.
+	mu sync.Mutex
+	m  map[string]failedMember
+}
+
+// note keeps a member that failed or left, or forgets one that is back.
+// Only a member at the gossip address its verified announcement names is
+// kept: memberlist's own claims of members are not signed, and a member
+// could otherwise fill the list with made-up names and have every node
+// dial addresses of its choosing. When the list is full, the oldest
+// failure makes room.
+func (f *failedList) note(n *memberlist.Node, failed bool, dir *Directory, now time.Time) {
 	addr := nodeAddr(n)
-	e, ok := g.dir.Get(n.Name)
-	g.mu.Lock()
-	defer g.mu.Unlock()
+	e, ok := dir.Get(n.Name)
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	if !failed {
-		delete(g.failed, n.Name)
+		delete(f.m, n.Name)
 		return
 	}
-	if n.Name == g.name || !ok || !e.Verified || e.Record.Gossip != addr {
+	if !ok || !e.Verified || e.Record.Gossip != addr {
 		return
 	}
-	if _, held := g.failed[n.Name]; !held && len(g.failed) >= maxFailed {
+	if _, held := f.m[n.Name]; !held && len(f.m) >= maxFailed {
 		oldest := ""
-		for name, f := range g.failed {
-			if oldest == "" || f.since.Before(g.failed[oldest].since) {
+		for name, m := range f.m {
+			if oldest == "" || m.since.Before(f.m[oldest].since) {
 				oldest = name
 			}
 		}
-		delete(g.failed, oldest)
+		delete(f.m, oldest)
 	}
-	g.failed[n.Name] = failedMember{addr: addr, since: time.Now()}
+	f.m[n.Name] = failedMember{addr: addr, since: now}
+}
+
+// pick returns a failed member at random, forgetting those failed longer
+// than reconnectFor ago and those whose newest announcement says they left
+// or has expired; "" when none is left.
+func (f *failedList) pick(dir *Directory, now time.Time) (name, addr string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	names := make([]string, 0, len(f.m))
+	for n, m := range f.m {
+		e, ok := dir.Get(n)
+		if now.Sub(m.since) > reconnectFor || ok && (e.Record.Leaving || !e.Record.Expires.After(now)) {
+			delete(f.m, n)
+			continue
+		}
+		names = append(names, n)
+	}
+	if len(names) == 0 {
+		return "", ""
+	}
+	name = names[rand.IntN(len(names))]
+	return name, f.m[name].addr
 }
 
 // reconnect tries, every interval until the node stops, to join one failed
@@ -86,7 +117,7 @@ func (g *Gossip) reconnect(interval time.Duration) {
 		if g.stopped() || trying.Load() {
 			continue
 		}
-		name, addr := g.pickFailed(time.Now())
+		name, addr := g.failed.pick(g.dir, time.Now())
 		if addr == "" {
 			continue
 		}
@@ -110,28 +141,3 @@ func (g *Gossip) stopped() bool {
 		return false
 	}
 }
-
-// pickFailed returns a failed member at random, forgetting those failed
-// longer than reconnectFor ago and those whose newest announcement says
-// they left or has expired; "" when none is left.
-func (g *Gossip) pickFailed(now time.Time) (name, addr string) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	names := make([]string, 0, len(g.failed))
-	for n, f := range g.failed {
-		e, ok := g.dir.Get(n)
-		if now.Sub(f.since) > reconnectFor || ok && (e.Record.Leaving || !e.Record.Expires.After(now)) {
-			delete(g.failed, n)
-			continue
-		}
-		names = append(names, n)
-	}
-	if len(names) == 0 {
-		return "", ""
-	}
-	name = names[rand.IntN(len(names))]
-	return name, g.failed[name].addr
-}
-
-// Reconnects counts the tries to join a failed member again.
-func (g *Gossip) Reconnects() int64 { return g.reconnects.Load() }

@@ -89,8 +89,8 @@ func TestFailedMemberIsReconnected(t *testing.T) {
 			})
 			back := startMember(t, ring, b.domain, bAddr, time.Hour)
 			if !tc.reconnect {
-				if name, _ := a.g.pickFailed(time.Now()); name != "" || a.g.Reconnects() != 0 {
-					t.Fatalf("picked %q for reconnection after a farewell (%d tries)", name, a.g.Reconnects())
+				if name, _ := a.g.failed.pick(a.dir, time.Now()); name != "" || a.g.Repairs().Reconnected != 0 {
+					t.Fatalf("picked %q for reconnection after a farewell (%d tries)", name, a.g.Repairs().Reconnected)
 				}
 				return
 			}
@@ -99,7 +99,7 @@ func TestFailedMemberIsReconnected(t *testing.T) {
 				eb, _ := back.dir.Get(a.domain)
 				return a.g.HasMember(b.domain) && back.g.HasMember(a.domain) && !ea.Down && eb.Verified && !eb.Down
 			})
-			if a.g.Reconnects() == 0 {
+			if a.g.Repairs().Reconnected == 0 {
 				t.Fatal("joined again without reconnecting")
 			}
 		})
@@ -141,7 +141,7 @@ func TestFarewellIsNotJoined(t *testing.T) {
 	// A member announced after the farewell is joined after it would be.
 	lone.g.NotifyMsg(append([]byte{msgOwn}, announce(t, other, 2, other.priv)...))
 	waitUntil(t, 20*time.Second, "the lone node lists the other member", func() bool { return lone.g.HasMember(other.domain) })
-	if n := lone.g.Joins(); n != 1 {
+	if n := lone.g.Repairs().Joined; n != 1 {
 		t.Fatalf("joined directly %d times, want 1 (the other member, not the farewell's)", n)
 	}
 }
@@ -165,9 +165,9 @@ func TestFailedListHoldsOnlyAnnouncedMembers(t *testing.T) {
 	}
 	a.g.NotifyLeave(&memberlist.Node{Name: real.domain, Addr: net.IPv4(127, 0, 0, 1), Port: 7946})
 	a.g.NotifyLeave(&memberlist.Node{Name: "real.example", Addr: net.IPv4(127, 0, 0, 2), Port: 7946}) // elsewhere: not it
-	a.g.mu.Lock()
-	defer a.g.mu.Unlock()
-	if len(a.g.failed) != 1 || a.g.failed[real.domain].addr != real.addr {
-		t.Fatalf("reconnection list holds %d members (real one: %+v)", len(a.g.failed), a.g.failed[real.domain])
+	a.g.failed.mu.Lock()
+	defer a.g.failed.mu.Unlock()
+	if len(a.g.failed.m) != 1 || a.g.failed.m[real.domain].addr != real.addr {
+		t.Fatalf("reconnection list holds %d members (real one: %+v)", len(a.g.failed.m), a.g.failed.m[real.domain])
 	}
 }

@@ -2,10 +2,7 @@ package discovery
 
 import (
 	"fmt"
-	"slices"
 	"time"
-
-	"github.com/hashicorp/memberlist"
 )
 
 // Gossip messages other than announcements start with a kind byte that no
@@ -101,10 +98,6 @@ func (g *Gossip) scheduleJoin(domain, addr string) {
 	})
 }
 
-// Joins counts the members joined directly because memberlist had not
-// listed them in time.
-func (g *Gossip) Joins() int64 { return g.joins.Load() }
-
 // scheduleWant arranges for the announcement of member name, just joined,
 // to be asked of it if gossip does not bring it. NotifyJoin runs under
 // memberlist's locks: the ask runs later on its own goroutine.
@@ -121,7 +114,7 @@ func (g *Gossip) scheduleWant(name string, try int) {
 		if g.heard(name) {
 			return
 		}
-		n := g.member(name)
+		n := g.view.get(name)
 		if n == nil {
 			return // gone meanwhile
 		}
@@ -160,39 +153,13 @@ func (g *Gossip) mayAsk(now time.Time) bool {
 	return true
 }
 
-// member is the live member named name, or nil: a copy taken when
-// memberlist told of it (the nodes memberlist hands out change under its
-// lock).
-func (g *Gossip) member(name string) *memberlist.Node {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.members[name]
-}
-
-// noteMember keeps a copy of a live member's address, or forgets it when
-// it is gone. Memberlist calls its event delegate under its lock, where
-// the node may be read.
-func (g *Gossip) noteMember(n *memberlist.Node, live bool) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	_, listed := g.members[n.Name]
-	if listed != live { // the list changes: its digest too (gossipdigest.go)
-		g.viewHash ^= nameHash(n.Name)
-		g.differSince = time.Time{}
-	}
-	if !live {
-		delete(g.members, n.Name)
-		return
-	}
-	g.members[n.Name] = &memberlist.Node{Name: n.Name, Addr: slices.Clone(n.Addr), Port: n.Port}
-}
-
 // answerWant sends this node's announcement to the live member that asked
 // for it, at most once every answerEvery per asker.
 func (g *Gossip) answerWant(asker string) {
 	now := time.Now()
+	n := g.view.get(asker)
 	g.mu.Lock()
-	n, own := g.members[asker], g.own
+	own := g.own
 	last, asked := g.answered[asker]
 	if n == nil || own == nil || asked && now.Sub(last) < answerEvery {
 		g.mu.Unlock()
@@ -223,7 +190,3 @@ func (g *Gossip) answerWant(asker string) {
 		}
 	})
 }
-
-// Wants counts the announcements this node asked members for because
-// gossip had not brought them in time.
-func (g *Gossip) Wants() int64 { return g.wants.Load() }

@@ -44,7 +44,7 @@ func TestMissedAnnouncementIsAskedFor(t *testing.T) {
 		e, ok := unlucky.dir.Get(joined.domain)
 		return ok && e.Verified
 	})
-	if unlucky.g.Wants() == 0 {
+	if unlucky.g.Repairs().Asked == 0 {
 		t.Fatal("the announcement arrived, but not by asking for it")
 	}
 }
@@ -77,8 +77,8 @@ func TestAnnouncedMemberIsJoined(t *testing.T) {
 	waitUntil(t, 30*time.Second, "the lone node lists the announced member", func() bool {
 		return alone.g.HasMember(b.domain) && alone.g.HasMember(a.domain)
 	})
-	if alone.g.Joins() != 1 {
-		t.Fatalf("joined directly %d times, want 1", alone.g.Joins())
+	if n := alone.g.Repairs().Joined; n != 1 {
+		t.Fatalf("joined directly %d times, want 1", n)
 	}
 }
 

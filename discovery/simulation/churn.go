@@ -284,7 +284,8 @@ func (c *gossipCluster) wrong(now time.Time) (int, string) {
 // repairs sums every member's repairs into p.
 func (c *gossipCluster) repairs(p *ChurnPoint) {
 	for _, m := range c.all {
-		p.Wants, p.Joins, p.Reconnects, p.Pulls = p.Wants+m.g.Wants(), p.Joins+m.g.Joins(), p.Reconnects+m.g.Reconnects(), p.Pulls+m.g.Pulls()
+		r := m.g.Repairs()
+		p.Wants, p.Joins, p.Reconnects, p.Pulls = p.Wants+r.Asked, p.Joins+r.Joined, p.Reconnects+r.Reconnected, p.Pulls+r.Pulled
 	}
 }
 

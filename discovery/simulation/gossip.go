@@ -125,7 +125,8 @@ func RunGossip(ctx context.Context, n, trials int, window time.Duration) (Gossip
 	}
 	p.ConvergeP50, p.ConvergeMax = percentile(times, .5), percentile(times, 1)
 	for _, m := range members {
-		p.Asked, p.Joined = p.Asked+m.g.Wants(), p.Joined+m.g.Joins()
+		r := m.g.Repairs()
+		p.Asked, p.Joined = p.Asked+r.Asked, p.Joined+r.Joined
 	}
 	return p, nil
 }

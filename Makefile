@@ -124,7 +124,10 @@ clean:
 # `make simulate` (not part of `make test`, which runs it at 4 and 8 nodes)
 # runs discovery networks of 25-300 DHT nodes and 25-200 gossip members on
 # this machine and writes docs/simulation/ (figures, fits, plots); about
-# 9 minutes on 2 cores. SIMULATE_FLAGS overrides sizes, window and output.
+# 9 minutes on 2 cores. SIMULATE_FLAGS overrides sizes, window and output;
+# -churn and -partition sizes (e.g. '-dht "" -gossip "" -churn 50,100
+# -partition 50,100', about 10 minutes) let relays leave and join and cut
+# regions in two, and write churn.csv.
 SIMULATE_FLAGS ?=
 simulate:
 	$(GO) run ./cmd/runrig-simulate $(SIMULATE_FLAGS)

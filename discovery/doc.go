@@ -9,7 +9,11 @@
 //     and providers are found by region and kind;
 //   - regional gossip (gossip.go, verifyqueue.go): a memberlist cluster
 //     spreading announcements, each verified (fairly and within bounded
-//     time) before it enters the directory or is passed on;
+//     time) before it enters the directory or is passed on, with repairs
+//     for what epidemic gossip misses: asks for missed announcements and
+//     joins of announced members (gossiprepair.go), digests of the member
+//     list (gossipmembers.go, gossipdigest.go) and reconnection to failed
+//     members, which heals a cut region (gossipreconnect.go);
 //   - the [Directory] (directory.go): what the layers and operators say
 //     about peers, verified announcements only;
 //   - the well-known documents (wellknown.go): WebFinger (RFC 7033),

@@ -35,7 +35,7 @@ type DHTConfig struct {
 func (s *peering) startDiscovery(ctx context.Context, farewell bool) error {
 	cfg := discovery.NodeConfig{LookupInterval: s.cfg.DHT.LookupInterval, Validity: announceValidity, After: s.node.Load().LastSeq(),
 		Farewell: farewell,
-		Logger: s.log.With("component", "discovery"),
+		Logger:   s.log.With("component", "discovery"),
 		OnRejected: func(layer string, err error) {
 			s.metrics.announcements.WithLabelValues(discovery.Reason(err)).Inc()
 			s.peerLog.Warn(layer, discovery.Reason(err), "discovery record refused", "err", err)

@@ -55,17 +55,18 @@ type failedList struct {
 // dial addresses of its choosing. When the list is full, the oldest
 // failure makes room.
 func (f *failedList) note(n *memberlist.Node, failed bool, dir *Directory, now time.Time) {
+	if !failed {
+		f.mu.Lock()
+		delete(f.m, n.Name)
+		f.mu.Unlock()
+		return
+	}
 	addr := nodeAddr(n)
-	e, ok := dir.Get(n.Name)
+	if e, ok := dir.Get(n.Name); !ok || !e.Verified || e.Record.Gossip != addr {
+		return
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if !failed {
-		delete(f.m, n.Name)
-		return
-	}
-	if !ok || !e.Verified || e.Record.Gossip != addr {
-		return
-	}
 	if _, held := f.m[n.Name]; !held && len(f.m) >= maxFailed {
 		oldest := ""
 		for name, m := range f.m {
